@@ -1,0 +1,1 @@
+"""Kairos shared library: the pieces every service uses the same way."""
