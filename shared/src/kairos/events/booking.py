@@ -1,0 +1,160 @@
+"""Version 1 payloads of the booking service's integration events (`booking.events.v1`)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, EmailStr
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Window(Payload):
+    start: str  # "HH:MM", local wall time
+    end: str  # "HH:MM" or "24:00"
+
+
+class WeeklyWindow(Window):
+    day: int  # 0 = Monday
+
+
+class Question(Payload):
+    key: str
+    label: str
+    type: Literal["text", "textarea", "select"]
+    required: bool
+    options: list[str] | None = None
+
+
+class Client(Payload):
+    name: str
+    email: EmailStr
+    timezone: str
+    phone: str | None = None
+
+
+class SpecialistRegistered(Payload):
+    specialist_id: UUID
+    name: str
+    email: EmailStr
+    timezone: str
+    specialty: str | None = None
+    bio: str | None = None
+
+
+class ScheduleSet(Payload):
+    specialist_id: UUID
+    timezone: str
+    weekly: list[WeeklyWindow]
+
+
+class OverrideSet(Payload):
+    specialist_id: UUID
+    date: date
+    blocked: bool
+    windows: list[Window]
+
+
+class OverrideCleared(Payload):
+    specialist_id: UUID
+    date: date
+
+
+class ServiceDefinition(Payload):
+    service_id: UUID
+    specialist_id: UUID
+    name: str
+    duration_minutes: int
+    slot_interval_minutes: int | None
+    buffer_before_minutes: int
+    buffer_after_minutes: int
+    minimum_notice_minutes: int
+    max_advance_days: int
+    max_per_day: int | None
+    cancellation_hours: int
+    requires_approval: bool
+    price: Decimal | None
+    currency: str | None
+    questions: list[Question]
+
+
+class ServiceDefined(ServiceDefinition):
+    pass
+
+
+class ServiceUpdated(ServiceDefinition):
+    """Carries the whole definition after the change, so consumers just replace it."""
+
+
+class BookingTimes(Payload):
+    """The booked interval and the interval it keeps busy (padded by the service's buffers)."""
+
+    booking_id: UUID
+    service_id: UUID
+    starts_at: datetime
+    ends_at: datetime
+    busy_from: datetime
+    busy_until: datetime
+
+
+class SlotRequested(BookingTimes):
+    client: Client
+    answers: dict[str, str]
+    notes: str | None = None
+
+
+class BookingConfirmed(BookingTimes):
+    pass
+
+
+class BookingPending(BookingTimes):
+    pass
+
+
+class BookingDeclined(Payload):
+    booking_id: UUID
+    reason: str | None = None
+
+
+class BookingCancelled(Payload):
+    booking_id: UUID
+    reason: str | None = None
+    refund_eligible: bool
+    cancelled_by: Literal["client", "specialist", "admin"]
+
+
+class BookingRescheduled(BookingTimes):
+    previous_starts_at: datetime
+    previous_ends_at: datetime
+
+
+class BookingCompleted(Payload):
+    booking_id: UUID
+
+
+class NoShowMarked(Payload):
+    booking_id: UUID
+    party: Literal["client", "specialist"]
+
+
+BOOKING_EVENTS: tuple[type[Payload], ...] = (
+    SpecialistRegistered,
+    ScheduleSet,
+    OverrideSet,
+    OverrideCleared,
+    ServiceDefined,
+    ServiceUpdated,
+    SlotRequested,
+    BookingConfirmed,
+    BookingPending,
+    BookingDeclined,
+    BookingCancelled,
+    BookingRescheduled,
+    BookingCompleted,
+    NoShowMarked,
+)
