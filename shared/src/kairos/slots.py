@@ -1,0 +1,184 @@
+"""The slot rules of ARCHITECTURE.md, as one pure function of the specialist's state.
+
+`offered_slots` is what `GET /v1/slots` shows; `check_start` is what the booking
+write side asks before it claims a time. `check_start` answers "bookable"
+exactly when `offered_slots` offers that start, because it calls it: there is
+one code path. Nothing here reads the clock: `now` is always passed in.
+"""
+
+from __future__ import annotations
+
+import bisect
+import enum
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from kairos.timezones import local_date, local_to_utc
+
+ROUNDING = timedelta(minutes=5)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, order=True)
+class Interval:
+    """Half-open [start, end) in UTC."""
+
+    start: datetime
+    end: datetime
+
+    def overlaps(self, other: Interval) -> bool:
+        return self.start < other.end and other.start < self.end
+
+    def contains(self, other: Interval) -> bool:
+        return self.start <= other.start and other.end <= self.end
+
+
+@dataclass(frozen=True)
+class LocalWindow:
+    """A working window in local wall time, minutes since midnight (end may be 1440 = 24:00)."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class WorkingHours:
+    """Weekly windows (0 = Monday) and per-date overrides; an override of () blocks the day."""
+
+    timezone: ZoneInfo
+    weekly: Mapping[int, Sequence[LocalWindow]]
+    overrides: Mapping[date, Sequence[LocalWindow]] = field(default_factory=dict)
+
+    def windows_on(self, day: date) -> list[Interval]:
+        local = self.overrides.get(day)
+        if local is None:
+            local = self.weekly.get(day.weekday(), ())
+        return [
+            Interval(local_to_utc(day, w.start, self.timezone), local_to_utc(day, w.end, self.timezone))
+            for w in sorted(local, key=lambda w: w.start)
+        ]
+
+
+@dataclass(frozen=True)
+class ServiceRules:
+    duration: timedelta
+    interval: timedelta
+    buffer_before: timedelta = timedelta(0)
+    buffer_after: timedelta = timedelta(0)
+    minimum_notice: timedelta = timedelta(0)
+    max_advance: timedelta = timedelta(days=60)
+    max_per_day: int | None = None
+
+    def padded(self, start: datetime) -> Interval:
+        """The interval a booking starting at `start` keeps busy: itself plus its buffers."""
+        return Interval(start - self.buffer_before, start + self.duration + self.buffer_after)
+
+
+class Rejection(enum.Enum):
+    """Why a start time is not bookable; values are the API's error codes."""
+
+    TOO_SOON = "too_soon"
+    TOO_FAR = "too_far"
+    OUTSIDE_AVAILABILITY = "outside_availability"
+    DAY_FULL = "day_full"
+    SLOT_UNAVAILABLE = "slot_unavailable"
+
+
+def merge(intervals: Iterable[Interval]) -> list[Interval]:
+    """Sorted, disjoint union of `intervals` (touching ones stay apart: [a,b) and [b,c) don't clash)."""
+    merged: list[Interval] = []
+    for iv in sorted(intervals):
+        if merged and iv.start < merged[-1].end:
+            if iv.end > merged[-1].end:
+                merged[-1] = Interval(merged[-1].start, iv.end)
+        else:
+            merged.append(iv)
+    return merged
+
+
+def _round_up(instant: datetime) -> datetime:
+    remainder = (instant - _EPOCH) % ROUNDING
+    return instant if not remainder else instant + (ROUNDING - remainder)
+
+
+def _first_clash(busy: Sequence[Interval], starts: Sequence[datetime], padded: Interval) -> Interval | None:
+    # `busy` is merged (disjoint, sorted), so only the interval just before
+    # padded.end can overlap it.
+    i = bisect.bisect_left(starts, padded.end) - 1
+    if i >= 0 and busy[i].end > padded.start:
+        return busy[i]
+    return None
+
+
+def _step(window: Interval, rules: ServiceRules, busy: Sequence[Interval], starts: Sequence[datetime]) -> Iterator[datetime]:
+    """Candidate starts in one window that clear the busy time, stepping as the rules say."""
+    t = window.start
+    while t + rules.duration <= window.end:
+        clash = _first_clash(busy, starts, rules.padded(t))
+        if clash is not None:
+            # Restart at the earliest start that clears the clash.
+            t = _round_up(clash.end + rules.buffer_before)
+            continue
+        yield t
+        t += rules.interval
+
+
+def offered_slots(
+    hours: WorkingHours,
+    rules: ServiceRules,
+    busy: Iterable[Interval],
+    bookings_per_day: Mapping[date, int],
+    first_day: date,
+    last_day: date,
+    now: datetime,
+) -> list[Interval]:
+    """Every offered slot on the specialist's local dates first_day..last_day, ascending.
+
+    `busy` holds padded intervals of existing bookings, holds and external busy
+    time; `bookings_per_day` counts this service's bookings per local date.
+    """
+    merged = merge(busy)
+    starts = [iv.start for iv in merged]
+    earliest, latest = now + rules.minimum_notice, now + rules.max_advance
+    slots: list[Interval] = []
+    day = first_day
+    while day <= last_day:
+        full = rules.max_per_day is not None and bookings_per_day.get(day, 0) >= rules.max_per_day
+        if not full:
+            for window in hours.windows_on(day):
+                for t in _step(window, rules, merged, starts):
+                    if earliest <= t <= latest:
+                        slots.append(Interval(t, t + rules.duration))
+        day += timedelta(days=1)
+    return slots
+
+
+def check_start(
+    hours: WorkingHours,
+    rules: ServiceRules,
+    busy: Iterable[Interval],
+    bookings_per_day: Mapping[date, int],
+    start: datetime,
+    now: datetime,
+) -> Rejection | None:
+    """None when `start` is offered by `offered_slots`; otherwise the reason it is not."""
+    busy = list(busy)
+    day = local_date(start, hours.timezone)
+    wanted = Interval(start, start + rules.duration)
+    if wanted in offered_slots(hours, rules, busy, bookings_per_day, day, day, now):
+        return None
+    if start < now + rules.minimum_notice:
+        return Rejection.TOO_SOON
+    if start > now + rules.max_advance:
+        return Rejection.TOO_FAR
+    if not any(w.contains(wanted) for w in hours.windows_on(day)):
+        return Rejection.OUTSIDE_AVAILABILITY
+    if rules.max_per_day is not None and bookings_per_day.get(day, 0) >= rules.max_per_day:
+        return Rejection.DAY_FULL
+    padded = rules.padded(start)
+    if any(padded.overlaps(b) for b in busy):
+        return Rejection.SLOT_UNAVAILABLE
+    # Inside a window and clear of busy time, but not on the slot grid.
+    return Rejection.OUTSIDE_AVAILABILITY
