@@ -57,3 +57,8 @@ def parse_hhmm(text: str) -> int:
 
 def format_hhmm(minute_of_day: int) -> str:
     return f"{minute_of_day // 60:02d}:{minute_of_day % 60:02d}"
+
+
+def iso_utc(instant: datetime) -> str:
+    """The API's instant format: UTC with a Z."""
+    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")

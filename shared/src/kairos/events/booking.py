@@ -95,7 +95,6 @@ class BookingTimes(Payload):
     """The booked interval and the interval it keeps busy (padded by the service's buffers)."""
 
     booking_id: UUID
-    service_id: UUID
     starts_at: datetime
     ends_at: datetime
     busy_from: datetime
@@ -103,17 +102,24 @@ class BookingTimes(Payload):
 
 
 class SlotRequested(BookingTimes):
+    """A client asked for a slot; BookingConfirmed or BookingPending follows in the same commit."""
+
+    service_id: UUID
     client: Client
     answers: dict[str, str]
     notes: str | None = None
 
 
-class BookingConfirmed(BookingTimes):
-    pass
+class BookingConfirmed(Payload):
+    """The booking holds its time (directly, or approved after BookingPending)."""
+
+    booking_id: UUID
 
 
-class BookingPending(BookingTimes):
-    pass
+class BookingPending(Payload):
+    """The booking awaits the specialist's approval; its time is held meanwhile."""
+
+    booking_id: UUID
 
 
 class BookingDeclined(Payload):

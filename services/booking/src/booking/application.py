@@ -1,0 +1,323 @@
+"""The booking service layer: loads aggregates, applies the slot rules, saves atomically."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import date, datetime, timedelta
+from typing import Any, NamedTuple, TypeVar
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
+
+from booking.domain import (
+    Booking,
+    DayLedger,
+    DomainError,
+    Service,
+    Specialist,
+    WindowPair,
+)
+from kairos.slots import Interval, Rejection, check_start
+from kairos.timezones import iso_utc, local_date, zone
+
+# A claim that loses on optimistic concurrency is re-checked against the new
+# state this many times; a genuine clash ends as 409 on the first re-check.
+MAX_ATTEMPTS = 5
+
+T = TypeVar("T")
+
+
+class Placed(NamedTuple):
+    booking: Booking
+    position: int | None  # notification id of its last event; None for a replayed request
+
+
+class NotFound(DomainError):
+    code = "not_found"
+    status = 404
+
+
+class SlotRejected(DomainError):
+    """The slot rules refused a start time; the code is the rule's."""
+
+    def __init__(self, rejection: Rejection, details: Any = None) -> None:
+        super().__init__(_REJECTION_MESSAGES[rejection], details)
+        self.code = rejection.value
+        self.status = 409 if rejection in (Rejection.SLOT_UNAVAILABLE, Rejection.DAY_FULL) else 422
+
+
+_REJECTION_MESSAGES = {
+    Rejection.TOO_SOON: "that start is inside the service's minimum notice",
+    Rejection.TOO_FAR: "that start is beyond the service's booking horizon",
+    Rejection.OUTSIDE_AVAILABILITY: "that start is not an offered slot of the specialist",
+    Rejection.DAY_FULL: "the specialist's day is fully booked for this service",
+    Rejection.SLOT_UNAVAILABLE: "that slot is no longer free",
+}
+
+
+class Bookings(Application[UUID]):
+    """Specialists' catalog and the booking lifecycle, with no double booking by construction."""
+
+    name = "bookings"
+
+    # --- catalog --------------------------------------------------------------
+
+    def register_specialist(self, name: str, email: str, timezone: str,
+                            specialty: str | None = None, bio: str | None = None) -> UUID:
+        zone(timezone)
+        specialist = Specialist(name=name, email=email, timezone=timezone,
+                                specialty=specialty, bio=bio)
+        self.save(specialist)
+        return specialist.id
+
+    def set_schedule(self, specialist_id: UUID, timezone: str | None,
+                     weekly: dict[int, list[WindowPair]]) -> Specialist:
+        """Replace the weekly schedule (and the zone, when given)."""
+        specialist = self.specialist(specialist_id)
+        specialist.set_schedule(timezone or specialist.timezone, weekly)
+        self.save(specialist)
+        return specialist
+
+    def set_override(self, specialist_id: UUID, day: date,
+                     windows: list[WindowPair]) -> Specialist:
+        """Replace one local date's hours; no windows blocks the date."""
+        specialist = self.specialist(specialist_id)
+        specialist.set_override(day, windows)
+        self.save(specialist)
+        return specialist
+
+    def clear_override(self, specialist_id: UUID, day: date) -> None:
+        specialist = self.specialist(specialist_id)
+        specialist.clear_override(day)
+        self.save(specialist)
+
+    def define_service(self, specialist_id: UUID, **definition: Any) -> Service:
+        self.specialist(specialist_id)
+        service = Service(specialist_id=specialist_id, **definition)
+        self.save(service)
+        return service
+
+    def update_service(self, service_id: UUID, changes: dict[str, Any]) -> Service:
+        service = self.service(service_id)
+        if changes:
+            service.update(changes)
+            self.save(service)
+        return service
+
+    def specialist(self, specialist_id: UUID) -> Specialist:
+        return self._get(specialist_id, Specialist, "specialist")
+
+    def service(self, service_id: UUID) -> Service:
+        return self._get(service_id, Service, "service")
+
+    def booking(self, booking_id: UUID) -> Booking:
+        return self._get(booking_id, Booking, "booking")
+
+    def booking_as_requested(self, booking_id: UUID) -> Booking:
+        """The booking as it stood when its request was answered (created and confirmed or
+        pending), for replaying that answer to an idempotent retry."""
+        return self.repository.get(booking_id, version=2)
+
+    # --- bookings -------------------------------------------------------------
+
+    def request_booking(self, service_id: UUID, starts_at: datetime, client: dict[str, Any],
+                        answers: dict[str, str], notes: str | None, now: datetime,
+                        fingerprint: str = "", booking_id: UUID | None = None) -> Placed:
+        """Book `starts_at` if the slot rules offer it: confirmed, or pending when the
+        service requires approval. A given `booking_id` that already exists returns
+        that booking unchanged (the idempotent retry of a request), with no position."""
+        service = self.service(service_id)
+        service.check_answers(answers)
+        booking_id = booking_id or uuid4()
+
+        def attempt() -> Placed:
+            existing = self._find(booking_id, Booking)
+            if existing is not None:
+                return Placed(existing, None)
+            specialist = self.specialist(service.specialist_id)
+            ledgers = self._ledgers_around(specialist, starts_at, service)
+            self._check_slot(specialist, service, ledgers.values(), starts_at, now)
+            rules = service.rules()
+            busy = rules.padded(starts_at)
+            booking = Booking(
+                id=booking_id, service_id=service.id, specialist_id=specialist.id,
+                starts_at=starts_at, ends_at=starts_at + rules.duration,
+                busy_from=busy.start, busy_until=busy.end, client=client, answers=answers,
+                notes=notes, fingerprint=fingerprint, at=now,
+            )
+            if service.requires_approval:
+                booking.hold_for_approval(at=now)
+            else:
+                booking.confirm(at=now)
+            recordings = self.save(booking, *self._claim(specialist, ledgers, booking))
+            return Placed(booking, max(r.notification.id for r in recordings))
+
+        return self._retrying(attempt)
+
+    def reschedule(self, booking_id: UUID, starts_at: datetime, now: datetime) -> Booking:
+        """Move an active booking to another offered start; its old time is free again."""
+
+        def attempt() -> Booking:
+            booking = self.booking(booking_id)
+            service = self.service(booking.service_id)
+            specialist = self.specialist(booking.specialist_id)
+            old = self._ledgers_for(specialist, booking.busy)
+            for ledger in old.values():
+                ledger.release(booking.id)
+            ledgers = self._ledgers_around(specialist, starts_at, service, loaded=old)
+            self._check_slot(specialist, service, ledgers.values(), starts_at, now)
+            rules = service.rules()
+            booking.reschedule(starts_at, starts_at + rules.duration, rules.padded(starts_at),
+                               at=now)
+            self._claim(specialist, ledgers, booking)
+            self.save(booking, *(ledger for ledger in ledgers.values() if ledger.pending_events))
+            return booking
+
+        return self._retrying(attempt)
+
+    def cancel(self, booking_id: UUID, reason: str | None, by: str, now: datetime) -> Booking:
+        """Cancel and free the time; cancelling a cancelled booking changes nothing."""
+
+        def attempt() -> Booking:
+            booking = self.booking(booking_id)
+            service = self.service(booking.service_id)
+            if booking.cancel(reason, service.refund_eligible(booking.starts_at, now), by, at=now):
+                self._save_releasing(booking)
+            return booking
+
+        return self._retrying(attempt)
+
+    def approve(self, booking_id: UUID, now: datetime) -> Booking:
+        booking = self.booking(booking_id)
+        booking.approve(at=now)
+        self.save(booking)
+        return booking
+
+    def decline(self, booking_id: UUID, reason: str | None, now: datetime) -> Booking:
+
+        def attempt() -> Booking:
+            booking = self.booking(booking_id)
+            booking.decline(reason, at=now)
+            self._save_releasing(booking)
+            return booking
+
+        return self._retrying(attempt)
+
+    def complete(self, booking_id: UUID, now: datetime) -> Booking:
+        booking = self.booking(booking_id)
+        booking.complete(at=now)
+        self.save(booking)
+        return booking
+
+    def mark_no_show(self, booking_id: UUID, party: str, now: datetime) -> Booking:
+        booking = self.booking(booking_id)
+        booking.mark_no_show(party, at=now)
+        self.save(booking)
+        return booking
+
+    # --- internals ------------------------------------------------------------
+
+    def _check_slot(self, specialist: Specialist, service: Service,
+                    ledgers: Iterable[DayLedger], starts_at: datetime, now: datetime) -> None:
+        ledgers = list(ledgers)
+        busy = {booking: claim.busy for ledger in ledgers
+                for booking, claim in ledger.claims.items()}
+        day = local_date(starts_at, zone(specialist.timezone)).isoformat()
+        per_day = {date.fromisoformat(ledger.day): ledger.bookings_starting_here(service.id)
+                   for ledger in ledgers if ledger.day == day}
+        rejection = check_start(specialist.working_hours(), service.rules(), busy.values(),
+                                per_day, starts_at, now)
+        if rejection is not None:
+            raise SlotRejected(rejection, {"starts_at": iso_utc(starts_at)})
+
+    def _ledgers_around(self, specialist: Specialist, starts_at: datetime, service: Service,
+                        loaded: dict[str, DayLedger] | None = None) -> dict[str, DayLedger]:
+        """The ledgers a start on `starts_at` must be checked against: every local date its
+        padded interval touches, and the days either side (a neighbour's buffers may reach
+        across midnight)."""
+        tz = zone(specialist.timezone)
+        padded = service.rules().padded(starts_at)
+        first = local_date(padded.start, tz) - timedelta(days=1)
+        last = local_date(padded.end, tz) + timedelta(days=1)
+        ledgers = dict(loaded or {})
+        day = first
+        while day <= last:
+            key = day.isoformat()
+            if key not in ledgers:
+                ledgers[key] = (self._find(DayLedger.create_id(specialist.id, key), DayLedger)
+                                or DayLedger(specialist_id=specialist.id, day=key))
+            day += timedelta(days=1)
+        return ledgers
+
+    def _ledgers_for(self, specialist: Specialist, busy: Interval) -> dict[str, DayLedger]:
+        """The existing ledgers of every local date `busy` touches."""
+        tz = zone(specialist.timezone)
+        day, last = local_date(busy.start, tz), local_date(busy.end - timedelta(microseconds=1), tz)
+        ledgers = {}
+        while day <= last:
+            ledger = self._find(DayLedger.create_id(specialist.id, day.isoformat()), DayLedger)
+            if ledger is not None:
+                ledgers[day.isoformat()] = ledger
+            day += timedelta(days=1)
+        return ledgers
+
+    def _claim(self, specialist: Specialist, ledgers: dict[str, DayLedger],
+               booking: Booking) -> list[DayLedger]:
+        tz = zone(specialist.timezone)
+        start_day = local_date(booking.starts_at, tz)
+        touched = self._ledgers_for_dates(ledgers, booking.busy, tz)
+        for ledger in touched:
+            ledger.claim(booking_id=booking.id, service_id=booking.service_id,
+                         busy_from=booking.busy_from, busy_until=booking.busy_until,
+                         starts_here=ledger.day == start_day.isoformat())
+        return touched
+
+    @staticmethod
+    def _ledgers_for_dates(ledgers: dict[str, DayLedger], busy: Interval,
+                           tz: Any) -> list[DayLedger]:
+        day = local_date(busy.start, tz)
+        last = local_date(busy.end - timedelta(microseconds=1), tz)
+        touched = []
+        while day <= last:
+            touched.append(ledgers[day.isoformat()])
+            day += timedelta(days=1)
+        return touched
+
+    def _save_releasing(self, booking: Booking) -> None:
+        """Save a booking that gave its time back, with the ledgers it released."""
+        specialist = self.specialist(booking.specialist_id)
+        ledgers = list(self._ledgers_for(specialist, booking.busy).values())
+        for ledger in ledgers:
+            ledger.release(booking.id)
+        self.save(booking, *ledgers)
+
+    @staticmethod
+    def _retrying(attempt: Callable[[], T]) -> T:
+        """Run a load-check-save command again when a concurrent save got there first.
+
+        The aggregate cache fast-forwards on every load, so a retry sees the winner's
+        events; a real clash then fails the slot check and surfaces as its 409.
+        """
+        for _ in range(MAX_ATTEMPTS - 1):
+            try:
+                return attempt()
+            except IntegrityError:
+                continue
+        try:
+            return attempt()
+        except IntegrityError:
+            raise SlotRejected(Rejection.SLOT_UNAVAILABLE) from None
+
+    def _find(self, aggregate_id: UUID, kind: type[T]) -> T | None:
+        try:
+            aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        return aggregate if isinstance(aggregate, kind) else None
+
+    def _get(self, aggregate_id: UUID, kind: type[T], noun: str) -> T:
+        found = self._find(aggregate_id, kind)
+        if found is None:
+            raise NotFound(f"no {noun} with id {aggregate_id}", {"id": str(aggregate_id)})
+        return found

@@ -1,0 +1,335 @@
+"""The booking write model: specialists, services, bookings and the day ledgers that guard them.
+
+Aggregates are pure: no I/O, no clock. Commands that depend on time take `now`
+(or `at`) as an argument. Event attributes are plain JSON-able values (dates as
+ISO strings, windows as [start_minute, end_minute] pairs) so stored events stay
+readable by any version of this code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID, NAMESPACE_URL, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from kairos.slots import Interval, LocalWindow, ServiceRules, WorkingHours
+from kairos.timezones import MINUTES_PER_DAY, zone
+
+# A pair of minutes since local midnight; the end may be 1440 (24:00).
+WindowPair = list[int]
+
+
+class DomainError(Exception):
+    """A business rule refused a command; `code` is the API's error code."""
+
+    code = "domain_error"
+    status = 422
+
+    def __init__(self, message: str, details: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class InvalidSchedule(DomainError):
+    code = "invalid_schedule"
+
+
+class InvalidState(DomainError):
+    code = "invalid_state"
+    status = 409
+
+
+class MissingAnswer(DomainError):
+    code = "missing_answer"
+
+
+def check_windows(windows: list[WindowPair]) -> None:
+    """Windows of one day must be well-formed, non-inverted and non-overlapping."""
+    ordered = sorted(windows)
+    for start, end in ordered:
+        if not (0 <= start < end <= MINUTES_PER_DAY):
+            raise InvalidSchedule("a window must start before it ends, within the day",
+                                  {"window": [start, end]})
+    for (_, end), (next_start, _) in zip(ordered, ordered[1:], strict=False):
+        if next_start < end:
+            raise InvalidSchedule("windows of one day overlap", {"windows": ordered})
+
+
+class Specialist(Aggregate):
+    """A person clients book: profile, time zone, weekly schedule and date overrides."""
+
+    @event("Registered")
+    def __init__(self, name: str, email: str, timezone: str, specialty: str | None,
+                 bio: str | None) -> None:
+        self.name = name
+        self.email = email
+        self.timezone = timezone
+        self.specialty = specialty
+        self.bio = bio
+        # weekday (0 = Monday) → windows; date ISO string → windows ([] = blocked)
+        self.weekly: dict[int, list[WindowPair]] = {}
+        self.overrides: dict[str, list[WindowPair]] = {}
+
+    def set_schedule(self, timezone: str, weekly: dict[int, list[WindowPair]]) -> None:
+        zone(timezone)
+        for day, windows in weekly.items():
+            if not 0 <= day <= 6:
+                raise InvalidSchedule("day must be 0 (Monday) to 6 (Sunday)", {"day": day})
+            check_windows(windows)
+        self._schedule_set(timezone=timezone, weekly={d: sorted(w) for d, w in weekly.items()})
+
+    @event("ScheduleSet")
+    def _schedule_set(self, timezone: str, weekly: dict[int, list[WindowPair]]) -> None:
+        self.timezone = timezone
+        # JSON object keys come back as strings when events are reloaded.
+        self.weekly = {int(day): windows for day, windows in weekly.items()}
+
+    def set_override(self, day: date, windows: list[WindowPair]) -> None:
+        check_windows(windows)
+        self._override_set(day=day.isoformat(), windows=sorted(windows))
+
+    @event("OverrideSet")
+    def _override_set(self, day: str, windows: list[WindowPair]) -> None:
+        self.overrides[day] = windows
+
+    def clear_override(self, day: date) -> None:
+        if day.isoformat() in self.overrides:
+            self._override_cleared(day=day.isoformat())
+
+    @event("OverrideCleared")
+    def _override_cleared(self, day: str) -> None:
+        del self.overrides[day]
+
+    def working_hours(self) -> WorkingHours:
+        def windows(pairs: list[WindowPair]) -> list[LocalWindow]:
+            return [LocalWindow(start, end) for start, end in pairs]
+
+        return WorkingHours(
+            timezone=zone(self.timezone),
+            weekly={day: windows(w) for day, w in self.weekly.items()},
+            overrides={date.fromisoformat(d): windows(w) for d, w in self.overrides.items()},
+        )
+
+
+SERVICE_FIELDS = (
+    "name", "duration_minutes", "slot_interval_minutes", "buffer_before_minutes",
+    "buffer_after_minutes", "minimum_notice_minutes", "max_advance_days", "max_per_day",
+    "cancellation_hours", "requires_approval", "price", "currency", "questions",
+)
+
+
+class Service(Aggregate):
+    """What a client books (an event type): duration, buffers, limits, policy and intake questions."""
+
+    @event("Defined")
+    def __init__(self, specialist_id: UUID, name: str, duration_minutes: int,
+                 slot_interval_minutes: int | None, buffer_before_minutes: int,
+                 buffer_after_minutes: int, minimum_notice_minutes: int, max_advance_days: int,
+                 max_per_day: int | None, cancellation_hours: int, requires_approval: bool,
+                 price: Decimal | None, currency: str | None,
+                 questions: list[dict[str, Any]]) -> None:
+        self.specialist_id = specialist_id
+        self.name = name
+        self.duration_minutes = duration_minutes
+        self.slot_interval_minutes = slot_interval_minutes
+        self.buffer_before_minutes = buffer_before_minutes
+        self.buffer_after_minutes = buffer_after_minutes
+        self.minimum_notice_minutes = minimum_notice_minutes
+        self.max_advance_days = max_advance_days
+        self.max_per_day = max_per_day
+        self.cancellation_hours = cancellation_hours
+        self.requires_approval = requires_approval
+        self.price = price
+        self.currency = currency
+        self.questions = questions
+
+    @event("Updated")
+    def update(self, changes: dict[str, Any]) -> None:
+        for name, value in changes.items():
+            setattr(self, name, value)
+
+    def rules(self) -> ServiceRules:
+        duration = timedelta(minutes=self.duration_minutes)
+        return ServiceRules(
+            duration=duration,
+            interval=timedelta(minutes=self.slot_interval_minutes) if self.slot_interval_minutes
+            else duration,
+            buffer_before=timedelta(minutes=self.buffer_before_minutes),
+            buffer_after=timedelta(minutes=self.buffer_after_minutes),
+            minimum_notice=timedelta(minutes=self.minimum_notice_minutes),
+            max_advance=timedelta(days=self.max_advance_days),
+            max_per_day=self.max_per_day,
+        )
+
+    def check_answers(self, answers: dict[str, str]) -> None:
+        missing = [q["key"] for q in self.questions
+                   if q.get("required") and not str(answers.get(q["key"], "")).strip()]
+        if missing:
+            raise MissingAnswer("required intake questions are unanswered", {"missing": missing})
+        for q in self.questions:
+            value = answers.get(q["key"])
+            if q["type"] == "select" and value and value not in (q.get("options") or []):
+                raise MissingAnswer(f"answer to {q['key']!r} is not one of its options",
+                                    {"key": q["key"], "options": q.get("options")})
+
+    def refund_eligible(self, starts_at: datetime, now: datetime) -> bool:
+        return now <= starts_at - timedelta(hours=self.cancellation_hours)
+
+
+ACTIVE = frozenset({"pending", "confirmed"})
+
+
+class Booking(Aggregate):
+    """One consultation's lifecycle: pending → confirmed/declined; confirmed → cancelled,
+    completed or no_show. Rescheduling keeps the id."""
+
+    @event("SlotRequested")
+    def __init__(self, id: UUID, service_id: UUID, specialist_id: UUID, starts_at: datetime,
+                 ends_at: datetime, busy_from: datetime, busy_until: datetime,
+                 client: dict[str, Any], answers: dict[str, str], notes: str | None,
+                 fingerprint: str, at: datetime) -> None:
+        self.service_id = service_id
+        self.specialist_id = specialist_id
+        self.starts_at = starts_at
+        self.ends_at = ends_at
+        self.busy_from = busy_from
+        self.busy_until = busy_until
+        self.client = client
+        self.answers = answers
+        self.notes = notes
+        self.fingerprint = fingerprint
+        self.status = "requested"
+        self.history: list[tuple[str, datetime]] = []
+        self.cancel_reason: str | None = None
+        self.refund_eligible: bool | None = None
+        self.no_show_party: str | None = None
+
+    @property
+    def busy(self) -> Interval:
+        return Interval(self.busy_from, self.busy_until)
+
+    def _check_status(self, command: str, *allowed: str) -> None:
+        if self.status not in allowed:
+            raise InvalidState(f"cannot {command} a {self.status} booking",
+                               {"status": self.status, "allowed_from": list(allowed)})
+
+    def _enter(self, status: str, at: datetime) -> None:
+        self.status = status
+        self.history.append((status, at))
+
+    @event("Confirmed")
+    def confirm(self, at: datetime) -> None:
+        self._enter("confirmed", at)
+
+    @event("Pending")
+    def hold_for_approval(self, at: datetime) -> None:
+        self._enter("pending", at)
+
+    def approve(self, at: datetime) -> None:
+        self._check_status("approve", "pending")
+        self.confirm(at)
+
+    def decline(self, reason: str | None, at: datetime) -> None:
+        self._check_status("decline", "pending")
+        self._declined(reason=reason, at=at)
+
+    @event("Declined")
+    def _declined(self, reason: str | None, at: datetime) -> None:
+        self.cancel_reason = reason
+        self._enter("declined", at)
+
+    def cancel(self, reason: str | None, refund_eligible: bool, by: str, at: datetime) -> bool:
+        """Cancel; False when it already was (cancelling twice changes nothing)."""
+        if self.status == "cancelled":
+            return False
+        self._check_status("cancel", *ACTIVE)
+        self._cancelled(reason=reason, refund_eligible=refund_eligible, by=by, at=at)
+        return True
+
+    @event("Cancelled")
+    def _cancelled(self, reason: str | None, refund_eligible: bool, by: str, at: datetime) -> None:
+        self.cancel_reason = reason
+        self.refund_eligible = refund_eligible
+        self._enter("cancelled", at)
+
+    def reschedule(self, starts_at: datetime, ends_at: datetime, busy: Interval,
+                   at: datetime) -> None:
+        self._check_status("reschedule", *ACTIVE)
+        self._rescheduled(starts_at=starts_at, ends_at=ends_at, busy_from=busy.start,
+                          busy_until=busy.end, previous_starts_at=self.starts_at,
+                          previous_ends_at=self.ends_at, at=at)
+
+    @event("Rescheduled")
+    def _rescheduled(self, starts_at: datetime, ends_at: datetime, busy_from: datetime,
+                     busy_until: datetime, previous_starts_at: datetime,
+                     previous_ends_at: datetime, at: datetime) -> None:
+        self.starts_at, self.ends_at = starts_at, ends_at
+        self.busy_from, self.busy_until = busy_from, busy_until
+
+    def complete(self, at: datetime) -> None:
+        self._check_status("complete", "confirmed", "in_progress")
+        self._completed(at=at)
+
+    @event("Completed")
+    def _completed(self, at: datetime) -> None:
+        self._enter("completed", at)
+
+    def mark_no_show(self, party: str, at: datetime) -> None:
+        self._check_status("mark a no-show on", "confirmed", "in_progress")
+        self._no_show_marked(party=party, at=at)
+
+    @event("NoShowMarked")
+    def _no_show_marked(self, party: str, at: datetime) -> None:
+        self.no_show_party = party
+        self._enter("no_show", at)
+
+
+LEDGER_NAMESPACE = uuid5(NAMESPACE_URL, "https://kairos.invalid/ledger")
+
+
+@dataclass(frozen=True)
+class Claim:
+    service_id: UUID
+    busy: Interval
+    starts_here: bool  # the booking starts on this ledger's date (counts toward max-per-day)
+
+
+class DayLedger(Aggregate):
+    """The time one specialist has promised on one local date.
+
+    Every booking claims its padded interval on each local date it touches and
+    is saved atomically with those ledgers, so two overlapping claims always
+    meet on some ledger's version number and one of them loses.
+    """
+
+    @staticmethod
+    def create_id(specialist_id: UUID, day: str) -> UUID:
+        return uuid5(LEDGER_NAMESPACE, f"{specialist_id}/{day}")
+
+    @event("Opened")
+    def __init__(self, specialist_id: UUID, day: str) -> None:
+        self.specialist_id = specialist_id
+        self.day = day
+        self.claims: dict[str, Claim] = {}
+
+    @event("Claimed")
+    def claim(self, booking_id: UUID, service_id: UUID, busy_from: datetime,
+              busy_until: datetime, starts_here: bool) -> None:
+        self.claims[str(booking_id)] = Claim(service_id, Interval(busy_from, busy_until),
+                                             starts_here)
+
+    def release(self, booking_id: UUID) -> None:
+        if str(booking_id) in self.claims:
+            self._released(booking_id=booking_id)
+
+    @event("Released")
+    def _released(self, booking_id: UUID) -> None:
+        del self.claims[str(booking_id)]
+
+    def bookings_starting_here(self, service_id: UUID) -> int:
+        return sum(1 for c in self.claims.values() if c.starts_here and c.service_id == service_id)

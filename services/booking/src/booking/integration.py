@@ -1,0 +1,121 @@
+"""Translates stored domain events into the public integration events of booking.events.v1.
+
+Domain events never leave the service as they are (ARCHITECTURE.md rule 4):
+this module is the one place that knows both shapes. Ledger events are
+internal and map to nothing.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.application import Application
+
+from booking.domain import SERVICE_FIELDS, Booking, Service, Specialist
+from kairos.events import REGISTRY, Envelope
+from kairos.events import booking as contract
+from kairos.timezones import format_hhmm
+
+PRODUCER = "booking"
+EVENT_ID_NAMESPACE = uuid5(NAMESPACE_URL, "https://kairos.invalid/events/booking")
+
+
+def _windows(pairs: list[list[int]]) -> list[dict[str, str]]:
+    return [{"start": format_hhmm(s), "end": format_hhmm(e)} for s, e in pairs]
+
+
+class IntegrationMapper:
+    """Callable: (domain event, notification id) → Envelope, or None for internal events."""
+
+    def __init__(self, app: Application[UUID], cache_size: int = 100_000) -> None:
+        self._app = app
+        # aggregate id → specialist id: most booking events don't repeat it.
+        self._owners: OrderedDict[UUID, UUID] = OrderedDict()
+        self._cache_size = cache_size
+        self._payloads: dict[type, Callable[[Any], contract.Payload]] = {
+            Specialist.Registered: self._registered,
+            Specialist.ScheduleSet: self._schedule_set,
+            Specialist.OverrideSet: lambda e: contract.OverrideSet(
+                specialist_id=e.originator_id, date=e.day, blocked=not e.windows,
+                windows=_windows(e.windows)),
+            Specialist.OverrideCleared: lambda e: contract.OverrideCleared(
+                specialist_id=e.originator_id, date=e.day),
+            Service.Defined: lambda e: contract.ServiceDefined(**self._service_at(e)),
+            Service.Updated: lambda e: contract.ServiceUpdated(**self._service_at(e)),
+            Booking.SlotRequested: self._slot_requested,
+            Booking.Confirmed: lambda e: contract.BookingConfirmed(booking_id=e.originator_id),
+            Booking.Pending: lambda e: contract.BookingPending(booking_id=e.originator_id),
+            Booking.Declined: lambda e: contract.BookingDeclined(
+                booking_id=e.originator_id, reason=e.reason),
+            Booking.Cancelled: lambda e: contract.BookingCancelled(
+                booking_id=e.originator_id, reason=e.reason,
+                refund_eligible=e.refund_eligible, cancelled_by=e.by),
+            Booking.Rescheduled: lambda e: contract.BookingRescheduled(
+                booking_id=e.originator_id, starts_at=e.starts_at, ends_at=e.ends_at,
+                busy_from=e.busy_from, busy_until=e.busy_until,
+                previous_starts_at=e.previous_starts_at, previous_ends_at=e.previous_ends_at),
+            Booking.Completed: lambda e: contract.BookingCompleted(booking_id=e.originator_id),
+            Booking.NoShowMarked: lambda e: contract.NoShowMarked(
+                booking_id=e.originator_id, party=e.party),
+        }
+
+    def __call__(self, event: Any, notification_id: int) -> Envelope | None:
+        to_payload = self._payloads.get(type(event))
+        if to_payload is None:
+            return None
+        payload = to_payload(event)
+        name = type(payload).__name__
+        return Envelope(
+            event_id=uuid5(EVENT_ID_NAMESPACE, f"{event.originator_id}/{event.originator_version}"),
+            type=name,
+            version=REGISTRY.latest_version(name),
+            occurred_at=event.timestamp,
+            producer=PRODUCER,
+            notification_id=notification_id,
+            aggregate_id=event.originator_id,
+            specialist_id=self._owner(event),
+            data=payload.model_dump(mode="json"),
+        )
+
+    def _owner(self, event: Any) -> UUID:
+        if isinstance(event, Specialist.Event):
+            return UUID(str(event.originator_id))
+        owner = getattr(event, "specialist_id", None)
+        if owner is None:
+            owner = self._owners.get(event.originator_id)
+        if owner is None:
+            owner = self._app.repository.get(event.originator_id, version=1).specialist_id
+        self._owners[event.originator_id] = owner
+        self._owners.move_to_end(event.originator_id)
+        if len(self._owners) > self._cache_size:
+            self._owners.popitem(last=False)
+        return UUID(str(owner))
+
+    @staticmethod
+    def _registered(e: Any) -> contract.Payload:
+        return contract.SpecialistRegistered(
+            specialist_id=e.originator_id, name=e.name, email=e.email, timezone=e.timezone,
+            specialty=e.specialty, bio=e.bio)
+
+    @staticmethod
+    def _schedule_set(e: Any) -> contract.Payload:
+        weekly = [{"day": int(day), **w} for day, pairs in sorted(e.weekly.items(), key=lambda kv: int(kv[0]))
+                  for w in _windows(pairs)]
+        return contract.ScheduleSet(specialist_id=e.originator_id, timezone=e.timezone,
+                                    weekly=weekly)
+
+    def _service_at(self, e: Any) -> dict[str, Any]:
+        # An update records only the changed fields; consumers get the whole definition.
+        service = self._app.repository.get(e.originator_id, version=e.originator_version)
+        fields = {name: getattr(service, name) for name in SERVICE_FIELDS}
+        return {"service_id": service.id, "specialist_id": service.specialist_id, **fields}
+
+    @staticmethod
+    def _slot_requested(e: Any) -> contract.Payload:
+        return contract.SlotRequested(
+            booking_id=e.originator_id, service_id=e.service_id, starts_at=e.starts_at,
+            ends_at=e.ends_at, busy_from=e.busy_from, busy_until=e.busy_until,
+            client=e.client, answers=e.answers, notes=e.notes)

@@ -1,0 +1,97 @@
+"""Wires the booking service: settings → event store, Redis, auth → FastAPI app.
+
+`uvicorn booking.main:app` builds the app from the environment on first access.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+import redis
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from psycopg_pool import ConnectionPool
+
+from booking.api import ROUTERS, BookingContext
+from booking.application import Bookings
+from booking.config import BookingSettings
+from booking.domain import DomainError
+from booking.history import HistoryIndex
+from booking.idempotency import IdempotencyKeys
+from kairos.auth import Authenticator, now_utc
+from kairos.eventstore import postgres_env
+from kairos.timezones import UnknownTimezone
+from kairos.web import configure_logging, error_response, health_router, install_error_handlers
+from kairos.web import install_metrics
+
+
+def bookings_application(settings: BookingSettings) -> Bookings:
+    return Bookings(env=postgres_env(
+        settings.database_url,
+        AGGREGATE_CACHE_MAXSIZE=str(settings.aggregate_cache_size),
+        POSTGRES_POOL_SIZE=str(settings.db_pool_size),
+        POSTGRES_MAX_OVERFLOW=str(settings.db_max_overflow),
+    ))
+
+
+def create_app(settings: BookingSettings | None = None,
+               clock: Callable[[], datetime] = now_utc) -> FastAPI:
+    settings = settings or BookingSettings()  # type: ignore[call-arg]
+    configure_logging(settings.log_level)
+    bookings = bookings_application(settings)
+    pool = ConnectionPool(settings.database_url, min_size=1, max_size=settings.db_pool_size,
+                          open=False)
+    cache = redis.Redis.from_url(settings.redis_url)
+    index = HistoryIndex(bookings, pool)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        pool.open(wait=True)
+        index.create_tables()
+        yield
+        pool.close()
+        cache.close()
+        bookings.close()
+
+    app = FastAPI(title="Kairos booking", version="1", lifespan=lifespan)
+    app.state.booking = BookingContext(
+        app=bookings,
+        auth=Authenticator(settings.admin_api_key.get_secret_value(),
+                           settings.jwt_secret.get_secret_value(),
+                           settings.manage_token_secret.get_secret_value()),
+        index=index,
+        idempotency=IdempotencyKeys(cache, settings.idempotency_ttl_seconds),
+        clock=clock,
+    )
+    install_error_handlers(app)
+    install_metrics(app, "booking")
+
+    @app.exception_handler(DomainError)
+    async def _domain_error(_: Request, exc: DomainError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message, exc.details)
+
+    @app.exception_handler(UnknownTimezone)
+    async def _unknown_zone(_: Request, exc: UnknownTimezone) -> JSONResponse:
+        return error_response(422, "unknown_timezone", str(exc), {"timezone": exc.name})
+
+    def database() -> None:
+        with pool.connection(timeout=2) as conn:
+            conn.execute("SELECT 1")
+
+    def redis_ping() -> None:
+        cache.ping()
+
+    app.include_router(health_router({"postgres": database, "redis": redis_ping}))
+    for router in ROUTERS:
+        app.include_router(router)
+    return app
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        globals()["app"] = application = create_app()
+        return application
+    raise AttributeError(name)

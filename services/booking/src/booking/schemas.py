@@ -1,0 +1,291 @@
+"""Request and response bodies of the booking API (API.md, Catalog and Bookings)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    PlainSerializer,
+    model_validator,
+)
+
+from kairos.timezones import UnknownTimezone, format_hhmm, iso_utc, parse_hhmm, zone
+
+
+def _known_zone(name: str) -> str:
+    try:
+        zone(name)
+    except UnknownTimezone as exc:
+        raise ValueError(str(exc)) from None
+    return name
+
+
+def _hhmm(text: str) -> str:
+    parse_hhmm(text)
+    return text
+
+
+def _to_utc(instant: datetime) -> datetime:
+    return instant.astimezone(UTC)
+
+
+Timezone = Annotated[str, AfterValidator(_known_zone), Field(examples=["Europe/Berlin"])]
+HHMM = Annotated[str, AfterValidator(_hhmm), Field(examples=["09:00"])]
+Instant = Annotated[AwareDatetime, AfterValidator(_to_utc), PlainSerializer(iso_utc, return_type=str)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Text = Annotated[str, Field(max_length=5000)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- specialists --------------------------------------------------------------
+
+
+class SpecialistCreate(Strict):
+    name: Name
+    email: EmailStr
+    timezone: Timezone
+    specialty: Name | None = None
+    bio: Text | None = None
+
+
+class WindowIn(Strict):
+    start: HHMM
+    end: HHMM
+
+    def minutes(self) -> list[int]:
+        return [parse_hhmm(self.start), parse_hhmm(self.end)]
+
+
+class WeeklyWindowIn(WindowIn):
+    day: int = Field(ge=0, le=6, description="0 = Monday")
+
+
+class WindowOut(BaseModel):
+    start: str
+    end: str
+
+    @classmethod
+    def of(cls, pair: list[int]) -> WindowOut:
+        return cls(start=format_hhmm(pair[0]), end=format_hhmm(pair[1]))
+
+
+class WeeklyWindowOut(WindowOut):
+    day: int
+
+
+class ScheduleIn(Strict):
+    timezone: Timezone | None = None
+    weekly: list[WeeklyWindowIn] = Field(max_length=7 * 48)
+
+    def by_day(self) -> dict[int, list[list[int]]]:
+        days: dict[int, list[list[int]]] = {}
+        for w in self.weekly:
+            days.setdefault(w.day, []).append(w.minutes())
+        return days
+
+
+class OverrideIn(Strict):
+    blocked: bool = False
+    windows: list[WindowIn] = Field(default_factory=list, max_length=48)
+
+    @model_validator(mode="after")
+    def _blocked_xor_windows(self) -> OverrideIn:
+        if self.blocked == bool(self.windows):
+            raise ValueError("give either blocked: true or a non-empty list of windows")
+        return self
+
+
+class OverrideOut(BaseModel):
+    date: date
+    blocked: bool
+    windows: list[WindowOut]
+
+
+class SpecialistPublic(BaseModel):
+    """The public profile: never the email."""
+
+    id: UUID
+    name: str
+    timezone: str
+    specialty: str | None
+    bio: str | None
+    weekly: list[WeeklyWindowOut] = []
+    overrides: list[OverrideOut] = []
+
+
+# --- services -----------------------------------------------------------------
+
+
+class Question(Strict):
+    key: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
+    label: Name
+    type: Literal["text", "textarea", "select"]
+    required: bool = False
+    options: list[Name] | None = None
+
+    @model_validator(mode="after")
+    def _options_for_select(self) -> Question:
+        if self.type == "select" and not self.options:
+            raise ValueError("a select question needs options")
+        return self
+
+
+Minutes = Annotated[int, Field(ge=0, le=7 * 24 * 60)]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+
+
+class ServiceFields(Strict):
+    name: Name
+    duration_minutes: Annotated[int, Field(ge=5, le=24 * 60)]
+    slot_interval_minutes: Annotated[int, Field(ge=5, le=24 * 60)] | None = None
+    buffer_before_minutes: Minutes = 0
+    buffer_after_minutes: Minutes = 0
+    minimum_notice_minutes: Annotated[int, Field(ge=0, le=365 * 24 * 60)] = 0
+    max_advance_days: Annotated[int, Field(ge=1, le=730)] = 60
+    max_per_day: Annotated[int, Field(ge=1, le=1000)] | None = None
+    cancellation_hours: Annotated[int, Field(ge=0, le=24 * 365)] = 24
+    requires_approval: bool = False
+    price: Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)] | None = None
+    currency: Currency | None = None
+    questions: list[Question] = Field(default_factory=list, max_length=50)
+
+    @model_validator(mode="after")
+    def _unique_question_keys(self) -> ServiceFields:
+        keys = [q.key for q in self.questions]
+        if len(keys) != len(set(keys)):
+            raise ValueError("question keys must be unique")
+        return self
+
+
+class ServiceCreate(ServiceFields):
+    specialist_id: UUID
+
+
+class ServiceUpdate(Strict):
+    """Any subset of a service's fields; the rest stay as they are."""
+
+    name: Name | None = None
+    duration_minutes: Annotated[int, Field(ge=5, le=24 * 60)] | None = None
+    slot_interval_minutes: Annotated[int, Field(ge=5, le=24 * 60)] | None = None
+    buffer_before_minutes: Minutes | None = None
+    buffer_after_minutes: Minutes | None = None
+    minimum_notice_minutes: Annotated[int, Field(ge=0, le=365 * 24 * 60)] | None = None
+    max_advance_days: Annotated[int, Field(ge=1, le=730)] | None = None
+    max_per_day: Annotated[int, Field(ge=1, le=1000)] | None = None
+    cancellation_hours: Annotated[int, Field(ge=0, le=24 * 365)] | None = None
+    requires_approval: bool | None = None
+    price: Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)] | None = None
+    currency: Currency | None = None
+    questions: list[Question] | None = None
+
+    def changes(self) -> dict[str, Any]:
+        # Fields sent (even as null, for the nullable ones) are changes; others are not.
+        changes = self.model_dump(mode="python", exclude_unset=True)
+        if "questions" in changes and changes["questions"] is not None:
+            changes["questions"] = [q.model_dump() for q in self.questions or []]
+        required = {"name", "duration_minutes", "buffer_before_minutes", "buffer_after_minutes",
+                    "minimum_notice_minutes", "max_advance_days", "cancellation_hours",
+                    "requires_approval", "questions"}
+        nulled = sorted(k for k in required if k in changes and changes[k] is None)
+        if nulled:
+            raise ValueError(f"these fields cannot be null: {', '.join(nulled)}")
+        return changes
+
+
+class ServicePublic(ServiceCreate):
+    id: UUID
+
+
+# --- bookings -----------------------------------------------------------------
+
+
+class ClientIn(Strict):
+    name: Name
+    email: EmailStr
+    timezone: Timezone
+    phone: Annotated[str, Field(max_length=40, pattern=r"^\+?[0-9 ()\-.]{3,40}$")] | None = None
+
+
+class BookingCreate(Strict):
+    service_id: UUID
+    starts_at: Instant
+    client: ClientIn
+    answers: dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=5000)]] = (
+        Field(default_factory=dict, max_length=50))
+    notes: Text | None = None
+
+
+class HistoryEntry(BaseModel):
+    status: str
+    at: Instant
+
+
+class BookingPublic(BaseModel):
+    id: UUID
+    status: str
+    service_id: UUID
+    specialist_id: UUID
+    starts_at: Instant
+    ends_at: Instant
+    client: ClientIn
+    answers: dict[str, str]
+    notes: str | None
+    history: list[HistoryEntry]
+    refund_eligible: bool | None = None
+    cancellation_reason: str | None = None
+    no_show_party: str | None = None
+
+
+class BookingCreated(BookingPublic):
+    manage_token: str = Field(description="Bearer token for this booking's read, cancel, "
+                                          "reschedule and join; keep it secret")
+    notification_id: int | None = Field(
+        default=None, description="Read-your-writes hint: pass as min_position to GET /v1/slots")
+
+
+class CancelIn(Strict):
+    reason: Text | None = None
+
+
+class CancelOut(BaseModel):
+    status: Literal["cancelled"]
+    refund_eligible: bool
+
+
+class RescheduleIn(Strict):
+    starts_at: Instant
+
+
+class DeclineIn(Strict):
+    reason: Text | None = None
+
+
+class NoShowIn(Strict):
+    party: Literal["client", "specialist"]
+
+
+class BookingSummary(BaseModel):
+    id: UUID
+    status: str
+    service_id: UUID
+    specialist_id: UUID
+    starts_at: Instant
+    ends_at: Instant
+    client_name: str
+    client_email: str
+
+
+class BookingList(BaseModel):
+    bookings: list[BookingSummary]

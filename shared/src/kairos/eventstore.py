@@ -1,0 +1,29 @@
+"""Environment for the eventsourcing library's PostgreSQL persistence, from a database URL."""
+
+from __future__ import annotations
+
+from urllib.parse import unquote, urlsplit
+
+
+def postgres_env(database_url: str, **overrides: str) -> dict[str, str]:
+    """eventsourcing's POSTGRES_* settings for `database_url` (postgresql://user:pw@host:port/db).
+
+    A unix-socket URL (`?host=/path`) works too. Inserts go through the library's
+    database functions: one round trip per save instead of several.
+    """
+    url = urlsplit(database_url)
+    if url.scheme not in ("postgres", "postgresql"):
+        raise ValueError(f"not a PostgreSQL URL: {url.scheme}://…")
+    query = dict(p.split("=", 1) for p in url.query.split("&") if "=" in p)
+    env = {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": unquote(url.path.lstrip("/")) or "postgres",
+        "POSTGRES_HOST": unquote(query.get("host", url.hostname or "127.0.0.1")),
+        "POSTGRES_PORT": str(url.port or query.get("port", 5432)),
+        "POSTGRES_USER": unquote(url.username or query.get("user", "postgres")),
+        "POSTGRES_PASSWORD": unquote(url.password or query.get("password", "")),
+        "POSTGRES_ENABLE_DB_FUNCTIONS": "y",
+        "CREATE_TABLE": "y",
+    }
+    env.update(overrides)
+    return env

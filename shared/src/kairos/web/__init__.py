@@ -1,0 +1,8 @@
+"""HTTP pieces every service mounts the same way: errors, health, metrics, logs."""
+
+from kairos.web.errors import ApiError, error_response, install_error_handlers
+from kairos.web.health import health_router
+from kairos.web.observability import configure_logging, install_metrics
+
+__all__ = ["ApiError", "configure_logging", "error_response", "health_router",
+           "install_error_handlers", "install_metrics"]
