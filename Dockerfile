@@ -1,0 +1,51 @@
+# One image per service, all from this file. The build argument SERVICE names
+# the directory under services/; PACKAGE is its import name, which differs only
+# where the directory has a hyphen:
+#
+#   docker build --build-arg SERVICE=booking -t kairos-booking .
+#   docker build --build-arg SERVICE=calendar-sync --build-arg PACKAGE=calendar_sync \
+#       -t kairos-calendar-sync .
+#
+# The image runs as uid 10001 on a read-only root filesystem; the only writable
+# path it needs is /tmp, which Kubernetes mounts as an emptyDir.
+
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS build
+ARG SERVICE=booking
+ARG PACKAGE=${SERVICE}
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PATH=/opt/venv/bin:$PATH
+RUN python -m venv /opt/venv
+WORKDIR /src
+
+# The shared library first: its layer is reused by every service's build.
+COPY shared/ shared/
+RUN --mount=type=cache,target=/root/.cache/pip pip install ./shared
+
+COPY services/${SERVICE}/ services/${SERVICE}/
+RUN --mount=type=cache,target=/root/.cache/pip pip install ./services/${SERVICE}
+RUN python -c "import importlib.util, sys; p = sys.argv[1]; sys.exit(None if importlib.util.find_spec(p) else f'package {p!r} is not installed: pass --build-arg PACKAGE=<import name> for a hyphenated SERVICE')" "${PACKAGE}"
+
+
+FROM ${PYTHON_IMAGE} AS runtime
+ARG SERVICE=booking
+ARG PACKAGE=${SERVICE}
+# Bytecode was compiled by pip at build time; nothing may be written at run
+# time, and HOME points at the one writable directory for libraries that
+# insist on a cache.
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    HOME=/tmp \
+    SERVICE=${SERVICE} \
+    PACKAGE=${PACKAGE}
+RUN groupadd --system --gid 10001 kairos \
+ && useradd --system --uid 10001 --gid kairos --no-create-home \
+        --home-dir /nonexistent --shell /usr/sbin/nologin kairos
+COPY --from=build /opt/venv /opt/venv
+LABEL org.opencontainers.image.title="kairos-${SERVICE}"
+USER 10001:10001
+EXPOSE 8000
+# A shell only to expand PACKAGE; exec hands PID 1 to uvicorn so it gets SIGTERM.
+CMD ["sh", "-c", "exec uvicorn \"${PACKAGE}.main:app\" --host 0.0.0.0 --port 8000 --timeout-graceful-shutdown 20"]

@@ -1,0 +1,338 @@
+"""The Kubernetes manifests in deploy/k8s and the Dockerfile.
+
+Static checks: the files parse, every kustomization names files that exist,
+every workload is probed, sized and hardened, secrets are referenced and never
+defined, and the Ingress sends each public path to the service that owns it.
+Where kustomize (or kubectl) is installed, the overlays are also built and
+their output checked.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[2]
+K8S = ROOT / "deploy" / "k8s"
+BASE = K8S / "base"
+INFRA = K8S / "infra"
+
+Doc = dict[str, Any]
+
+SERVICES = ["booking", "availability", "notifications", "calendar-sync", "video"]
+SECRET_KEYS = {"ADMIN_API_KEY", "JWT_SECRET", "MANAGE_TOKEN_SECRET"}
+
+
+def load(path: Path) -> list[Any]:
+    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc is not None]
+
+
+def load_dir(directory: Path) -> list[Doc]:
+    """The resources a kustomization lists, read straight from its files."""
+    kustomization = load(directory / "kustomization.yaml")[0]
+    docs: list[Doc] = []
+    for entry in kustomization.get("resources", []):
+        path = directory / entry
+        docs += load_dir(path) if path.is_dir() else load(path)
+    return docs
+
+
+def of_kind(docs: list[Doc], kind: str) -> dict[str, Doc]:
+    return {doc["metadata"]["name"]: doc for doc in docs if doc["kind"] == kind}
+
+
+def kustomize_build(directory: Path) -> list[Doc]:
+    if kustomize := shutil.which("kustomize"):
+        command = [kustomize, "build", str(directory)]
+    elif kubectl := shutil.which("kubectl"):
+        command = [kubectl, "kustomize", str(directory)]
+    else:
+        pytest.skip("neither kustomize nor kubectl is installed")
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc is not None]
+
+
+def workload_problems(doc: Doc) -> list[str]:
+    """What keeps a Deployment or StatefulSet from being probed, sized and hardened."""
+    name = doc["metadata"]["name"]
+    pod = doc["spec"]["template"]["spec"]
+    problems = []
+    pod_security = pod.get("securityContext", {})
+    if pod_security.get("runAsNonRoot") is not True:
+        problems.append(f"{name}: pod may run as root")
+    if pod_security.get("seccompProfile", {}).get("type") != "RuntimeDefault":
+        problems.append(f"{name}: no RuntimeDefault seccomp profile")
+    tmp_volumes = {v["name"] for v in pod.get("volumes", []) if "emptyDir" in v}
+    for container in pod["containers"]:
+        where = f"{name}/{container['name']}"
+        for probe in ("livenessProbe", "readinessProbe"):
+            if probe not in container:
+                problems.append(f"{where}: no {probe}")
+        resources = container.get("resources", {})
+        for kind, keys in (("requests", ("cpu", "memory")), ("limits", ("memory",))):
+            for key in keys:
+                if key not in resources.get(kind, {}):
+                    problems.append(f"{where}: no {key} {kind}")
+        security = container.get("securityContext", {})
+        if security.get("readOnlyRootFilesystem") is not True:
+            problems.append(f"{where}: root filesystem is writable")
+        if security.get("allowPrivilegeEscalation") is not False:
+            problems.append(f"{where}: privilege escalation allowed")
+        if security.get("capabilities", {}).get("drop") != ["ALL"]:
+            problems.append(f"{where}: capabilities not all dropped")
+        mounts = {m["mountPath"]: m["name"] for m in container.get("volumeMounts", [])}
+        if mounts.get("/tmp") not in tmp_volumes:
+            problems.append(f"{where}: /tmp is not an emptyDir")
+    return problems
+
+
+def workloads(docs: list[Doc]) -> list[Doc]:
+    return [doc for doc in docs if doc["kind"] in ("Deployment", "StatefulSet")]
+
+
+def has_registry_host(image: str) -> bool:
+    first, _, rest = image.partition("/")
+    return bool(rest) and ("." in first or ":" in first or first == "localhost")
+
+
+# --- files -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", sorted(K8S.rglob("*.yaml")), ids=lambda p: str(p.relative_to(K8S)))
+def test_every_manifest_parses(path: Path) -> None:
+    assert load(path)
+
+
+@pytest.mark.parametrize(
+    "kustomization",
+    sorted(K8S.rglob("kustomization.yaml")),
+    ids=lambda p: str(p.parent.relative_to(K8S)),
+)
+def test_every_file_a_kustomization_names_exists(kustomization: Path) -> None:
+    spec = load(kustomization)[0]
+    directory = kustomization.parent
+    for entry in spec.get("resources", []):
+        path = directory / entry
+        assert path.is_file() or (path / "kustomization.yaml").is_file(), entry
+    for patch in spec.get("patches", []):
+        if "path" in patch:
+            assert (directory / patch["path"]).is_file(), patch["path"]
+
+
+def test_every_component_has_a_manifest_listed_in_the_base() -> None:
+    names = set(of_kind(load_dir(BASE), "Deployment"))
+    assert names == {*SERVICES, "booking-relay"}
+
+
+# --- workloads ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("directory", [BASE, INFRA], ids=["base", "infra"])
+def test_every_workload_is_probed_sized_and_hardened(directory: Path) -> None:
+    found = workloads(load_dir(directory))
+    assert found
+    assert [p for doc in found for p in workload_problems(doc)] == []
+
+
+def test_every_component_serves_health_and_metrics_on_port_8000() -> None:
+    for name, deployment in of_kind(load_dir(BASE), "Deployment").items():
+        template = deployment["spec"]["template"]
+        annotations = template["metadata"]["annotations"]
+        assert annotations["prometheus.io/scrape"] == "true", name
+        assert (annotations["prometheus.io/port"], annotations["prometheus.io/path"]) == (
+            "8000",
+            "/metrics",
+        )
+        [container] = template["spec"]["containers"]
+        assert container["ports"] == [{"name": "http", "containerPort": 8000}], name
+        assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}, name
+        assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}, name
+
+
+def test_the_relay_is_a_singleton_that_never_overlaps_itself() -> None:
+    relay = of_kind(load_dir(BASE), "Deployment")["booking-relay"]
+    assert relay["spec"]["replicas"] == 1
+    assert relay["spec"]["strategy"] == {"type": "Recreate"}
+    [container] = relay["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == "kairos-booking"
+    assert container["command"] == ["python", "-m", "booking.relay"]
+
+
+def test_pods_run_as_the_user_the_image_creates() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "USER 10001:10001" in dockerfile
+    assert "PYTHONDONTWRITEBYTECODE=1" in dockerfile
+    for name, deployment in of_kind(load_dir(BASE), "Deployment").items():
+        assert deployment["spec"]["template"]["spec"]["securityContext"]["runAsUser"] == 10001, name
+
+
+# --- configuration and secrets -------------------------------------------------
+
+
+def test_secrets_are_referenced_and_never_defined() -> None:
+    manifests = [doc for path in K8S.rglob("*.yaml") for doc in load(path) if isinstance(doc, dict)]
+    assert [doc["metadata"]["name"] for doc in manifests if doc.get("kind") == "Secret"] == []
+    for name, deployment in of_kind(load_dir(BASE), "Deployment").items():
+        [container] = deployment["spec"]["template"]["spec"]["containers"]
+        env = {e["name"]: e for e in container["env"]}
+        for key in SECRET_KEYS:
+            assert env[key]["valueFrom"]["secretKeyRef"] == {
+                "name": "kairos-secrets",
+                "key": key,
+            }, name
+        assert container["envFrom"] == [{"configMapRef": {"name": "kairos-config"}}], name
+
+
+def test_each_service_connects_to_its_own_database_with_its_own_role() -> None:
+    infra = load_dir(INFRA)
+    [cluster] = of_kind(infra, "Cluster").values()
+    role_secrets = {
+        r["name"]: r["passwordSecret"]["name"] for r in cluster["spec"]["managed"]["roles"]
+    }
+    databases = {d["spec"]["name"]: d["spec"]["owner"] for d in of_kind(infra, "Database").values()}
+    used = set()
+    for name, deployment in of_kind(load_dir(BASE), "Deployment").items():
+        [container] = deployment["spec"]["template"]["spec"]["containers"]
+        env = {e["name"]: e for e in container["env"]}
+        url = env["DATABASE_URL"]["value"]
+        match = re.fullmatch(
+            r"postgresql://(\w+):\$\(DATABASE_PASSWORD\)@\$\(DATABASE_HOST\)/(\w+)", url
+        )
+        assert match, url
+        role, database = match.groups()
+        assert databases[database] == role, name
+        password = env["DATABASE_PASSWORD"]["valueFrom"]["secretKeyRef"]
+        assert password == {"name": role_secrets[role], "key": "password"}, name
+        used.add(database)
+    assert used == set(databases) == {s.replace("-", "_") for s in SERVICES}
+    config = load(BASE / "kustomization.yaml")[0]["configMapGenerator"][0]["literals"]
+    assert any(line.startswith("DATABASE_HOST=kairos-postgres-rw:") for line in config)
+
+
+def test_topics_are_replicated_partitioned_and_have_dead_letter_topics() -> None:
+    topics = of_kind(load_dir(INFRA), "KafkaTopic")
+    expected = {
+        f"{t}.events.v1{dlq}" for t in ("booking", "calendar", "video") for dlq in ("", ".dlq")
+    }
+    assert set(topics) == expected
+    for name, topic in topics.items():
+        spec = topic["spec"]
+        assert (spec["topicName"], spec["partitions"], spec["replicas"]) == (name, 12, 3)
+        assert spec["config"]["min.insync.replicas"] == 2
+
+
+def test_no_image_names_a_registry_host() -> None:
+    images = [
+        container["image"]
+        for path in (BASE, INFRA)
+        for doc in workloads(load_dir(path))
+        for container in doc["spec"]["template"]["spec"]["containers"]
+    ]
+    images += re.findall(r"^ARG PYTHON_IMAGE=(\S+)$", (ROOT / "Dockerfile").read_text(), re.M)
+    assert len(images) > len(SERVICES)
+    assert [image for image in images if has_registry_host(image)] == []
+
+
+# --- routing -------------------------------------------------------------------
+
+
+def ingress_route(paths: list[tuple[str, str]], request_path: str) -> str | None:
+    """Route as ingress-nginx does with use-regex: longest path first, first match wins."""
+    for path, service in sorted(paths, key=lambda p: len(p[0]), reverse=True):
+        if re.match(path, request_path, re.IGNORECASE):
+            return service
+    return None
+
+
+@pytest.mark.parametrize(
+    ("request_path", "service"),
+    [
+        ("/v1/specialists", "booking"),
+        ("/v1/specialists/3f2a/schedule", "booking"),
+        ("/v1/services/3f2a", "booking"),
+        ("/v1/bookings", "booking"),
+        ("/v1/bookings/3f2a", "booking"),
+        ("/v1/bookings/3f2a/cancel", "booking"),
+        ("/v1/slots", "availability"),
+        ("/v1/bookings/3f2a/join", "video"),
+        ("/v1/bookings/3f2a/session", "video"),
+        ("/v1/bookings/3f2a/notes/7", "video"),
+        ("/v1/webhooks/livekit", "video"),
+        ("/v1/calendars/9c1d", "calendar-sync"),
+        ("/v1/webhooks/google", "calendar-sync"),
+        ("/v1/webhooks/microsoft", "calendar-sync"),
+        ("/v1/specialists/3f2a/calendars", "calendar-sync"),
+        ("/v1/bookingsx", None),
+        ("/v1/bookings/3f2a/joiner", "booking"),
+        ("/metrics", None),
+        ("/healthz", None),
+    ],
+)
+def test_the_ingress_sends_each_public_path_to_its_owner(
+    request_path: str, service: str | None
+) -> None:
+    [ingress] = of_kind(load_dir(BASE), "Ingress").values()
+    assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/use-regex"] == "true"
+    paths = [
+        (p["path"], p["backend"]["service"]["name"])
+        for rule in ingress["spec"]["rules"]
+        for p in rule["http"]["paths"]
+    ]
+    assert ingress_route(paths, request_path) == service
+
+
+# --- built overlays --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("overlay", ["dev", "prod"])
+def test_each_overlay_builds_into_hardened_workloads(overlay: str) -> None:
+    docs = kustomize_build(K8S / "overlays" / overlay)
+    deployments = of_kind(docs, "Deployment")
+    assert set(deployments) == {*SERVICES, "booking-relay"}
+    assert [p for doc in deployments.values() for p in workload_problems(doc)] == []
+    assert {doc["metadata"].get("namespace") for doc in docs} == {"kairos"}
+    for name, deployment in deployments.items():
+        [container] = deployment["spec"]["template"]["spec"]["containers"]
+        assert container["image"].endswith(":dev" if overlay == "dev" else ":0.1.0"), name
+    configmap = next(iter(of_kind(docs, "ConfigMap").values()))
+    assert configmap["metadata"]["name"].startswith("kairos-config-")
+    for deployment in deployments.values():
+        [container] = deployment["spec"]["template"]["spec"]["containers"]
+        assert container["envFrom"] == [{"configMapRef": {"name": configmap["metadata"]["name"]}}]
+
+
+def test_dev_runs_one_pod_of_each_component() -> None:
+    deployments = of_kind(kustomize_build(K8S / "overlays" / "dev"), "Deployment")
+    assert {name: d["spec"]["replicas"] for name, d in deployments.items()} == dict.fromkeys(
+        deployments, 1
+    )
+
+
+def test_prod_autoscales_and_protects_every_service_but_the_relay() -> None:
+    docs = kustomize_build(K8S / "overlays" / "prod")
+    autoscalers = of_kind(docs, "HorizontalPodAutoscaler")
+    budgets = of_kind(docs, "PodDisruptionBudget")
+    assert {hpa["spec"]["scaleTargetRef"]["name"] for hpa in autoscalers.values()} == set(SERVICES)
+    assert all(hpa["spec"]["minReplicas"] >= 2 for hpa in autoscalers.values())
+    assert all(hpa["spec"]["maxReplicas"] <= 12 for hpa in autoscalers.values())  # partitions
+    assert {pdb["spec"]["selector"]["matchLabels"]["app"] for pdb in budgets.values()} == set(
+        SERVICES
+    )
+    deployments = of_kind(docs, "Deployment")
+    assert deployments["booking-relay"]["spec"]["replicas"] == 1
+    # Replica counts of autoscaled Deployments belong to their autoscalers.
+    assert [name for name in SERVICES if "replicas" in deployments[name]["spec"]] == []
+
+
+def test_infra_builds() -> None:
+    kinds = {doc["kind"] for doc in kustomize_build(INFRA)}
+    assert {"Kafka", "KafkaNodePool", "KafkaTopic", "Cluster", "Database", "StatefulSet"} <= kinds
