@@ -77,8 +77,10 @@ def drop_database(server_url: str, name: str) -> None:
 class PostgresHandle(Handle):
     """A PostgreSQL server. `url` points at its maintenance database (or at DATABASE_URL)."""
 
-    def create_database(self, name: str | None = None, *, exist_ok: bool = False) -> str:
-        return create_database(self.url, name, exist_ok=exist_ok)
+    def create_database(
+        self, name: str | None = None, *, prefix: str = "kairos", exist_ok: bool = False
+    ) -> str:
+        return create_database(self.url, name, prefix=prefix, exist_ok=exist_ok)
 
     def drop_database(self, name: str) -> None:
         drop_database(self.url, name)
