@@ -1,0 +1,78 @@
+"""The `kairos` command: `kairos dev`, `kairos tail TOPIC`, `kairos token SPECIALIST_ID`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import sys
+import time
+from collections.abc import Sequence
+
+import jwt
+
+from kairos.devstack import read_state, run_dev
+from kairos.infra import KAFKA_BOOTSTRAP_ENV
+from kairos.tail import tail
+
+
+def _setting(name: str) -> str | None:
+    """From the environment, else from the running `kairos dev`."""
+    return os.environ.get(name) or read_state().get(name)
+
+
+def _dev(args: argparse.Namespace) -> int:
+    return run_dev(fresh=args.fresh)
+
+
+def _tail(args: argparse.Namespace) -> int:
+    bootstrap = args.bootstrap or _setting(KAFKA_BOOTSTRAP_ENV) or "127.0.0.1:9092"
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(tail(bootstrap, args.topic, out=sys.stdout, max_messages=args.max_messages))
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    secret = _setting("JWT_SECRET")
+    if not secret:
+        print("kairos token: set JWT_SECRET, or start `kairos dev` first", file=sys.stderr)
+        return 2
+    now = int(time.time())
+    claims = {"sub": args.specialist_id, "role": "specialist", "iat": now}
+    claims["exp"] = now + args.ttl_minutes * 60
+    print(jwt.encode(claims, secret, algorithm="HS256"))
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kairos", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    dev = commands.add_parser("dev", help="run infrastructure and services in the foreground")
+    dev.add_argument("--fresh", action="store_true", help="drop and recreate the kairos_dev db")
+    dev.set_defaults(run=_dev)
+
+    tail_cmd = commands.add_parser("tail", help="print a topic's messages from the beginning")
+    tail_cmd.add_argument("topic")
+    tail_cmd.add_argument(
+        "--bootstrap", help=f"default: ${KAFKA_BOOTSTRAP_ENV}, the running kairos dev, :9092"
+    )
+    tail_cmd.add_argument("--max-messages", type=int, help="exit after this many messages")
+    tail_cmd.set_defaults(run=_tail)
+
+    token = commands.add_parser("token", help="mint a specialist JWT signed with JWT_SECRET")
+    token.add_argument("specialist_id")
+    token.add_argument("--ttl-minutes", type=int, default=12 * 60)
+    token.set_defaults(run=_token)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    code: int = args.run(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

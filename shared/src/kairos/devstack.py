@@ -1,0 +1,271 @@
+"""`kairos dev`: the whole stack in the foreground, infrastructure first, then the services."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import logging
+import os
+import secrets
+import signal
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import TextIO
+
+from kairos.infra import Stack
+from kairos.infra.process import ManagedProcess, ProcessExitedError, port_is_free, wait_until
+
+API_HOST = "127.0.0.1"
+API_PORT = 8000
+API_URL = f"http://{API_HOST}:{API_PORT}"
+DEV_DATABASE = "kairos_dev"
+EVENTS_TOPIC = "booking.events.v1"
+SECRET_NAMES = ("ADMIN_API_KEY", "JWT_SECRET", "MANAGE_TOKEN_SECRET")
+STATE_DIR_ENV = "KAIROS_STATE_DIR"
+STATE_FILE = "dev.env"
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """One process of the stack, run as `python -m <args>`."""
+
+    name: str
+    module: str  # must be importable before anything starts
+    args: tuple[str, ...]
+    port: int | None = None  # must be free before anything starts
+    ready_url: str | None = None  # polled until it answers 200
+
+
+SERVICES: tuple[ServiceSpec, ...] = (
+    ServiceSpec(
+        "booking-api",
+        "booking.main",
+        ("uvicorn", "booking.main:app", "--host", API_HOST, "--port", str(API_PORT)),
+        port=API_PORT,
+        ready_url=f"{API_URL}/readyz",
+    ),
+    ServiceSpec("relay", "booking.relay", ("booking.relay",)),
+)
+SEED = ServiceSpec("seed", "booking.seed", ("booking.seed", "--base-url", API_URL))
+
+
+class DevStackError(RuntimeError):
+    """The stack cannot start or keep running; the message says why."""
+
+
+def state_dir() -> Path:
+    """Where dev state lives: $KAIROS_STATE_DIR, else `.kairos/` at the repository root."""
+    if configured := os.environ.get(STATE_DIR_ENV):
+        return Path(configured)
+    cwd = Path.cwd().resolve()
+    for directory in (cwd, *cwd.parents):
+        if (directory / "shared" / "pyproject.toml").exists():
+            return directory / ".kairos"
+    return Path.home() / ".kairos"
+
+
+def read_state() -> dict[str, str]:
+    """The environment of a running `kairos dev` (empty if none runs)."""
+    path = state_dir() / STATE_FILE
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return {}
+    state = dict(line.split("=", 1) for line in lines if "=" in line)
+    pid = state.get("KAIROS_DEV_PID", "")
+    if not pid.isdigit() or not Path(f"/proc/{pid}").exists():
+        return {}
+    return state
+
+
+@contextlib.contextmanager
+def _state_file(env: Mapping[str, str]) -> Iterator[None]:
+    path = state_dir() / STATE_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
+        out.writelines(f"{key}={value}\n" for key, value in env.items())
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+
+
+class _Console:
+    """Prefixed, line-atomic output shared by the runner and its children's output threads."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+        self._lock = threading.Lock()
+        self.width = 12
+
+    def line(self, name: str, text: str) -> None:
+        with self._lock:
+            self._out.write(f"{name:>{self.width}} | {text}\n")
+            self._out.flush()
+
+    def printer(self, name: str) -> Callable[[str], None]:
+        return lambda text: self.line(name, text)
+
+
+def _check_module(spec: ServiceSpec) -> None:
+    try:
+        found = importlib.util.find_spec(spec.module) is not None
+    except ModuleNotFoundError:
+        found = False
+    if not found:
+        package = spec.module.split(".")[0]
+        raise DevStackError(
+            f"cannot start {spec.name}: module {spec.module} is not importable. Is the service"
+            f" written and installed (`make .venv` installs services/*), and is `{package}` its"
+            " package?"
+        )
+
+
+def _check_port(spec: ServiceSpec) -> None:
+    if spec.port is not None and not port_is_free(spec.port, API_HOST):
+        raise DevStackError(
+            f"cannot start {spec.name}: port {spec.port} on {API_HOST} is already in use"
+            f" (another `kairos dev`? find it with `ss -ltnp 'sport = :{spec.port}'`)"
+        )
+
+
+def _answers_200(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _dev_secrets() -> dict[str, str]:
+    return {name: os.environ.get(name) or secrets.token_urlsafe(32) for name in SECRET_NAMES}
+
+
+def _raise_if_exited(processes: Sequence[ManagedProcess]) -> None:
+    for process in processes:
+        if not process.alive:
+            raise DevStackError(f"{process.name} exited with code {process.returncode}")
+
+
+def _raise_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _command(*args: str) -> str:
+    kairos = Path(sys.executable).parent / "kairos"
+    program = os.path.relpath(kairos) if kairos.exists() else "kairos"
+    return " ".join([program, *args])
+
+
+def _banner(stack: Stack, env: Mapping[str, str]) -> list[str]:
+    return [
+        "",
+        "Kairos dev stack is up. Ctrl-C stops everything.",
+        f"  API             {API_URL}",
+        f"  API docs        {API_URL}/docs",
+        f"  Metrics         {API_URL}/metrics",
+        f"  PostgreSQL      {stack.database_url}",
+        f"  Redis           {stack.redis.url}",
+        f"  Kafka           {stack.kafka.bootstrap}  topic {EVENTS_TOPIC}",
+        f"  Admin API key   {env['ADMIN_API_KEY']}",
+        f"                  curl -H 'Authorization: Bearer {env['ADMIN_API_KEY']}' {API_URL}/...",
+        f"  Watch events    {_command('tail', EVENTS_TOPIC)}",
+        f"  Specialist JWT  {_command('token', '<specialist-id>')}",
+        "",
+    ]
+
+
+def run_dev(
+    *,
+    services: Sequence[ServiceSpec] = SERVICES,
+    seed: ServiceSpec | None = SEED,
+    fresh: bool = False,
+    out: TextIO = sys.stdout,
+) -> int:
+    """Run the stack until Ctrl-C/SIGTERM (exit 0) or until a service dies (exit 1)."""
+    console = _Console(out)
+    say = console.printer("kairos")
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(logging.Formatter(f"{'infra':>{console.width}} | %(message)s"))
+    infra_log = logging.getLogger("kairos.infra")
+    infra_log.addHandler(handler)
+    infra_log.setLevel(logging.INFO)
+    previous_sigterm = signal.signal(signal.SIGTERM, _raise_on_sigterm)
+    stack: Stack | None = None
+    running: list[ManagedProcess] = []
+    try:
+        for spec in [*services, *([seed] if seed else [])]:
+            _check_module(spec)
+            _check_port(spec)
+        stack = Stack.start(database=DEV_DATABASE, postgres_data_dir=state_dir() / "postgres")
+        if fresh and stack.postgres.provider != "env":
+            say(f"--fresh: recreating database {DEV_DATABASE}")
+            stack.postgres.drop_database(DEV_DATABASE)
+            stack.postgres.create_database(DEV_DATABASE)
+        env = {**os.environ, **stack.env(), **_dev_secrets(), "PYTHONUNBUFFERED": "1"}
+        for spec in services:
+            process = ManagedProcess(
+                spec.name,
+                [sys.executable, "-m", *spec.args],
+                env=env,
+                on_output=console.printer(spec.name),
+            )
+            running.append(process.start())
+        for spec in services:
+            if spec.ready_url is not None:
+                url = spec.ready_url
+
+                def ready(url: str = url) -> bool:
+                    _raise_if_exited(running)
+                    return _answers_200(url)
+
+                say(f"waiting for {url}")
+                wait_until(ready, what=spec.name, timeout=120, interval=0.2)
+        if seed is not None:
+            seeding = ManagedProcess(
+                seed.name,
+                [sys.executable, "-m", *seed.args],
+                env=env,
+                on_output=console.printer(seed.name),
+            ).start()
+
+            def seeded() -> bool:
+                _raise_if_exited(running)
+                return not seeding.alive
+
+            wait_until(seeded, what=seed.name, timeout=300, interval=0.2)
+            if code := seeding.stop():
+                say(f"warning: {seed.name} exited with code {code}; the stack keeps running")
+        state = {"KAIROS_DEV_PID": str(os.getpid()), **stack.env()}
+        state |= {name: env[name] for name in SECRET_NAMES}
+        with _state_file(state):
+            for text in _banner(stack, env):
+                say(text)
+            while True:
+                _raise_if_exited(running)
+                time.sleep(0.2)
+    except KeyboardInterrupt:
+        say("stopping")
+        return 0
+    except (DevStackError, ProcessExitedError, TimeoutError) as exc:
+        say(f"error: {exc}; stopping")
+        return 1
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for process in reversed(running):
+            if process.alive:
+                say(f"stopping {process.name}")
+            process.stop()
+        if stack is not None:
+            stack.stop()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, previous_sigterm)
+        infra_log.removeHandler(handler)
