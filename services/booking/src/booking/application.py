@@ -10,6 +10,7 @@ from uuid import UUID, uuid4
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
+from booking.batch_loading import load_many
 from booking.domain import (
     Booking,
     DayLedger,
@@ -127,15 +128,16 @@ class Bookings(Application[UUID]):
         """Book `starts_at` if the slot rules offer it: confirmed, or pending when the
         service requires approval. A given `booking_id` that already exists returns
         that booking unchanged (the idempotent retry of a request), with no position."""
-        service = self.service(service_id)
+        service = self._read_only(service_id, Service, "service")
         service.check_answers(answers)
+        retry_of_request = booking_id is not None
         booking_id = booking_id or uuid4()
 
         def attempt() -> Placed:
-            existing = self._find(booking_id, Booking)
+            existing = self._find(booking_id, Booking) if retry_of_request else None
             if existing is not None:
                 return Placed(existing, None)
-            specialist = self.specialist(service.specialist_id)
+            specialist = self._read_only(service.specialist_id, Specialist, "specialist")
             ledgers = self._ledgers_around(specialist, starts_at, service)
             self._check_slot(specialist, service, ledgers.values(), starts_at, now)
             rules = service.rules()
@@ -241,26 +243,26 @@ class Bookings(Application[UUID]):
         first = local_date(padded.start, tz) - timedelta(days=1)
         last = local_date(padded.end, tz) + timedelta(days=1)
         ledgers = dict(loaded or {})
+        wanted: dict[UUID, str] = {}
         day = first
         while day <= last:
-            key = day.isoformat()
-            if key not in ledgers:
-                ledgers[key] = (self._find(DayLedger.create_id(specialist.id, key), DayLedger)
-                                or DayLedger(specialist_id=specialist.id, day=key))
+            if day.isoformat() not in ledgers:
+                wanted[DayLedger.create_id(specialist.id, day.isoformat())] = day.isoformat()
             day += timedelta(days=1)
+        found = load_many(self, list(wanted))
+        for ledger_id, key in wanted.items():
+            ledgers[key] = found.get(ledger_id) or DayLedger(specialist_id=specialist.id, day=key)
         return ledgers
 
     def _ledgers_for(self, specialist: Specialist, busy: Interval) -> dict[str, DayLedger]:
         """The existing ledgers of every local date `busy` touches."""
         tz = zone(specialist.timezone)
         day, last = local_date(busy.start, tz), local_date(busy.end - timedelta(microseconds=1), tz)
-        ledgers = {}
+        days = {}
         while day <= last:
-            ledger = self._find(DayLedger.create_id(specialist.id, day.isoformat()), DayLedger)
-            if ledger is not None:
-                ledgers[day.isoformat()] = ledger
+            days[DayLedger.create_id(specialist.id, day.isoformat())] = day.isoformat()
             day += timedelta(days=1)
-        return ledgers
+        return {days[ledger_id]: ledger for ledger_id, ledger in load_many(self, list(days)).items()}
 
     def _claim(self, specialist: Specialist, ledgers: dict[str, DayLedger],
                booking: Booking) -> list[DayLedger]:
@@ -309,15 +311,19 @@ class Bookings(Application[UUID]):
         except IntegrityError:
             raise SlotRejected(Rejection.SLOT_UNAVAILABLE) from None
 
-    def _find(self, aggregate_id: UUID, kind: type[T]) -> T | None:
+    def _read_only(self, aggregate_id: UUID, kind: type[T], noun: str) -> T:
+        """A cached aggregate the caller promises not to change (skips the defensive copy)."""
+        return self._get(aggregate_id, kind, noun, copy=False)
+
+    def _find(self, aggregate_id: UUID, kind: type[T], copy: bool = True) -> T | None:
         try:
-            aggregate = self.repository.get(aggregate_id)
+            aggregate = self.repository.get(aggregate_id, deepcopy_from_cache=copy)
         except AggregateNotFoundError:
             return None
         return aggregate if isinstance(aggregate, kind) else None
 
-    def _get(self, aggregate_id: UUID, kind: type[T], noun: str) -> T:
-        found = self._find(aggregate_id, kind)
+    def _get(self, aggregate_id: UUID, kind: type[T], noun: str, copy: bool = True) -> T:
+        found = self._find(aggregate_id, kind, copy)
         if found is None:
             raise NotFound(f"no {noun} with id {aggregate_id}", {"id": str(aggregate_id)})
         return found
