@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import sys
 import time
 from collections.abc import Sequence
 
 import jwt
+from aiokafka.errors import KafkaConnectionError
 
 from kairos.devstack import read_state, run_dev
 from kairos.infra import KAFKA_BOOTSTRAP_ENV
@@ -28,8 +28,13 @@ def _dev(args: argparse.Namespace) -> int:
 
 def _tail(args: argparse.Namespace) -> int:
     bootstrap = args.bootstrap or _setting(KAFKA_BOOTSTRAP_ENV) or "127.0.0.1:9092"
-    with contextlib.suppress(KeyboardInterrupt):
+    try:
         asyncio.run(tail(bootstrap, args.topic, out=sys.stdout, max_messages=args.max_messages))
+    except KeyboardInterrupt:
+        pass
+    except KafkaConnectionError:
+        print(f"kairos tail: no Kafka broker answers at {bootstrap}", file=sys.stderr)
+        return 1
     return 0
 
 

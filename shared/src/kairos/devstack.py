@@ -110,6 +110,11 @@ class _Console:
             self._out.write(f"{name:>{self.width}} | {text}\n")
             self._out.flush()
 
+    def raw(self, text: str) -> None:
+        with self._lock:
+            self._out.write(f"{text}\n")
+            self._out.flush()
+
     def printer(self, name: str) -> Callable[[str], None]:
         return lambda text: self.line(name, text)
 
@@ -122,9 +127,8 @@ def _check_module(spec: ServiceSpec) -> None:
     if not found:
         package = spec.module.split(".")[0]
         raise DevStackError(
-            f"cannot start {spec.name}: module {spec.module} is not importable. Is the service"
-            f" written and installed (`make .venv` installs services/*), and is `{package}` its"
-            " package?"
+            f"cannot start {spec.name}: module {spec.module} is not importable (is package"
+            f" `{package}` written, and installed by `make .venv`?)"
         )
 
 
@@ -154,7 +158,7 @@ def _raise_if_exited(processes: Sequence[ManagedProcess]) -> None:
             raise DevStackError(f"{process.name} exited with code {process.returncode}")
 
 
-def _raise_on_sigterm(signum: int, frame: FrameType | None) -> None:
+def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
@@ -175,7 +179,7 @@ def _banner(stack: Stack, env: Mapping[str, str]) -> list[str]:
         f"  Redis           {stack.redis.url}",
         f"  Kafka           {stack.kafka.bootstrap}  topic {EVENTS_TOPIC}",
         f"  Admin API key   {env['ADMIN_API_KEY']}",
-        f"                  curl -H 'Authorization: Bearer {env['ADMIN_API_KEY']}' {API_URL}/...",
+        f"                  send it as: Authorization: Bearer {env['ADMIN_API_KEY']}",
         f"  Watch events    {_command('tail', EVENTS_TOPIC)}",
         f"  Specialist JWT  {_command('token', '<specialist-id>')}",
         "",
@@ -197,7 +201,8 @@ def run_dev(
     infra_log = logging.getLogger("kairos.infra")
     infra_log.addHandler(handler)
     infra_log.setLevel(logging.INFO)
-    previous_sigterm = signal.signal(signal.SIGTERM, _raise_on_sigterm)
+    # Set explicitly: a shell starts background jobs with SIGINT ignored.
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     stack: Stack | None = None
     running: list[ManagedProcess] = []
     try:
@@ -246,8 +251,7 @@ def run_dev(
         state = {"KAIROS_DEV_PID": str(os.getpid()), **stack.env()}
         state |= {name: env[name] for name in SECRET_NAMES}
         with _state_file(state):
-            for text in _banner(stack, env):
-                say(text)
+            console.raw("\n".join(_banner(stack, env)))
             while True:
                 _raise_if_exited(running)
                 time.sleep(0.2)
@@ -258,14 +262,14 @@ def run_dev(
         say(f"error: {exc}; stopping")
         return 1
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for sig in previous:
+            signal.signal(sig, signal.SIG_IGN)
         for process in reversed(running):
             if process.alive:
                 say(f"stopping {process.name}")
             process.stop()
         if stack is not None:
             stack.stop()
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, previous_sigterm)
+        for sig, previous_handler in previous.items():
+            signal.signal(sig, previous_handler)
         infra_log.removeHandler(handler)

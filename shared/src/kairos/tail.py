@@ -34,8 +34,8 @@ async def tail(bootstrap: str, topic: str, *, out: TextIO, max_messages: int | N
         auto_offset_reset="earliest",
         client_id="kairos-tail",
     )
-    await consumer.start()
     try:
+        await consumer.start()
         waiting_said = False
         while topic not in await consumer.topics():
             if not waiting_said:

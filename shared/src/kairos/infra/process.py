@@ -35,7 +35,9 @@ def free_port(host: str = LOCALHOST) -> int:
 
 
 def port_is_free(port: int, host: str = LOCALHOST) -> bool:
+    """True if a server could listen on the port (connections in TIME_WAIT do not count)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:

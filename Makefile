@@ -1,0 +1,43 @@
+# Kairos: `make dev` runs the whole stack, `make test` runs every test tier.
+# Nothing needs installing by hand: the .venv target builds the virtualenv with plain pip.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.kairos-installed
+
+# Every service with code is installed; a service gets its src/ when its first module lands.
+SERVICES := $(patsubst %/src,%,$(wildcard services/*/src))
+PYPROJECTS := $(wildcard pyproject.toml shared/pyproject.toml services/*/pyproject.toml)
+MYPY_PATHS := $(wildcard shared/src services/*/src)
+
+.DEFAULT_GOAL := help
+.PHONY: help .venv dev test lint bench
+
+help:
+	@echo "make dev    run PostgreSQL, Redis, Kafka and the services in the foreground"
+	@echo "make test   run all test tiers (tests start the infrastructure they need)"
+	@echo "make lint   ruff format --check, ruff check, mypy"
+	@echo "make bench  run the benchmarks (results in bench/results/)"
+	@echo "make .venv  create or update the virtualenv"
+
+.venv: $(STAMP)
+
+$(STAMP): $(PYPROJECTS) requirements-dev.txt $(addsuffix /src,$(SERVICES))
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -e shared $(addprefix -e ,$(SERVICES)) -r requirements-dev.txt
+	touch $@
+
+dev: $(STAMP)
+	$(BIN)/kairos dev
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy $(MYPY_PATHS)
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
