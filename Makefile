@@ -9,7 +9,8 @@ STAMP := $(VENV)/.kairos-installed
 # Every service with code is installed; a service gets its src/ when its first module lands.
 SERVICES := $(patsubst %/src,%,$(wildcard services/*/src))
 PYPROJECTS := $(wildcard pyproject.toml shared/pyproject.toml services/*/pyproject.toml)
-MYPY_PATHS := $(wildcard shared/src services/*/src)
+# mypy stops at a src/ without modules, so only those with code are passed.
+MYPY_PATHS := shared/src $(sort $(foreach f,$(wildcard services/*/src/*/*.py),$(firstword $(subst /src/, ,$(f)))/src))
 
 .DEFAULT_GOAL := help
 .PHONY: help .venv dev test lint bench

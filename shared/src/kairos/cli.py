@@ -6,13 +6,14 @@ import argparse
 import asyncio
 import os
 import sys
-import time
 from collections.abc import Sequence
+from datetime import timedelta
+from uuid import UUID
 
-import jwt
 from aiokafka.errors import KafkaConnectionError
 
-from kairos.devstack import read_state, run_dev
+from kairos.auth import Authenticator, now_utc
+from kairos.devstack import SECRET_NAMES, read_state, run_dev
 from kairos.infra import KAFKA_BOOTSTRAP_ENV
 from kairos.tail import tail
 
@@ -39,14 +40,19 @@ def _tail(args: argparse.Namespace) -> int:
 
 
 def _token(args: argparse.Namespace) -> int:
-    secret = _setting("JWT_SECRET")
-    if not secret:
-        print("kairos token: set JWT_SECRET, or start `kairos dev` first", file=sys.stderr)
+    found = {name: _setting(name) for name in SECRET_NAMES}
+    if missing := [name for name, value in found.items() if not value]:
+        print(f"kairos token: {', '.join(missing)} not set; start `kairos dev`", file=sys.stderr)
         return 2
-    now = int(time.time())
-    claims = {"sub": args.specialist_id, "role": "specialist", "iat": now}
-    claims["exp"] = now + args.ttl_minutes * 60
-    print(jwt.encode(claims, secret, algorithm="HS256"))
+    try:
+        specialist_id = UUID(args.specialist_id)
+    except ValueError:
+        print(f"kairos token: not a specialist id (UUID): {args.specialist_id}", file=sys.stderr)
+        return 2
+    admin_key, jwt_secret, manage_secret = (found[name] or "" for name in SECRET_NAMES)
+    authenticator = Authenticator(admin_key, jwt_secret, manage_secret)
+    ttl = timedelta(minutes=args.ttl_minutes)
+    print(authenticator.specialist_token(specialist_id, now_utc(), ttl))
     return 0
 
 
@@ -66,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     tail_cmd.add_argument("--max-messages", type=int, help="exit after this many messages")
     tail_cmd.set_defaults(run=_tail)
 
-    token = commands.add_parser("token", help="mint a specialist JWT signed with JWT_SECRET")
+    token = commands.add_parser("token", help="mint a specialist JWT for the running stack")
     token.add_argument("specialist_id")
     token.add_argument("--ttl-minutes", type=int, default=12 * 60)
     token.set_defaults(run=_token)
