@@ -183,20 +183,49 @@ def _chown_tree(path: Path, user: str) -> None:
 
 def _stop_stale_server(data_dir: Path) -> None:
     """A server left running on this data dir by a killed `kairos dev` would block a new one."""
-    pid_file = data_dir / "postmaster.pid"
     try:
-        pid = int(pid_file.read_text().split("\n", 1)[0])
+        pid = int((data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
     except (OSError, ValueError):
         return
     if "postgres" not in cmdline or str(data_dir) not in cmdline:
         return
     log.info("postgres: stopping a server left running on %s (pid %d)", data_dir, pid)
-    os.kill(pid, signal.SIGINT)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGINT)
     with contextlib.suppress(TimeoutError):
         wait_until(lambda: not Path(f"/proc/{pid}").exists(), what="old server", timeout=20)
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
+
+
+def _init_cluster(bin_dir: Path, data: Path, os_user: str | None) -> None:
+    """Make `data` a cluster owned by `os_user`: initdb it, or clear a stale server off it."""
+    data.mkdir(mode=0o700, parents=True, exist_ok=True)
+    data.chmod(0o700)
+    if os_user:
+        _chown_tree(data, os_user)
+    if (data / "PG_VERSION").exists():
+        _stop_stale_server(data)
+        return
+    initdb = [str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"]
+    initdb += ["--encoding=UTF8", "--no-locale", "--no-sync"]
+    try:
+        subprocess.run(initdb, check=True, capture_output=True, user=os_user, cwd=data)
+    except subprocess.CalledProcessError as exc:
+        output = (exc.stdout or b"").decode() + (exc.stderr or b"").decode()
+        raise RuntimeError(f"initdb failed for {data}:\n{output}") from exc
+
+
+def _server_argv(bin_dir: Path, data: Path, port: int, *, durable: bool) -> list[str]:
+    settings = {"listen_addresses": LOCALHOST, "unix_socket_directories": ""}
+    settings["max_connections"] = "300"
+    if not durable:
+        settings |= {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+    argv = [str(bin_dir / "postgres"), "-D", str(data), "-p", str(port)]
+    for key, value in settings.items():
+        argv += ["-c", f"{key}={value}"]
+    return argv
 
 
 def start_embedded(data_dir: Path | None = None) -> PostgresHandle:
@@ -204,76 +233,40 @@ def start_embedded(data_dir: Path | None = None) -> PostgresHandle:
 
     With `data_dir` the cluster persists there between runs; without it, it lives in a
     temporary directory that `stop()` deletes. Trust auth, user `postgres`, 127.0.0.1 only.
+    As root, the server runs as the system user `embedded_postgres`.
     """
     bin_dir = _bin_dir()
     os_user = _os_user_for_server()
-    if os_user and data_dir is not None and not _reachable_by_others(data_dir):
-        log.warning("postgres: %s is not reachable by user %s; using a temp dir", data_dir, os_user)
-        data_dir = None
     if os_user and not _reachable_by_others(bin_dir / "postgres"):
         raise RuntimeError(
             f"the embedded PostgreSQL binaries under {bin_dir} are not reachable by the OS user"
             f" {os_user} the server must run as (PostgreSQL refuses to run as root)"
         )
+    if os_user and data_dir is not None and not _reachable_by_others(data_dir):
+        log.warning("postgres: %s is not reachable by user %s; using a temp dir", data_dir, os_user)
+        data_dir = None
     temp_dir: Path | None = None
     if data_dir is None:
         temp_dir = Path(tempfile.mkdtemp(prefix="kairos-pg-"))
+        temp_dir.chmod(0o755)
         data = temp_dir / "data"
     else:
         data = data_dir.resolve()
-    data.mkdir(mode=0o700, parents=True, exist_ok=True)
-    data.chmod(0o700)
-    if os_user:
-        if temp_dir is not None:
-            temp_dir.chmod(0o755)
-        _chown_tree(data, os_user)
+    port = free_port()
+    url = f"postgresql://postgres@{LOCALHOST}:{port}/postgres"
+    argv = _server_argv(bin_dir, data, port, durable=temp_dir is None)
+    process = ManagedProcess(
+        "postgres", argv, user=os_user, cwd=data, stop_signal=signal.SIGINT, stop_timeout=20
+    )
 
-    def cleanup() -> None:
+    def stop() -> None:
+        process.stop()
         if temp_dir is not None:
             shutil.rmtree(temp_dir, ignore_errors=True)
 
     try:
-        if not (data / "PG_VERSION").exists():
-            initdb = [str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres"]
-            initdb += ["--auth=trust", "--encoding=UTF8", "--no-locale", "--no-sync"]
-            subprocess.run(
-                initdb,
-                check=True,
-                capture_output=True,
-                user=os_user,
-                cwd=data,
-            )
-        else:
-            _stop_stale_server(data)
-        port = free_port()
-        settings = {
-            "listen_addresses": LOCALHOST,
-            "unix_socket_directories": "",
-            "max_connections": "300",
-        }
-        if temp_dir is not None:
-            settings |= {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
-        argv = [str(bin_dir / "postgres"), "-D", str(data), "-p", str(port)]
-        for key, value in settings.items():
-            argv += ["-c", f"{key}={value}"]
-        process = ManagedProcess(
-            "postgres", argv, user=os_user, cwd=data, stop_signal=signal.SIGINT, stop_timeout=20
-        ).start()
-    except subprocess.CalledProcessError as exc:
-        cleanup()
-        output = (exc.stdout or b"").decode() + (exc.stderr or b"").decode()
-        raise RuntimeError(f"initdb failed for {data}:\n{output}") from exc
-    except BaseException:
-        cleanup()
-        raise
-
-    url = f"postgresql://postgres@{LOCALHOST}:{port}/postgres"
-
-    def stop() -> None:
-        process.stop()
-        cleanup()
-
-    try:
+        _init_cluster(bin_dir, data, os_user)
+        process.start()
         wait_until(lambda: answers(url, timeout=1), what="embedded PostgreSQL", process=process)
     except BaseException:
         stop()
