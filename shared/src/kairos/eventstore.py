@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
 from urllib.parse import unquote, urlsplit
+
+import psycopg
+
+T = TypeVar("T")
 
 
 def postgres_env(database_url: str, **overrides: str) -> dict[str, str]:
@@ -27,3 +33,22 @@ def postgres_env(database_url: str, **overrides: str) -> dict[str, str]:
     }
     env.update(overrides)
     return env
+
+
+_SCHEMA_LOCK = 0x4B41_4952_4F53  # "KAIROS": serialises schema creation across processes
+
+
+def open_application(factory: Callable[[dict[str, str]], T], database_url: str,
+                     **overrides: str) -> T:
+    """Construct an eventsourcing Application on PostgreSQL.
+
+    Its constructor creates tables and functions; two processes doing that at once
+    (uvicorn workers starting together) fail with "tuple concurrently updated", so
+    construction holds an advisory lock.
+    """
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (_SCHEMA_LOCK,))
+        try:
+            return factory(postgres_env(database_url, **overrides))
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_SCHEMA_LOCK,))

@@ -74,7 +74,9 @@ class HistoryIndex:
             self._handlers[_topic(getattr(Booking, name))] = self._status(status)
 
     def create_tables(self) -> None:
+        # Serialised: workers starting together would race on CREATE ... IF NOT EXISTS.
         with self._pool.connection() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
             conn.execute(SCHEMA)
 
     def catch_up(self) -> int:

@@ -22,19 +22,19 @@ from booking.domain import DomainError
 from booking.history import HistoryIndex
 from booking.idempotency import IdempotencyKeys
 from kairos.auth import Authenticator, now_utc
-from kairos.eventstore import postgres_env
+from kairos.eventstore import open_application
 from kairos.timezones import UnknownTimezone
 from kairos.web import configure_logging, error_response, health_router, install_error_handlers
 from kairos.web import install_metrics
 
 
 def bookings_application(settings: BookingSettings) -> Bookings:
-    return Bookings(env=postgres_env(
-        settings.database_url,
+    return open_application(
+        lambda env: Bookings(env=env), settings.database_url,
         AGGREGATE_CACHE_MAXSIZE=str(settings.aggregate_cache_size),
         POSTGRES_POOL_SIZE=str(settings.db_pool_size),
         POSTGRES_MAX_OVERFLOW=str(settings.db_max_overflow),
-    ))
+    )
 
 
 def create_app(settings: BookingSettings | None = None,

@@ -1,0 +1,47 @@
+"""Run every benchmark: python -m bench [name ...]. Results land in bench/results/<name>.json."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import booking
+
+RESULTS = Path(__file__).parent / "results"
+BENCHMARKS: dict[str, Callable[[], dict[str, Any]]] = {
+    "booking": booking.run,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("names", nargs="*", choices=[*BENCHMARKS, []], default=list(BENCHMARKS))
+    args = parser.parse_args()
+    RESULTS.mkdir(exist_ok=True)
+    for name in args.names:
+        result = {
+            "benchmark": name,
+            "ran_at": datetime.now(UTC).isoformat(),
+            "machine": {"python": platform.python_version(), "cpus": _cpus()},
+            **BENCHMARKS[name](),
+        }
+        path = RESULTS / f"{name}.json"
+        path.write_text(json.dumps(result, indent=2) + "\n")
+        print(json.dumps(result, indent=2))
+        print(f"wrote {path}", file=sys.stderr)
+
+
+def _cpus() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,182 @@
+"""Booking throughput over HTTP, and the latency of a 200-way storm on one slot.
+
+A real booking service (uvicorn, one worker per core) on a fresh database; 1,000
+specialists with round-the-clock schedules; every request asks for a free slot,
+so every answer should be 201. The load generator runs in this process, so it
+competes with the service and PostgreSQL for the same cores: the figures are a
+floor, not a ceiling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, time as clock_time, timedelta
+from typing import Any
+from uuid import UUID
+
+import httpx
+
+from booking.application import Bookings
+from kairos.eventstore import postgres_env
+from kairos.infra import ensure_postgres, ensure_redis
+from kairos.infra.process import ManagedProcess, free_port, wait_until
+
+SPECIALISTS = 1_000
+SEQUENTIAL_REQUESTS = 2_000
+CONCURRENT_CLIENTS = 20
+CONCURRENT_REQUESTS = 6_000
+STORM = 200
+SLOT_MINUTES = 30
+ADMIN_KEY = "bench-admin-key"
+
+
+def _seed(database_url: str, count: int) -> list[UUID]:
+    app = Bookings(env=postgres_env(database_url))
+    services = []
+    for i in range(count):
+        specialist_id = app.register_specialist(f"Bench {i}", f"bench{i}@example.com", "UTC")
+        app.set_schedule(specialist_id, None, {day: [[0, 24 * 60]] for day in range(7)})
+        service = app.define_service(
+            specialist_id, name="Session", duration_minutes=SLOT_MINUTES,
+            slot_interval_minutes=None, buffer_before_minutes=0, buffer_after_minutes=0,
+            minimum_notice_minutes=0, max_advance_days=60, max_per_day=None,
+            cancellation_hours=24, requires_approval=False, price=None, currency=None,
+            questions=[])
+        services.append(service.id)
+    app.close()
+    return services
+
+
+@contextmanager
+def _booking_service(database_url: str, redis_url: str, workers: int) -> Iterator[str]:
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
+           "KAFKA_BOOTSTRAP_SERVERS": "unused:9092", "ADMIN_API_KEY": ADMIN_KEY,
+           "JWT_SECRET": "bench-jwt-secret-" + "x" * 32,
+           "MANAGE_TOKEN_SECRET": "bench-manage-secret-" + "x" * 32, "LOG_LEVEL": "WARNING"}
+    process = ManagedProcess("booking", [
+        sys.executable, "-m", "uvicorn", "booking.main:app", "--host", "127.0.0.1",
+        "--port", str(port), "--workers", str(workers), "--no-access-log",
+        "--log-level", "warning"], env=env)
+    process.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: _ready(base), what="booking service", timeout=60, process=process)
+        yield base
+    finally:
+        process.stop()
+
+
+def _ready(base: str) -> bool:
+    try:
+        return httpx.get(base + "/readyz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _requests(services: list[UUID], first_day: datetime) -> Iterator[dict[str, Any]]:
+    """Distinct free slots, round-robin over the specialists."""
+    slot = 0
+    while True:
+        starts = first_day + timedelta(minutes=SLOT_MINUTES * slot)
+        for service_id in services:
+            yield {"service_id": str(service_id), "starts_at": starts.isoformat(),
+                   "client": {"name": "Bench Client", "email": "client@example.com",
+                              "timezone": "Europe/Paris"}}
+        slot += 1
+
+
+async def _load(base: str, bodies: Iterator[dict[str, Any]], total: int,
+                clients: int) -> dict[str, Any]:
+    statuses: dict[int, int] = {}
+    latencies: list[float] = []
+    remaining = total
+
+    async def client(http: httpx.AsyncClient) -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            body = next(bodies)
+            started = time.perf_counter()
+            response = await http.post(base + "/v1/bookings", json=body)
+            latencies.append(time.perf_counter() - started)
+            statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as http:
+        started = time.perf_counter()
+        await asyncio.gather(*(client(http) for _ in range(clients)))
+        elapsed = time.perf_counter() - started
+    return {
+        "requests": total,
+        "clients": clients,
+        "seconds": round(elapsed, 3),
+        "confirmed_per_second": round(statuses.get(201, 0) / elapsed, 1),
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "latency_ms": _percentiles(latencies),
+    }
+
+
+async def _storm(base: str, service_id: UUID, starts: datetime) -> dict[str, Any]:
+    body = {"service_id": str(service_id), "starts_at": starts.isoformat(),
+            "client": {"name": "Storm", "email": "storm@example.com", "timezone": "UTC"}}
+    limits = httpx.Limits(max_connections=STORM, max_keepalive_connections=STORM)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as http:
+        async def one() -> tuple[int, float]:
+            started = time.perf_counter()
+            response = await http.post(base + "/v1/bookings", json=body)
+            return response.status_code, time.perf_counter() - started
+
+        results = await asyncio.gather(*(one() for _ in range(STORM)))
+    statuses: dict[str, int] = {}
+    for status, _ in results:
+        statuses[str(status)] = statuses.get(str(status), 0) + 1
+    return {"requests": STORM, "statuses": statuses,
+            "exactly_one_confirmed": statuses.get("201") == 1,
+            "latency_ms": _percentiles([latency for _, latency in results])}
+
+
+def _percentiles(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    if not ordered:
+        return {}
+    q = statistics.quantiles(ordered, n=100, method="inclusive")
+    return {"p50": round(q[49] * 1000, 2), "p90": round(q[89] * 1000, 2),
+            "p99": round(q[98] * 1000, 2), "max": round(ordered[-1] * 1000, 2)}
+
+
+def run() -> dict[str, Any]:
+    workers = len(os.sched_getaffinity(0))
+    with ensure_postgres() as postgres, ensure_redis(db=2) as redis:
+        database_url = postgres.create_database(prefix="kairos_bench")
+        try:
+            seed_started = time.perf_counter()
+            services = _seed(database_url, SPECIALISTS + 1)
+            storm_service, services = services[0], services[1:]
+            seed_seconds = time.perf_counter() - seed_started
+            tomorrow = datetime.combine(datetime.now(UTC).date() + timedelta(days=1),
+                                        clock_time(), tzinfo=UTC)
+            bodies = _requests(services, tomorrow)
+            with _booking_service(database_url, redis.url, workers) as base:
+                sequential = asyncio.run(_load(base, bodies, SEQUENTIAL_REQUESTS, 1))
+                concurrent = asyncio.run(_load(base, bodies, CONCURRENT_REQUESTS,
+                                               CONCURRENT_CLIENTS))
+                storm = asyncio.run(_storm(base, storm_service, tomorrow + timedelta(hours=9)))
+        finally:
+            postgres.drop_database(database_url.rsplit("/", 1)[-1])
+    return {
+        "description": __doc__.strip().splitlines()[0],
+        "service_workers": workers,
+        "specialists": SPECIALISTS,
+        "seed_seconds": round(seed_seconds, 1),
+        "throughput_sequential": sequential,
+        "throughput_concurrent": concurrent,
+        "same_slot_storm": storm,
+        "targets": {"confirmed_per_second": 1000, "storm_p99_ms": 500},
+    }
