@@ -186,6 +186,35 @@ def _banner(stack: Stack, env: Mapping[str, str]) -> list[str]:
     ]
 
 
+def _spawn(spec: ServiceSpec, env: Mapping[str, str], console: _Console) -> ManagedProcess:
+    argv = [sys.executable, "-m", *spec.args]
+    return ManagedProcess(spec.name, argv, env=env, on_output=console.printer(spec.name)).start()
+
+
+def _wait_ready(url: str, name: str, services: Sequence[ManagedProcess]) -> None:
+    def ready() -> bool:
+        _raise_if_exited(services)
+        return _answers_200(url)
+
+    wait_until(ready, what=name, timeout=120, interval=0.2)
+
+
+def _run_seed(
+    spec: ServiceSpec, env: Mapping[str, str], console: _Console, services: Sequence[ManagedProcess]
+) -> int | None:
+    seeding = _spawn(spec, env, console)
+
+    def seeded() -> bool:
+        _raise_if_exited(services)
+        return not seeding.alive
+
+    try:
+        wait_until(seeded, what=spec.name, timeout=300, interval=0.2)
+    finally:
+        code = seeding.stop()
+    return code
+
+
 def run_dev(
     *,
     services: Sequence[ServiceSpec] = SERVICES,
@@ -200,6 +229,7 @@ def run_dev(
     handler.setFormatter(logging.Formatter(f"{'infra':>{console.width}} | %(message)s"))
     infra_log = logging.getLogger("kairos.infra")
     infra_log.addHandler(handler)
+    previous_level = infra_log.level
     infra_log.setLevel(logging.INFO)
     # Set explicitly: a shell starts background jobs with SIGINT ignored.
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -215,39 +245,13 @@ def run_dev(
             stack.postgres.drop_database(DEV_DATABASE)
             stack.postgres.create_database(DEV_DATABASE)
         env = {**os.environ, **stack.env(), **_dev_secrets(), "PYTHONUNBUFFERED": "1"}
-        for spec in services:
-            process = ManagedProcess(
-                spec.name,
-                [sys.executable, "-m", *spec.args],
-                env=env,
-                on_output=console.printer(spec.name),
-            )
-            running.append(process.start())
+        running.extend(_spawn(spec, env, console) for spec in services)
         for spec in services:
             if spec.ready_url is not None:
-                url = spec.ready_url
-
-                def ready(url: str = url) -> bool:
-                    _raise_if_exited(running)
-                    return _answers_200(url)
-
-                say(f"waiting for {url}")
-                wait_until(ready, what=spec.name, timeout=120, interval=0.2)
-        if seed is not None:
-            seeding = ManagedProcess(
-                seed.name,
-                [sys.executable, "-m", *seed.args],
-                env=env,
-                on_output=console.printer(seed.name),
-            ).start()
-
-            def seeded() -> bool:
-                _raise_if_exited(running)
-                return not seeding.alive
-
-            wait_until(seeded, what=seed.name, timeout=300, interval=0.2)
-            if code := seeding.stop():
-                say(f"warning: {seed.name} exited with code {code}; the stack keeps running")
+                say(f"waiting for {spec.ready_url}")
+                _wait_ready(spec.ready_url, spec.name, running)
+        if seed is not None and (code := _run_seed(seed, env, console, running)):
+            say(f"warning: {seed.name} exited with code {code}; the stack keeps running")
         state = {"KAIROS_DEV_PID": str(os.getpid()), **stack.env()}
         state |= {name: env[name] for name in SECRET_NAMES}
         with _state_file(state):
@@ -273,3 +277,4 @@ def run_dev(
         for sig, previous_handler in previous.items():
             signal.signal(sig, previous_handler)
         infra_log.removeHandler(handler)
+        infra_log.setLevel(previous_level)
