@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import shutil
+import socket
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -15,6 +17,7 @@ import redis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from kairos.infra import (
+    Handle,
     KafkaHandle,
     PostgresHandle,
     Stack,
@@ -23,6 +26,7 @@ from kairos.infra import (
     ensure_redis,
 )
 from kairos.infra import docker as docker_detection
+from kairos.infra import handle as handle_module
 from kairos.infra import kafka as kafka_provider
 from kairos.infra import postgres as postgres_provider
 from kairos.infra import redis as redis_provider
@@ -203,3 +207,53 @@ def test_the_kafka_check_speaks_the_protocol_not_just_tcp() -> None:
     with ensure_redis(prefer_own_process=True) as server:
         host, port = server.url.removeprefix("redis://").split("/")[0].split(":")
         assert not kafka_provider.answers(host, int(port), timeout=0.3)
+
+
+@pytest.mark.unit
+def test_a_docker_engine_that_answers_ping_is_detected(
+    monkeypatch: pytest.MonkeyPatch, open_tmp_dir: Path
+) -> None:
+    path = open_tmp_dir / "docker.sock"
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(path))
+        server.listen()
+
+        def answer_once() -> None:
+            conn, _ = server.accept()
+            with conn:
+                conn.recv(1024)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK")
+
+        thread = threading.Thread(target=answer_once)
+        thread.start()
+        monkeypatch.setenv("DOCKER_HOST", f"unix://{path}")
+        docker_detection.docker_engine.cache_clear()
+        try:
+            assert docker_detection.docker_engine() == f"unix://{path}"
+        finally:
+            docker_detection.docker_engine.cache_clear()
+            thread.join(timeout=5)
+
+
+@pytest.mark.unit
+def test_a_failing_docker_provider_falls_through_to_the_next(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(handle_module, "docker_engine", lambda: "unix:///fake.sock")
+    monkeypatch.delenv("KAIROS_FORCE_OWN", raising=False)
+    monkeypatch.delenv("KAIROS_NO_DOCKER", raising=False)
+
+    def docker_fails() -> Handle:
+        raise RuntimeError("image pull failed")
+
+    chosen = handle_module.select(
+        "thing",
+        {
+            "env": lambda: None,
+            "docker": docker_fails,
+            "machine": lambda: Handle("x://machine", provider="machine", where="machine"),
+            "own": lambda: None,
+        },
+    )
+
+    assert chosen.provider == "machine"
