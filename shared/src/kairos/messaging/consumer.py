@@ -1,0 +1,494 @@
+"""The consumer runtime: typed handlers, positions in the consumer's database, a DLQ.
+
+Each event is applied in one database transaction together with its position
+(ARCHITECTURE.md rule 3), and the Kafka offset is committed only after that
+transaction commits: a crash redelivers, and the position skips the redelivery.
+
+The relay stamps each message with the notification id of the event before it
+on the same partition (`PREVIOUS_HEADER`). An event whose predecessor this
+consumer has not applied is never applied out of order: that only happens when
+the broker lost messages (or this consumer's committed offsets point past
+them), so the consumer re-reads the partition from its beginning once and
+otherwise waits for the relay to republish the missing events.
+
+A broker that restarts with empty storage (the dev broker) leaves a running
+aiokafka consumer stalled or committing into the void; a periodic check notices
+(topic gone, committed offsets forgotten, data available but none arriving) and
+rebuilds the Kafka client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import psycopg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import CommitFailedError, KafkaError, RebalanceInProgressError
+from psycopg_pool import ConnectionPool
+from pydantic import ValidationError
+
+from kairos.events import REGISTRY, Envelope, EventRegistry, UnknownEventType, dead_letter_topic
+from kairos.events.booking import Payload
+from kairos.messaging.kafka import (
+    DLQ_CONSUMER_HEADER,
+    DLQ_ERROR_HEADER,
+    DLQ_OFFSET_HEADER,
+    DLQ_PARTITION_HEADER,
+    DLQ_REASON_HEADER,
+    DLQ_TOPIC_HEADER,
+    PREVIOUS_HEADER,
+    TOPIC_PARTITIONS,
+    GroupTimeouts,
+    ensure_topics,
+    make_admin,
+    make_consumer,
+    make_producer,
+)
+from kairos.messaging.metrics import (
+    CONSUMED,
+    CONSUMER_RECOVERIES,
+    DEAD_LETTERED,
+    HANDLER_SECONDS,
+)
+from kairos.messaging.positions import (
+    AlreadyApplied,
+    applied_position,
+    create_positions_table,
+    record,
+)
+
+log = logging.getLogger("kairos.messaging.consumer")
+
+#: A handler applies one event inside the consumer's transaction; it must not commit.
+Handler = Callable[[psycopg.Connection[Any], Envelope, Any], None]
+
+T = TypeVar("T")
+
+_POLL_MS = 250
+_MAX_ERROR_TEXT = 2000
+
+
+class HandlerFailed(RuntimeError):
+    """A handler raised: its transaction rolled back and its offset was not committed."""
+
+
+class _BrokerTrouble(Exception):
+    """The broker lost our topic or group, or the client stalled: rebuild the client."""
+
+
+class _Stopped(Exception):
+    pass
+
+
+class Outcome(enum.Enum):
+    APPLIED = "applied"
+    UNHANDLED = "unhandled"  # no handler for its type: recorded and skipped
+    REDELIVERED = "redelivered"
+    DEAD_LETTERED = "dead_lettered"
+    GAP = "gap"
+    FRESH = "fresh"  # not applied yet (internal)
+
+
+class EventConsumer:
+    """Consumes integration events from `topics` as consumer group `group_id`.
+
+    `handlers` maps payload classes to handlers, looked up along the payload's
+    class hierarchy; an event with no handler is recorded as applied. `database`
+    is a psycopg pool or a connection string (then the consumer owns a small pool).
+    `name` keys the consumer's positions and labels its metrics (default: group id).
+    """
+
+    def __init__(
+        self,
+        bootstrap: str,
+        topics: str | Sequence[str],
+        group_id: str,
+        handlers: Mapping[type[Payload], Handler],
+        database: ConnectionPool | str,
+        name: str | None = None,
+        *,
+        registry: EventRegistry = REGISTRY,
+        partitions: int = TOPIC_PARTITIONS,
+        timeouts: GroupTimeouts | None = None,
+        check_interval: float = 1.0,
+        stall_timeout: float = 10.0,
+        commit_timeout: float = 5.0,
+        retry_delay: float = 1.0,
+    ) -> None:
+        self.topics = (topics,) if isinstance(topics, str) else tuple(topics)
+        self.group_id = group_id
+        self.name = name or group_id
+        self._bootstrap = bootstrap
+        self._handlers = dict(handlers)
+        self._resolved: dict[type[Payload], Handler | None] = {}
+        self._database = database
+        self._pool: ConnectionPool | None = None
+        self._registry = registry
+        self._partitions = partitions
+        self._timeouts = timeouts or GroupTimeouts()
+        self._check_interval = check_interval
+        self._stall_timeout = stall_timeout
+        self._commit_timeout = commit_timeout
+        self._retry_delay = retry_delay
+        self._stopping = asyncio.Event()
+        # Partitions re-read from the beginning since their last applied event.
+        self._rewound: set[TopicPartition] = set()
+
+    def stop(self) -> None:
+        """Finish the current message, commit, leave the group; `run()` then returns."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """Consume until `stop()`. Raises HandlerFailed when a handler raises."""
+        pool = await self._open_pool()
+        try:
+            await self._in_thread(self._create_tables)
+            while not self._stopping.is_set():
+                try:
+                    await self._session()
+                except (_BrokerTrouble, KafkaError, OSError, TimeoutError) as trouble:
+                    if self._stopping.is_set():
+                        break
+                    log.warning("%s: %s: reconnecting to Kafka", self.name, _describe(trouble))
+                    CONSUMER_RECOVERIES.labels(self.name).inc()
+                    self._rewound.clear()
+                    await self._sleep(self._retry_delay)
+        except _Stopped:
+            pass
+        finally:
+            if isinstance(self._database, str):
+                await asyncio.to_thread(pool.close)
+
+    async def _open_pool(self) -> ConnectionPool:
+        if isinstance(self._database, ConnectionPool):
+            self._pool = self._database
+        else:
+            pool = ConnectionPool(
+                self._database, min_size=1, max_size=2, open=False, name=f"consumer-{self.name}"
+            )
+            await asyncio.to_thread(pool.open, True, 30.0)
+            self._pool = pool
+        return self._pool
+
+    def _create_tables(self) -> None:
+        with self._connection() as conn:
+            create_positions_table(conn)
+
+    def _connection(self) -> Any:
+        assert self._pool is not None
+        return self._pool.connection()
+
+    async def _session(self) -> None:
+        await ensure_topics(self._bootstrap, self.topics, partitions=self._partitions)
+        consumer = make_consumer(
+            self._bootstrap,
+            *self.topics,
+            group_id=self.group_id,
+            client_id=self.name,
+            timeouts=self._timeouts,
+        )
+        producer = make_producer(self._bootstrap, client_id=f"{self.name}-dlq")
+        admin = make_admin(self._bootstrap, client_id=f"{self.name}-admin")
+        try:
+            await consumer.start()
+            await producer.start()
+            await admin.start()
+            committed: dict[TopicPartition, int] = {}
+            last_progress = time.monotonic()
+            next_check = last_progress + self._check_interval
+            while not self._stopping.is_set():
+                batches = await consumer.getmany(timeout_ms=_POLL_MS)
+                if batches:
+                    await self._process(consumer, producer, batches, committed)
+                    last_progress = time.monotonic()
+                if time.monotonic() >= next_check:
+                    if await asyncio.wait_for(
+                        self._check(consumer, admin, committed, last_progress),
+                        self._commit_timeout,
+                    ):
+                        last_progress = time.monotonic()
+                    next_check = time.monotonic() + self._check_interval
+        finally:
+            await _close_quietly(consumer.stop(), producer.stop(), admin.close())
+
+    async def _process(
+        self,
+        consumer: AIOKafkaConsumer,
+        producer: AIOKafkaProducer,
+        batches: dict[TopicPartition, list[Any]],
+        committed: dict[TopicPartition, int],
+    ) -> None:
+        offsets: dict[TopicPartition, int] = {}
+        failure: HandlerFailed | None = None
+        try:
+            for tp, messages in batches.items():
+                for message in messages:
+                    if self._stopping.is_set():
+                        raise _Stopped
+                    if not await self._handle(consumer, producer, tp, message):
+                        offsets.pop(tp, None)
+                        break
+                    offsets[tp] = message.offset + 1
+        except HandlerFailed as exc:
+            failure = exc
+        except _Stopped:
+            pass
+        if offsets:
+            await self._commit(consumer, offsets, committed)
+        if failure is not None:
+            raise failure
+
+    async def _commit(
+        self,
+        consumer: AIOKafkaConsumer,
+        offsets: dict[TopicPartition, int],
+        committed: dict[TopicPartition, int],
+    ) -> None:
+        try:
+            await asyncio.wait_for(consumer.commit(offsets), self._commit_timeout)
+        except (CommitFailedError, RebalanceInProgressError) as exc:
+            # The partitions moved to another member, which redelivers; positions dedupe.
+            log.info("%s: commit skipped during a rebalance: %s", self.name, exc)
+            return
+        except TimeoutError:
+            raise _BrokerTrouble("offset commit did not complete") from None
+        committed.update(offsets)
+
+    async def _check(
+        self,
+        consumer: AIOKafkaConsumer,
+        admin: AIOKafkaAdminClient,
+        committed: dict[TopicPartition, int],
+        last_progress: float,
+    ) -> bool:
+        """Raise _BrokerTrouble if the broker lost our topic or group, or we stalled.
+
+        Returns True when nothing is waiting to be read (so we are not stalled).
+        """
+        topics = set(await admin.list_topics())
+        missing = [topic for topic in self.topics if topic not in topics]
+        if missing:
+            raise _BrokerTrouble(f"topic {', '.join(missing)} is gone")
+        assigned = set(consumer.assignment())
+        for tp in sorted(assigned & committed.keys()):
+            if await consumer.committed(tp) is None:
+                raise _BrokerTrouble(f"the broker forgot the committed offsets of {tp}")
+        if not assigned or time.monotonic() - last_progress < self._stall_timeout:
+            return False
+        ends = await consumer.end_offsets(list(assigned))
+        for tp in assigned:
+            try:
+                position = await asyncio.wait_for(consumer.position(tp), 1.0)
+            except TimeoutError:
+                continue
+            if ends.get(tp, 0) > position:
+                raise _BrokerTrouble(f"{tp} has messages from {position} but none arrive")
+        return True
+
+    async def _handle(
+        self,
+        consumer: AIOKafkaConsumer,
+        producer: AIOKafkaProducer,
+        tp: TopicPartition,
+        message: Any,
+    ) -> bool:
+        """Apply, skip or dead-letter one message; False if the partition was rewound."""
+        envelope, payload, rejection = self._decode(message.value)
+        if envelope is None:
+            assert rejection is not None
+            await self._dead_letter(producer, message, *rejection)
+            CONSUMED.labels(self.name, Outcome.DEAD_LETTERED.value).inc()
+            return True
+        previous = _previous(message.headers)
+        if rejection is None:
+            outcome = await self._in_thread(self._apply, tp.partition, envelope, payload, previous)
+        else:
+            outcome = await self._in_thread(
+                self._apply, tp.partition, envelope, None, previous, True
+            )
+            if outcome is Outcome.FRESH:
+                await self._dead_letter(producer, message, *rejection)
+                outcome = await self._in_thread(
+                    self._apply, tp.partition, envelope, None, previous, False
+                )
+        CONSUMED.labels(self.name, outcome.value).inc()
+        if outcome is Outcome.GAP:
+            return await self._on_gap(consumer, tp, envelope, previous)
+        if outcome is not Outcome.REDELIVERED:
+            self._rewound.discard(tp)
+        return True
+
+    def _decode(
+        self, value: bytes | None
+    ) -> tuple[Envelope | None, Payload | None, tuple[str, str] | None]:
+        if value is None:
+            return None, None, ("undecodable", "the message has no value")
+        try:
+            raw = json.loads(value)
+        except ValueError as exc:
+            return None, None, ("undecodable", str(exc))
+        try:
+            envelope = Envelope.model_validate(raw)
+        except ValidationError as exc:
+            return None, None, ("invalid-envelope", str(exc))
+        try:
+            return envelope, self._registry.decode(envelope), None
+        except UnknownEventType as exc:
+            return envelope, None, ("unknown-type", str(exc))
+        except ValidationError as exc:
+            return envelope, None, ("invalid-payload", str(exc))
+
+    def _apply(
+        self,
+        partition: int,
+        envelope: Envelope,
+        payload: Payload | None,
+        previous: int | None,
+        dry_run: bool = False,
+    ) -> Outcome:
+        """In one transaction: skip a redelivery or a gap, else handle and record.
+
+        With no payload (a dead-lettered event) only the position is recorded;
+        `dry_run` only says whether the event is FRESH.
+        """
+        handler = self._handler_for(type(payload)) if payload is not None else None
+        try:
+            with self._connection() as conn, conn.transaction():
+                stored = applied_position(
+                    conn, self.name, envelope.producer, partition, lock=not dry_run
+                )
+                if envelope.notification_id <= stored:
+                    return Outcome.REDELIVERED
+                if previous is not None and previous > stored:
+                    return Outcome.GAP
+                if dry_run:
+                    return Outcome.FRESH
+                started = time.perf_counter()
+                if handler is not None:
+                    self._call(handler, conn, envelope, payload, partition)
+                record(conn, self.name, envelope, partition)
+                if handler is not None:
+                    HANDLER_SECONDS.labels(self.name).observe(time.perf_counter() - started)
+        except AlreadyApplied:
+            return Outcome.REDELIVERED
+        if payload is None:
+            return Outcome.DEAD_LETTERED
+        return Outcome.APPLIED if handler is not None else Outcome.UNHANDLED
+
+    def _call(
+        self,
+        handler: Handler,
+        conn: psycopg.Connection[Any],
+        envelope: Envelope,
+        payload: Any,
+        partition: int,
+    ) -> None:
+        try:
+            handler(conn, envelope, payload)
+        except psycopg.OperationalError:
+            raise  # the database went away: retried, not the handler's fault
+        except Exception as exc:
+            raise HandlerFailed(
+                f"{self.name}: {getattr(handler, '__name__', handler)} failed on "
+                f"{envelope.type} {envelope.producer}#{envelope.notification_id} "
+                f"(partition {partition}): {exc}"
+            ) from exc
+
+    def _handler_for(self, payload_type: type[Payload]) -> Handler | None:
+        if payload_type not in self._resolved:
+            self._resolved[payload_type] = next(
+                (self._handlers[c] for c in payload_type.__mro__ if c in self._handlers), None
+            )
+        return self._resolved[payload_type]
+
+    async def _on_gap(
+        self,
+        consumer: AIOKafkaConsumer,
+        tp: TopicPartition,
+        envelope: Envelope,
+        previous: int | None,
+    ) -> bool:
+        if tp in self._rewound:
+            return True  # already re-read once: the relay republishes what is missing
+        self._rewound.add(tp)
+        log.warning(
+            "%s: %s#%d on %s follows #%s, which was never applied: re-reading the partition",
+            self.name,
+            envelope.producer,
+            envelope.notification_id,
+            tp,
+            previous,
+        )
+        await consumer.seek_to_beginning(tp)
+        return False
+
+    async def _dead_letter(
+        self, producer: AIOKafkaProducer, message: Any, reason: str, error: str
+    ) -> None:
+        headers = [
+            *(message.headers or ()),
+            (DLQ_REASON_HEADER, reason.encode()),
+            (DLQ_ERROR_HEADER, error[:_MAX_ERROR_TEXT].encode()),
+            (DLQ_TOPIC_HEADER, message.topic.encode()),
+            (DLQ_PARTITION_HEADER, str(message.partition).encode()),
+            (DLQ_OFFSET_HEADER, str(message.offset).encode()),
+            (DLQ_CONSUMER_HEADER, self.name.encode()),
+        ]
+        await producer.send_and_wait(
+            dead_letter_topic(message.topic), value=message.value, key=message.key, headers=headers
+        )
+        DEAD_LETTERED.labels(self.name, reason).inc()
+        log.warning(
+            "%s: dead-lettered %s:%d@%d (%s): %s",
+            self.name,
+            message.topic,
+            message.partition,
+            message.offset,
+            reason,
+            error.splitlines()[0],
+        )
+
+    async def _in_thread(self, function: Callable[..., T], *args: Any) -> T:
+        """Run database work in a thread; wait out a database outage."""
+        while True:
+            try:
+                return await asyncio.to_thread(function, *args)
+            except psycopg.OperationalError as exc:
+                log.warning("%s: database unavailable (%s); retrying", self.name, exc)
+                await self._sleep(self._retry_delay)
+                if self._stopping.is_set():
+                    raise _Stopped from exc
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+
+def _previous(headers: Sequence[tuple[str, bytes]] | None) -> int | None:
+    for key, value in headers or ():
+        if key == PREVIOUS_HEADER:
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+def _describe(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
+
+
+async def _close_quietly(*closing: Any) -> None:
+    for step in closing:
+        try:
+            await asyncio.wait_for(step, 5.0)
+        except Exception as exc:
+            log.debug("closing a Kafka client failed: %s", exc)

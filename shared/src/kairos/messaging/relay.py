@@ -1,0 +1,507 @@
+"""The outbox relay: publishes a producer's notification log to its Kafka topic.
+
+The eventsourcing notification log is the outbox (ARCHITECTURE.md rule 1): the
+relay reads it in order, maps each stored domain event to zero or one
+integration event, publishes a batch, waits for every ack, and only then
+records how far it got (`relay_positions`, in the producer's own database). A
+relay that crashes resumes from its recorded position; what it republishes
+keeps its event id and notification id, so consumers skip it.
+
+Each message goes to the partition Kafka's default partitioner picks for its
+key (the specialist id), and carries the notification id of the event before
+it on that partition (`PREVIOUS_HEADER`): consumers use it to tell a
+redelivery from a gap. The relay remembers, per partition, that last
+notification id and the first offset its latest batch was acked at
+(`relay_partitions`). An offset at or below one acked before, or a partition
+that now ends at or below it, means the broker lost the topic (the dev broker
+keeps everything in memory); so does a missing topic or one with the wrong
+partition count. Then the relay recreates the topic empty and republishes
+the whole log from the start. The relay owns its topic: it is the only writer.
+
+One relay per name runs at a time: it holds a PostgreSQL advisory lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+import psycopg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
+from eventsourcing.application import Application
+from eventsourcing.persistence import InterfaceError as StoreInterfaceError
+from eventsourcing.persistence import OperationalError as StoreOperationalError
+from prometheus_client import start_http_server
+from psycopg import sql
+
+from kairos.events import Envelope, dead_letter_topic
+from kairos.messaging.kafka import (
+    DEAD_LETTER_PARTITIONS,
+    PREVIOUS_HEADER,
+    TOPIC_PARTITIONS,
+    create_missing_topics,
+    make_admin,
+    make_consumer,
+    make_producer,
+    partition_for,
+    recreate_topic,
+    topic_partitions,
+)
+from kairos.messaging.metrics import (
+    RELAY_LAG,
+    RELAY_LAST_PUBLISH,
+    RELAY_POSITION,
+    RELAY_PUBLISHED,
+    RELAY_RESETS,
+)
+
+log = logging.getLogger("kairos.messaging.relay")
+
+#: Maps a stored domain event and its notification id to the integration event
+#: to publish, or None for an event that stays inside the service.
+EnvelopeMapper = Callable[[Any, int], Envelope | None]
+
+A = TypeVar("A", bound=Application[Any])
+
+EVENT_ID_NAMESPACE = uuid5(NAMESPACE_URL, "https://kairos.invalid/events")
+
+_DDL = (
+    """
+    CREATE TABLE IF NOT EXISTS relay_positions (
+        name text PRIMARY KEY,
+        position bigint NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS relay_partitions (
+        name text NOT NULL,
+        partition integer NOT NULL,
+        notification_id bigint NOT NULL,
+        kafka_offset bigint NOT NULL,
+        PRIMARY KEY (name, partition)
+    )
+    """,
+)
+_DDL_LOCK = 0x6B6169726F730002
+_NOTIFY_WAIT = 0.5
+_RETRIABLE = (
+    KafkaError,
+    OSError,
+    TimeoutError,
+    psycopg.OperationalError,
+    StoreOperationalError,
+    StoreInterfaceError,
+)
+
+
+def stable_event_id(producer: str, originator_id: UUID, originator_version: int) -> UUID:
+    """An integration event's id: the same stored event always gets the same id."""
+    return uuid5(EVENT_ID_NAMESPACE, f"{producer}/{originator_id}/{originator_version}")
+
+
+class RelaySettings(Protocol):
+    """What `run_relay` reads; ServiceSettings and its subclasses have it."""
+
+    @property
+    def database_url(self) -> str: ...
+    @property
+    def kafka_bootstrap_servers(self) -> str: ...
+    @property
+    def log_level(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Head:
+    """The last event published to a partition, and the first offset of its batch there."""
+
+    notification_id: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class RelayState:
+    position: int = 0
+    heads: dict[int, Head] = field(default_factory=dict)
+
+
+class BrokerLostData(Exception):
+    """The topic is not what this relay wrote: gone, re-created, or truncated."""
+
+
+@dataclass(frozen=True)
+class _Page:
+    items: Sequence[tuple[int, Envelope | None]]
+    top: int  # max notification id in the log
+
+
+class OutboxRelay:
+    """Publishes `app`'s notification log to `topic`; see the module docstring.
+
+    `database_url` is the producer's database (the event store's): the relay
+    keeps its position there and listens for the store's NOTIFY.
+    """
+
+    def __init__(
+        self,
+        app: Application[Any],
+        mapper: EnvelopeMapper,
+        *,
+        bootstrap: str,
+        database_url: str,
+        topic: str,
+        name: str | None = None,
+        partitions: int = TOPIC_PARTITIONS,
+        batch_size: int = 500,
+        poll_interval: float = 0.02,
+        verify_interval: float = 1.0,
+        retry_delay: float = 1.0,
+    ) -> None:
+        self.name = name or topic
+        self.topic = topic
+        self._app = app
+        self._mapper = mapper
+        self._bootstrap = bootstrap
+        self._database_url = database_url
+        self._partitions = partitions
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._verify_interval = verify_interval
+        self._retry_delay = retry_delay
+        self._stopping = asyncio.Event()
+        self._producer: AIOKafkaProducer | None = None
+
+    def stop(self) -> None:
+        """Finish the batch in flight; `run()` then returns."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """Relay until `stop()`, reconnecting after broker or database outages."""
+        while not self._stopping.is_set():
+            try:
+                await self._session()
+            except _RETRIABLE as exc:
+                if self._stopping.is_set():
+                    break
+                log.warning("relay %s: %s; retrying", self.name, str(exc) or type(exc).__name__)
+                await self._sleep(self._retry_delay)
+
+    async def _session(self) -> None:
+        async with await psycopg.AsyncConnection.connect(
+            self._database_url, autocommit=True
+        ) as conn:
+            if not await self._lock(conn):
+                return
+            await _create_tables(conn)
+            channel = getattr(self._app.recorder, "channel_name", None)
+            if channel is not None:
+                await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+            state = await _load_state(conn, self.name)
+            RELAY_POSITION.labels(self.name).set(state.position)
+            admin = make_admin(self._bootstrap, client_id=f"relay-{self.name}-admin")
+            reader = make_consumer(
+                self._bootstrap, group_id=None, client_id=f"relay-{self.name}-offsets"
+            )
+            self._producer = make_producer(self._bootstrap, client_id=f"relay-{self.name}")
+            try:
+                await admin.start()
+                await reader.start()
+                await self._producer.start()
+                await create_missing_topics(
+                    admin, {dead_letter_topic(self.topic): DEAD_LETTER_PARTITIONS}
+                )
+                state = await self._verify(conn, admin, reader, state)
+                await self._relay(conn, admin, reader, state, channel)
+            finally:
+                await _close_quietly(self._producer.stop(), reader.stop(), admin.close())
+
+    async def _relay(
+        self,
+        conn: psycopg.AsyncConnection[Any],
+        admin: AIOKafkaAdminClient,
+        reader: AIOKafkaConsumer,
+        state: RelayState,
+        channel: str | None,
+    ) -> None:
+        next_verify = time.monotonic() + self._verify_interval
+        while not self._stopping.is_set():
+            page = await asyncio.to_thread(self._read, state.position)
+            if page.items:
+                try:
+                    state = await self._publish(conn, page, state)
+                except BrokerLostData as lost:
+                    state = await self._reset(conn, admin, state, str(lost))
+                except KafkaError:
+                    # Either the broker lost the topic (then start over) or it is
+                    # unwell (then retry the same batch after a pause).
+                    verified = await self._verify(conn, admin, reader, state)
+                    if verified is state:
+                        raise
+                    state = verified
+                RELAY_LAG.labels(self.name).set(max(0, page.top - state.position))
+                continue
+            RELAY_LAG.labels(self.name).set(max(0, page.top - state.position))
+            if time.monotonic() >= next_verify:
+                state = await self._verify(conn, admin, reader, state)
+                next_verify = time.monotonic() + self._verify_interval
+            await self._wait_for_news(conn, channel)
+
+    def _read(self, position: int) -> _Page:
+        recorder = self._app.recorder
+        notifications = recorder.select_notifications(
+            start=position, limit=self._batch_size, inclusive_of_start=False
+        )
+        items: list[tuple[int, Envelope | None]] = []
+        for notification in notifications:
+            envelope = self._mapper(self._app.mapper.to_domain_event(notification), notification.id)
+            if envelope is not None and envelope.notification_id != notification.id:
+                raise ValueError(
+                    f"mapper gave notification id {envelope.notification_id} "
+                    f"to notification {notification.id}"
+                )
+            items.append((notification.id, envelope))
+        return _Page(items, recorder.max_notification_id() or 0)
+
+    async def _publish(
+        self, conn: psycopg.AsyncConnection[Any], page: _Page, state: RelayState
+    ) -> RelayState:
+        assert self._producer is not None
+        last_on: dict[int, int] = {p: head.notification_id for p, head in state.heads.items()}
+        sent: list[tuple[int, asyncio.Future[Any]]] = []
+        for notification_id, envelope in page.items:
+            if envelope is None:
+                continue
+            key = str(envelope.specialist_id).encode()
+            partition = partition_for(key, self._partitions)
+            previous = last_on.get(partition, 0)
+            future = await self._producer.send(
+                self.topic,
+                value=envelope.model_dump_json().encode(),
+                key=key,
+                partition=partition,
+                headers=[(PREVIOUS_HEADER, str(previous).encode())],
+            )
+            sent.append((partition, future))
+            last_on[partition] = notification_id
+        acks = await asyncio.gather(*(future for _, future in sent))
+        first: dict[int, int] = {}
+        for (partition, _), ack in zip(sent, acks, strict=True):
+            first[partition] = min(first.get(partition, ack.offset), ack.offset)
+        for partition, offset in first.items():
+            before = state.heads.get(partition)
+            if before is not None and offset <= before.offset:
+                raise BrokerLostData(
+                    f"partition {partition} took offset {offset}, "
+                    f"but offset {before.offset} was acknowledged before"
+                )
+        changed = {p: Head(last_on[p], offset) for p, offset in first.items()}
+        new_state = RelayState(page.items[-1][0], {**state.heads, **changed})
+        await _save_state(conn, self.name, new_state, changed)
+        RELAY_POSITION.labels(self.name).set(new_state.position)
+        if sent:
+            RELAY_PUBLISHED.labels(self.name).inc(len(sent))
+            RELAY_LAST_PUBLISH.labels(self.name).set(time.time())
+        return new_state
+
+    async def _verify(
+        self,
+        conn: psycopg.AsyncConnection[Any],
+        admin: AIOKafkaAdminClient,
+        reader: AIOKafkaConsumer,
+        state: RelayState,
+    ) -> RelayState:
+        """`state` if the topic still holds what we wrote, else the state after a reset."""
+        reason = await self._lost(admin, reader, state)
+        if reason is None:
+            return state
+        return await self._reset(conn, admin, state, reason)
+
+    async def _lost(
+        self, admin: AIOKafkaAdminClient, reader: AIOKafkaConsumer, state: RelayState
+    ) -> str | None:
+        count = await topic_partitions(admin, self.topic)
+        if count is None:
+            return "the topic does not exist"
+        if count != self._partitions:
+            return f"the topic has {count} partitions, not {self._partitions}"
+        if not state.heads:
+            return None
+        partitions = [TopicPartition(self.topic, p) for p in sorted(state.heads)]
+        ends = await reader.end_offsets(partitions)
+        for tp in partitions:
+            head = state.heads[tp.partition]
+            # A broker may report less than the true end, never more.
+            if ends[tp] <= head.offset:
+                return (
+                    f"partition {tp.partition} ends at offset {ends[tp]}, "
+                    f"but offset {head.offset} was acknowledged"
+                )
+        return None
+
+    async def _reset(
+        self,
+        conn: psycopg.AsyncConnection[Any],
+        admin: AIOKafkaAdminClient,
+        state: RelayState,
+        reason: str,
+    ) -> RelayState:
+        if state.position or state.heads:
+            log.warning(
+                "relay %s: %s: the broker lost %s; republishing the log from the start",
+                self.name,
+                reason,
+                self.topic,
+            )
+            RELAY_RESETS.labels(self.name).inc()
+        else:
+            log.info("relay %s: %s: creating it", self.name, reason)
+        await recreate_topic(admin, self.topic, self._partitions)
+        await create_missing_topics(admin, {dead_letter_topic(self.topic): DEAD_LETTER_PARTITIONS})
+        fresh = RelayState()
+        await _save_state(conn, self.name, fresh, {}, reset=True)
+        RELAY_POSITION.labels(self.name).set(0)
+        # A fresh producer: the old one's metadata describes the lost topic.
+        old, self._producer = (
+            self._producer,
+            make_producer(self._bootstrap, client_id=f"relay-{self.name}"),
+        )
+        if old is not None:
+            await _close_quietly(old.stop())
+        await self._producer.start()
+        return fresh
+
+    async def _lock(self, conn: psycopg.AsyncConnection[Any]) -> bool:
+        waiting_said = False
+        while not self._stopping.is_set():
+            cursor = await conn.execute(
+                "SELECT pg_try_advisory_lock(hashtext(%s))", (f"kairos.relay:{self.name}",)
+            )
+            row = await cursor.fetchone()
+            if row is not None and row[0]:
+                return True
+            if not waiting_said:
+                log.info("relay %s: another relay holds the lock; waiting", self.name)
+                waiting_said = True
+            await self._sleep(1.0)
+        return False
+
+    async def _wait_for_news(self, conn: psycopg.AsyncConnection[Any], channel: str | None) -> None:
+        if channel is None:
+            await self._sleep(self._poll_interval)
+            return
+        # Iterate to the end: leaving the generator early would keep the connection locked.
+        async for _ in conn.notifies(
+            timeout=min(_NOTIFY_WAIT, self._verify_interval), stop_after=1
+        ):
+            pass
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+
+async def _create_tables(conn: psycopg.AsyncConnection[Any]) -> None:
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_DDL_LOCK,))
+        for statement in _DDL:
+            await conn.execute(statement)
+
+
+async def _load_state(conn: psycopg.AsyncConnection[Any], name: str) -> RelayState:
+    cursor = await conn.execute("SELECT position FROM relay_positions WHERE name = %s", (name,))
+    row = await cursor.fetchone()
+    cursor = await conn.execute(
+        "SELECT partition, notification_id, kafka_offset FROM relay_partitions WHERE name = %s",
+        (name,),
+    )
+    heads = {int(p): Head(int(n), int(o)) for p, n, o in await cursor.fetchall()}
+    return RelayState(int(row[0]) if row else 0, heads)
+
+
+async def _save_state(
+    conn: psycopg.AsyncConnection[Any],
+    name: str,
+    state: RelayState,
+    changed: dict[int, Head],
+    *,
+    reset: bool = False,
+) -> None:
+    async with conn.transaction():
+        await conn.execute(
+            "INSERT INTO relay_positions (name, position) VALUES (%s, %s)"
+            " ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position",
+            (name, state.position),
+        )
+        if reset:
+            await conn.execute("DELETE FROM relay_partitions WHERE name = %s", (name,))
+        if changed:
+            async with conn.cursor() as cursor:
+                await cursor.executemany(
+                    "INSERT INTO relay_partitions"
+                    " (name, partition, notification_id, kafka_offset) VALUES (%s, %s, %s, %s)"
+                    " ON CONFLICT (name, partition) DO UPDATE SET"
+                    " notification_id = EXCLUDED.notification_id,"
+                    " kafka_offset = EXCLUDED.kafka_offset",
+                    [(name, p, h.notification_id, h.offset) for p, h in changed.items()],
+                )
+
+
+async def _close_quietly(*closing: Any) -> None:
+    for step in closing:
+        try:
+            await asyncio.wait_for(step, 5.0)
+        except Exception as exc:
+            log.debug("closing a Kafka client failed: %s", exc)
+
+
+def run_relay(
+    app_factory: Callable[[], A],
+    mapper: Callable[[A], EnvelopeMapper],
+    settings: RelaySettings,
+    *,
+    topic: str,
+    name: str | None = None,
+    partitions: int = TOPIC_PARTITIONS,
+    metrics_port: int | None = None,
+) -> None:
+    """Run a relay until SIGTERM or SIGINT: the body of `python -m <service>.relay`.
+
+    `mapper` builds the event mapper from the application (e.g. the service's
+    `IntegrationMapper` class). Serves Prometheus metrics on `metrics_port`.
+    """
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+        )
+    app = app_factory()
+    try:
+        relay = OutboxRelay(
+            app,
+            mapper(app),
+            bootstrap=settings.kafka_bootstrap_servers,
+            database_url=settings.database_url,
+            topic=topic,
+            name=name,
+            partitions=partitions,
+        )
+        if metrics_port is not None:
+            start_http_server(metrics_port)
+        asyncio.run(_until_signalled(relay))
+    finally:
+        app.close()
+
+
+async def _until_signalled(relay: OutboxRelay) -> None:
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, relay.stop)
+    log.info("relay %s: publishing to %s", relay.name, relay.topic)
+    await relay.run()
