@@ -118,8 +118,8 @@ class EventConsumer:
         registry: EventRegistry = REGISTRY,
         partitions: int = TOPIC_PARTITIONS,
         timeouts: GroupTimeouts | None = None,
-        check_interval: float = 1.0,
-        stall_timeout: float = 10.0,
+        check_interval: float = 2.0,
+        stall_timeout: float = 15.0,
         commit_timeout: float = 5.0,
         retry_delay: float = 1.0,
     ) -> None:

@@ -470,6 +470,7 @@ def run_relay(
     topic: str,
     name: str | None = None,
     partitions: int = TOPIC_PARTITIONS,
+    batch_size: int = 500,
     metrics_port: int | None = None,
 ) -> None:
     """Run a relay until SIGTERM or SIGINT: the body of `python -m <service>.relay`.
@@ -491,6 +492,7 @@ def run_relay(
             topic=topic,
             name=name,
             partitions=partitions,
+            batch_size=batch_size,
         )
         if metrics_port is not None:
             start_http_server(metrics_port)
