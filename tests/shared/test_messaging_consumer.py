@@ -24,16 +24,19 @@ from kairos.events.booking import OverrideCleared, Payload, ScheduleSet, Special
 from kairos.infra import KafkaHandle
 from kairos.messaging import (
     PREVIOUS_HEADER,
+    AlreadyApplied,
     EventConsumer,
     GroupTimeouts,
     Handler,
     HandlerFailed,
+    already_applied,
     applied_position,
     create_positions_table,
     ensure_topics,
     make_consumer,
     make_producer,
     partition_for,
+    record,
 )
 
 pytestmark = [pytest.mark.integration]
@@ -303,6 +306,7 @@ async def test_an_offset_is_committed_only_after_the_database_commit(
         await asyncio.wait_for(broken.task, 30)
 
     assert applied(database) == [(1, "SpecialistRegistered")]
+    assert position(database, broken.consumer.name) == 1  # rolled back with the handler's write
     assert await committed_offsets(kafka.bootstrap, broken.consumer.group_id, topic) == 1
 
     fixed = await start({SpecialistRegistered: record_applied, OverrideCleared: record_applied})
@@ -346,6 +350,22 @@ async def test_a_consumer_whose_offsets_point_past_unapplied_events_rereads_the_
 
     await eventually(lambda: len(applied(database)) == 3, what="events 1..3")
     assert [n for n, _ in applied(database)] == [1, 2, 3]
+
+
+def test_a_position_never_moves_backwards_so_a_racing_duplicate_rolls_back(
+    database: str,
+) -> None:
+    with psycopg.connect(database) as conn:
+        with conn.transaction():
+            assert not already_applied(conn, "c", cleared(2), PARTITION)
+            record(conn, "c", cleared(2), PARTITION)
+        with pytest.raises(AlreadyApplied), conn.transaction():
+            conn.execute("INSERT INTO applied (notification_id) VALUES (1)")
+            record(conn, "c", registered(1), PARTITION)
+        assert already_applied(conn, "c", cleared(2), PARTITION)
+        assert not already_applied(conn, "c", cleared(3), PARTITION)
+        assert conn.execute("SELECT count(*) FROM applied").fetchone() == (0,)
+        assert applied_position(conn, "c", PRODUCER, PARTITION) == 2
 
 
 async def read_all(bootstrap: str, topic: str, count: int) -> list[dict[str, Any]]:
