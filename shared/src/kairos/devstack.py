@@ -25,6 +25,7 @@ from kairos.infra.process import ManagedProcess, ProcessExitedError, port_is_fre
 API_HOST = "127.0.0.1"
 API_PORT = 8000
 API_URL = f"http://{API_HOST}:{API_PORT}"
+RELAY_OPS_PORT = 8001
 DEV_DATABASE = "kairos_dev"
 EVENTS_TOPIC = "booking.events.v1"
 SECRET_NAMES = ("ADMIN_API_KEY", "JWT_SECRET", "MANAGE_TOKEN_SECRET")
@@ -41,6 +42,7 @@ class ServiceSpec:
     args: tuple[str, ...]
     port: int | None = None  # must be free before anything starts
     ready_url: str | None = None  # polled until it answers 200
+    env: tuple[tuple[str, str], ...] = ()  # extra environment for this process only
 
 
 SERVICES: tuple[ServiceSpec, ...] = (
@@ -51,7 +53,14 @@ SERVICES: tuple[ServiceSpec, ...] = (
         port=API_PORT,
         ready_url=f"{API_URL}/readyz",
     ),
-    ServiceSpec("relay", "booking.relay", ("booking.relay",)),
+    ServiceSpec(
+        "relay",
+        "booking.relay",
+        ("booking.relay",),
+        port=RELAY_OPS_PORT,
+        ready_url=f"http://{API_HOST}:{RELAY_OPS_PORT}/readyz",
+        env=(("RELAY_OPS_PORT", str(RELAY_OPS_PORT)),),
+    ),
 )
 SEED = ServiceSpec("seed", "booking.seed", ("booking.seed", "--base-url", API_URL))
 
@@ -188,7 +197,7 @@ def _banner(stack: Stack, env: Mapping[str, str]) -> list[str]:
 
 def _spawn(spec: ServiceSpec, env: Mapping[str, str], console: _Console) -> ManagedProcess:
     argv = [sys.executable, "-m", *spec.args]
-    return ManagedProcess(spec.name, argv, env=env, on_output=console.printer(spec.name)).start()
+    return ManagedProcess(spec.name, argv, env={**env, **dict(spec.env)}, on_output=console.printer(spec.name)).start()
 
 
 def _wait_ready(url: str, name: str, services: Sequence[ManagedProcess]) -> None:

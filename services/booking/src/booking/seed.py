@@ -16,7 +16,7 @@ WEEKDAYS = range(5)
 
 DEMO = [
     {
-        "specialist": {"name": "Dr. Maya Lindqvist", "email": "maya@demo.kairos.invalid",
+        "specialist": {"name": "Dr. Maya Lindqvist", "email": "maya@example.com",
                        "timezone": "Europe/Berlin", "specialty": "Clinical psychology",
                        "bio": "Cognitive behavioural therapy for adults."},
         "weekly": [{"day": d, "start": s, "end": e} for d in WEEKDAYS
@@ -32,7 +32,7 @@ DEMO = [
         ],
     },
     {
-        "specialist": {"name": "Sam Okafor", "email": "sam@demo.kairos.invalid",
+        "specialist": {"name": "Sam Okafor", "email": "sam@example.com",
                        "timezone": "America/New_York", "specialty": "Career coaching"},
         "weekly": [{"day": d, "start": "10:00", "end": "18:00"} for d in WEEKDAYS],
         "services": [

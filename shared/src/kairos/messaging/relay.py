@@ -40,10 +40,10 @@ from aiokafka.errors import KafkaError
 from eventsourcing.application import Application
 from eventsourcing.persistence import InterfaceError as StoreInterfaceError
 from eventsourcing.persistence import OperationalError as StoreOperationalError
-from prometheus_client import start_http_server
 from psycopg import sql
 
 from kairos.events import Envelope, dead_letter_topic
+from kairos.web.ops_server import start_ops_server
 from kairos.messaging.kafka import (
     DEAD_LETTER_PARTITIONS,
     PREVIOUS_HEADER,
@@ -471,12 +471,12 @@ def run_relay(
     name: str | None = None,
     partitions: int = TOPIC_PARTITIONS,
     batch_size: int = 500,
-    metrics_port: int | None = None,
+    ops_port: int | None = None,
 ) -> None:
     """Run a relay until SIGTERM or SIGINT: the body of `python -m <service>.relay`.
 
     `mapper` builds the event mapper from the application (e.g. the service's
-    `IntegrationMapper` class). Serves Prometheus metrics on `metrics_port`.
+    `IntegrationMapper` class). Serves /healthz, /readyz and /metrics on `ops_port`.
     """
     if not logging.getLogger().handlers:
         logging.basicConfig(
@@ -494,16 +494,25 @@ def run_relay(
             partitions=partitions,
             batch_size=batch_size,
         )
-        if metrics_port is not None:
-            start_http_server(metrics_port)
-        asyncio.run(_until_signalled(relay))
+        asyncio.run(_until_signalled(relay, settings.database_url, ops_port))
     finally:
         app.close()
 
 
-async def _until_signalled(relay: OutboxRelay) -> None:
+async def _until_signalled(relay: OutboxRelay, database_url: str, ops_port: int | None) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, relay.stop)
+
+    def database() -> None:
+        with psycopg.connect(database_url, connect_timeout=2) as conn:
+            conn.execute("SELECT 1")
+
+    ops = start_ops_server(f"relay-{relay.name}", ops_port, {"postgres": database}) \
+        if ops_port is not None else None
     log.info("relay %s: publishing to %s", relay.name, relay.topic)
-    await relay.run()
+    try:
+        await relay.run()
+    finally:
+        if ops is not None:
+            ops.cancel()

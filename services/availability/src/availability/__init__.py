@@ -1,0 +1,1 @@
+"""Kairos availability service (skeleton: its issue builds it)."""

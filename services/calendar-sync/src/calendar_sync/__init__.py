@@ -1,0 +1,1 @@
+"""Kairos calendar-sync service (skeleton: its issue builds it)."""

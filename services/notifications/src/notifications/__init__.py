@@ -1,0 +1,1 @@
+"""Kairos notifications service (skeleton: its issue builds it)."""

@@ -1,0 +1,5 @@
+"""The notifications service's ASGI app: for now only the ops endpoints every service serves."""
+
+from kairos.web.ops_server import ops_app
+
+app = ops_app("notifications", {})

@@ -1,0 +1,1 @@
+"""Kairos video service (skeleton: its issue builds it)."""

@@ -1,0 +1,35 @@
+"""/healthz, /readyz and /metrics for worker processes (relays, consumers) that serve no API.
+
+Runs uvicorn inside the worker's own event loop, so probes see the same process
+the orchestrator would restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+
+import uvicorn
+from fastapi import FastAPI
+
+from kairos.web.errors import install_error_handlers
+from kairos.web.health import Check, health_router
+from kairos.web.observability import install_metrics
+
+
+def ops_app(name: str, checks: Mapping[str, Check]) -> FastAPI:
+    app = FastAPI(title=f"Kairos {name}", version="1")
+    install_error_handlers(app)
+    install_metrics(app, name)
+    app.include_router(health_router(checks))
+    return app
+
+
+def start_ops_server(name: str, port: int, checks: Mapping[str, Check],
+                     host: str = "0.0.0.0") -> asyncio.Task[None]:  # noqa: S104 (probes reach the pod IP)
+    """Serve the ops endpoints on `port` from the running loop; cancel the task to stop."""
+    config = uvicorn.Config(ops_app(name, checks), host=host, port=port, log_level="warning",
+                            access_log=False, lifespan="off")
+    server = uvicorn.Server(config)
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # the worker owns signals
+    return asyncio.get_running_loop().create_task(server.serve())
