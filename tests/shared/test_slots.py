@@ -300,7 +300,8 @@ def test_offered_slots_cover_every_day_of_a_range_in_order() -> None:
 def test_check_start_accepts_exactly_the_offered_starts_of_a_busy_day() -> None:
     h = hours({0: windows(("08:00", "12:00"), ("13:00", "18:00"))})
     r = rules(45, interval=30, before=5, after=10, notice=60)
-    busy = [Interval(at(9, 50), at(10, 35)), Interval(at(14, 3), at(15)), Interval(at(17), at(17, 1))]
+    busy = [Interval(at(9, 50), at(10, 35)), Interval(at(14, 3), at(15)),
+            Interval(at(17), at(17, 1))]
     now = at(7, 30)
     offered = set(starts(h, r, busy, now=now))
 
@@ -358,7 +359,7 @@ def day_windows(draw: st.DrawFn) -> list[LocalWindow]:
 
 
 def minutes_near_the_grid(low: int, high: int) -> st.SearchStrategy[int]:
-    """Minutes, mostly on or a minute or two off the 5-minute grid, where off-by-one clashes hide."""
+    """Minutes, mostly within two minutes of the 5-minute grid, where off-by-one clashes hide."""
     near = st.tuples(st.integers(low // 5, high // 5), st.integers(-2, 2)).map(
         lambda p: min(max(p[0] * 5 + p[1], low), high))
     return st.one_of(near, st.integers(low, high))
