@@ -244,8 +244,7 @@ def test_busy_time_from_a_neighbouring_day_reaches_across_midnight() -> None:
     h = hours({1: windows(("00:00", "02:00"))})
     yesterdays_late_booking = [Interval(at(23, day=MONDAY), at(0, 30, day=TUESDAY))]
 
-    assert starts(h, rules(30), yesterdays_late_booking, day=TUESDAY) == [
-        "00:30", "01:00", "01:30"]
+    assert starts(h, rules(30), yesterdays_late_booking, day=TUESDAY) == ["00:30", "01:00", "01:30"]
 
 
 # --- notice, horizon, daily limit ------------------------------------------------------
@@ -287,11 +286,13 @@ def test_a_day_holding_max_per_day_bookings_offers_nothing() -> None:
 
 
 def test_offered_slots_cover_every_day_of_a_range_in_order() -> None:
-    slots = offered_slots(hours(), rules(240), [], {}, MONDAY, MONDAY + timedelta(days=6),
-                          LONG_BEFORE)
+    slots = offered_slots(
+        hours(), rules(240), [], {}, MONDAY, MONDAY + timedelta(days=6), LONG_BEFORE
+    )
 
     assert [s.start for s in slots] == [
-        at(h, day=MONDAY + timedelta(days=d)) for d in range(5) for h in (9, 13)]
+        at(h, day=MONDAY + timedelta(days=d)) for d in range(5) for h in (9, 13)
+    ]
 
 
 # --- check_start is offered_slots ---------------------------------------------------------
@@ -300,8 +301,11 @@ def test_offered_slots_cover_every_day_of_a_range_in_order() -> None:
 def test_check_start_accepts_exactly_the_offered_starts_of_a_busy_day() -> None:
     h = hours({0: windows(("08:00", "12:00"), ("13:00", "18:00"))})
     r = rules(45, interval=30, before=5, after=10, notice=60)
-    busy = [Interval(at(9, 50), at(10, 35)), Interval(at(14, 3), at(15)),
-            Interval(at(17), at(17, 1))]
+    busy = [
+        Interval(at(9, 50), at(10, 35)),
+        Interval(at(14, 3), at(15)),
+        Interval(at(17), at(17, 1)),
+    ]
     now = at(7, 30)
     offered = set(starts(h, r, busy, now=now))
 
@@ -323,7 +327,8 @@ def test_a_single_minute_of_overlap_is_a_clash() -> None:
 def test_a_start_off_the_slot_grid_is_outside_availability() -> None:
     assert check(hours(), rules(60), at(9, 30)) is Rejection.OUTSIDE_AVAILABILITY
     assert check(hours(), rules(60), at(9, 0) + timedelta(seconds=1)) is (
-        Rejection.OUTSIDE_AVAILABILITY)
+        Rejection.OUTSIDE_AVAILABILITY
+    )
 
 
 def test_a_start_outside_every_window_is_outside_availability() -> None:
@@ -343,17 +348,39 @@ def test_a_start_clashing_with_busy_time_is_slot_unavailable() -> None:
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 FIVE_MINUTES = timedelta(minutes=5)
-ZONES = ["UTC", "America/New_York", "Europe/Berlin", "Asia/Kolkata", "Asia/Kathmandu",
-         "Australia/Lord_Howe"]
-DAYS = [date(2026, 3, 8), date(2026, 3, 9), date(2026, 3, 29), date(2026, 4, 5),
-        date(2026, 10, 4), date(2026, 10, 25), date(2026, 11, 1), date(2026, 6, 17)]
+ZONES = [
+    "UTC",
+    "America/New_York",
+    "Europe/Berlin",
+    "Asia/Kolkata",
+    "Asia/Kathmandu",
+    "Australia/Lord_Howe",
+]
+DAYS = [
+    date(2026, 3, 8),
+    date(2026, 3, 9),
+    date(2026, 3, 29),
+    date(2026, 4, 5),
+    date(2026, 10, 4),
+    date(2026, 10, 25),
+    date(2026, 11, 1),
+    date(2026, 6, 17),
+]
 
 
 @st.composite
 def day_windows(draw: st.DrawFn) -> list[LocalWindow]:
     """0-3 disjoint, well-formed windows on the 5-minute grid."""
-    edges = sorted(draw(st.lists(st.integers(0, 288), min_size=draw(st.sampled_from([0, 2, 2, 2])),
-                                 max_size=6, unique=True)))
+    edges = sorted(
+        draw(
+            st.lists(
+                st.integers(0, 288),
+                min_size=draw(st.sampled_from([0, 2, 2, 2])),
+                max_size=6,
+                unique=True,
+            )
+        )
+    )
     pairs = list(zip(edges[0::2], edges[1::2], strict=False))
     return [LocalWindow(a * 5, b * 5) for a, b in pairs]
 
@@ -361,13 +388,15 @@ def day_windows(draw: st.DrawFn) -> list[LocalWindow]:
 def minutes_near_the_grid(low: int, high: int) -> st.SearchStrategy[int]:
     """Minutes, mostly within two minutes of the 5-minute grid, where off-by-one clashes hide."""
     near = st.tuples(st.integers(low // 5, high // 5), st.integers(-2, 2)).map(
-        lambda p: min(max(p[0] * 5 + p[1], low), high))
+        lambda p: min(max(p[0] * 5 + p[1], low), high)
+    )
     return st.one_of(near, st.integers(low, high))
 
 
 @st.composite
-def scenarios(draw: st.DrawFn) -> tuple[WorkingHours, ServiceRules, list[Interval], dict[date, int],
-                                        date, datetime]:
+def scenarios(
+    draw: st.DrawFn,
+) -> tuple[WorkingHours, ServiceRules, list[Interval], dict[date, int], date, datetime]:
     tz = zone(draw(st.sampled_from(ZONES)))
     day = draw(st.sampled_from(DAYS))
     todays = draw(day_windows())
@@ -378,13 +407,15 @@ def scenarios(draw: st.DrawFn) -> tuple[WorkingHours, ServiceRules, list[Interva
     duration = draw(st.integers(1, 36)) * 5
     r = ServiceRules(
         duration=timedelta(minutes=duration),
-        interval=timedelta(minutes=draw(st.one_of(st.just(duration),
-                                                  st.integers(1, 36).map(lambda n: n * 5)))),
+        interval=timedelta(
+            minutes=draw(st.one_of(st.just(duration), st.integers(1, 36).map(lambda n: n * 5)))
+        ),
         buffer_before=timedelta(minutes=draw(minutes_near_the_grid(0, 45))),
         buffer_after=timedelta(minutes=draw(minutes_near_the_grid(0, 45))),
         minimum_notice=timedelta(minutes=draw(st.one_of(st.just(0), st.integers(0, 36 * 60)))),
-        max_advance=timedelta(minutes=draw(st.one_of(st.just(60 * 24 * 60),
-                                                     st.integers(0, 4 * 24 * 60)))),
+        max_advance=timedelta(
+            minutes=draw(st.one_of(st.just(60 * 24 * 60), st.integers(0, 4 * 24 * 60)))
+        ),
         max_per_day=draw(st.one_of(st.none(), st.none(), st.integers(1, 3))),
     )
     midnight = local_to_utc(day, 0, tz)
@@ -392,14 +423,23 @@ def scenarios(draw: st.DrawFn) -> tuple[WorkingHours, ServiceRules, list[Interva
     anchors = st.sampled_from([w.start for w in todays] or [0])
     busy = [
         Interval(midnight + timedelta(minutes=a + s), midnight + timedelta(minutes=a + s + length))
-        for a, s, length in draw(st.lists(st.tuples(
-            st.one_of(anchors, st.just(0)),
-            st.one_of(minutes_near_the_grid(-120, 300), minutes_near_the_grid(-180, 26 * 60)),
-            minutes_near_the_grid(1, 240)), max_size=8))
+        for a, s, length in draw(
+            st.lists(
+                st.tuples(
+                    st.one_of(anchors, st.just(0)),
+                    st.one_of(
+                        minutes_near_the_grid(-120, 300), minutes_near_the_grid(-180, 26 * 60)
+                    ),
+                    minutes_near_the_grid(1, 240),
+                ),
+                max_size=8,
+            )
+        )
     ]
     per_day = {day: draw(st.integers(0, 3))}
-    now = midnight + timedelta(minutes=draw(st.one_of(st.integers(-3 * 24 * 60, 0),
-                                                      st.integers(-3 * 24 * 60, 24 * 60))))
+    now = midnight + timedelta(
+        minutes=draw(st.one_of(st.integers(-3 * 24 * 60, 0), st.integers(-3 * 24 * 60, 24 * 60)))
+    )
     return h, r, busy, per_day, day, now
 
 
@@ -430,13 +470,17 @@ def test_a_start_is_bookable_exactly_when_it_is_offered_and_offered_slots_are_fr
 
     # Stepping carries on by the interval whenever nothing is in the way.
     def free(start: datetime, window: Interval) -> bool:
-        return (window.contains(Interval(start, start + r.duration))
-                and not any(r.padded(start).overlaps(b) for b in busy)
-                and earliest <= start <= latest and not full)
+        return (
+            window.contains(Interval(start, start + r.duration))
+            and not any(r.padded(start).overlaps(b) for b in busy)
+            and earliest <= start <= latest
+            and not full
+        )
 
     def clear(start: datetime, window: Interval) -> bool:
-        return (window.contains(Interval(start, start + r.duration))
-                and not any(r.padded(start).overlaps(b) for b in busy))
+        return window.contains(Interval(start, start + r.duration)) and not any(
+            r.padded(start).overlaps(b) for b in busy
+        )
 
     for window in day_windows_utc:
         if free(window.start, window):
@@ -448,8 +492,11 @@ def test_a_start_is_bookable_exactly_when_it_is_offered_and_offered_slots_are_fr
                 assert slot.start + r.interval in offered_starts
             # Each slot is the window start, a step from a clear candidate, or a restart
             # after busy time that came as soon as it could (5 minutes earlier clashes).
-            assert (slot.start == window.start or clear(slot.start - r.interval, window)
-                    or not clear(slot.start - FIVE_MINUTES, window)), slot
+            assert (
+                slot.start == window.start
+                or clear(slot.start - r.interval, window)
+                or not clear(slot.start - FIVE_MINUTES, window)
+            ), slot
 
     # check_start says None exactly for the offered starts, and its reasons are true.
     midnight, next_midnight = local_to_utc(day, 0, h.timezone), local_to_utc(day, 1440, h.timezone)
