@@ -13,7 +13,7 @@ PYPROJECTS := $(wildcard pyproject.toml shared/pyproject.toml services/*/pyproje
 MYPY_PATHS := shared/src $(sort $(foreach f,$(wildcard services/*/src/*/*.py),$(firstword $(subst /src/, ,$(f)))/src))
 
 .DEFAULT_GOAL := help
-.PHONY: help .venv dev test lint bench
+.PHONY: help .venv dev test lint bench schemas
 
 help:
 	@echo "make dev    run PostgreSQL, Redis, Kafka and the services in the foreground"
@@ -21,12 +21,13 @@ help:
 	@echo "make lint   ruff format --check, ruff check, mypy"
 	@echo "make bench  run the benchmarks (results in bench/results/)"
 	@echo "make .venv  create or update the virtualenv"
+	@echo "make schemas  regenerate the committed JSON Schemas of the event contract"
 
 .venv: $(STAMP)
 
 $(STAMP): $(PYPROJECTS) requirements-dev.txt $(addsuffix /src,$(SERVICES))
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -e shared $(addprefix -e ,$(SERVICES)) -r requirements-dev.txt
+	$(BIN)/python -m pip install -e 'shared[dev]' $(addprefix -e ,$(SERVICES)) -r requirements-dev.txt
 	touch $@
 
 dev: $(STAMP)
@@ -42,3 +43,6 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+schemas: $(STAMP)
+	$(BIN)/python -c "from kairos.events import REGISTRY, write_schemas; write_schemas(REGISTRY)"

@@ -16,7 +16,8 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, time as clock_time, timedelta
+from datetime import UTC, datetime, timedelta
+from datetime import time as clock_time
 from typing import Any
 from uuid import UUID
 
@@ -43,11 +44,21 @@ def _seed(database_url: str, count: int) -> list[UUID]:
         specialist_id = app.register_specialist(f"Bench {i}", f"bench{i}@example.com", "UTC")
         app.set_schedule(specialist_id, None, {day: [[0, 24 * 60]] for day in range(7)})
         service = app.define_service(
-            specialist_id, name="Session", duration_minutes=SLOT_MINUTES,
-            slot_interval_minutes=None, buffer_before_minutes=0, buffer_after_minutes=0,
-            minimum_notice_minutes=0, max_advance_days=60, max_per_day=None,
-            cancellation_hours=24, requires_approval=False, price=None, currency=None,
-            questions=[])
+            specialist_id,
+            name="Session",
+            duration_minutes=SLOT_MINUTES,
+            slot_interval_minutes=None,
+            buffer_before_minutes=0,
+            buffer_after_minutes=0,
+            minimum_notice_minutes=0,
+            max_advance_days=60,
+            max_per_day=None,
+            cancellation_hours=24,
+            requires_approval=False,
+            price=None,
+            currency=None,
+            questions=[],
+        )
         services.append(service.id)
     app.close()
     return services
@@ -56,14 +67,35 @@ def _seed(database_url: str, count: int) -> list[UUID]:
 @contextmanager
 def _booking_service(database_url: str, redis_url: str, workers: int) -> Iterator[str]:
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
-           "KAFKA_BOOTSTRAP_SERVERS": "unused:9092", "ADMIN_API_KEY": ADMIN_KEY,
-           "JWT_SECRET": "bench-jwt-secret-" + "x" * 32,
-           "MANAGE_TOKEN_SECRET": "bench-manage-secret-" + "x" * 32, "LOG_LEVEL": "WARNING"}
-    process = ManagedProcess("booking", [
-        sys.executable, "-m", "uvicorn", "booking.main:app", "--host", "127.0.0.1",
-        "--port", str(port), "--workers", str(workers), "--no-access-log",
-        "--log-level", "warning"], env=env)
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "KAFKA_BOOTSTRAP_SERVERS": "unused:9092",
+        "ADMIN_API_KEY": ADMIN_KEY,
+        "JWT_SECRET": "bench-jwt-secret-" + "x" * 32,
+        "MANAGE_TOKEN_SECRET": "bench-manage-secret-" + "x" * 32,
+        "LOG_LEVEL": "WARNING",
+    }
+    process = ManagedProcess(
+        "booking",
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "booking.main:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+    )
     process.start()
     base = f"http://127.0.0.1:{port}"
     try:
@@ -86,14 +118,21 @@ def _requests(services: list[UUID], first_day: datetime) -> Iterator[dict[str, A
     while True:
         starts = first_day + timedelta(minutes=SLOT_MINUTES * slot)
         for service_id in services:
-            yield {"service_id": str(service_id), "starts_at": starts.isoformat(),
-                   "client": {"name": "Bench Client", "email": "client@example.com",
-                              "timezone": "Europe/Paris"}}
+            yield {
+                "service_id": str(service_id),
+                "starts_at": starts.isoformat(),
+                "client": {
+                    "name": "Bench Client",
+                    "email": "client@example.com",
+                    "timezone": "Europe/Paris",
+                },
+            }
         slot += 1
 
 
-async def _load(base: str, bodies: Iterator[dict[str, Any]], total: int,
-                clients: int) -> dict[str, Any]:
+async def _load(
+    base: str, bodies: Iterator[dict[str, Any]], total: int, clients: int
+) -> dict[str, Any]:
     statuses: dict[int, int] = {}
     latencies: list[float] = []
     remaining = total
@@ -124,10 +163,14 @@ async def _load(base: str, bodies: Iterator[dict[str, Any]], total: int,
 
 
 async def _storm(base: str, service_id: UUID, starts: datetime) -> dict[str, Any]:
-    body = {"service_id": str(service_id), "starts_at": starts.isoformat(),
-            "client": {"name": "Storm", "email": "storm@example.com", "timezone": "UTC"}}
+    body = {
+        "service_id": str(service_id),
+        "starts_at": starts.isoformat(),
+        "client": {"name": "Storm", "email": "storm@example.com", "timezone": "UTC"},
+    }
     limits = httpx.Limits(max_connections=STORM, max_keepalive_connections=STORM)
     async with httpx.AsyncClient(limits=limits, timeout=30) as http:
+
         async def one() -> tuple[int, float]:
             started = time.perf_counter()
             response = await http.post(base + "/v1/bookings", json=body)
@@ -137,9 +180,12 @@ async def _storm(base: str, service_id: UUID, starts: datetime) -> dict[str, Any
     statuses: dict[str, int] = {}
     for status, _ in results:
         statuses[str(status)] = statuses.get(str(status), 0) + 1
-    return {"requests": STORM, "statuses": statuses,
-            "exactly_one_confirmed": statuses.get("201") == 1,
-            "latency_ms": _percentiles([latency for _, latency in results])}
+    return {
+        "requests": STORM,
+        "statuses": statuses,
+        "exactly_one_confirmed": statuses.get("201") == 1,
+        "latency_ms": _percentiles([latency for _, latency in results]),
+    }
 
 
 def _percentiles(samples: list[float]) -> dict[str, float]:
@@ -147,8 +193,12 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
     if not ordered:
         return {}
     q = statistics.quantiles(ordered, n=100, method="inclusive")
-    return {"p50": round(q[49] * 1000, 2), "p90": round(q[89] * 1000, 2),
-            "p99": round(q[98] * 1000, 2), "max": round(ordered[-1] * 1000, 2)}
+    return {
+        "p50": round(q[49] * 1000, 2),
+        "p90": round(q[89] * 1000, 2),
+        "p99": round(q[98] * 1000, 2),
+        "max": round(ordered[-1] * 1000, 2),
+    }
 
 
 def run() -> dict[str, Any]:
@@ -160,13 +210,15 @@ def run() -> dict[str, Any]:
             services = _seed(database_url, SPECIALISTS + 1)
             storm_service, services = services[0], services[1:]
             seed_seconds = time.perf_counter() - seed_started
-            tomorrow = datetime.combine(datetime.now(UTC).date() + timedelta(days=1),
-                                        clock_time(), tzinfo=UTC)
+            tomorrow = datetime.combine(
+                datetime.now(UTC).date() + timedelta(days=1), clock_time(), tzinfo=UTC
+            )
             bodies = _requests(services, tomorrow)
             with _booking_service(database_url, redis.url, workers) as base:
                 sequential = asyncio.run(_load(base, bodies, SEQUENTIAL_REQUESTS, 1))
-                concurrent = asyncio.run(_load(base, bodies, CONCURRENT_REQUESTS,
-                                               CONCURRENT_CLIENTS))
+                concurrent = asyncio.run(
+                    _load(base, bodies, CONCURRENT_REQUESTS, CONCURRENT_CLIENTS)
+                )
                 storm = asyncio.run(_storm(base, storm_service, tomorrow + timedelta(hours=9)))
         finally:
             postgres.drop_database(database_url.rsplit("/", 1)[-1])

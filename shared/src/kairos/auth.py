@@ -50,10 +50,10 @@ class Authenticator:
         mac = hmac.new(self._manage_secret, b"manage:" + booking_id.bytes, hashlib.sha256)
         return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode()
 
-    def specialist_token(self, specialist_id: UUID, now: datetime,
-                         ttl: timedelta = timedelta(hours=12)) -> str:
-        claims = {"sub": str(specialist_id), "role": "specialist", "iat": now,
-                  "exp": now + ttl}
+    def specialist_token(
+        self, specialist_id: UUID, now: datetime, ttl: timedelta = timedelta(hours=12)
+    ) -> str:
+        claims = {"sub": str(specialist_id), "role": "specialist", "iat": now, "exp": now + ttl}
         return jwt.encode(claims, self._jwt_secret, algorithm=JWT_ALGORITHM)
 
     def caller(self, authorization: str | None, booking_id: UUID | None = None) -> Caller | None:
@@ -74,9 +74,13 @@ class Authenticator:
 
     def _specialist(self, token: str) -> Caller | None:
         try:
-            claims = jwt.decode(token, self._jwt_secret, algorithms=[JWT_ALGORITHM],
-                                options={"require": ["sub", "exp"]},
-                                leeway=timedelta(seconds=30))
+            claims = jwt.decode(
+                token,
+                self._jwt_secret,
+                algorithms=[JWT_ALGORITHM],
+                options={"require": ["sub", "exp"]},
+                leeway=timedelta(seconds=30),
+            )
             if claims.get("role") != "specialist":
                 return None
             return Caller("specialist", specialist_id=UUID(str(claims["sub"])))

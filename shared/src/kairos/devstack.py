@@ -197,7 +197,9 @@ def _banner(stack: Stack, env: Mapping[str, str]) -> list[str]:
 
 def _spawn(spec: ServiceSpec, env: Mapping[str, str], console: _Console) -> ManagedProcess:
     argv = [sys.executable, "-m", *spec.args]
-    return ManagedProcess(spec.name, argv, env={**env, **dict(spec.env)}, on_output=console.printer(spec.name)).start()
+    return ManagedProcess(
+        spec.name, argv, env={**env, **dict(spec.env)}, on_output=console.printer(spec.name)
+    ).start()
 
 
 def _wait_ready(url: str, name: str, services: Sequence[ManagedProcess]) -> None:

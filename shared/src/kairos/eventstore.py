@@ -38,8 +38,9 @@ def postgres_env(database_url: str, **overrides: str) -> dict[str, str]:
 _SCHEMA_LOCK = 0x4B41_4952_4F53  # "KAIROS": serialises schema creation across processes
 
 
-def open_application(factory: Callable[[dict[str, str]], T], database_url: str,
-                     **overrides: str) -> T:
+def open_application(
+    factory: Callable[[dict[str, str]], T], database_url: str, **overrides: str
+) -> T:
     """Construct an eventsourcing Application on PostgreSQL.
 
     Its constructor creates tables and functions; two processes doing that at once

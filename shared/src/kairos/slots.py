@@ -56,7 +56,9 @@ class WorkingHours:
         if local is None:
             local = self.weekly.get(day.weekday(), ())
         return [
-            Interval(local_to_utc(day, w.start, self.timezone), local_to_utc(day, w.end, self.timezone))
+            Interval(
+                local_to_utc(day, w.start, self.timezone), local_to_utc(day, w.end, self.timezone)
+            )
             for w in sorted(local, key=lambda w: w.start)
         ]
 
@@ -87,7 +89,10 @@ class Rejection(enum.Enum):
 
 
 def merge(intervals: Iterable[Interval]) -> list[Interval]:
-    """Sorted, disjoint union of `intervals` (touching ones stay apart: [a,b) and [b,c) don't clash)."""
+    """Sorted, disjoint union of `intervals`.
+
+    Touching intervals stay apart: [a, b) and [b, c) don't clash.
+    """
     merged: list[Interval] = []
     for iv in sorted(intervals):
         if merged and iv.start < merged[-1].end:
@@ -103,7 +108,9 @@ def _round_up(instant: datetime) -> datetime:
     return instant if not remainder else instant + (ROUNDING - remainder)
 
 
-def _first_clash(busy: Sequence[Interval], starts: Sequence[datetime], padded: Interval) -> Interval | None:
+def _first_clash(
+    busy: Sequence[Interval], starts: Sequence[datetime], padded: Interval
+) -> Interval | None:
     # `busy` is merged (disjoint, sorted), so only the interval just before
     # padded.end can overlap it.
     i = bisect.bisect_left(starts, padded.end) - 1
@@ -112,7 +119,9 @@ def _first_clash(busy: Sequence[Interval], starts: Sequence[datetime], padded: I
     return None
 
 
-def _step(window: Interval, rules: ServiceRules, busy: Sequence[Interval], starts: Sequence[datetime]) -> Iterator[datetime]:
+def _step(
+    window: Interval, rules: ServiceRules, busy: Sequence[Interval], starts: Sequence[datetime]
+) -> Iterator[datetime]:
     """Candidate starts in one window that clear the busy time, stepping as the rules say."""
     t = window.start
     while t + rules.duration <= window.end:

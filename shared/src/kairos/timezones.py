@@ -47,7 +47,9 @@ def local_date(instant: datetime, tz: ZoneInfo) -> date:
 def parse_hhmm(text: str) -> int:
     """'HH:MM' (00:00..24:00) → minutes since midnight; ValueError otherwise."""
     hours, sep, minutes = text.partition(":")
-    if not (sep and len(hours) == 2 and len(minutes) == 2 and hours.isdigit() and minutes.isdigit()):
+    if not (
+        sep and len(hours) == 2 and len(minutes) == 2 and hours.isdigit() and minutes.isdigit()
+    ):
         raise ValueError(f"expected HH:MM, got {text!r}")
     value = int(hours) * 60 + int(minutes)
     if int(minutes) >= 60 or value > MINUTES_PER_DAY:

@@ -61,16 +61,18 @@ def _require_admin(ctx: BookingContext, authorization: str | None) -> Caller:
     return caller
 
 
-def _require_admin_or_specialist(ctx: BookingContext, authorization: str | None,
-                                 specialist_id: UUID) -> Caller:
+def _require_admin_or_specialist(
+    ctx: BookingContext, authorization: str | None, specialist_id: UUID
+) -> Caller:
     caller = ctx.auth.caller(authorization)
     if caller is None or not (caller.is_admin or caller.is_specialist(specialist_id)):
         raise _unauthorized(authorization)
     return caller
 
 
-def _booking_for(ctx: BookingContext, authorization: str | None, booking_id: UUID,
-                 allow_client: bool) -> tuple[Caller, Booking]:
+def _booking_for(
+    ctx: BookingContext, authorization: str | None, booking_id: UUID, allow_client: bool
+) -> tuple[Caller, Booking]:
     """The booking, if the caller may act on it: its token holder (when allowed), its
     specialist, or an admin. Credentials are checked before existence is revealed."""
     caller = ctx.auth.caller(authorization, booking_id=booking_id)
@@ -87,34 +89,59 @@ def _booking_for(ctx: BookingContext, authorization: str | None, booking_id: UUI
 
 def specialist_view(sp: Specialist) -> s.SpecialistPublic:
     return s.SpecialistPublic(
-        id=sp.id, name=sp.name, timezone=sp.timezone, specialty=sp.specialty, bio=sp.bio,
-        weekly=[s.WeeklyWindowOut(day=day, **s.WindowOut.of(w).model_dump())
-                for day in sorted(sp.weekly) for w in sp.weekly[day]],
-        overrides=[s.OverrideOut(date=date.fromisoformat(d), blocked=not ws,
-                                 windows=[s.WindowOut.of(w) for w in ws])
-                   for d, ws in sorted(sp.overrides.items())],
+        id=sp.id,
+        name=sp.name,
+        timezone=sp.timezone,
+        specialty=sp.specialty,
+        bio=sp.bio,
+        weekly=[
+            s.WeeklyWindowOut(day=day, **s.WindowOut.of(w).model_dump())
+            for day in sorted(sp.weekly)
+            for w in sp.weekly[day]
+        ],
+        overrides=[
+            s.OverrideOut(
+                date=date.fromisoformat(d), blocked=not ws, windows=[s.WindowOut.of(w) for w in ws]
+            )
+            for d, ws in sorted(sp.overrides.items())
+        ],
     )
 
 
 def service_view(sv: Service) -> s.ServicePublic:
     return s.ServicePublic(
-        id=sv.id, specialist_id=sv.specialist_id, name=sv.name,
-        duration_minutes=sv.duration_minutes, slot_interval_minutes=sv.slot_interval_minutes,
+        id=sv.id,
+        specialist_id=sv.specialist_id,
+        name=sv.name,
+        duration_minutes=sv.duration_minutes,
+        slot_interval_minutes=sv.slot_interval_minutes,
         buffer_before_minutes=sv.buffer_before_minutes,
         buffer_after_minutes=sv.buffer_after_minutes,
-        minimum_notice_minutes=sv.minimum_notice_minutes, max_advance_days=sv.max_advance_days,
-        max_per_day=sv.max_per_day, cancellation_hours=sv.cancellation_hours,
-        requires_approval=sv.requires_approval, price=sv.price, currency=sv.currency,
-        questions=sv.questions,
+        minimum_notice_minutes=sv.minimum_notice_minutes,
+        max_advance_days=sv.max_advance_days,
+        max_per_day=sv.max_per_day,
+        cancellation_hours=sv.cancellation_hours,
+        requires_approval=sv.requires_approval,
+        price=sv.price,
+        currency=sv.currency,
+        questions=[s.Question(**q) for q in sv.questions],
     )
 
 
 def booking_view(b: Booking) -> dict[str, Any]:
     return s.BookingPublic(
-        id=b.id, status=b.status, service_id=b.service_id, specialist_id=b.specialist_id,
-        starts_at=b.starts_at, ends_at=b.ends_at, client=b.client, answers=b.answers,
-        notes=b.notes, history=[s.HistoryEntry(status=st, at=at) for st, at in b.history],
-        refund_eligible=b.refund_eligible, cancellation_reason=b.cancel_reason,
+        id=b.id,
+        status=b.status,
+        service_id=b.service_id,
+        specialist_id=b.specialist_id,
+        starts_at=b.starts_at,
+        ends_at=b.ends_at,
+        client=s.ClientIn(**b.client),
+        answers=b.answers,
+        notes=b.notes,
+        history=[s.HistoryEntry(status=st, at=at) for st, at in b.history],
+        refund_eligible=b.refund_eligible,
+        cancellation_reason=b.cancel_reason,
         no_show_party=b.no_show_party,
     ).model_dump(mode="json")
 
@@ -127,8 +154,9 @@ class SpecialistCreated(s.SpecialistPublic):
 
 
 @catalog.post("/specialists", status_code=201, response_model=SpecialistCreated)
-def register_specialist(body: s.SpecialistCreate, ctx: Ctx,
-                        authorization: Authorization = None) -> SpecialistCreated:
+def register_specialist(
+    body: s.SpecialistCreate, ctx: Ctx, authorization: Authorization = None
+) -> SpecialistCreated:
     _require_admin(ctx, authorization)
     specialist_id = ctx.app.register_specialist(**body.model_dump())
     specialist = ctx.app.specialist(specialist_id)
@@ -137,7 +165,9 @@ def register_specialist(body: s.SpecialistCreate, ctx: Ctx,
 
 @catalog.get("/specialists")
 def list_specialists(ctx: Ctx) -> dict[str, list[s.SpecialistPublic]]:
-    return {"specialists": [specialist_view(ctx.app.specialist(i)) for i in ctx.index.specialists()]}
+    return {
+        "specialists": [specialist_view(ctx.app.specialist(i)) for i in ctx.index.specialists()]
+    }
 
 
 @catalog.get("/specialists/{specialist_id}")
@@ -146,8 +176,9 @@ def get_specialist(specialist_id: UUID, ctx: Ctx) -> s.SpecialistPublic:
 
 
 @catalog.post("/specialists/{specialist_id}/token", tags=["ops"])
-def mint_specialist_token(specialist_id: UUID, ctx: Ctx,
-                          authorization: Authorization = None) -> dict[str, str]:
+def mint_specialist_token(
+    specialist_id: UUID, ctx: Ctx, authorization: Authorization = None
+) -> dict[str, str]:
     """Admin: a signed JWT for the specialist (until an identity provider issues them)."""
     _require_admin(ctx, authorization)
     ctx.app.specialist(specialist_id)
@@ -155,32 +186,42 @@ def mint_specialist_token(specialist_id: UUID, ctx: Ctx,
 
 
 @catalog.put("/specialists/{specialist_id}/schedule")
-def set_schedule(specialist_id: UUID, body: s.ScheduleIn, ctx: Ctx,
-                 authorization: Authorization = None) -> s.SpecialistPublic:
+def set_schedule(
+    specialist_id: UUID, body: s.ScheduleIn, ctx: Ctx, authorization: Authorization = None
+) -> s.SpecialistPublic:
     _require_admin_or_specialist(ctx, authorization, specialist_id)
     return specialist_view(ctx.app.set_schedule(specialist_id, body.timezone, body.by_day()))
 
 
 @catalog.put("/specialists/{specialist_id}/overrides/{day}")
-def set_override(specialist_id: UUID, day: date, body: s.OverrideIn, ctx: Ctx,
-                 authorization: Authorization = None) -> s.OverrideOut:
+def set_override(
+    specialist_id: UUID,
+    day: date,
+    body: s.OverrideIn,
+    ctx: Ctx,
+    authorization: Authorization = None,
+) -> s.OverrideOut:
     _require_admin_or_specialist(ctx, authorization, specialist_id)
     windows = [w.minutes() for w in body.windows]
     ctx.app.set_override(specialist_id, day, windows)
-    return s.OverrideOut(date=day, blocked=not windows, windows=[s.WindowOut.of(w) for w in windows])
+    return s.OverrideOut(
+        date=day, blocked=not windows, windows=[s.WindowOut.of(w) for w in windows]
+    )
 
 
 @catalog.delete("/specialists/{specialist_id}/overrides/{day}", status_code=204)
-def clear_override(specialist_id: UUID, day: date, ctx: Ctx,
-                   authorization: Authorization = None) -> Response:
+def clear_override(
+    specialist_id: UUID, day: date, ctx: Ctx, authorization: Authorization = None
+) -> Response:
     _require_admin_or_specialist(ctx, authorization, specialist_id)
     ctx.app.clear_override(specialist_id, day)
     return Response(status_code=204)
 
 
 @catalog.post("/services", status_code=201)
-def define_service(body: s.ServiceCreate, ctx: Ctx,
-                   authorization: Authorization = None) -> s.ServicePublic:
+def define_service(
+    body: s.ServiceCreate, ctx: Ctx, authorization: Authorization = None
+) -> s.ServicePublic:
     _require_admin(ctx, authorization)
     definition = body.model_dump(exclude={"specialist_id"})
     definition["questions"] = [q.model_dump() for q in body.questions]
@@ -193,8 +234,9 @@ def get_service(service_id: UUID, ctx: Ctx) -> s.ServicePublic:
 
 
 @catalog.patch("/services/{service_id}")
-def update_service(service_id: UUID, body: s.ServiceUpdate, ctx: Ctx,
-                   authorization: Authorization = None) -> s.ServicePublic:
+def update_service(
+    service_id: UUID, body: s.ServiceUpdate, ctx: Ctx, authorization: Authorization = None
+) -> s.ServicePublic:
     caller = ctx.auth.caller(authorization)
     if caller is None:
         raise _unauthorized(authorization)
@@ -212,14 +254,22 @@ def update_service(service_id: UUID, body: s.ServiceUpdate, ctx: Ctx,
 
 
 @bookings.post("", status_code=201)
-def request_booking(body: s.BookingCreate, ctx: Ctx,
-                    idempotency_key: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+def request_booking(
+    body: s.BookingCreate, ctx: Ctx, idempotency_key: Annotated[str | None, Header()] = None
+) -> dict[str, Any]:
     digest = fingerprint(body.model_dump(mode="json"))
     booking_id = ctx.idempotency.reserve(idempotency_key, digest) if idempotency_key else None
     try:
         placed = ctx.app.request_booking(
-            body.service_id, body.starts_at, body.client.model_dump(mode="json"), body.answers,
-            body.notes, now=ctx.clock(), fingerprint=digest, booking_id=booking_id)
+            body.service_id,
+            body.starts_at,
+            body.client.model_dump(mode="json"),
+            body.answers,
+            body.notes,
+            now=ctx.clock(),
+            fingerprint=digest,
+            booking_id=booking_id,
+        )
     except DomainError:
         if idempotency_key:
             ctx.idempotency.forget(idempotency_key)
@@ -229,8 +279,11 @@ def request_booking(body: s.BookingCreate, ctx: Ctx,
         if booking.fingerprint != digest:
             raise KeyReused("this Idempotency-Key was used with a different request body")
         booking = ctx.app.booking_as_requested(booking.id)
-    return {**booking_view(booking), "manage_token": ctx.auth.manage_token(booking.id),
-            "notification_id": position}
+    return {
+        **booking_view(booking),
+        "manage_token": ctx.auth.manage_token(booking.id),
+        "notification_id": position,
+    }
 
 
 @bookings.get("")
@@ -241,8 +294,13 @@ def list_bookings(
     client_email: str | None = None,
     from_: Annotated[date | datetime | None, Query(alias="from")] = None,
     to: date | datetime | None = None,
-    status_: Annotated[Literal["pending", "confirmed", "in_progress", "completed", "cancelled",
-                               "declined", "no_show"] | None, Query(alias="status")] = None,
+    status_: Annotated[
+        Literal[
+            "pending", "confirmed", "in_progress", "completed", "cancelled", "declined", "no_show"
+        ]
+        | None,
+        Query(alias="status"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> s.BookingList:
     """Consultation history: an admin sees all; a specialist sees only their own."""
@@ -253,10 +311,16 @@ def list_bookings(
         if specialist_id not in (None, caller.specialist_id):
             raise _unauthorized(authorization)
         specialist_id = caller.specialist_id
-    rows = ctx.index.bookings(BookingFilter(
-        specialist_id=specialist_id, client_email=client_email,
-        starts_from=_instant(from_, end=False), starts_before=_instant(to, end=True),
-        status=status_, limit=limit))
+    rows = ctx.index.bookings(
+        BookingFilter(
+            specialist_id=specialist_id,
+            client_email=client_email,
+            starts_from=_instant(from_, end=False),
+            starts_before=_instant(to, end=True),
+            status=status_,
+            limit=limit,
+        )
+    )
     return s.BookingList(bookings=[s.BookingSummary(**row) for row in rows])
 
 
@@ -275,46 +339,52 @@ def get_booking(booking_id: UUID, ctx: Ctx, authorization: Authorization = None)
 
 
 @bookings.post("/{booking_id}/cancel")
-def cancel_booking(booking_id: UUID, ctx: Ctx, body: s.CancelIn | None = None,
-                   authorization: Authorization = None) -> s.CancelOut:
+def cancel_booking(
+    booking_id: UUID, ctx: Ctx, body: s.CancelIn | None = None, authorization: Authorization = None
+) -> s.CancelOut:
     caller, _ = _booking_for(ctx, authorization, booking_id, allow_client=True)
-    booking = ctx.app.cancel(booking_id, body.reason if body else None, by=caller.role,
-                             now=ctx.clock())
+    booking = ctx.app.cancel(
+        booking_id, body.reason if body else None, by=caller.role, now=ctx.clock()
+    )
     return s.CancelOut(status="cancelled", refund_eligible=bool(booking.refund_eligible))
 
 
 @bookings.post("/{booking_id}/reschedule")
-def reschedule_booking(booking_id: UUID, body: s.RescheduleIn, ctx: Ctx,
-                       authorization: Authorization = None) -> dict[str, Any]:
+def reschedule_booking(
+    booking_id: UUID, body: s.RescheduleIn, ctx: Ctx, authorization: Authorization = None
+) -> dict[str, Any]:
     _booking_for(ctx, authorization, booking_id, allow_client=True)
     return booking_view(ctx.app.reschedule(booking_id, body.starts_at, now=ctx.clock()))
 
 
 @bookings.post("/{booking_id}/approve")
-def approve_booking(booking_id: UUID, ctx: Ctx,
-                    authorization: Authorization = None) -> dict[str, Any]:
+def approve_booking(
+    booking_id: UUID, ctx: Ctx, authorization: Authorization = None
+) -> dict[str, Any]:
     _booking_for(ctx, authorization, booking_id, allow_client=False)
     return booking_view(ctx.app.approve(booking_id, now=ctx.clock()))
 
 
 @bookings.post("/{booking_id}/decline")
-def decline_booking(booking_id: UUID, ctx: Ctx, body: s.DeclineIn | None = None,
-                    authorization: Authorization = None) -> dict[str, Any]:
+def decline_booking(
+    booking_id: UUID, ctx: Ctx, body: s.DeclineIn | None = None, authorization: Authorization = None
+) -> dict[str, Any]:
     _booking_for(ctx, authorization, booking_id, allow_client=False)
-    return booking_view(ctx.app.decline(booking_id, body.reason if body else None,
-                                        now=ctx.clock()))
+    return booking_view(ctx.app.decline(booking_id, body.reason if body else None, now=ctx.clock()))
 
 
 @bookings.post("/{booking_id}/complete")
-def complete_booking(booking_id: UUID, ctx: Ctx,
-                     authorization: Authorization = None) -> dict[str, Any]:
+def complete_booking(
+    booking_id: UUID, ctx: Ctx, authorization: Authorization = None
+) -> dict[str, Any]:
     _booking_for(ctx, authorization, booking_id, allow_client=False)
     return booking_view(ctx.app.complete(booking_id, now=ctx.clock()))
 
 
 @bookings.post("/{booking_id}/no-show")
-def mark_no_show(booking_id: UUID, body: s.NoShowIn, ctx: Ctx,
-                 authorization: Authorization = None) -> dict[str, Any]:
+def mark_no_show(
+    booking_id: UUID, body: s.NoShowIn, ctx: Ctx, authorization: Authorization = None
+) -> dict[str, Any]:
     _booking_for(ctx, authorization, booking_id, allow_client=False)
     return booking_view(ctx.app.mark_no_show(booking_id, body.party, now=ctx.clock()))
 

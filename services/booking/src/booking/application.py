@@ -64,24 +64,31 @@ class Bookings(Application[UUID]):
 
     # --- catalog --------------------------------------------------------------
 
-    def register_specialist(self, name: str, email: str, timezone: str,
-                            specialty: str | None = None, bio: str | None = None) -> UUID:
+    def register_specialist(
+        self,
+        name: str,
+        email: str,
+        timezone: str,
+        specialty: str | None = None,
+        bio: str | None = None,
+    ) -> UUID:
         zone(timezone)
-        specialist = Specialist(name=name, email=email, timezone=timezone,
-                                specialty=specialty, bio=bio)
+        specialist = Specialist(
+            name=name, email=email, timezone=timezone, specialty=specialty, bio=bio
+        )
         self.save(specialist)
         return specialist.id
 
-    def set_schedule(self, specialist_id: UUID, timezone: str | None,
-                     weekly: dict[int, list[WindowPair]]) -> Specialist:
+    def set_schedule(
+        self, specialist_id: UUID, timezone: str | None, weekly: dict[int, list[WindowPair]]
+    ) -> Specialist:
         """Replace the weekly schedule (and the zone, when given)."""
         specialist = self.specialist(specialist_id)
         specialist.set_schedule(timezone or specialist.timezone, weekly)
         self.save(specialist)
         return specialist
 
-    def set_override(self, specialist_id: UUID, day: date,
-                     windows: list[WindowPair]) -> Specialist:
+    def set_override(self, specialist_id: UUID, day: date, windows: list[WindowPair]) -> Specialist:
         """Replace one local date's hours; no windows blocks the date."""
         specialist = self.specialist(specialist_id)
         specialist.set_override(day, windows)
@@ -122,9 +129,17 @@ class Bookings(Application[UUID]):
 
     # --- bookings -------------------------------------------------------------
 
-    def request_booking(self, service_id: UUID, starts_at: datetime, client: dict[str, Any],
-                        answers: dict[str, str], notes: str | None, now: datetime,
-                        fingerprint: str = "", booking_id: UUID | None = None) -> Placed:
+    def request_booking(
+        self,
+        service_id: UUID,
+        starts_at: datetime,
+        client: dict[str, Any],
+        answers: dict[str, str],
+        notes: str | None,
+        now: datetime,
+        fingerprint: str = "",
+        booking_id: UUID | None = None,
+    ) -> Placed:
         """Book `starts_at` if the slot rules offer it: confirmed, or pending when the
         service requires approval. A given `booking_id` that already exists returns
         that booking unchanged (the idempotent retry of a request), with no position."""
@@ -143,10 +158,18 @@ class Bookings(Application[UUID]):
             rules = service.rules()
             busy = rules.padded(starts_at)
             booking = Booking(
-                id=booking_id, service_id=service.id, specialist_id=specialist.id,
-                starts_at=starts_at, ends_at=starts_at + rules.duration,
-                busy_from=busy.start, busy_until=busy.end, client=client, answers=answers,
-                notes=notes, fingerprint=fingerprint, at=now,
+                id=booking_id,
+                service_id=service.id,
+                specialist_id=specialist.id,
+                starts_at=starts_at,
+                ends_at=starts_at + rules.duration,
+                busy_from=busy.start,
+                busy_until=busy.end,
+                client=client,
+                answers=answers,
+                notes=notes,
+                fingerprint=fingerprint,
+                at=now,
             )
             if service.requires_approval:
                 booking.hold_for_approval(at=now)
@@ -170,8 +193,9 @@ class Bookings(Application[UUID]):
             ledgers = self._ledgers_around(specialist, starts_at, service, loaded=old)
             self._check_slot(specialist, service, ledgers.values(), starts_at, now)
             rules = service.rules()
-            booking.reschedule(starts_at, starts_at + rules.duration, rules.padded(starts_at),
-                               at=now)
+            booking.reschedule(
+                starts_at, starts_at + rules.duration, rules.padded(starts_at), at=now
+            )
             self._claim(specialist, ledgers, booking)
             self.save(booking, *(ledger for ledger in ledgers.values() if ledger.pending_events))
             return booking
@@ -220,21 +244,37 @@ class Bookings(Application[UUID]):
 
     # --- internals ------------------------------------------------------------
 
-    def _check_slot(self, specialist: Specialist, service: Service,
-                    ledgers: Iterable[DayLedger], starts_at: datetime, now: datetime) -> None:
+    def _check_slot(
+        self,
+        specialist: Specialist,
+        service: Service,
+        ledgers: Iterable[DayLedger],
+        starts_at: datetime,
+        now: datetime,
+    ) -> None:
         ledgers = list(ledgers)
-        busy = {booking: claim.busy for ledger in ledgers
-                for booking, claim in ledger.claims.items()}
+        busy = {
+            booking: claim.busy for ledger in ledgers for booking, claim in ledger.claims.items()
+        }
         day = local_date(starts_at, zone(specialist.timezone)).isoformat()
-        per_day = {date.fromisoformat(ledger.day): ledger.bookings_starting_here(service.id)
-                   for ledger in ledgers if ledger.day == day}
-        rejection = check_start(specialist.working_hours(), service.rules(), busy.values(),
-                                per_day, starts_at, now)
+        per_day = {
+            date.fromisoformat(ledger.day): ledger.bookings_starting_here(service.id)
+            for ledger in ledgers
+            if ledger.day == day
+        }
+        rejection = check_start(
+            specialist.working_hours(), service.rules(), busy.values(), per_day, starts_at, now
+        )
         if rejection is not None:
             raise SlotRejected(rejection, {"starts_at": iso_utc(starts_at)})
 
-    def _ledgers_around(self, specialist: Specialist, starts_at: datetime, service: Service,
-                        loaded: dict[str, DayLedger] | None = None) -> dict[str, DayLedger]:
+    def _ledgers_around(
+        self,
+        specialist: Specialist,
+        starts_at: datetime,
+        service: Service,
+        loaded: dict[str, DayLedger] | None = None,
+    ) -> dict[str, DayLedger]:
         """The ledgers a start on `starts_at` must be checked against: every local date its
         padded interval touches, and the days either side (a neighbour's buffers may reach
         across midnight)."""
@@ -262,22 +302,30 @@ class Bookings(Application[UUID]):
         while day <= last:
             days[DayLedger.create_id(specialist.id, day.isoformat())] = day.isoformat()
             day += timedelta(days=1)
-        return {days[ledger_id]: ledger for ledger_id, ledger in load_many(self, list(days)).items()}
+        return {
+            days[ledger_id]: ledger for ledger_id, ledger in load_many(self, list(days)).items()
+        }
 
-    def _claim(self, specialist: Specialist, ledgers: dict[str, DayLedger],
-               booking: Booking) -> list[DayLedger]:
+    def _claim(
+        self, specialist: Specialist, ledgers: dict[str, DayLedger], booking: Booking
+    ) -> list[DayLedger]:
         tz = zone(specialist.timezone)
         start_day = local_date(booking.starts_at, tz)
         touched = self._ledgers_for_dates(ledgers, booking.busy, tz)
         for ledger in touched:
-            ledger.claim(booking_id=booking.id, service_id=booking.service_id,
-                         busy_from=booking.busy_from, busy_until=booking.busy_until,
-                         starts_here=ledger.day == start_day.isoformat())
+            ledger.claim(
+                booking_id=booking.id,
+                service_id=booking.service_id,
+                busy_from=booking.busy_from,
+                busy_until=booking.busy_until,
+                starts_here=ledger.day == start_day.isoformat(),
+            )
         return touched
 
     @staticmethod
-    def _ledgers_for_dates(ledgers: dict[str, DayLedger], busy: Interval,
-                           tz: Any) -> list[DayLedger]:
+    def _ledgers_for_dates(
+        ledgers: dict[str, DayLedger], busy: Interval, tz: Any
+    ) -> list[DayLedger]:
         day = local_date(busy.start, tz)
         last = local_date(busy.end - timedelta(microseconds=1), tz)
         touched = []
@@ -317,7 +365,7 @@ class Bookings(Application[UUID]):
 
     def _find(self, aggregate_id: UUID, kind: type[T], copy: bool = True) -> T | None:
         try:
-            aggregate = self.repository.get(aggregate_id, deepcopy_from_cache=copy)
+            aggregate: Any = self.repository.get(aggregate_id, deepcopy_from_cache=copy)
         except AggregateNotFoundError:
             return None
         return aggregate if isinstance(aggregate, kind) else None

@@ -23,7 +23,7 @@ def load_many(app: Application[UUID], ids: Sequence[UUID]) -> dict[UUID, Any]:
     """The current state of each existing aggregate among `ids` (missing ones are absent)."""
     recorder = app.recorder
     if not isinstance(recorder, PostgresAggregateRecorder):
-        found = {}
+        found: dict[UUID, Any] = {}
         for aggregate_id in ids:
             try:
                 found[aggregate_id] = app.repository.get(aggregate_id)
@@ -40,8 +40,11 @@ def load_many(app: Application[UUID], ids: Sequence[UUID]) -> dict[UUID, Any]:
     with recorder.datastore.get_connection() as conn, conn.cursor() as cur:
         cur.execute(statement, [list(ids)], prepare=True)
         for row in cur.fetchall():
-            stored = StoredEvent(originator_id=row["originator_id"],
-                                 originator_version=row["originator_version"],
-                                 topic=row["topic"], state=bytes(row["state"]))
+            stored = StoredEvent(
+                originator_id=row["originator_id"],
+                originator_version=row["originator_version"],
+                topic=row["topic"],
+                state=bytes(row["state"]),
+            )
             events[row["originator_id"]].append(app.mapper.to_domain_event(stored))
     return {aggregate_id: project_aggregate(None, evs) for aggregate_id, evs in events.items()}

@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from itertools import pairwise
 from typing import Any
-from uuid import UUID, NAMESPACE_URL, uuid5
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
@@ -21,6 +22,13 @@ from kairos.timezones import MINUTES_PER_DAY, zone
 
 # A pair of minutes since local midnight; the end may be 1440 (24:00).
 WindowPair = list[int]
+
+
+def event_class(aggregate: type[Aggregate], name: str) -> type[Any]:
+    """The event class the `@event(name)` decorator made on `aggregate` (e.g. Booking.Confirmed),
+    looked up by name because type checkers can't see decorator-made classes."""
+    cls: type[Any] = getattr(aggregate, name)
+    return cls
 
 
 class DomainError(Exception):
@@ -53,9 +61,10 @@ def check_windows(windows: list[WindowPair]) -> None:
     ordered = sorted(windows)
     for start, end in ordered:
         if not (0 <= start < end <= MINUTES_PER_DAY):
-            raise InvalidSchedule("a window must start before it ends, within the day",
-                                  {"window": [start, end]})
-    for (_, end), (next_start, _) in zip(ordered, ordered[1:], strict=False):
+            raise InvalidSchedule(
+                "a window must start before it ends, within the day", {"window": [start, end]}
+            )
+    for (_, end), (next_start, _) in pairwise(ordered):
         if next_start < end:
             raise InvalidSchedule("windows of one day overlap", {"windows": ordered})
 
@@ -64,8 +73,9 @@ class Specialist(Aggregate):
     """A person clients book: profile, time zone, weekly schedule and date overrides."""
 
     @event("Registered")
-    def __init__(self, name: str, email: str, timezone: str, specialty: str | None,
-                 bio: str | None) -> None:
+    def __init__(
+        self, name: str, email: str, timezone: str, specialty: str | None, bio: str | None
+    ) -> None:
         self.name = name
         self.email = email
         self.timezone = timezone
@@ -117,22 +127,43 @@ class Specialist(Aggregate):
 
 
 SERVICE_FIELDS = (
-    "name", "duration_minutes", "slot_interval_minutes", "buffer_before_minutes",
-    "buffer_after_minutes", "minimum_notice_minutes", "max_advance_days", "max_per_day",
-    "cancellation_hours", "requires_approval", "price", "currency", "questions",
+    "name",
+    "duration_minutes",
+    "slot_interval_minutes",
+    "buffer_before_minutes",
+    "buffer_after_minutes",
+    "minimum_notice_minutes",
+    "max_advance_days",
+    "max_per_day",
+    "cancellation_hours",
+    "requires_approval",
+    "price",
+    "currency",
+    "questions",
 )
 
 
 class Service(Aggregate):
-    """What a client books (an event type): duration, buffers, limits, policy and intake questions."""
+    """What a client books (an event type): duration, buffers, limits, policy, questions."""
 
     @event("Defined")
-    def __init__(self, specialist_id: UUID, name: str, duration_minutes: int,
-                 slot_interval_minutes: int | None, buffer_before_minutes: int,
-                 buffer_after_minutes: int, minimum_notice_minutes: int, max_advance_days: int,
-                 max_per_day: int | None, cancellation_hours: int, requires_approval: bool,
-                 price: Decimal | None, currency: str | None,
-                 questions: list[dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        specialist_id: UUID,
+        name: str,
+        duration_minutes: int,
+        slot_interval_minutes: int | None,
+        buffer_before_minutes: int,
+        buffer_after_minutes: int,
+        minimum_notice_minutes: int,
+        max_advance_days: int,
+        max_per_day: int | None,
+        cancellation_hours: int,
+        requires_approval: bool,
+        price: Decimal | None,
+        currency: str | None,
+        questions: list[dict[str, Any]],
+    ) -> None:
         self.specialist_id = specialist_id
         self.name = name
         self.duration_minutes = duration_minutes
@@ -157,7 +188,8 @@ class Service(Aggregate):
         duration = timedelta(minutes=self.duration_minutes)
         return ServiceRules(
             duration=duration,
-            interval=timedelta(minutes=self.slot_interval_minutes) if self.slot_interval_minutes
+            interval=timedelta(minutes=self.slot_interval_minutes)
+            if self.slot_interval_minutes
             else duration,
             buffer_before=timedelta(minutes=self.buffer_before_minutes),
             buffer_after=timedelta(minutes=self.buffer_after_minutes),
@@ -167,15 +199,20 @@ class Service(Aggregate):
         )
 
     def check_answers(self, answers: dict[str, str]) -> None:
-        missing = [q["key"] for q in self.questions
-                   if q.get("required") and not str(answers.get(q["key"], "")).strip()]
+        missing = [
+            q["key"]
+            for q in self.questions
+            if q.get("required") and not str(answers.get(q["key"], "")).strip()
+        ]
         if missing:
             raise MissingAnswer("required intake questions are unanswered", {"missing": missing})
         for q in self.questions:
             value = answers.get(q["key"])
             if q["type"] == "select" and value and value not in (q.get("options") or []):
-                raise MissingAnswer(f"answer to {q['key']!r} is not one of its options",
-                                    {"key": q["key"], "options": q.get("options")})
+                raise MissingAnswer(
+                    f"answer to {q['key']!r} is not one of its options",
+                    {"key": q["key"], "options": q.get("options")},
+                )
 
     def refund_eligible(self, starts_at: datetime, now: datetime) -> bool:
         return now <= starts_at - timedelta(hours=self.cancellation_hours)
@@ -189,10 +226,21 @@ class Booking(Aggregate):
     completed or no_show. Rescheduling keeps the id."""
 
     @event("SlotRequested")
-    def __init__(self, id: UUID, service_id: UUID, specialist_id: UUID, starts_at: datetime,
-                 ends_at: datetime, busy_from: datetime, busy_until: datetime,
-                 client: dict[str, Any], answers: dict[str, str], notes: str | None,
-                 fingerprint: str, at: datetime) -> None:
+    def __init__(
+        self,
+        id: UUID,
+        service_id: UUID,
+        specialist_id: UUID,
+        starts_at: datetime,
+        ends_at: datetime,
+        busy_from: datetime,
+        busy_until: datetime,
+        client: dict[str, Any],
+        answers: dict[str, str],
+        notes: str | None,
+        fingerprint: str,
+        at: datetime,
+    ) -> None:
         self.service_id = service_id
         self.specialist_id = specialist_id
         self.starts_at = starts_at
@@ -215,8 +263,10 @@ class Booking(Aggregate):
 
     def _check_status(self, command: str, *allowed: str) -> None:
         if self.status not in allowed:
-            raise InvalidState(f"cannot {command} a {self.status} booking",
-                               {"status": self.status, "allowed_from": list(allowed)})
+            raise InvalidState(
+                f"cannot {command} a {self.status} booking",
+                {"status": self.status, "allowed_from": list(allowed)},
+            )
 
     def _enter(self, status: str, at: datetime) -> None:
         self.status = status
@@ -257,17 +307,31 @@ class Booking(Aggregate):
         self.refund_eligible = refund_eligible
         self._enter("cancelled", at)
 
-    def reschedule(self, starts_at: datetime, ends_at: datetime, busy: Interval,
-                   at: datetime) -> None:
+    def reschedule(
+        self, starts_at: datetime, ends_at: datetime, busy: Interval, at: datetime
+    ) -> None:
         self._check_status("reschedule", *ACTIVE)
-        self._rescheduled(starts_at=starts_at, ends_at=ends_at, busy_from=busy.start,
-                          busy_until=busy.end, previous_starts_at=self.starts_at,
-                          previous_ends_at=self.ends_at, at=at)
+        self._rescheduled(
+            starts_at=starts_at,
+            ends_at=ends_at,
+            busy_from=busy.start,
+            busy_until=busy.end,
+            previous_starts_at=self.starts_at,
+            previous_ends_at=self.ends_at,
+            at=at,
+        )
 
     @event("Rescheduled")
-    def _rescheduled(self, starts_at: datetime, ends_at: datetime, busy_from: datetime,
-                     busy_until: datetime, previous_starts_at: datetime,
-                     previous_ends_at: datetime, at: datetime) -> None:
+    def _rescheduled(
+        self,
+        starts_at: datetime,
+        ends_at: datetime,
+        busy_from: datetime,
+        busy_until: datetime,
+        previous_starts_at: datetime,
+        previous_ends_at: datetime,
+        at: datetime,
+    ) -> None:
         self.starts_at, self.ends_at = starts_at, ends_at
         self.busy_from, self.busy_until = busy_from, busy_until
 
@@ -318,10 +382,17 @@ class DayLedger(Aggregate):
         self.claims: dict[str, Claim] = {}
 
     @event("Claimed")
-    def claim(self, booking_id: UUID, service_id: UUID, busy_from: datetime,
-              busy_until: datetime, starts_here: bool) -> None:
-        self.claims[str(booking_id)] = Claim(service_id, Interval(busy_from, busy_until),
-                                             starts_here)
+    def claim(
+        self,
+        booking_id: UUID,
+        service_id: UUID,
+        busy_from: datetime,
+        busy_until: datetime,
+        starts_here: bool,
+    ) -> None:
+        self.claims[str(booking_id)] = Claim(
+            service_id, Interval(busy_from, busy_until), starts_here
+        )
 
     def release(self, booking_id: UUID) -> None:
         if str(booking_id) in self.claims:

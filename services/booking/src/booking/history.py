@@ -19,7 +19,7 @@ from eventsourcing.application import Application
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from booking.domain import Booking, Specialist
+from booking.domain import Booking, Specialist, event_class
 
 PAGE = 1000
 _LOCK_KEY = 0x6B616972  # any constant shared by every booking process
@@ -63,15 +63,20 @@ class HistoryIndex:
         self._app = app
         self._pool = pool
         self._handlers: dict[str, Apply] = {
-            _topic(Specialist.Registered): self._registered,
-            _topic(Specialist.ScheduleSet): self._zone_changed,
-            _topic(Booking.SlotRequested): self._requested,
-            _topic(Booking.Rescheduled): self._rescheduled,
+            _topic(event_class(Specialist, "Registered")): self._registered,
+            _topic(event_class(Specialist, "ScheduleSet")): self._zone_changed,
+            _topic(event_class(Booking, "SlotRequested")): self._requested,
+            _topic(event_class(Booking, "Rescheduled")): self._rescheduled,
         }
-        for name, status in (("Confirmed", "confirmed"), ("Pending", "pending"),
-                             ("Declined", "declined"), ("Cancelled", "cancelled"),
-                             ("Completed", "completed"), ("NoShowMarked", "no_show")):
-            self._handlers[_topic(getattr(Booking, name))] = self._status(status)
+        for name, status in (
+            ("Confirmed", "confirmed"),
+            ("Pending", "pending"),
+            ("Declined", "declined"),
+            ("Cancelled", "cancelled"),
+            ("Completed", "completed"),
+            ("NoShowMarked", "no_show"),
+        ):
+            self._handlers[_topic(event_class(Booking, name))] = self._status(status)
 
     def create_tables(self) -> None:
         # Serialised: workers starting together would race on CREATE ... IF NOT EXISTS.
@@ -90,7 +95,8 @@ class HistoryIndex:
             position = row[0] if row else 0
             while True:
                 page = self._app.recorder.select_notifications(
-                    position, PAGE, topics=topics, inclusive_of_start=False)
+                    position, PAGE, topics=topics, inclusive_of_start=False
+                )
                 for notification in page:
                     event = self._app.mapper.to_domain_event(notification)
                     self._handlers[notification.topic](cur, event, notification.id)
@@ -101,7 +107,9 @@ class HistoryIndex:
                     break
             cur.execute(
                 "INSERT INTO booking_index_position (name, position) VALUES ('history', %s) "
-                "ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position", (position,))
+                "ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position",
+                (position,),
+            )
         return applied
 
     def specialists(self) -> list[UUID]:
@@ -112,7 +120,8 @@ class HistoryIndex:
 
     def bookings(self, f: BookingFilter) -> Sequence[dict[str, Any]]:
         self.catch_up()
-        clauses, params = ["TRUE"], []
+        clauses: list[str] = ["TRUE"]
+        params: list[Any] = []
         if f.specialist_id:
             clauses.append("specialist_id = %s")
             params.append(f.specialist_id)
@@ -128,8 +137,10 @@ class HistoryIndex:
         if f.status:
             clauses.append("status = %s")
             params.append(f.status)
-        sql = (f"SELECT * FROM booking_history WHERE {' AND '.join(clauses)} "  # noqa: S608
-               "ORDER BY starts_at, id LIMIT %s")
+        sql = (
+            f"SELECT * FROM booking_history WHERE {' AND '.join(clauses)} "
+            "ORDER BY starts_at, id LIMIT %s"
+        )
         with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             cur.execute(sql, [*params, f.limit])
             return cur.fetchall()
@@ -141,12 +152,15 @@ class HistoryIndex:
         cur.execute(
             "INSERT INTO specialist_directory (id, name, timezone, specialty, bio, position) "
             "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
-            (e.originator_id, e.name, e.timezone, e.specialty, e.bio, position))
+            (e.originator_id, e.name, e.timezone, e.specialty, e.bio, position),
+        )
 
     @staticmethod
     def _zone_changed(cur: psycopg.Cursor[Any], e: Any, position: int) -> None:
-        cur.execute("UPDATE specialist_directory SET timezone = %s WHERE id = %s",
-                    (e.timezone, e.originator_id))
+        cur.execute(
+            "UPDATE specialist_directory SET timezone = %s WHERE id = %s",
+            (e.timezone, e.originator_id),
+        )
 
     @staticmethod
     def _requested(cur: psycopg.Cursor[Any], e: Any, position: int) -> None:
@@ -154,17 +168,30 @@ class HistoryIndex:
             "INSERT INTO booking_history (id, specialist_id, service_id, client_name, "
             "client_email, starts_at, ends_at, status) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
             "ON CONFLICT (id) DO NOTHING",
-            (e.originator_id, e.specialist_id, e.service_id, e.client["name"],
-             e.client["email"], e.starts_at, e.ends_at, "requested"))
+            (
+                e.originator_id,
+                e.specialist_id,
+                e.service_id,
+                e.client["name"],
+                e.client["email"],
+                e.starts_at,
+                e.ends_at,
+                "requested",
+            ),
+        )
 
     @staticmethod
     def _rescheduled(cur: psycopg.Cursor[Any], e: Any, position: int) -> None:
-        cur.execute("UPDATE booking_history SET starts_at = %s, ends_at = %s WHERE id = %s",
-                    (e.starts_at, e.ends_at, e.originator_id))
+        cur.execute(
+            "UPDATE booking_history SET starts_at = %s, ends_at = %s WHERE id = %s",
+            (e.starts_at, e.ends_at, e.originator_id),
+        )
 
     @staticmethod
     def _status(status: str) -> Apply:
         def apply(cur: psycopg.Cursor[Any], e: Any, position: int) -> None:
-            cur.execute("UPDATE booking_history SET status = %s WHERE id = %s",
-                        (status, e.originator_id))
+            cur.execute(
+                "UPDATE booking_history SET status = %s WHERE id = %s", (status, e.originator_id)
+            )
+
         return apply

@@ -14,7 +14,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.application import Application
 
-from booking.domain import SERVICE_FIELDS, Booking, Service, Specialist
+from booking.domain import SERVICE_FIELDS, Booking, Service, Specialist, event_class
 from kairos.events import REGISTRY, Envelope
 from kairos.events import booking as contract
 from kairos.timezones import format_hhmm
@@ -23,8 +23,8 @@ PRODUCER = "booking"
 EVENT_ID_NAMESPACE = uuid5(NAMESPACE_URL, "https://kairos.invalid/events/booking")
 
 
-def _windows(pairs: list[list[int]]) -> list[dict[str, str]]:
-    return [{"start": format_hhmm(s), "end": format_hhmm(e)} for s, e in pairs]
+def _windows(pairs: list[list[int]]) -> list[contract.Window]:
+    return [contract.Window(start=format_hhmm(s), end=format_hhmm(e)) for s, e in pairs]
 
 
 class IntegrationMapper:
@@ -36,30 +36,54 @@ class IntegrationMapper:
         self._owners: OrderedDict[UUID, UUID] = OrderedDict()
         self._cache_size = cache_size
         self._payloads: dict[type, Callable[[Any], contract.Payload]] = {
-            Specialist.Registered: self._registered,
-            Specialist.ScheduleSet: self._schedule_set,
-            Specialist.OverrideSet: lambda e: contract.OverrideSet(
-                specialist_id=e.originator_id, date=e.day, blocked=not e.windows,
-                windows=_windows(e.windows)),
-            Specialist.OverrideCleared: lambda e: contract.OverrideCleared(
-                specialist_id=e.originator_id, date=e.day),
-            Service.Defined: lambda e: contract.ServiceDefined(**self._service_at(e)),
-            Service.Updated: lambda e: contract.ServiceUpdated(**self._service_at(e)),
-            Booking.SlotRequested: self._slot_requested,
-            Booking.Confirmed: lambda e: contract.BookingConfirmed(booking_id=e.originator_id),
-            Booking.Pending: lambda e: contract.BookingPending(booking_id=e.originator_id),
-            Booking.Declined: lambda e: contract.BookingDeclined(
-                booking_id=e.originator_id, reason=e.reason),
-            Booking.Cancelled: lambda e: contract.BookingCancelled(
-                booking_id=e.originator_id, reason=e.reason,
-                refund_eligible=e.refund_eligible, cancelled_by=e.by),
-            Booking.Rescheduled: lambda e: contract.BookingRescheduled(
-                booking_id=e.originator_id, starts_at=e.starts_at, ends_at=e.ends_at,
-                busy_from=e.busy_from, busy_until=e.busy_until,
-                previous_starts_at=e.previous_starts_at, previous_ends_at=e.previous_ends_at),
-            Booking.Completed: lambda e: contract.BookingCompleted(booking_id=e.originator_id),
-            Booking.NoShowMarked: lambda e: contract.NoShowMarked(
-                booking_id=e.originator_id, party=e.party),
+            event_class(Specialist, "Registered"): self._registered,
+            event_class(Specialist, "ScheduleSet"): self._schedule_set,
+            event_class(Specialist, "OverrideSet"): lambda e: contract.OverrideSet(
+                specialist_id=e.originator_id,
+                date=e.day,
+                blocked=not e.windows,
+                windows=_windows(e.windows),
+            ),
+            event_class(Specialist, "OverrideCleared"): lambda e: contract.OverrideCleared(
+                specialist_id=e.originator_id, date=e.day
+            ),
+            event_class(Service, "Defined"): lambda e: contract.ServiceDefined(
+                **self._service_at(e)
+            ),
+            event_class(Service, "Updated"): lambda e: contract.ServiceUpdated(
+                **self._service_at(e)
+            ),
+            event_class(Booking, "SlotRequested"): self._slot_requested,
+            event_class(Booking, "Confirmed"): lambda e: contract.BookingConfirmed(
+                booking_id=e.originator_id
+            ),
+            event_class(Booking, "Pending"): lambda e: contract.BookingPending(
+                booking_id=e.originator_id
+            ),
+            event_class(Booking, "Declined"): lambda e: contract.BookingDeclined(
+                booking_id=e.originator_id, reason=e.reason
+            ),
+            event_class(Booking, "Cancelled"): lambda e: contract.BookingCancelled(
+                booking_id=e.originator_id,
+                reason=e.reason,
+                refund_eligible=e.refund_eligible,
+                cancelled_by=e.by,
+            ),
+            event_class(Booking, "Rescheduled"): lambda e: contract.BookingRescheduled(
+                booking_id=e.originator_id,
+                starts_at=e.starts_at,
+                ends_at=e.ends_at,
+                busy_from=e.busy_from,
+                busy_until=e.busy_until,
+                previous_starts_at=e.previous_starts_at,
+                previous_ends_at=e.previous_ends_at,
+            ),
+            event_class(Booking, "Completed"): lambda e: contract.BookingCompleted(
+                booking_id=e.originator_id
+            ),
+            event_class(Booking, "NoShowMarked"): lambda e: contract.NoShowMarked(
+                booking_id=e.originator_id, party=e.party
+            ),
         }
 
     def __call__(self, event: Any, notification_id: int) -> Envelope | None:
@@ -97,25 +121,41 @@ class IntegrationMapper:
     @staticmethod
     def _registered(e: Any) -> contract.Payload:
         return contract.SpecialistRegistered(
-            specialist_id=e.originator_id, name=e.name, email=e.email, timezone=e.timezone,
-            specialty=e.specialty, bio=e.bio)
+            specialist_id=e.originator_id,
+            name=e.name,
+            email=e.email,
+            timezone=e.timezone,
+            specialty=e.specialty,
+            bio=e.bio,
+        )
 
     @staticmethod
     def _schedule_set(e: Any) -> contract.Payload:
-        weekly = [{"day": int(day), **w} for day, pairs in sorted(e.weekly.items(), key=lambda kv: int(kv[0]))
-                  for w in _windows(pairs)]
-        return contract.ScheduleSet(specialist_id=e.originator_id, timezone=e.timezone,
-                                    weekly=weekly)
+        weekly = [
+            contract.WeeklyWindow(day=int(day), start=w.start, end=w.end)
+            for day, pairs in sorted(e.weekly.items(), key=lambda kv: int(kv[0]))
+            for w in _windows(pairs)
+        ]
+        return contract.ScheduleSet(
+            specialist_id=e.originator_id, timezone=e.timezone, weekly=weekly
+        )
 
     def _service_at(self, e: Any) -> dict[str, Any]:
         # An update records only the changed fields; consumers get the whole definition.
-        service = self._app.repository.get(e.originator_id, version=e.originator_version)
+        service: Service = self._app.repository.get(e.originator_id, version=e.originator_version)
         fields = {name: getattr(service, name) for name in SERVICE_FIELDS}
         return {"service_id": service.id, "specialist_id": service.specialist_id, **fields}
 
     @staticmethod
     def _slot_requested(e: Any) -> contract.Payload:
         return contract.SlotRequested(
-            booking_id=e.originator_id, service_id=e.service_id, starts_at=e.starts_at,
-            ends_at=e.ends_at, busy_from=e.busy_from, busy_until=e.busy_until,
-            client=e.client, answers=e.answers, notes=e.notes)
+            booking_id=e.originator_id,
+            service_id=e.service_id,
+            starts_at=e.starts_at,
+            ends_at=e.ends_at,
+            busy_from=e.busy_from,
+            busy_until=e.busy_until,
+            client=e.client,
+            answers=e.answers,
+            notes=e.notes,
+        )

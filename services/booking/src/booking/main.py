@@ -24,26 +24,34 @@ from booking.idempotency import IdempotencyKeys
 from kairos.auth import Authenticator, now_utc
 from kairos.eventstore import open_application
 from kairos.timezones import UnknownTimezone
-from kairos.web import configure_logging, error_response, health_router, install_error_handlers
-from kairos.web import install_metrics
+from kairos.web import (
+    configure_logging,
+    error_response,
+    health_router,
+    install_error_handlers,
+    install_metrics,
+)
 
 
 def bookings_application(settings: BookingSettings) -> Bookings:
     return open_application(
-        lambda env: Bookings(env=env), settings.database_url,
+        lambda env: Bookings(env=env),
+        settings.database_url,
         AGGREGATE_CACHE_MAXSIZE=str(settings.aggregate_cache_size),
         POSTGRES_POOL_SIZE=str(settings.db_pool_size),
         POSTGRES_MAX_OVERFLOW=str(settings.db_max_overflow),
     )
 
 
-def create_app(settings: BookingSettings | None = None,
-               clock: Callable[[], datetime] = now_utc) -> FastAPI:
-    settings = settings or BookingSettings()  # type: ignore[call-arg]
+def create_app(
+    settings: BookingSettings | None = None, clock: Callable[[], datetime] = now_utc
+) -> FastAPI:
+    settings = settings or BookingSettings()
     configure_logging(settings.log_level)
     bookings = bookings_application(settings)
-    pool = ConnectionPool(settings.database_url, min_size=1, max_size=settings.db_pool_size,
-                          open=False)
+    pool = ConnectionPool(
+        settings.database_url, min_size=1, max_size=settings.db_pool_size, open=False
+    )
     cache = redis.Redis.from_url(settings.redis_url)
     index = HistoryIndex(bookings, pool)
 
@@ -59,9 +67,11 @@ def create_app(settings: BookingSettings | None = None,
     app = FastAPI(title="Kairos booking", version="1", lifespan=lifespan)
     app.state.booking = BookingContext(
         app=bookings,
-        auth=Authenticator(settings.admin_api_key.get_secret_value(),
-                           settings.jwt_secret.get_secret_value(),
-                           settings.manage_token_secret.get_secret_value()),
+        auth=Authenticator(
+            settings.admin_api_key.get_secret_value(),
+            settings.jwt_secret.get_secret_value(),
+            settings.manage_token_secret.get_secret_value(),
+        ),
         index=index,
         idempotency=IdempotencyKeys(cache, settings.idempotency_ttl_seconds),
         clock=clock,

@@ -17,11 +17,16 @@ from kairos.web import configure_logging
 
 
 def main() -> None:
-    settings = BookingSettings()  # type: ignore[call-arg]
+    settings = BookingSettings()
     configure_logging(settings.log_level)
-    run_relay(lambda: bookings_application(settings), IntegrationMapper, settings,
-              topic=BOOKING_TOPIC, name="booking",
-              ops_port=int(os.environ.get("RELAY_OPS_PORT", "8000")))
+    run_relay(
+        lambda: bookings_application(settings),
+        IntegrationMapper,
+        settings,
+        topic=BOOKING_TOPIC,
+        name="booking",
+        ops_port=int(os.environ.get("RELAY_OPS_PORT", "8000")),
+    )
 
 
 if __name__ == "__main__":

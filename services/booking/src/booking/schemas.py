@@ -40,7 +40,9 @@ def _to_utc(instant: datetime) -> datetime:
 
 Timezone = Annotated[str, AfterValidator(_known_zone), Field(examples=["Europe/Berlin"])]
 HHMM = Annotated[str, AfterValidator(_hhmm), Field(examples=["09:00"])]
-Instant = Annotated[AwareDatetime, AfterValidator(_to_utc), PlainSerializer(iso_utc, return_type=str)]
+Instant = Annotated[
+    AwareDatetime, AfterValidator(_to_utc), PlainSerializer(iso_utc, return_type=str)
+]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Text = Annotated[str, Field(max_length=5000)]
 
@@ -195,9 +197,17 @@ class ServiceUpdate(Strict):
         changes = self.model_dump(mode="python", exclude_unset=True)
         if "questions" in changes and changes["questions"] is not None:
             changes["questions"] = [q.model_dump() for q in self.questions or []]
-        required = {"name", "duration_minutes", "buffer_before_minutes", "buffer_after_minutes",
-                    "minimum_notice_minutes", "max_advance_days", "cancellation_hours",
-                    "requires_approval", "questions"}
+        required = {
+            "name",
+            "duration_minutes",
+            "buffer_before_minutes",
+            "buffer_after_minutes",
+            "minimum_notice_minutes",
+            "max_advance_days",
+            "cancellation_hours",
+            "requires_approval",
+            "questions",
+        }
         nulled = sorted(k for k in required if k in changes and changes[k] is None)
         if nulled:
             raise ValueError(f"these fields cannot be null: {', '.join(nulled)}")
@@ -223,7 +233,8 @@ class BookingCreate(Strict):
     starts_at: Instant
     client: ClientIn
     answers: dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=5000)]] = (
-        Field(default_factory=dict, max_length=50))
+        Field(default_factory=dict, max_length=50)
+    )
     notes: Text | None = None
 
 
@@ -249,10 +260,13 @@ class BookingPublic(BaseModel):
 
 
 class BookingCreated(BookingPublic):
-    manage_token: str = Field(description="Bearer token for this booking's read, cancel, "
-                                          "reschedule and join; keep it secret")
+    manage_token: str = Field(
+        description="Bearer token for this booking's read, cancel, "
+        "reschedule and join; keep it secret"
+    )
     notification_id: int | None = Field(
-        default=None, description="Read-your-writes hint: pass as min_position to GET /v1/slots")
+        default=None, description="Read-your-writes hint: pass as min_position to GET /v1/slots"
+    )
 
 
 class CancelIn(Strict):

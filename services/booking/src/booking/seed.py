@@ -14,33 +14,73 @@ from typing import Any
 
 WEEKDAYS = range(5)
 
-DEMO = [
+DEMO: list[dict[str, Any]] = [
     {
-        "specialist": {"name": "Dr. Maya Lindqvist", "email": "maya@example.com",
-                       "timezone": "Europe/Berlin", "specialty": "Clinical psychology",
-                       "bio": "Cognitive behavioural therapy for adults."},
-        "weekly": [{"day": d, "start": s, "end": e} for d in WEEKDAYS
-                   for s, e in (("09:00", "12:00"), ("13:00", "17:00"))],
+        "specialist": {
+            "name": "Dr. Maya Lindqvist",
+            "email": "maya@example.com",
+            "timezone": "Europe/Berlin",
+            "specialty": "Clinical psychology",
+            "bio": "Cognitive behavioural therapy for adults.",
+        },
+        "weekly": [
+            {"day": d, "start": s, "end": e}
+            for d in WEEKDAYS
+            for s, e in (("09:00", "12:00"), ("13:00", "17:00"))
+        ],
         "services": [
-            {"name": "Initial consultation", "duration_minutes": 50,
-             "buffer_after_minutes": 10, "minimum_notice_minutes": 120,
-             "cancellation_hours": 24, "price": "90.00", "currency": "EUR",
-             "questions": [{"key": "reason", "label": "What brings you here?",
-                            "type": "textarea", "required": True}]},
-            {"name": "Follow-up session", "duration_minutes": 30, "requires_approval": True,
-             "max_per_day": 4},
+            {
+                "name": "Initial consultation",
+                "duration_minutes": 50,
+                "buffer_after_minutes": 10,
+                "minimum_notice_minutes": 120,
+                "cancellation_hours": 24,
+                "price": "90.00",
+                "currency": "EUR",
+                "questions": [
+                    {
+                        "key": "reason",
+                        "label": "What brings you here?",
+                        "type": "textarea",
+                        "required": True,
+                    }
+                ],
+            },
+            {
+                "name": "Follow-up session",
+                "duration_minutes": 30,
+                "requires_approval": True,
+                "max_per_day": 4,
+            },
         ],
     },
     {
-        "specialist": {"name": "Sam Okafor", "email": "sam@example.com",
-                       "timezone": "America/New_York", "specialty": "Career coaching"},
+        "specialist": {
+            "name": "Sam Okafor",
+            "email": "sam@example.com",
+            "timezone": "America/New_York",
+            "specialty": "Career coaching",
+        },
         "weekly": [{"day": d, "start": "10:00", "end": "18:00"} for d in WEEKDAYS],
         "services": [
-            {"name": "Coaching call", "duration_minutes": 45, "slot_interval_minutes": 15,
-             "buffer_before_minutes": 5, "buffer_after_minutes": 5, "price": "120.00",
-             "currency": "USD", "questions": [
-                 {"key": "stage", "label": "Career stage", "type": "select", "required": True,
-                  "options": ["student", "early", "mid", "senior"]}]},
+            {
+                "name": "Coaching call",
+                "duration_minutes": 45,
+                "slot_interval_minutes": 15,
+                "buffer_before_minutes": 5,
+                "buffer_after_minutes": 5,
+                "price": "120.00",
+                "currency": "USD",
+                "questions": [
+                    {
+                        "key": "stage",
+                        "label": "Career stage",
+                        "type": "select",
+                        "required": True,
+                        "options": ["student", "early", "mid", "senior"],
+                    }
+                ],
+            },
         ],
     },
 ]
@@ -48,9 +88,12 @@ DEMO = [
 
 def _call(base: str, method: str, path: str, body: Any = None, key: str = "") -> Any:
     request = urllib.request.Request(
-        base + path, method=method, data=json.dumps(body).encode() if body is not None else None,
-        headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"})
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (local URL)
+        base + path,
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read() or b"null")
 
 
@@ -64,11 +107,23 @@ def seed(base_url: str, admin_key: str) -> list[dict[str, Any]]:
             created.append({"specialist": existing[name], "services": []})
             continue
         specialist = _call(base_url, "POST", "/v1/specialists", demo["specialist"], admin_key)
-        _call(base_url, "PUT", f"/v1/specialists/{specialist['id']}/schedule",
-              {"weekly": demo["weekly"]}, admin_key)
-        services = [_call(base_url, "POST", "/v1/services",
-                          {"specialist_id": specialist["id"], **service}, admin_key)
-                    for service in demo["services"]]
+        _call(
+            base_url,
+            "PUT",
+            f"/v1/specialists/{specialist['id']}/schedule",
+            {"weekly": demo["weekly"]},
+            admin_key,
+        )
+        services = [
+            _call(
+                base_url,
+                "POST",
+                "/v1/services",
+                {"specialist_id": specialist["id"], **service},
+                admin_key,
+            )
+            for service in demo["services"]
+        ]
         created.append({"specialist": specialist, "services": services})
     return created
 

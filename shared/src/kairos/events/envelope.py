@@ -25,5 +25,7 @@ class Envelope(BaseModel):
     producer: str = Field(description="Producing service, e.g. booking")
     notification_id: int = Field(ge=1, description="Position in the producer's notification log")
     aggregate_id: UUID
-    specialist_id: UUID = Field(description="Partitioning key: one specialist's events stay ordered")
+    specialist_id: UUID = Field(
+        description="Partitioning key: one specialist's events stay ordered"
+    )
     data: dict[str, Any]

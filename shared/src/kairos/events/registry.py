@@ -29,8 +29,9 @@ class EventRegistry:
         self._latest: dict[str, int] = {}
         self._upcasters: dict[tuple[str, int], Upcaster] = {}
 
-    def register(self, model: type[Payload], version: int = 1) -> None:
-        name = model.__name__
+    def register(self, model: type[Payload], version: int = 1, name: str | None = None) -> None:
+        """Register `model` as `version` of the event type `name` (default: the class name)."""
+        name = name or model.__name__
         self._models[(name, version)] = model
         self._latest[name] = max(version, self._latest.get(name, 0))
 

@@ -43,7 +43,6 @@ from eventsourcing.persistence import OperationalError as StoreOperationalError
 from psycopg import sql
 
 from kairos.events import Envelope, dead_letter_topic
-from kairos.web.ops_server import start_ops_server
 from kairos.messaging.kafka import (
     DEAD_LETTER_PARTITIONS,
     PREVIOUS_HEADER,
@@ -63,6 +62,7 @@ from kairos.messaging.metrics import (
     RELAY_PUBLISHED,
     RELAY_RESETS,
 )
+from kairos.web.ops_server import start_ops_server
 
 log = logging.getLogger("kairos.messaging.relay")
 
@@ -508,8 +508,11 @@ async def _until_signalled(relay: OutboxRelay, database_url: str, ops_port: int 
         with psycopg.connect(database_url, connect_timeout=2) as conn:
             conn.execute("SELECT 1")
 
-    ops = start_ops_server(f"relay-{relay.name}", ops_port, {"postgres": database}) \
-        if ops_port is not None else None
+    ops = (
+        start_ops_server(f"relay-{relay.name}", ops_port, {"postgres": database})
+        if ops_port is not None
+        else None
+    )
     log.info("relay %s: publishing to %s", relay.name, relay.topic)
     try:
         await relay.run()

@@ -4,5 +4,11 @@ from kairos.web.errors import ApiError, error_response, install_error_handlers
 from kairos.web.health import health_router
 from kairos.web.observability import configure_logging, install_metrics
 
-__all__ = ["ApiError", "configure_logging", "error_response", "health_router",
-           "install_error_handlers", "install_metrics"]
+__all__ = [
+    "ApiError",
+    "configure_logging",
+    "error_response",
+    "health_router",
+    "install_error_handlers",
+    "install_metrics",
+]

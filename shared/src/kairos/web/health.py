@@ -27,7 +27,9 @@ def health_router(checks: Mapping[str, Check]) -> APIRouter:
             except Exception as exc:  # a failing dependency is the answer, not an error
                 results[name] = f"{type(exc).__name__}: {exc}"
         ready = all(v == "ok" for v in results.values())
-        return JSONResponse({"status": "ready" if ready else "not_ready", "checks": results},
-                            status_code=200 if ready else 503)
+        return JSONResponse(
+            {"status": "ready" if ready else "not_ready", "checks": results},
+            status_code=200 if ready else 503,
+        )
 
     return router

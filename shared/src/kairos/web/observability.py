@@ -12,9 +12,13 @@ from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.routing import Match
 
-REQUESTS = Counter("kairos_http_requests_total", "HTTP requests", ["service", "method", "route", "status"])
+REQUESTS = Counter(
+    "kairos_http_requests_total", "HTTP requests", ["service", "method", "route", "status"]
+)
 LATENCY = Histogram(
-    "kairos_http_request_seconds", "HTTP request latency", ["service", "method", "route"],
+    "kairos_http_request_seconds",
+    "HTTP request latency",
+    ["service", "method", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 
@@ -33,12 +37,20 @@ def configure_logging(level: str = "INFO") -> None:
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
-        processor=structlog.processors.JSONRenderer(), foreign_pre_chain=processors,
-    ))
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processor=structlog.processors.JSONRenderer(),
+            foreign_pre_chain=processors,
+        )
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # uvicorn installs plain-text handlers of its own; route its records through ours.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = []
+        logger.propagate = True
 
 
 def _route_of(request: Request) -> str:
@@ -54,8 +66,9 @@ def install_metrics(app: FastAPI, service: str) -> None:
     """Count and time every request, and serve GET /metrics."""
 
     @app.middleware("http")
-    async def _measure(request: Request,
-                       call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def _measure(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         started = time.perf_counter()
         response = await call_next(request)
         route = _route_of(request)

@@ -7,7 +7,8 @@ the orchestrator would restart.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 
 import uvicorn
 from fastapi import FastAPI
@@ -25,11 +26,24 @@ def ops_app(name: str, checks: Mapping[str, Check]) -> FastAPI:
     return app
 
 
-def start_ops_server(name: str, port: int, checks: Mapping[str, Check],
-                     host: str = "0.0.0.0") -> asyncio.Task[None]:  # noqa: S104 (probes reach the pod IP)
+def start_ops_server(
+    name: str, port: int, checks: Mapping[str, Check], host: str = "0.0.0.0"
+) -> asyncio.Task[None]:
     """Serve the ops endpoints on `port` from the running loop; cancel the task to stop."""
-    config = uvicorn.Config(ops_app(name, checks), host=host, port=port, log_level="warning",
-                            access_log=False, lifespan="off")
-    server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # the worker owns signals
-    return asyncio.get_running_loop().create_task(server.serve())
+    config = uvicorn.Config(
+        ops_app(name, checks),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+    )
+    return asyncio.get_running_loop().create_task(_EmbeddedServer(config).serve())
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to the worker it runs inside."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
