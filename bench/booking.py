@@ -12,10 +12,8 @@ from __future__ import annotations
 import asyncio
 import os
 import statistics
-import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock_time
 from typing import Any
@@ -26,7 +24,7 @@ import httpx
 from booking.application import Bookings
 from kairos.eventstore import postgres_env
 from kairos.infra import ensure_postgres, ensure_redis
-from kairos.infra.process import ManagedProcess, free_port, wait_until
+from kairos.testing import ServiceProcess, service_env
 
 SPECIALISTS = 1_000
 SEQUENTIAL_REQUESTS = 2_000
@@ -34,7 +32,6 @@ CONCURRENT_CLIENTS = 20
 CONCURRENT_REQUESTS = 6_000
 STORM = 200
 SLOT_MINUTES = 30
-ADMIN_KEY = "bench-admin-key"
 
 
 def _seed(database_url: str, count: int) -> list[UUID]:
@@ -62,54 +59,6 @@ def _seed(database_url: str, count: int) -> list[UUID]:
         services.append(service.id)
     app.close()
     return services
-
-
-@contextmanager
-def _booking_service(database_url: str, redis_url: str, workers: int) -> Iterator[str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "KAFKA_BOOTSTRAP_SERVERS": "unused:9092",
-        "ADMIN_API_KEY": ADMIN_KEY,
-        "JWT_SECRET": "bench-jwt-secret-" + "x" * 32,
-        "MANAGE_TOKEN_SECRET": "bench-manage-secret-" + "x" * 32,
-        "LOG_LEVEL": "WARNING",
-    }
-    process = ManagedProcess(
-        "booking",
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "booking.main:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-    )
-    process.start()
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: _ready(base), what="booking service", timeout=60, process=process)
-        yield base
-    finally:
-        process.stop()
-
-
-def _ready(base: str) -> bool:
-    try:
-        return httpx.get(base + "/readyz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def _requests(services: list[UUID], first_day: datetime) -> Iterator[dict[str, Any]]:
@@ -214,7 +163,9 @@ def run() -> dict[str, Any]:
                 datetime.now(UTC).date() + timedelta(days=1), clock_time(), tzinfo=UTC
             )
             bodies = _requests(services, tomorrow)
-            with _booking_service(database_url, redis.url, workers) as base:
+            env = service_env(database_url, redis.url)
+            with ServiceProcess.api("booking.main:app", env, workers=workers) as service:
+                base = service.url
                 sequential = asyncio.run(_load(base, bodies, SEQUENTIAL_REQUESTS, 1))
                 concurrent = asyncio.run(
                     _load(base, bodies, CONCURRENT_REQUESTS, CONCURRENT_CLIENTS)
