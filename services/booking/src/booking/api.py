@@ -292,8 +292,8 @@ def list_bookings(
     authorization: Authorization = None,
     specialist_id: UUID | None = None,
     client_email: str | None = None,
-    from_: Annotated[date | datetime | None, Query(alias="from")] = None,
-    to: date | datetime | None = None,
+    from_: Annotated[datetime | date | None, Query(alias="from")] = None,
+    to: datetime | date | None = None,
     status_: Annotated[
         Literal[
             "pending", "confirmed", "in_progress", "completed", "cancelled", "declined", "no_show"
@@ -325,11 +325,12 @@ def list_bookings(
 
 
 def _instant(value: date | datetime | None, end: bool) -> datetime | None:
-    """A query bound: a date means its whole UTC day (inclusive)."""
-    if value is None or isinstance(value, datetime):
-        return value.replace(tzinfo=value.tzinfo or UTC) if value else None
-    day = value + timedelta(days=1) if end else value
-    return datetime.combine(day, time(), tzinfo=UTC)
+    """A query bound: an instant as given (UTC if naive); a date means its whole UTC day."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.combine(value + timedelta(days=1) if end else value, time(), tzinfo=UTC)
 
 
 @bookings.get("/{booking_id}")
