@@ -5,12 +5,11 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Awaitable, Callable
 
 import structlog
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
-from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUESTS = Counter(
     "kairos_http_requests_total", "HTTP requests", ["service", "method", "route", "status"]
@@ -53,28 +52,40 @@ def configure_logging(level: str = "INFO") -> None:
         logger.propagate = True
 
 
-def _route_of(request: Request) -> str:
-    # Label by route template, not raw path, so ids don't explode the label space.
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match == Match.FULL:
-            return str(getattr(route, "path", "unmatched"))
-    return "unmatched"
+class _Metrics:
+    """Pure ASGI middleware (no extra task per request, unlike @app.middleware)."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_and_record(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_record)
+        finally:
+            # Label by route template, not raw path, so ids don't explode the label space.
+            route = getattr(scope.get("route"), "path", "unmatched")
+            LATENCY.labels(self.service, scope["method"], route).observe(
+                time.perf_counter() - started
+            )
+            REQUESTS.labels(self.service, scope["method"], route, str(status)).inc()
 
 
 def install_metrics(app: FastAPI, service: str) -> None:
     """Count and time every request, and serve GET /metrics."""
-
-    @app.middleware("http")
-    async def _measure(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = _route_of(request)
-        LATENCY.labels(service, request.method, route).observe(time.perf_counter() - started)
-        REQUESTS.labels(service, request.method, route, str(response.status_code)).inc()
-        return response
+    app.add_middleware(_Metrics, service=service)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:
