@@ -20,6 +20,7 @@ from typing import Any
 from uuid import UUID
 
 import httpx
+import psutil
 
 from booking.application import Bookings
 from kairos.eventstore import postgres_env
@@ -77,6 +78,18 @@ def _requests(services: list[UUID], first_day: datetime) -> Iterator[dict[str, A
                 },
             }
         slot += 1
+
+
+def _cpu_seconds(pid: int | None) -> float:
+    """CPU time used so far by a process and its children (uvicorn's workers)."""
+    if pid is None:
+        return 0.0
+    root = psutil.Process(pid)
+    total = 0.0
+    for process in (root, *root.children(recursive=True)):
+        times = process.cpu_times()
+        total += times.user + times.system
+    return total
 
 
 async def _load(
@@ -166,9 +179,18 @@ def run() -> dict[str, Any]:
             env = service_env(database_url, redis.url)
             with ServiceProcess.api("booking.main:app", env, workers=workers) as service:
                 base = service.url
+                cpu_before = _cpu_seconds(service.pid)
                 sequential = asyncio.run(_load(base, bodies, SEQUENTIAL_REQUESTS, 1))
+                cpu_between = _cpu_seconds(service.pid)
                 concurrent = asyncio.run(
                     _load(base, bodies, CONCURRENT_REQUESTS, CONCURRENT_CLIENTS)
+                )
+                cpu_after = _cpu_seconds(service.pid)
+                sequential["service_cpu_ms_per_request"] = round(
+                    (cpu_between - cpu_before) * 1000 / SEQUENTIAL_REQUESTS, 2
+                )
+                concurrent["service_cpu_ms_per_request"] = round(
+                    (cpu_after - cpu_between) * 1000 / CONCURRENT_REQUESTS, 2
                 )
                 storm = asyncio.run(_storm(base, storm_service, tomorrow + timedelta(hours=9)))
         finally:

@@ -99,6 +99,10 @@ class ServiceProcess:
         self._process.stop_signal = signal.SIGTERM
 
     @property
+    def pid(self) -> int | None:
+        return self._process.pid
+
+    @property
     def alive(self) -> bool:
         return self._process.alive
 
