@@ -1,0 +1,55 @@
+"""Fixtures for the booking service's tests: settings on a fresh database, the in-process API."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+
+import pytest
+from fastapi.testclient import TestClient
+
+from booking.config import BookingSettings
+from booking.main import create_app
+from tests.booking.helpers import (
+    ADMIN_API_KEY,
+    JWT_SECRET,
+    MANAGE_TOKEN_SECRET,
+    Catalog,
+    FrozenClock,
+)
+
+#: The in-process API's "now": a Monday, a week before the Monday most tests book.
+API_NOW = datetime(2026, 3, 2, tzinfo=UTC)
+
+
+def booking_settings(database_url: str, redis_url: str) -> BookingSettings:
+    return BookingSettings(
+        database_url=database_url,
+        redis_url=redis_url,
+        kafka_bootstrap_servers="unused:9092",
+        admin_api_key=ADMIN_API_KEY,
+        jwt_secret=JWT_SECRET,
+        manage_token_secret=MANAGE_TOKEN_SECRET,
+        db_pool_size=4,
+        db_max_overflow=4,
+    )
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(API_NOW)
+
+
+@pytest.fixture
+def api(
+    fresh_database: Callable[[], str], redis_url: str, clock: FrozenClock
+) -> Iterator[TestClient]:
+    """The booking API in-process on a database of its own, with its lifespan running."""
+    app = create_app(booking_settings(fresh_database(), redis_url), clock=clock)
+    with TestClient(app) as client:
+        yield client
+
+
+@pytest.fixture
+def catalog(api: TestClient) -> Catalog:
+    return Catalog(api)
