@@ -1,0 +1,148 @@
+"""No double booking under concurrency: storms of requests through HTTP at a real process,
+checked afterwards in the event store itself."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.booking.helpers import ALL_DAY_EVERY_DAY, Catalog, booking_body, iso
+from tests.booking.service_process import BookingProcess
+from tests.booking.stored import double_bookings, stored_bookings
+
+pytestmark = pytest.mark.integration
+
+STORM = 100
+
+
+@pytest.fixture
+def database_url(fresh_database: Callable[[], str]) -> str:
+    return fresh_database()
+
+
+@pytest.fixture
+def service(database_url: str, redis_url: str) -> Iterator[BookingProcess]:
+    with BookingProcess(database_url, redis_url) as process:
+        yield process
+
+
+@pytest.fixture
+def catalog(service: BookingProcess) -> Iterator[Catalog]:
+    with httpx.Client(base_url=service.url, timeout=30) as http:
+        yield Catalog(http)
+
+
+def days_ahead(days: int, hour: int) -> datetime:
+    """A start `days` from the real today (the process runs on the real clock)."""
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return today + timedelta(days=days, hours=hour)
+
+
+async def _storm(url: str, bodies: list[dict[str, Any]]) -> list[httpx.Response]:
+    limits = httpx.Limits(max_connections=len(bodies), max_keepalive_connections=len(bodies))
+    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as http:
+        return list(
+            await asyncio.gather(*(http.post("/v1/bookings", json=body) for body in bodies))
+        )
+
+
+def storm(service: BookingProcess, bodies: list[dict[str, Any]]) -> list[httpx.Response]:
+    """POST every body at once."""
+    return asyncio.run(_storm(service.url, bodies))
+
+
+def outcomes(responses: list[httpx.Response]) -> Counter[tuple[int, str | None]]:
+    """(status, error code) → how many answers."""
+    return Counter(
+        (r.status_code, r.json()["error"]["code"] if r.status_code >= 400 else None)
+        for r in responses
+    )
+
+
+def test_a_hundred_requests_for_one_slot_make_exactly_one_booking(
+    service: BookingProcess, catalog: Catalog, database_url: str
+) -> None:
+    specialist = catalog.specialist(weekly=ALL_DAY_EVERY_DAY)
+    consultation = catalog.service(specialist["id"], duration_minutes=30)
+    start = days_ahead(3, 9)
+    bodies = [
+        booking_body(
+            consultation["id"],
+            start,
+            client={"name": f"Client {n}", "email": f"c{n}@example.org", "timezone": "UTC"},
+        )
+        for n in range(STORM)
+    ]
+
+    responses = storm(service, bodies)
+
+    assert outcomes(responses) == {(201, None): 1, (409, "slot_unavailable"): STORM - 1}, (
+        service.output()
+    )
+    [winner] = [r.json() for r in responses if r.status_code == 201]
+    stored = stored_bookings(database_url)
+    assert [str(b.id) for b in stored.values() if b.holds_time] == [winner["id"]]
+    assert double_bookings(stored) == []
+
+
+def test_a_hundred_requests_for_overlapping_starts_make_exactly_one_booking(
+    service: BookingProcess, catalog: Catalog, database_url: str
+) -> None:
+    # An hour-long service offered every quarter hour: 09:00, 09:15, 09:30 and 09:45 all
+    # overlap each other, so only one of them can be had.
+    specialist = catalog.specialist(weekly=ALL_DAY_EVERY_DAY)
+    hour = catalog.service(specialist["id"], duration_minutes=60, slot_interval_minutes=15)
+    starts = [days_ahead(4, 9) + timedelta(minutes=15 * (n % 4)) for n in range(STORM)]
+    bodies = [booking_body(hour["id"], iso(start)) for start in starts]
+
+    responses = storm(service, bodies)
+
+    assert outcomes(responses) == {(201, None): 1, (409, "slot_unavailable"): STORM - 1}, (
+        service.output()
+    )
+    stored = stored_bookings(database_url)
+    assert len([b for b in stored.values() if b.holds_time]) == 1
+    assert double_bookings(stored) == []
+
+
+def test_storms_on_neighbouring_services_with_buffers_never_overlap(
+    service: BookingProcess, catalog: Catalog, database_url: str
+) -> None:
+    # Two services of one specialist, with buffers, booked at once at every start of a
+    # morning: whatever wins, no two bookings (buffers included) may overlap.
+    specialist = catalog.specialist(weekly=ALL_DAY_EVERY_DAY)
+    short = catalog.service(
+        specialist["id"],
+        name="Short",
+        duration_minutes=20,
+        slot_interval_minutes=5,
+        buffer_after_minutes=10,
+    )
+    long = catalog.service(
+        specialist["id"],
+        name="Long",
+        duration_minutes=45,
+        slot_interval_minutes=5,
+        buffer_before_minutes=15,
+    )
+    morning = days_ahead(5, 8)
+    bodies = [
+        booking_body((short if n % 2 else long)["id"], morning + timedelta(minutes=5 * (n % 36)))
+        for n in range(STORM)
+    ]
+
+    responses = storm(service, bodies)
+
+    statuses = Counter(r.status_code for r in responses)
+    assert set(statuses) <= {201, 409, 422}, service.output()
+    created = {r.json()["id"] for r in responses if r.status_code == 201}
+    stored = stored_bookings(database_url)
+    assert {str(b.id) for b in stored.values() if b.holds_time} == created
+    assert created
+    assert double_bookings(stored) == []
