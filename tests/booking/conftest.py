@@ -10,6 +10,8 @@ from fastapi.testclient import TestClient
 
 from booking.config import BookingSettings
 from booking.main import create_app
+from kairos.infra import PostgresHandle
+from kairos.infra.postgres import database_name
 from tests.booking.helpers import (
     ADMIN_API_KEY,
     JWT_SECRET,
@@ -33,6 +35,24 @@ def booking_settings(database_url: str, redis_url: str) -> BookingSettings:
         db_pool_size=4,
         db_max_overflow=4,
     )
+
+
+@pytest.fixture(scope="module")
+def module_databases(postgres: PostgresHandle) -> Iterator[Callable[[], str]]:
+    """Call it for a new database shared by one test module, dropped when the module ends.
+
+    Tests sharing one keep apart by their own specialists, keys and start times; fewer
+    databases keep the suite fast.
+    """
+    created: list[str] = []
+
+    def make() -> str:
+        created.append(postgres.create_database(prefix="kairos_test"))
+        return created[-1]
+
+    yield make
+    for url in created:
+        postgres.drop_database(database_name(url))
 
 
 @pytest.fixture

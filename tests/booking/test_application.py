@@ -47,13 +47,24 @@ class Store:
         return app
 
 
-@pytest.fixture(params=["memory", pytest.param("postgres", marks=pytest.mark.integration)])
+@pytest.fixture(scope="module")
+def application_database(module_databases: Callable[[], str]) -> str:
+    """One database for the module's PostgreSQL runs: every scenario has its own specialist."""
+    return module_databases()
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("memory", marks=pytest.mark.unit),
+        pytest.param("postgres", marks=pytest.mark.integration),
+    ]
+)
 def store(request: pytest.FixtureRequest) -> Iterator[Store]:
     if request.param == "memory":
         store = Store("memory", {})
     else:
-        fresh_database: Callable[[], str] = request.getfixturevalue("fresh_database")
-        store = Store("postgres", postgres_env(fresh_database()))
+        database: str = request.getfixturevalue("application_database")
+        store = Store("postgres", postgres_env(database))
     yield store
     for app in store.opened:
         app.close()

@@ -17,8 +17,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from booking.main import create_app
-from kairos.infra import PostgresHandle
-from kairos.infra.postgres import database_name
 from tests.booking.conftest import booking_settings
 from tests.booking.helpers import (
     ADMIN,
@@ -61,28 +59,24 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(postgres: PostgresHandle, redis_url: str) -> Iterator[World]:
-    database = postgres.create_database(prefix="kairos_test")
-    try:
-        with TestClient(create_app(booking_settings(database, redis_url))) as api:
-            catalog = Catalog(api)
-            specialist = catalog.specialist(weekly=ALL_DAY_EVERY_DAY, name="Dr. Own")
-            other = catalog.specialist(weekly=ALL_DAY_EVERY_DAY, name="Dr. Other")
-            start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-            yield World(
-                api=api,
-                catalog=catalog,
-                specialist=specialist,
-                other_specialist=other,
-                direct=catalog.service(specialist["id"], duration_minutes=30),
-                gated=catalog.service(
-                    specialist["id"], name="Gated", duration_minutes=30, requires_approval=True
-                ),
-                other_direct=catalog.service(other["id"], duration_minutes=30),
-                _slots=(start + timedelta(days=2, minutes=30 * n) for n in itertools.count()),
-            )
-    finally:
-        postgres.drop_database(database_name(database))
+def world(module_databases: Callable[[], str], redis_url: str) -> Iterator[World]:
+    with TestClient(create_app(booking_settings(module_databases(), redis_url))) as api:
+        catalog = Catalog(api)
+        specialist = catalog.specialist(weekly=ALL_DAY_EVERY_DAY, name="Dr. Own")
+        other = catalog.specialist(weekly=ALL_DAY_EVERY_DAY, name="Dr. Other")
+        start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        yield World(
+            api=api,
+            catalog=catalog,
+            specialist=specialist,
+            other_specialist=other,
+            direct=catalog.service(specialist["id"], duration_minutes=30),
+            gated=catalog.service(
+                specialist["id"], name="Gated", duration_minutes=30, requires_approval=True
+            ),
+            other_direct=catalog.service(other["id"], duration_minutes=30),
+            _slots=(start + timedelta(days=2, minutes=30 * n) for n in itertools.count()),
+        )
 
 
 # --- callers ----------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -13,8 +13,6 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 
-from kairos.infra import PostgresHandle
-from kairos.infra.postgres import database_name
 from tests.booking.helpers import ALL_DAY_EVERY_DAY, Catalog, booking_body, expect
 from tests.booking.service_process import BookingProcess
 from tests.booking.stored import stored_bookings
@@ -92,14 +90,10 @@ class Pair:
 
 
 @pytest.fixture(scope="module")
-def pair(postgres: PostgresHandle, redis_url: str) -> Iterator[Pair]:
+def pair(module_databases: Callable[[], str], redis_url: str) -> Iterator[Pair]:
     """Shared by the module: each test uses its own keys and its own start times."""
-    database = postgres.create_database(prefix="kairos_test")
-    try:
-        with Pair(database, redis_url) as processes:
-            yield processes
-    finally:
-        postgres.drop_database(database_name(database))
+    with Pair(module_databases(), redis_url) as processes:
+        yield processes
 
 
 def test_one_key_sent_to_both_processes_at_once_never_makes_a_second_booking(
