@@ -146,3 +146,39 @@ def test_storms_on_neighbouring_services_with_buffers_never_overlap(
     assert {str(b.id) for b in stored.values() if b.holds_time} == created
     assert created
     assert double_bookings(stored) == []
+
+
+def test_twenty_bookings_rescheduled_at_once_onto_one_slot_leave_exactly_one_there(
+    service: BookingProcess, catalog: Catalog, database_url: str
+) -> None:
+    specialist = catalog.specialist(weekly=ALL_DAY_EVERY_DAY)
+    consultation = catalog.service(specialist["id"], duration_minutes=30)
+    bookings = [
+        catalog.booked(consultation["id"], days_ahead(6, 0) + timedelta(minutes=30 * n))
+        for n in range(20)
+    ]
+    target = {"starts_at": iso(days_ahead(7, 12))}
+
+    async def reschedule_all() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=service.url, timeout=60) as http:
+            return list(
+                await asyncio.gather(
+                    *(
+                        http.post(
+                            f"/v1/bookings/{b['id']}/reschedule",
+                            json=target,
+                            headers={"Authorization": f"Bearer {b['manage_token']}"},
+                        )
+                        for b in bookings
+                    )
+                )
+            )
+
+    responses = asyncio.run(reschedule_all())
+
+    assert outcomes(responses) == {(200, None): 1, (409, "slot_unavailable"): 19}, service.output()
+    stored = stored_bookings(database_url)
+    moved = [b for b in stored.values() if b.starts_at == days_ahead(7, 12)]
+    assert [str(b.id) for b in moved] == [r.json()["id"] for r in responses if r.status_code == 200]
+    assert sum(1 for b in stored.values() if b.holds_time) == 20
+    assert double_bookings(stored) == []
