@@ -590,3 +590,64 @@ def test_specialists_in_fractional_offset_zones_are_bookable_at_nine_local(
 
     assert p.book(sv, utc(nine_local)).status == "confirmed"
     assert p.refused(sv, utc(nine_local) - timedelta(minutes=30)) == "outside_availability"
+
+
+# --- a specialist who changes time zone --------------------------------------------------------
+
+ZONE_CHANGE_BUG = (
+    "BUG application.py _ledgers_around/_ledgers_for/_save_releasing: day ledgers are found "
+    "by local dates in the specialist's current zone, so after PUT schedule changes the zone, "
+    "claims made before sit on ledgers of other dates"
+)
+ALL_DAY = {day: [[0, 24 * 60]] for day in range(7)}
+
+
+def test_changing_zone_keeps_existing_bookings_where_they_are(app: Bookings) -> None:
+    p = practice(app, "Europe/London", weekly=ALL_DAY)
+    sv = p.service()
+    booking = p.book(sv, utc("2026-03-10T02:00:00Z"))
+
+    app.set_schedule(p.specialist_id, "America/New_York", ALL_DAY)
+
+    assert app.booking(booking.id).starts_at == utc("2026-03-10T02:00:00Z")
+    assert p.refused(sv, utc("2026-03-10T02:00:00Z")) == "slot_unavailable"
+
+
+@pytest.mark.xfail(strict=True, raises=SlotRejected, reason=ZONE_CHANGE_BUG)
+def test_a_booking_cancelled_after_its_specialist_changed_zone_gives_its_slot_back(
+    app: Bookings,
+) -> None:
+    # 02:00Z on 2026-03-10 is 03-10 in London but 03-09 in New York.
+    p = practice(app, "Europe/London", weekly=ALL_DAY)
+    sv = p.service()
+    booking = p.book(sv, utc("2026-03-10T02:00:00Z"))
+    app.set_schedule(p.specialist_id, "America/New_York", ALL_DAY)
+
+    app.cancel(booking.id, None, by="client", now=NOW)
+
+    assert p.book(sv, utc("2026-03-10T02:00:00Z")).status == "confirmed"
+
+
+@pytest.mark.xfail(strict=True, raises=pytest.fail.Exception, reason=ZONE_CHANGE_BUG)
+def test_max_per_day_counts_bookings_by_the_specialists_current_local_day(
+    app: Bookings,
+) -> None:
+    # 02:00Z on 2026-03-10 is 22:00 on 03-09 in New York: that day already holds one.
+    p = practice(app, "Europe/London", weekly=ALL_DAY)
+    sv = p.service(max_per_day=1)
+    p.book(sv, utc("2026-03-10T02:00:00Z"))
+    app.set_schedule(p.specialist_id, "America/New_York", ALL_DAY)
+
+    assert p.refused(sv, utc("2026-03-09T15:00:00Z")) == "day_full"
+
+
+@pytest.mark.xfail(strict=True, raises=pytest.fail.Exception, reason=ZONE_CHANGE_BUG)
+def test_no_double_booking_after_a_zone_change_of_more_than_a_day(app: Bookings) -> None:
+    # 10:00Z on 2026-03-09 is 00:00 on 03-10 at UTC+14 and 23:00 on 03-08 at UTC-11: the
+    # old claim sits on a ledger two dates away, beyond the neighbours a new request reads.
+    p = practice(app, "Pacific/Kiritimati", weekly=ALL_DAY)
+    sv = p.service(duration_minutes=30)
+    p.book(sv, utc("2026-03-09T10:00:00Z"))
+    app.set_schedule(p.specialist_id, "Pacific/Pago_Pago", ALL_DAY)
+
+    assert p.refused(sv, utc("2026-03-09T10:00:00Z")) == "slot_unavailable"
