@@ -14,10 +14,12 @@ from uuid import UUID, uuid4
 import httpx
 
 from kairos.auth import Authenticator
+from kairos.testing.services import TEST_SECRETS
 
-ADMIN_API_KEY = "test-admin-key-0123456789abcdef0123456789abcdef"
-JWT_SECRET = "test-jwt-secret-0123456789abcdef0123456789abcdef"
-MANAGE_TOKEN_SECRET = "test-manage-secret-0123456789abcdef0123456789ab"
+# The secrets every test-started service process gets (kairos.testing.service_env).
+ADMIN_API_KEY = TEST_SECRETS["ADMIN_API_KEY"]
+JWT_SECRET = TEST_SECRETS["JWT_SECRET"]
+MANAGE_TOKEN_SECRET = TEST_SECRETS["MANAGE_TOKEN_SECRET"]
 
 WEEKDAYS_NINE_TO_FIVE = [{"day": d, "start": "09:00", "end": "17:00"} for d in range(5)]
 ALL_DAY_EVERY_DAY = [{"day": d, "start": "00:00", "end": "24:00"} for d in range(7)]

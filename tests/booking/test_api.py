@@ -1002,9 +1002,9 @@ def test_the_history_filters_by_specialist_client_time_and_status(
 @pytest.mark.xfail(
     strict=True,
     raises=AssertionError,
-    reason="BUG api.py list_bookings: a date given as `to` is parsed as that date's midnight "
-    "(the annotation `date | datetime` resolves as `datetime | date`), so the day itself "
-    "is excluded instead of included as `_instant` intends",
+    reason="BUG api.py list_bookings (lines 295-296): `datetime | date` makes pydantic parse "
+    "a bare date as a datetime at midnight, so `_instant`'s whole-day branch never runs and "
+    "`to=YYYY-MM-DD` excludes that very day",
 )
 def test_a_to_date_includes_its_whole_day(history_api: TestClient, history: dict[str, Any]) -> None:
     assert sorted(

@@ -12,8 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
+from kairos.testing import ServiceProcess
 from tests.booking.helpers import ALL_DAY_EVERY_DAY, Catalog, booking_body, iso
-from tests.booking.service_process import BookingProcess
+from tests.booking.service_process import booking_process
 from tests.booking.stored import double_bookings, stored_bookings
 
 pytestmark = pytest.mark.integration
@@ -27,13 +28,13 @@ def database_url(fresh_database: Callable[[], str]) -> str:
 
 
 @pytest.fixture
-def service(database_url: str, redis_url: str) -> Iterator[BookingProcess]:
-    with BookingProcess(database_url, redis_url) as process:
+def service(database_url: str, redis_url: str) -> Iterator[ServiceProcess]:
+    with booking_process(database_url, redis_url) as process:
         yield process
 
 
 @pytest.fixture
-def catalog(service: BookingProcess) -> Iterator[Catalog]:
+def catalog(service: ServiceProcess) -> Iterator[Catalog]:
     with httpx.Client(base_url=service.url, timeout=30) as http:
         yield Catalog(http)
 
@@ -52,7 +53,7 @@ async def _storm(url: str, bodies: list[dict[str, Any]]) -> list[httpx.Response]
         )
 
 
-def storm(service: BookingProcess, bodies: list[dict[str, Any]]) -> list[httpx.Response]:
+def storm(service: ServiceProcess, bodies: list[dict[str, Any]]) -> list[httpx.Response]:
     """POST every body at once."""
     return asyncio.run(_storm(service.url, bodies))
 
@@ -66,7 +67,7 @@ def outcomes(responses: list[httpx.Response]) -> Counter[tuple[int, str | None]]
 
 
 def test_a_hundred_requests_for_one_slot_make_exactly_one_booking(
-    service: BookingProcess, catalog: Catalog, database_url: str
+    service: ServiceProcess, catalog: Catalog, database_url: str
 ) -> None:
     specialist = catalog.specialist(weekly=ALL_DAY_EVERY_DAY)
     consultation = catalog.service(specialist["id"], duration_minutes=30)
@@ -92,7 +93,7 @@ def test_a_hundred_requests_for_one_slot_make_exactly_one_booking(
 
 
 def test_a_hundred_requests_for_overlapping_starts_make_exactly_one_booking(
-    service: BookingProcess, catalog: Catalog, database_url: str
+    service: ServiceProcess, catalog: Catalog, database_url: str
 ) -> None:
     # An hour-long service offered every quarter hour: 09:00, 09:15, 09:30 and 09:45 all
     # overlap each other, so only one of them can be had.
@@ -112,7 +113,7 @@ def test_a_hundred_requests_for_overlapping_starts_make_exactly_one_booking(
 
 
 def test_storms_on_neighbouring_services_with_buffers_never_overlap(
-    service: BookingProcess, catalog: Catalog, database_url: str
+    service: ServiceProcess, catalog: Catalog, database_url: str
 ) -> None:
     # Two services of one specialist, with buffers, booked at once at every start of a
     # morning: whatever wins, no two bookings (buffers included) may overlap.
@@ -149,7 +150,7 @@ def test_storms_on_neighbouring_services_with_buffers_never_overlap(
 
 
 def test_twenty_bookings_rescheduled_at_once_onto_one_slot_leave_exactly_one_there(
-    service: BookingProcess, catalog: Catalog, database_url: str
+    service: ServiceProcess, catalog: Catalog, database_url: str
 ) -> None:
     specialist = catalog.specialist(weekly=ALL_DAY_EVERY_DAY)
     consultation = catalog.service(specialist["id"], duration_minutes=30)

@@ -13,8 +13,9 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 
+from kairos.testing import ServiceProcess
 from tests.booking.helpers import ALL_DAY_EVERY_DAY, Catalog, booking_body, expect
-from tests.booking.service_process import BookingProcess
+from tests.booking.service_process import booking_process
 from tests.booking.stored import stored_bookings
 
 pytestmark = pytest.mark.integration
@@ -31,8 +32,8 @@ class Pair:
 
     def __init__(self, database_url: str, redis_url: str) -> None:
         self.database_url = database_url
-        self.first = BookingProcess(database_url, redis_url)
-        self.second = BookingProcess(database_url, redis_url)
+        self.first = booking_process(database_url, redis_url)
+        self.second = booking_process(database_url, redis_url)
         self._next_start = datetime.now(UTC).replace(
             hour=0, minute=0, second=0, microsecond=0
         ) + timedelta(days=3)
@@ -56,13 +57,13 @@ class Pair:
         start, self._next_start = self._next_start, self._next_start + timedelta(minutes=30)
         return booking_body(self.service_id, start)
 
-    def post(self, process: BookingProcess, key: str, body: dict[str, Any]) -> httpx.Response:
+    def post(self, process: ServiceProcess, key: str, body: dict[str, Any]) -> httpx.Response:
         return httpx.post(
             process.url + "/v1/bookings", json=body, headers={"Idempotency-Key": key}, timeout=30
         )
 
     def post_all_at_once(
-        self, requests: list[tuple[BookingProcess, str, dict[str, Any]]]
+        self, requests: list[tuple[ServiceProcess, str, dict[str, Any]]]
     ) -> list[httpx.Response]:
         async def send() -> list[httpx.Response]:
             async with httpx.AsyncClient(timeout=30) as http:
@@ -155,7 +156,8 @@ def test_one_key_sent_again_after_a_restart_gets_the_same_booking(pair: Pair) ->
     key, body = f"restart-{uuid4()}", pair.new_body()
     first = expect(pair.post(pair.first, key, body), 201)
 
-    pair.first.restart()
+    pair.first.stop()
+    pair.first.start()
     pair.second.stop()
     try:
         again = expect(pair.post(pair.first, key, body), 201)
