@@ -725,12 +725,6 @@ def test_the_same_key_and_body_answer_the_same_booking_again_and_book_once(
     assert error_code(catalog.book(sv["id"], at(9)), 409) == "slot_unavailable"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG api.py request_booking: a replayed request answers notification_id null, "
-    "the first answered its position, so the second 201 body is not the same as the first",
-)
 def test_the_same_key_and_body_answer_exactly_the_same_201_body(catalog: Catalog) -> None:
     sp = catalog.specialist()
     sv = catalog.service(sp["id"])
@@ -877,12 +871,6 @@ def test_bad_bodies_and_parameters_are_4xx_in_the_error_shape_never_5xx(
     assert error_code(response, response.status_code)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG application.py _ledgers_around / schemas.py _to_utc: a start at the edge of "
-    "the datetime range overflows (OverflowError) and answers 500 instead of a 4xx",
-)
 @pytest.mark.parametrize(
     "starts_at",
     [
@@ -999,13 +987,6 @@ def test_the_history_filters_by_specialist_client_time_and_status(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG api.py list_bookings (lines 295-296): `datetime | date` makes pydantic parse "
-    "a bare date as a datetime at midnight, so `_instant`'s whole-day branch never runs and "
-    "`to=YYYY-MM-DD` excludes that very day",
-)
 def test_a_to_date_includes_its_whole_day(history_api: TestClient, history: dict[str, Any]) -> None:
     assert sorted(
         _listed(history_api, ADMIN, **{"from": "2026-03-09", "to": "2026-03-09"})

@@ -457,13 +457,6 @@ def test_the_same_booking_id_twice_is_the_same_booking_with_one_ledger_claim(
     assert p.ledger().version == ledger_version
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=SlotRejected,
-    reason="BUG application.py request_booking: a retry with the same booking_id that checks "
-    "the slot after the first request's save, but looked its id up before, is refused "
-    "slot_unavailable by its own booking instead of returning it",
-)
 def test_a_retry_racing_the_first_request_of_its_booking_id_returns_that_booking(
     store: Store,
 ) -> None:
@@ -594,11 +587,6 @@ def test_specialists_in_fractional_offset_zones_are_bookable_at_nine_local(
 
 # --- a specialist who changes time zone --------------------------------------------------------
 
-ZONE_CHANGE_BUG = (
-    "BUG application.py _ledgers_around/_ledgers_for/_save_releasing: day ledgers are found "
-    "by local dates in the specialist's current zone, so after PUT schedule changes the zone, "
-    "claims made before sit on ledgers of other dates"
-)
 ALL_DAY = {day: [[0, 24 * 60]] for day in range(7)}
 
 
@@ -613,7 +601,6 @@ def test_changing_zone_keeps_existing_bookings_where_they_are(app: Bookings) -> 
     assert p.refused(sv, utc("2026-03-10T02:00:00Z")) == "slot_unavailable"
 
 
-@pytest.mark.xfail(strict=True, raises=SlotRejected, reason=ZONE_CHANGE_BUG)
 def test_a_booking_cancelled_after_its_specialist_changed_zone_gives_its_slot_back(
     app: Bookings,
 ) -> None:
@@ -628,7 +615,6 @@ def test_a_booking_cancelled_after_its_specialist_changed_zone_gives_its_slot_ba
     assert p.book(sv, utc("2026-03-10T02:00:00Z")).status == "confirmed"
 
 
-@pytest.mark.xfail(strict=True, raises=pytest.fail.Exception, reason=ZONE_CHANGE_BUG)
 def test_max_per_day_counts_bookings_by_the_specialists_current_local_day(
     app: Bookings,
 ) -> None:
@@ -641,7 +627,6 @@ def test_max_per_day_counts_bookings_by_the_specialists_current_local_day(
     assert p.refused(sv, utc("2026-03-09T15:00:00Z")) == "day_full"
 
 
-@pytest.mark.xfail(strict=True, raises=pytest.fail.Exception, reason=ZONE_CHANGE_BUG)
 def test_no_double_booking_after_a_zone_change_of_more_than_a_day(app: Bookings) -> None:
     # 10:00Z on 2026-03-09 is 00:00 on 03-10 at UTC+14 and 23:00 on 03-08 at UTC-11: the
     # old claim sits on a ledger two dates away, beyond the neighbours a new request reads.

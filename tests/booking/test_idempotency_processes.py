@@ -113,14 +113,6 @@ def test_one_key_sent_to_both_processes_at_once_never_makes_a_second_booking(
         assert len({repr(_without_position(b)) for b in created}) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG application.py request_booking + api.py request_booking: a request that "
-    "looks its booking id up before a concurrent request with the same Idempotency-Key "
-    "saves it, and checks the slot after, is refused 409 slot_unavailable by its own "
-    "booking; the key is then forgotten, so every later retry with it is 409 too",
-)
 def test_one_key_sent_to_both_processes_at_once_answers_201_to_every_request(
     pair: Pair,
 ) -> None:
@@ -180,12 +172,6 @@ def test_one_key_with_another_body_is_refused_by_the_other_process(pair: Pair) -
     assert len(pair.stored_at(body)) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG api.py request_booking: a replayed request answers notification_id null, "
-    "the first answered its position, so the second 201 body is not the same as the first",
-)
 def test_the_replayed_201_body_is_byte_for_byte_the_first_one(pair: Pair) -> None:
     key, body = f"exact-{uuid4()}", pair.new_body()
 

@@ -278,7 +278,7 @@ def request_booking(
     if position is None:  # a retry: answer as the first request was answered
         if booking.fingerprint != digest:
             raise KeyReused("this Idempotency-Key was used with a different request body")
-        booking = ctx.app.booking_as_requested(booking.id)
+        booking, position = ctx.app.booking_as_requested(booking.id)
     return {
         **booking_view(booking),
         "manage_token": ctx.auth.manage_token(booking.id),
@@ -292,8 +292,8 @@ def list_bookings(
     authorization: Authorization = None,
     specialist_id: UUID | None = None,
     client_email: str | None = None,
-    from_: Annotated[datetime | date | None, Query(alias="from")] = None,
-    to: datetime | date | None = None,
+    from_: Annotated[str | None, Query(alias="from", examples=["2026-12-01"])] = None,
+    to: Annotated[str | None, Query(examples=["2026-12-31", "2026-12-31T18:00:00Z"])] = None,
     status_: Annotated[
         Literal[
             "pending", "confirmed", "in_progress", "completed", "cancelled", "declined", "no_show"
@@ -324,13 +324,24 @@ def list_bookings(
     return s.BookingList(bookings=[s.BookingSummary(**row) for row in rows])
 
 
-def _instant(value: date | datetime | None, end: bool) -> datetime | None:
-    """A query bound: an instant as given (UTC if naive); a date means its whole UTC day."""
+def _instant(value: str | None, end: bool) -> datetime | None:
+    """A query bound: an instant (UTC if it has no offset), or a date meaning that whole
+    UTC day, inclusive. Parsed by hand: a union type would read a date as its midnight."""
     if value is None:
         return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.combine(value + timedelta(days=1) if end else value, time(), tzinfo=UTC)
+    try:
+        if len(value) == len("YYYY-MM-DD"):
+            day = date.fromisoformat(value)
+            return datetime.combine(day + timedelta(days=1) if end else day, time(), tzinfo=UTC)
+        instant = datetime.fromisoformat(value)
+    except (ValueError, OverflowError):
+        raise ApiError(
+            422,
+            "validation_error",
+            f"not a date or an ISO 8601 instant: {value!r}",
+            {"value": value},
+        ) from None
+    return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
 
 
 @bookings.get("/{booking_id}")

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, NamedTuple, TypeVar
 from uuid import UUID, uuid4
+from zoneinfo import ZoneInfo
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, Recording
 
-from booking.batch_loading import load_many
 from booking.domain import (
     Booking,
     DayLedger,
@@ -19,14 +19,18 @@ from booking.domain import (
     Specialist,
     WindowPair,
 )
+from booking.store_reads import load_many, notification_id_of
 from kairos.slots import Interval, Rejection, check_start
-from kairos.timezones import iso_utc, local_date, zone
+from kairos.timezones import MINUTES_PER_DAY, iso_utc, local_date, local_to_utc, zone
 
 # A claim that loses on optimistic concurrency is re-checked against the new
 # state this many times; a genuine clash ends as 409 on the first re-check.
 MAX_ATTEMPTS = 5
 
 T = TypeVar("T")
+
+# A booking's request is answered by two events: SlotRequested, then Confirmed or Pending.
+CREATED_VERSION = 2
 
 
 class Placed(NamedTuple):
@@ -55,6 +59,30 @@ _REJECTION_MESSAGES = {
     Rejection.DAY_FULL: "the specialist's day is fully booked for this service",
     Rejection.SLOT_UNAVAILABLE: "that slot is no longer free",
 }
+
+
+def _utc_days(interval: Interval) -> set[str]:
+    """The UTC dates (ISO) that the half-open `interval` touches."""
+    day, last = interval.start.astimezone(UTC).date(), interval.end.astimezone(UTC).date()
+    if interval.end.astimezone(UTC).time() == time() and last > day:
+        last -= timedelta(days=1)
+    days = set()
+    while day <= last:
+        days.add(day.isoformat())
+        day += timedelta(days=1)
+    return days
+
+
+def _local_day(instant: datetime, tz: ZoneInfo) -> Interval:
+    """The local calendar day containing `instant`, as a UTC interval (23 to 25 hours)."""
+    day = local_date(instant, tz)
+    return Interval(local_to_utc(day, 0, tz), local_to_utc(day, MINUTES_PER_DAY, tz))
+
+
+def _position_of(recordings: list[Recording[UUID]], booking: Booking) -> int:
+    """The notification id of the booking's last event in a save: the read-your-writes
+    position a client can wait for (ledger events after it are never published)."""
+    return max(r.notification.id for r in recordings if r.domain_event.originator_id == booking.id)
 
 
 class Bookings(Application[UUID]):
@@ -122,10 +150,11 @@ class Bookings(Application[UUID]):
     def booking(self, booking_id: UUID) -> Booking:
         return self._get(booking_id, Booking, "booking")
 
-    def booking_as_requested(self, booking_id: UUID) -> Booking:
+    def booking_as_requested(self, booking_id: UUID) -> Placed:
         """The booking as it stood when its request was answered (created and confirmed or
-        pending), for replaying that answer to an idempotent retry."""
-        return self.repository.get(booking_id, version=2)
+        pending), and that answer's position, for replaying it to an idempotent retry."""
+        booking: Booking = self.repository.get(booking_id, version=CREATED_VERSION)
+        return Placed(booking, notification_id_of(self, booking_id, CREATED_VERSION))
 
     # --- bookings -------------------------------------------------------------
 
@@ -154,9 +183,17 @@ class Bookings(Application[UUID]):
                 return Placed(existing, None)
             specialist = self._read_only(service.specialist_id, Specialist, "specialist")
             ledgers = self._ledgers_around(specialist, starts_at, service)
-            self._check_slot(specialist, service, ledgers.values(), starts_at, now)
+            try:
+                self._check_slot(specialist, service, ledgers.values(), starts_at, now)
+            except SlotRejected:
+                # A retry racing its own first request finds the slot taken by itself.
+                raced = self._find(booking_id, Booking) if retry_of_request else None
+                if raced is None:
+                    raise
+                return Placed(raced, None)
             rules = service.rules()
             busy = rules.padded(starts_at)
+            claim_days = self._claim_days(specialist, rules.padded(starts_at), starts_at)
             booking = Booking(
                 id=booking_id,
                 service_id=service.id,
@@ -169,14 +206,15 @@ class Bookings(Application[UUID]):
                 answers=answers,
                 notes=notes,
                 fingerprint=fingerprint,
+                ledger_days=claim_days,
                 at=now,
             )
             if service.requires_approval:
                 booking.hold_for_approval(at=now)
             else:
                 booking.confirm(at=now)
-            recordings = self.save(booking, *self._claim(specialist, ledgers, booking))
-            return Placed(booking, max(r.notification.id for r in recordings))
+            recordings = self.save(booking, *self._claim(ledgers, booking))
+            return Placed(booking, _position_of(recordings, booking))
 
         return self._retrying(attempt)
 
@@ -187,16 +225,21 @@ class Bookings(Application[UUID]):
             booking = self.booking(booking_id)
             service = self.service(booking.service_id)
             specialist = self.specialist(booking.specialist_id)
-            old = self._ledgers_for(specialist, booking.busy)
+            old = self._ledgers_of(booking)
             for ledger in old.values():
                 ledger.release(booking.id)
             ledgers = self._ledgers_around(specialist, starts_at, service, loaded=old)
             self._check_slot(specialist, service, ledgers.values(), starts_at, now)
             rules = service.rules()
+            padded = rules.padded(starts_at)
             booking.reschedule(
-                starts_at, starts_at + rules.duration, rules.padded(starts_at), at=now
+                starts_at,
+                starts_at + rules.duration,
+                padded,
+                ledger_days=self._claim_days(specialist, padded, starts_at),
+                at=now,
             )
-            self._claim(specialist, ledgers, booking)
+            self._claim(ledgers, booking)
             self.save(booking, *(ledger for ledger in ledgers.values() if ledger.pending_events))
             return booking
 
@@ -252,18 +295,21 @@ class Bookings(Application[UUID]):
         starts_at: datetime,
         now: datetime,
     ) -> None:
-        ledgers = list(ledgers)
-        busy = {
-            booking: claim.busy for ledger in ledgers for booking, claim in ledger.claims.items()
-        }
-        day = local_date(starts_at, zone(specialist.timezone)).isoformat()
-        per_day = {
-            date.fromisoformat(ledger.day): ledger.bookings_starting_here(service.id)
-            for ledger in ledgers
-            if ledger.day == day
-        }
+        tz = zone(specialist.timezone)
+        claims = {booking: claim for ledger in ledgers for booking, claim in ledger.claims.items()}
+        day = local_date(starts_at, tz)
+        booked_that_day = sum(
+            1
+            for claim in claims.values()
+            if claim.service_id == service.id and local_date(claim.starts_at, tz) == day
+        )
         rejection = check_start(
-            specialist.working_hours(), service.rules(), busy.values(), per_day, starts_at, now
+            specialist.working_hours(),
+            service.rules(),
+            [claim.busy for claim in claims.values()],
+            {day: booked_that_day},
+            starts_at,
+            now,
         )
         if rejection is not None:
             raise SlotRejected(rejection, {"starts_at": iso_utc(starts_at)})
@@ -275,69 +321,52 @@ class Bookings(Application[UUID]):
         service: Service,
         loaded: dict[str, DayLedger] | None = None,
     ) -> dict[str, DayLedger]:
-        """The ledgers a start on `starts_at` must be checked against: every local date its
-        padded interval touches, and the days either side (a neighbour's buffers may reach
-        across midnight)."""
-        tz = zone(specialist.timezone)
-        padded = service.rules().padded(starts_at)
-        first = local_date(padded.start, tz) - timedelta(days=1)
-        last = local_date(padded.end, tz) + timedelta(days=1)
+        """Every ledger whose claims can decide whether `starts_at` is offered: those of
+        the UTC dates the start's local day touches, widened by the service's buffers
+        (a slot's padding reaches that far), and those the booking would claim."""
+        rules = service.rules()
+        local_day = _local_day(starts_at, zone(specialist.timezone))
+        reach = Interval(local_day.start - rules.buffer_before, local_day.end + rules.buffer_after)
+        days = _utc_days(reach).union(
+            self._claim_days(specialist, rules.padded(starts_at), starts_at)
+        )
         ledgers = dict(loaded or {})
-        wanted: dict[UUID, str] = {}
-        day = first
-        while day <= last:
-            if day.isoformat() not in ledgers:
-                wanted[DayLedger.create_id(specialist.id, day.isoformat())] = day.isoformat()
-            day += timedelta(days=1)
+        wanted = {
+            DayLedger.create_id(specialist.id, day): day for day in days if day not in ledgers
+        }
         found = load_many(self, list(wanted))
-        for ledger_id, key in wanted.items():
-            ledgers[key] = found.get(ledger_id) or DayLedger(specialist_id=specialist.id, day=key)
+        for ledger_id, day in wanted.items():
+            ledgers[day] = found.get(ledger_id) or DayLedger(specialist_id=specialist.id, day=day)
         return ledgers
 
-    def _ledgers_for(self, specialist: Specialist, busy: Interval) -> dict[str, DayLedger]:
-        """The existing ledgers of every local date `busy` touches."""
-        tz = zone(specialist.timezone)
-        day, last = local_date(busy.start, tz), local_date(busy.end - timedelta(microseconds=1), tz)
-        days = {}
-        while day <= last:
-            days[DayLedger.create_id(specialist.id, day.isoformat())] = day.isoformat()
-            day += timedelta(days=1)
-        return {
-            days[ledger_id]: ledger for ledger_id, ledger in load_many(self, list(days)).items()
-        }
+    @staticmethod
+    def _claim_days(specialist: Specialist, padded: Interval, starts_at: datetime) -> list[str]:
+        """The UTC dates a booking claims: those its padded interval touches (so overlapping
+        bookings meet) and those its local day touches (so per-day limits are exact)."""
+        local_day = _local_day(starts_at, zone(specialist.timezone))
+        return sorted(_utc_days(padded) | _utc_days(local_day))
 
-    def _claim(
-        self, specialist: Specialist, ledgers: dict[str, DayLedger], booking: Booking
-    ) -> list[DayLedger]:
-        tz = zone(specialist.timezone)
-        start_day = local_date(booking.starts_at, tz)
-        touched = self._ledgers_for_dates(ledgers, booking.busy, tz)
+    def _ledgers_of(self, booking: Booking) -> dict[str, DayLedger]:
+        """The ledgers holding this booking's claim."""
+        ids = {DayLedger.create_id(booking.specialist_id, day): day for day in booking.ledger_days}
+        return {ids[ledger_id]: ledger for ledger_id, ledger in load_many(self, list(ids)).items()}
+
+    @staticmethod
+    def _claim(ledgers: dict[str, DayLedger], booking: Booking) -> list[DayLedger]:
+        touched = [ledgers[day] for day in booking.ledger_days]
         for ledger in touched:
             ledger.claim(
                 booking_id=booking.id,
                 service_id=booking.service_id,
+                starts_at=booking.starts_at,
                 busy_from=booking.busy_from,
                 busy_until=booking.busy_until,
-                starts_here=ledger.day == start_day.isoformat(),
             )
-        return touched
-
-    @staticmethod
-    def _ledgers_for_dates(
-        ledgers: dict[str, DayLedger], busy: Interval, tz: Any
-    ) -> list[DayLedger]:
-        day = local_date(busy.start, tz)
-        last = local_date(busy.end - timedelta(microseconds=1), tz)
-        touched = []
-        while day <= last:
-            touched.append(ledgers[day.isoformat()])
-            day += timedelta(days=1)
         return touched
 
     def _save_releasing(self, booking: Booking) -> None:
         """Save a booking that gave its time back, with the ledgers it released."""
-        specialist = self.specialist(booking.specialist_id)
-        ledgers = list(self._ledgers_for(specialist, booking.busy).values())
+        ledgers = list(self._ledgers_of(booking).values())
         for ledger in ledgers:
             ledger.release(booking.id)
         self.save(booking, *ledgers)

@@ -239,6 +239,7 @@ class Booking(Aggregate):
         answers: dict[str, str],
         notes: str | None,
         fingerprint: str,
+        ledger_days: list[str],
         at: datetime,
     ) -> None:
         self.service_id = service_id
@@ -251,6 +252,8 @@ class Booking(Aggregate):
         self.answers = answers
         self.notes = notes
         self.fingerprint = fingerprint
+        # The UTC dates of the ledgers holding this booking's claim, released on cancel.
+        self.ledger_days = ledger_days
         self.status = "requested"
         self.history: list[tuple[str, datetime]] = []
         self.cancel_reason: str | None = None
@@ -308,7 +311,12 @@ class Booking(Aggregate):
         self._enter("cancelled", at)
 
     def reschedule(
-        self, starts_at: datetime, ends_at: datetime, busy: Interval, at: datetime
+        self,
+        starts_at: datetime,
+        ends_at: datetime,
+        busy: Interval,
+        ledger_days: list[str],
+        at: datetime,
     ) -> None:
         self._check_status("reschedule", *ACTIVE)
         self._rescheduled(
@@ -318,6 +326,7 @@ class Booking(Aggregate):
             busy_until=busy.end,
             previous_starts_at=self.starts_at,
             previous_ends_at=self.ends_at,
+            ledger_days=ledger_days,
             at=at,
         )
 
@@ -330,10 +339,12 @@ class Booking(Aggregate):
         busy_until: datetime,
         previous_starts_at: datetime,
         previous_ends_at: datetime,
+        ledger_days: list[str],
         at: datetime,
     ) -> None:
         self.starts_at, self.ends_at = starts_at, ends_at
         self.busy_from, self.busy_until = busy_from, busy_until
+        self.ledger_days = ledger_days
 
     def complete(self, at: datetime) -> None:
         self._check_status("complete", "confirmed", "in_progress")
@@ -359,16 +370,19 @@ LEDGER_NAMESPACE = uuid5(NAMESPACE_URL, "https://kairos.invalid/ledger")
 @dataclass(frozen=True)
 class Claim:
     service_id: UUID
+    starts_at: datetime
     busy: Interval
-    starts_here: bool  # the booking starts on this ledger's date (counts toward max-per-day)
 
 
 class DayLedger(Aggregate):
-    """The time one specialist has promised on one local date.
+    """The time one specialist has promised on one UTC date.
 
-    Every booking claims its padded interval on each local date it touches and
-    is saved atomically with those ledgers, so two overlapping claims always
-    meet on some ledger's version number and one of them loses.
+    A booking claims its padded interval on every UTC date that interval touches,
+    and on every UTC date its local day (in the specialist's zone) overlaps; it is
+    saved atomically with those ledgers. So two overlapping bookings, or two on the
+    same local day, always write a common ledger and one of them loses on its
+    version number. Ledgers are keyed by UTC date, not local date, so a specialist
+    who changes time zone keeps every claim where the next booking looks for it.
     """
 
     @staticmethod
@@ -386,13 +400,11 @@ class DayLedger(Aggregate):
         self,
         booking_id: UUID,
         service_id: UUID,
+        starts_at: datetime,
         busy_from: datetime,
         busy_until: datetime,
-        starts_here: bool,
     ) -> None:
-        self.claims[str(booking_id)] = Claim(
-            service_id, Interval(busy_from, busy_until), starts_here
-        )
+        self.claims[str(booking_id)] = Claim(service_id, starts_at, Interval(busy_from, busy_until))
 
     def release(self, booking_id: UUID) -> None:
         if str(booking_id) in self.claims:
@@ -401,6 +413,3 @@ class DayLedger(Aggregate):
     @event("Released")
     def _released(self, booking_id: UUID) -> None:
         del self.claims[str(booking_id)]
-
-    def bookings_starting_here(self, service_id: UUID) -> int:
-        return sum(1 for c in self.claims.values() if c.starts_here and c.service_id == service_id)

@@ -34,8 +34,19 @@ def _hhmm(text: str) -> str:
     return text
 
 
+# Far enough for any booking horizon, near enough that date arithmetic never overflows.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
 def _to_utc(instant: datetime) -> datetime:
-    return instant.astimezone(UTC)
+    try:
+        utc = instant.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("instant out of range") from None
+    if not EARLIEST <= utc < LATEST:
+        raise ValueError(f"instant must lie between {EARLIEST.year} and {LATEST.year}")
+    return utc
 
 
 Timezone = Annotated[str, AfterValidator(_known_zone), Field(examples=["Europe/Berlin"])]

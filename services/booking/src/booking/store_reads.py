@@ -1,9 +1,7 @@
-"""Loads several aggregates in one database round trip.
+"""Reads of the event store that the eventsourcing library has no call for.
 
-A booking is checked against up to three day ledgers; reading them one query
-each was the largest share of a booking's latency. On PostgreSQL this reads all
-their events with one statement; other stores (the in-memory one in tests) fall
-back to one read per aggregate.
+On PostgreSQL each is one statement; other stores (the in-memory one in tests)
+fall back to the library's own, slower calls.
 """
 
 from __future__ import annotations
@@ -20,7 +18,11 @@ from psycopg.sql import SQL, Identifier
 
 
 def load_many(app: Application[UUID], ids: Sequence[UUID]) -> dict[UUID, Any]:
-    """The current state of each existing aggregate among `ids` (missing ones are absent)."""
+    """The current state of each existing aggregate among `ids` (missing ones are absent).
+
+    A booking is checked against several day ledgers; reading them one query each was
+    the largest share of a booking's latency.
+    """
     recorder = app.recorder
     if not isinstance(recorder, PostgresAggregateRecorder):
         found: dict[UUID, Any] = {}
@@ -30,12 +32,10 @@ def load_many(app: Application[UUID], ids: Sequence[UUID]) -> dict[UUID, Any]:
             except AggregateNotFoundError:
                 continue
         return found
-    schema, _, table = recorder.events_table_name.rpartition(".")
-    name = Identifier(schema, table) if schema else Identifier(table)
     statement = SQL(
         "SELECT originator_id, originator_version, topic, state FROM {} "
         "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
-    ).format(name)
+    ).format(_table(recorder))
     events: dict[UUID, list[Any]] = defaultdict(list)
     with recorder.datastore.get_connection() as conn, conn.cursor() as cur:
         cur.execute(statement, [list(ids)], prepare=True)
@@ -48,3 +48,28 @@ def load_many(app: Application[UUID], ids: Sequence[UUID]) -> dict[UUID, Any]:
             )
             events[row["originator_id"]].append(app.mapper.to_domain_event(stored))
     return {aggregate_id: project_aggregate(None, evs) for aggregate_id, evs in events.items()}
+
+
+def notification_id_of(app: Application[UUID], originator_id: UUID, version: int) -> int | None:
+    """The position in the notification log of one stored event, if it exists."""
+    recorder = app.recorder
+    if not isinstance(recorder, PostgresAggregateRecorder):
+        for notification in recorder.select_notifications(None, 1_000_000):
+            if (notification.originator_id, notification.originator_version) == (
+                originator_id,
+                version,
+            ):
+                return notification.id
+        return None
+    statement = SQL(
+        "SELECT notification_id FROM {} WHERE originator_id = %s AND originator_version = %s"
+    ).format(_table(recorder))
+    with recorder.datastore.get_connection() as conn, conn.cursor() as cur:
+        cur.execute(statement, [originator_id, version])
+        row = cur.fetchone()
+    return int(row["notification_id"]) if row else None
+
+
+def _table(recorder: PostgresAggregateRecorder) -> Identifier:
+    schema, _, table = recorder.events_table_name.rpartition(".")
+    return Identifier(schema, table) if schema else Identifier(table)
