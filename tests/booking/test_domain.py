@@ -47,6 +47,7 @@ def requested(**overrides: Any) -> Booking:
         "answers": {},
         "notes": None,
         "fingerprint": "f",
+        "ledger_days": [STARTS.date().isoformat()],
         "at": NOW,
     }
     fields.update(overrides)
@@ -192,11 +193,15 @@ def test_rescheduling_records_the_new_and_the_previous_times() -> None:
     new_start = STARTS + timedelta(days=1)
     padded = Interval(new_start - timedelta(minutes=10), new_start + timedelta(minutes=45))
 
-    booking.reschedule(new_start, new_start + timedelta(minutes=30), padded, at=NOW)
+    new_days = [new_start.date().isoformat()]
+    booking.reschedule(
+        new_start, new_start + timedelta(minutes=30), padded, ledger_days=new_days, at=NOW
+    )
 
     [event] = booking.collect_events()
     assert type(event) is Booking.Rescheduled
     assert event.starts_at == new_start
+    assert event.ledger_days == new_days and booking.ledger_days == new_days
     assert event.ends_at == new_start + timedelta(minutes=30)
     assert (event.busy_from, event.busy_until) == (padded.start, padded.end)
     assert event.previous_starts_at == STARTS
@@ -272,6 +277,7 @@ def _reschedule(b: Booking) -> None:
         STARTS + timedelta(hours=1),
         STARTS + timedelta(hours=2),
         Interval(STARTS + timedelta(hours=1), STARTS + timedelta(hours=2)),
+        ledger_days=[STARTS.date().isoformat()],
         at=NOW,
     )
 
@@ -544,16 +550,15 @@ def test_a_ledger_has_one_deterministic_id_per_specialist_and_date() -> None:
     )
 
 
-def test_a_ledger_records_claims_and_releases_and_counts_bookings_per_service() -> None:
+def test_a_ledger_records_claims_with_their_start_and_releases_them() -> None:
     sp_id, service_a, service_b = uuid4(), uuid4(), uuid4()
     ledger = DayLedger(specialist_id=sp_id, day="2026-03-09")
-    first, second, third, overnight = uuid4(), uuid4(), uuid4(), uuid4()
-    busy = (STARTS, STARTS + timedelta(hours=1))
+    first, second, third = uuid4(), uuid4(), uuid4()
+    busy = (STARTS - timedelta(minutes=10), STARTS + timedelta(hours=1))
 
-    ledger.claim(first, service_a, *busy, starts_here=True)
-    ledger.claim(second, service_a, *busy, starts_here=True)
-    ledger.claim(third, service_b, *busy, starts_here=True)
-    ledger.claim(overnight, service_a, *busy, starts_here=False)
+    ledger.claim(first, service_a, STARTS, *busy)
+    ledger.claim(second, service_a, STARTS, *busy)
+    ledger.claim(third, service_b, STARTS, *busy)
     ledger.release(second)
     ledger.release(uuid4())  # never claimed here: nothing to record
 
@@ -563,15 +568,14 @@ def test_a_ledger_records_claims_and_releases_and_counts_bookings_per_service() 
         "DayLedger.Claimed",
         "DayLedger.Claimed",
         "DayLedger.Claimed",
-        "DayLedger.Claimed",
         "DayLedger.Released",
     ]
-    assert events[1].booking_id == first
+    assert events[1].booking_id == first and events[1].starts_at == STARTS
     assert (events[1].busy_from, events[1].busy_until) == busy
     assert events[-1].booking_id == second
-    assert set(ledger.claims) == {str(first), str(third), str(overnight)}
-    assert ledger.bookings_starting_here(service_a) == 1
-    assert ledger.bookings_starting_here(service_b) == 1
+    assert set(ledger.claims) == {str(first), str(third)}
+    assert ledger.claims[str(third)].service_id == service_b
+    assert ledger.claims[str(third)].busy == Interval(*busy)
 
 
 def test_every_refusal_is_a_domain_error_with_an_api_code() -> None:
