@@ -47,6 +47,7 @@ from kairos.messaging.kafka import (
     PREVIOUS_HEADER,
     TOPIC_PARTITIONS,
     GroupTimeouts,
+    close_quietly,
     ensure_topics,
     make_admin,
     make_consumer,
@@ -217,7 +218,7 @@ class EventConsumer:
                         last_progress = time.monotonic()
                     next_check = time.monotonic() + self._check_interval
         finally:
-            await _close_quietly(consumer.stop(), producer.stop(), admin.close())
+            await close_quietly(consumer.stop(), producer.stop(), admin.close())
 
     async def _process(
         self,
@@ -484,11 +485,3 @@ def _previous(headers: Sequence[tuple[str, bytes]] | None) -> int | None:
 
 def _describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
-
-
-async def _close_quietly(*closing: Any) -> None:
-    for step in closing:
-        try:
-            await asyncio.wait_for(step, 5.0)
-        except Exception as exc:
-            log.debug("closing a Kafka client failed: %s", exc)

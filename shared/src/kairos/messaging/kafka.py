@@ -15,8 +15,9 @@ so the helpers here list topics (which creates nothing) before describing them.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -27,6 +28,8 @@ from aiokafka.partitioner import murmur2
 
 from kairos.events import dead_letter_topic
 from kairos.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
 
 #: Partitions of every event topic. Relay and consumers must agree on it.
 TOPIC_PARTITIONS = 6
@@ -212,3 +215,12 @@ async def _delete_topic(admin: AIOKafkaAdminClient, topic: str, deadline: float)
 def _raise_for(code: int, doing: str) -> None:
     if code != 0:
         raise for_code(code)(f"error {code} {doing}")
+
+
+async def close_quietly(*closing: Awaitable[Any]) -> None:
+    """Await each client's close, at most 5 s each; a broker that is gone can't fail shutdown."""
+    for step in closing:
+        try:
+            await asyncio.wait_for(step, 5.0)
+        except Exception as exc:
+            log.debug("closing a Kafka client failed: %s", exc)

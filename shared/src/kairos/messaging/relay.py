@@ -47,6 +47,7 @@ from kairos.messaging.kafka import (
     DEAD_LETTER_PARTITIONS,
     PREVIOUS_HEADER,
     TOPIC_PARTITIONS,
+    close_quietly,
     create_missing_topics,
     make_admin,
     make_consumer,
@@ -221,7 +222,7 @@ class OutboxRelay:
                 state = await self._verify(conn, admin, reader, state)
                 await self._relay(conn, admin, reader, state, channel)
             finally:
-                await _close_quietly(self._producer.stop(), reader.stop(), admin.close())
+                await close_quietly(self._producer.stop(), reader.stop(), admin.close())
 
     async def _relay(
         self,
@@ -374,7 +375,7 @@ class OutboxRelay:
             make_producer(self._bootstrap, client_id=f"relay-{self.name}"),
         )
         if old is not None:
-            await _close_quietly(old.stop())
+            await close_quietly(old.stop())
         await self._producer.start()
         return fresh
 
@@ -452,14 +453,6 @@ async def _save_state(
                     " kafka_offset = EXCLUDED.kafka_offset",
                     [(name, p, h.notification_id, h.offset) for p, h in changed.items()],
                 )
-
-
-async def _close_quietly(*closing: Any) -> None:
-    for step in closing:
-        try:
-            await asyncio.wait_for(step, 5.0)
-        except Exception as exc:
-            log.debug("closing a Kafka client failed: %s", exc)
 
 
 def run_relay(
