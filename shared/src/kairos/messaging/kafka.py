@@ -218,9 +218,20 @@ def _raise_for(code: int, doing: str) -> None:
 
 
 async def close_quietly(*closing: Awaitable[Any]) -> None:
-    """Await each client's close, at most 5 s each; a broker that is gone can't fail shutdown."""
+    """Await each client's close, at most 5 s each; a broker that is gone can't fail shutdown.
+
+    Closing an aiokafka consumer cancels its fetch tasks, and one cancelled while it
+    waits to retry a failed fetch raises CancelledError out of close(). That is not
+    a cancellation of the caller, so it is swallowed too, unless the caller really
+    is being cancelled.
+    """
     for step in closing:
         try:
             await asyncio.wait_for(step, 5.0)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
+            log.debug("closing a Kafka client was interrupted by its own cancelled task")
         except Exception as exc:
             log.debug("closing a Kafka client failed: %s", exc)
