@@ -14,11 +14,10 @@ T = TypeVar("T")
 def postgres_env(database_url: str, **overrides: str) -> dict[str, str]:
     """eventsourcing's POSTGRES_* settings for `database_url` (postgresql://user:pw@host:port/db).
 
-    A unix-socket URL (`?host=/path`) works too. The library's database functions stay
-    off: its insert function (eventsourcing 9.5.6) skips the table lock that makes
-    notification ids follow commit order, and without that order the relay could read
-    past an event that commits late and never publish it. The default insert path
-    takes the lock and is pipelined into one round trip.
+    A unix-socket URL (`?host=/path`) works too. Inserts go through a database function
+    that locks the table (kairos.ordered_recorder): notification ids follow commit order,
+    so the relay never reads past an event that commits late, and a save is one
+    statement.
     """
     url = urlsplit(database_url)
     if url.scheme not in ("postgres", "postgresql"):
@@ -31,7 +30,8 @@ def postgres_env(database_url: str, **overrides: str) -> dict[str, str]:
         "POSTGRES_PORT": str(url.port or query.get("port", 5432)),
         "POSTGRES_USER": unquote(url.username or query.get("user", "postgres")),
         "POSTGRES_PASSWORD": unquote(url.password or query.get("password", "")),
-        "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
+        "POSTGRES_ENABLE_DB_FUNCTIONS": "y",
+        "APPLICATION_RECORDER_TOPIC": "kairos.ordered_recorder:OrderedInsertRecorder",
         "CREATE_TABLE": "y",
     }
     env.update(overrides)
