@@ -35,7 +35,8 @@ CREATED_VERSION = 2
 
 class Placed(NamedTuple):
     booking: Booking
-    position: int | None  # notification id of its last event; None for a replayed request
+    # Notification id of the booking's last event; None when it already existed (a replay).
+    position: int | None
 
 
 class NotFound(DomainError):
