@@ -21,10 +21,13 @@ BENCHMARKS: dict[str, Callable[[], dict[str, Any]]] = {
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("names", nargs="*", choices=[*BENCHMARKS, []], default=list(BENCHMARKS))
+    parser.add_argument("names", nargs="*", metavar="name", help=f"any of {sorted(BENCHMARKS)}")
     args = parser.parse_args()
+    unknown = sorted(set(args.names) - set(BENCHMARKS))
+    if unknown:
+        parser.error(f"unknown benchmarks {unknown}; choose from {sorted(BENCHMARKS)}")
     RESULTS.mkdir(exist_ok=True)
-    for name in args.names:
+    for name in args.names or BENCHMARKS:
         result = {
             "benchmark": name,
             "ran_at": datetime.now(UTC).isoformat(),
