@@ -194,7 +194,7 @@ class Bookings(Application[UUID]):
                 return Placed(raced, None)
             rules = service.rules()
             busy = rules.padded(starts_at)
-            claim_days = self._claim_days(specialist, rules.padded(starts_at), starts_at)
+            claim_days = self._claim_days(specialist, busy, starts_at)
             booking = Booking(
                 id=booking_id,
                 service_id=service.id,

@@ -120,23 +120,16 @@ class HistoryIndex:
 
     def bookings(self, f: BookingFilter) -> Sequence[dict[str, Any]]:
         self.catch_up()
-        clauses: list[str] = ["TRUE"]
-        params: list[Any] = []
-        if f.specialist_id:
-            clauses.append("specialist_id = %s")
-            params.append(f.specialist_id)
-        if f.client_email:
-            clauses.append("lower(client_email) = lower(%s)")
-            params.append(f.client_email)
-        if f.starts_from:
-            clauses.append("starts_at >= %s")
-            params.append(f.starts_from)
-        if f.starts_before:
-            clauses.append("starts_at < %s")
-            params.append(f.starts_before)
-        if f.status:
-            clauses.append("status = %s")
-            params.append(f.status)
+        conditions = [
+            ("specialist_id = %s", f.specialist_id),
+            ("lower(client_email) = lower(%s)", f.client_email),
+            ("starts_at >= %s", f.starts_from),
+            ("starts_at < %s", f.starts_before),
+            ("status = %s", f.status),
+        ]
+        given = [(clause, value) for clause, value in conditions if value]
+        clauses = ["TRUE", *(clause for clause, _ in given)]
+        params: list[Any] = [value for _, value in given]
         sql = (
             f"SELECT * FROM booking_history WHERE {' AND '.join(clauses)} "
             "ORDER BY starts_at, id LIMIT %s"
