@@ -27,3 +27,6 @@ class ServiceSettings(BaseSettings):
     kafka_session_timeout_ms: int = 6000
     kafka_heartbeat_interval_ms: int = 500
     kafka_rebalance_timeout_ms: int = 3000
+    # How long a fetch waits for data. The dev broker answers only when the wait is
+    # over, so events would arrive up to this late; a real Kafka answers as data comes.
+    kafka_fetch_max_wait_ms: int = 20

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import bisect
 import enum
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -73,6 +73,32 @@ class ServiceRules:
     max_advance: timedelta = timedelta(days=60)
     max_per_day: int | None = None
 
+    @classmethod
+    def from_minutes(
+        cls,
+        *,
+        duration_minutes: int,
+        slot_interval_minutes: int | None,
+        buffer_before_minutes: int,
+        buffer_after_minutes: int,
+        minimum_notice_minutes: int,
+        max_advance_days: int,
+        max_per_day: int | None,
+    ) -> ServiceRules:
+        """The rules of a service defined as the API and the events spell it."""
+        duration = timedelta(minutes=duration_minutes)
+        return cls(
+            duration=duration,
+            interval=timedelta(minutes=slot_interval_minutes)
+            if slot_interval_minutes
+            else duration,
+            buffer_before=timedelta(minutes=buffer_before_minutes),
+            buffer_after=timedelta(minutes=buffer_after_minutes),
+            minimum_notice=timedelta(minutes=minimum_notice_minutes),
+            max_advance=timedelta(days=max_advance_days),
+            max_per_day=max_per_day,
+        )
+
     def padded(self, start: datetime) -> Interval:
         """The interval a booking starting at `start` keeps busy: itself plus its buffers."""
         return Interval(start - self.buffer_before, start + self.duration + self.buffer_after)
@@ -103,29 +129,37 @@ def merge(intervals: Iterable[Interval]) -> list[Interval]:
     return merged
 
 
+@dataclass(frozen=True)
+class BusyTimes:
+    """Busy intervals merged once (sorted, disjoint), ready for many slot queries."""
+
+    intervals: tuple[Interval, ...]
+    starts: tuple[datetime, ...]
+
+    @classmethod
+    def of(cls, intervals: Iterable[Interval]) -> BusyTimes:
+        merged = merge(intervals)
+        return cls(tuple(merged), tuple(iv.start for iv in merged))
+
+    def first_clash(self, padded: Interval) -> Interval | None:
+        """The busy interval `padded` overlaps, if any."""
+        # Disjoint and sorted: only the interval starting last before padded.end can overlap.
+        i = bisect.bisect_left(self.starts, padded.end) - 1
+        if i >= 0 and self.intervals[i].end > padded.start:
+            return self.intervals[i]
+        return None
+
+
 def _round_up(instant: datetime) -> datetime:
     remainder = (instant - _EPOCH) % ROUNDING
     return instant if not remainder else instant + (ROUNDING - remainder)
 
 
-def _first_clash(
-    busy: Sequence[Interval], starts: Sequence[datetime], padded: Interval
-) -> Interval | None:
-    # `busy` is merged (disjoint, sorted), so only the interval just before
-    # padded.end can overlap it.
-    i = bisect.bisect_left(starts, padded.end) - 1
-    if i >= 0 and busy[i].end > padded.start:
-        return busy[i]
-    return None
-
-
-def _step(
-    window: Interval, rules: ServiceRules, busy: Sequence[Interval], starts: Sequence[datetime]
-) -> Iterator[datetime]:
+def _step(window: Interval, rules: ServiceRules, busy: BusyTimes) -> Iterator[datetime]:
     """Candidate starts in one window that clear the busy time, stepping as the rules say."""
     t = window.start
     while t + rules.duration <= window.end:
-        clash = _first_clash(busy, starts, rules.padded(t))
+        clash = busy.first_clash(rules.padded(t))
         if clash is not None:
             # Restart at the earliest start that clears the clash.
             t = _round_up(clash.end + rules.buffer_before)
@@ -137,31 +171,53 @@ def _step(
 def offered_slots(
     hours: WorkingHours,
     rules: ServiceRules,
-    busy: Iterable[Interval],
+    busy: BusyTimes | Iterable[Interval],
     bookings_per_day: Mapping[date, int],
     first_day: date,
     last_day: date,
     now: datetime,
+    *,
+    memo: MutableMapping[date, list[Interval]] | None = None,
 ) -> list[Interval]:
     """Every offered slot on the specialist's local dates first_day..last_day, ascending.
 
     `busy` holds padded intervals of existing bookings, holds and external busy
     time; `bookings_per_day` counts this service's bookings per local date.
+
+    A day's candidates depend on the state alone, not on `now` (which only cuts
+    them to the notice and horizon window), so a caller that holds the state
+    unchanged may pass a `memo` to keep them per day between calls.
     """
-    merged = merge(busy)
-    starts = [iv.start for iv in merged]
+    timeline = busy if isinstance(busy, BusyTimes) else BusyTimes.of(busy)
     earliest, latest = now + rules.minimum_notice, now + rules.max_advance
     slots: list[Interval] = []
     day = first_day
     while day <= last_day:
-        full = rules.max_per_day is not None and bookings_per_day.get(day, 0) >= rules.max_per_day
-        if not full:
-            for window in hours.windows_on(day):
-                for t in _step(window, rules, merged, starts):
-                    if earliest <= t <= latest:
-                        slots.append(Interval(t, t + rules.duration))
+        candidates = memo.get(day) if memo is not None else None
+        if candidates is None:
+            candidates = _candidates(hours, rules, timeline, bookings_per_day, day)
+            if memo is not None:
+                memo[day] = candidates
+        slots.extend(slot for slot in candidates if earliest <= slot.start <= latest)
         day += timedelta(days=1)
     return slots
+
+
+def _candidates(
+    hours: WorkingHours,
+    rules: ServiceRules,
+    busy: BusyTimes,
+    bookings_per_day: Mapping[date, int],
+    day: date,
+) -> list[Interval]:
+    """A local date's slots before the clock is consulted."""
+    if rules.max_per_day is not None and bookings_per_day.get(day, 0) >= rules.max_per_day:
+        return []
+    return [
+        Interval(t, t + rules.duration)
+        for window in hours.windows_on(day)
+        for t in _step(window, rules, busy)
+    ]
 
 
 def check_start(

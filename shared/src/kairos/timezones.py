@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 MINUTES_PER_DAY = 24 * 60
 
@@ -21,10 +21,20 @@ class UnknownTimezone(ValueError):
         self.name = name
 
 
+# Files of the zone database that are not zones: the machine's own zone, a template,
+# and a placeholder that means "not set".
+_NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
+
+
+@lru_cache(maxsize=1)
+def _zone_names() -> frozenset[str]:
+    return frozenset(available_timezones()) - _NOT_ZONES
+
+
 @lru_cache(maxsize=1024)
 def zone(name: str) -> ZoneInfo:
-    """The IANA zone called `name`; UnknownTimezone for anything else (incl. paths)."""
-    if not name or name.startswith(("/", ".")) or ".." in name:
+    """The IANA zone called `name`; UnknownTimezone for anything else (paths included)."""
+    if name not in _zone_names():
         raise UnknownTimezone(name)
     try:
         return ZoneInfo(name)

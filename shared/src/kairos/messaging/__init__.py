@@ -10,6 +10,7 @@ from kairos.messaging.kafka import (
     make_consumer,
     make_producer,
     partition_for,
+    specialist_partition,
 )
 from kairos.messaging.positions import (
     AlreadyApplied,
@@ -46,5 +47,6 @@ __all__ = [
     "partition_for",
     "record",
     "run_relay",
+    "specialist_partition",
     "stable_event_id",
 ]

@@ -55,6 +55,8 @@ from kairos.messaging.kafka import (
 )
 from kairos.messaging.metrics import (
     CONSUMED,
+    CONSUMER_LAG_EVENTS,
+    CONSUMER_LAG_SECONDS,
     CONSUMER_RECOVERIES,
     DEAD_LETTERED,
     HANDLER_SECONDS,
@@ -142,6 +144,19 @@ class EventConsumer:
         self._stopping = asyncio.Event()
         # Partitions re-read from the beginning since their last applied event.
         self._rewound: set[TopicPartition] = set()
+        self._last_message_ms: int | None = None
+        self.lag_events: int | None = None  # None until every partition's end is known
+        self.lag_seconds = 0.0
+        self._caught_up = asyncio.Event()
+
+    @property
+    def caught_up(self) -> bool:
+        """True once this consumer has read to the end of all its partitions (it stays
+        True afterwards: a fresh instance is ready after its first catch-up)."""
+        return self._caught_up.is_set()
+
+    async def wait_caught_up(self) -> None:
+        await self._caught_up.wait()
 
     def stop(self) -> None:
         """Finish the current message, commit, leave the group; `run()` then returns."""
@@ -210,6 +225,7 @@ class EventConsumer:
                 if batches:
                     await self._process(consumer, producer, batches, committed)
                     last_progress = time.monotonic()
+                await self._measure_lag(consumer)
                 if time.monotonic() >= next_check:
                     if await asyncio.wait_for(
                         self._check(consumer, admin, committed, last_progress),
@@ -238,6 +254,7 @@ class EventConsumer:
                         offsets.pop(tp, None)
                         break
                     offsets[tp] = message.offset + 1
+                    self._last_message_ms = message.timestamp
         except HandlerFailed as exc:
             failure = exc
         except _Stopped:
@@ -246,6 +263,25 @@ class EventConsumer:
             await self._commit(consumer, offsets, committed)
         if failure is not None:
             raise failure
+
+    async def _measure_lag(self, consumer: AIOKafkaConsumer) -> None:
+        assigned = consumer.assignment()
+        lag = 0
+        for tp in assigned:
+            highwater = consumer.highwater(tp)
+            if highwater is None:  # nothing fetched from it yet
+                self.lag_events = None
+                return
+            lag += max(0, highwater - await consumer.position(tp))
+        self.lag_events = lag
+        if lag and self._last_message_ms is not None:
+            self.lag_seconds = max(0.0, time.time() - self._last_message_ms / 1000)
+        else:
+            self.lag_seconds = 0.0
+        CONSUMER_LAG_EVENTS.labels(self.name).set(lag)
+        CONSUMER_LAG_SECONDS.labels(self.name).set(self.lag_seconds)
+        if assigned and not lag:
+            self._caught_up.set()
 
     async def _commit(
         self,

@@ -53,11 +53,14 @@ _UNKNOWN_TOPIC_OR_PARTITION = 3
 
 @dataclass(frozen=True)
 class GroupTimeouts:
-    """Consumer-group timeouts: short ones make joins take about a second, not 5-18 s."""
+    """Consumer timeouts: short group timeouts make joins take about a second, not 5-18 s;
+    a short fetch wait makes an event arrive in milliseconds from a broker (the dev broker)
+    that answers a waiting fetch only when the wait is over, not when data arrives."""
 
     session_timeout_ms: int = 6000
     heartbeat_interval_ms: int = 500
     rebalance_timeout_ms: int = 3000
+    fetch_max_wait_ms: int = 20
 
     @classmethod
     def from_settings(cls, settings: ServiceSettings) -> GroupTimeouts:
@@ -65,6 +68,7 @@ class GroupTimeouts:
             session_timeout_ms=settings.kafka_session_timeout_ms,
             heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
             rebalance_timeout_ms=settings.kafka_rebalance_timeout_ms,
+            fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
         )
 
 
@@ -103,6 +107,7 @@ def make_consumer(
         "session_timeout_ms": timeouts.session_timeout_ms,
         "heartbeat_interval_ms": timeouts.heartbeat_interval_ms,
         "rebalance_timeout_ms": timeouts.rebalance_timeout_ms,
+        "fetch_max_wait_ms": timeouts.fetch_max_wait_ms,
         "request_timeout_ms": 10_000,
         "retry_backoff_ms": 100,
     }
@@ -119,6 +124,11 @@ def make_admin(bootstrap: str, *, client_id: str = "kairos-admin") -> AIOKafkaAd
 def partition_for(key: bytes, partitions: int) -> int:
     """The partition Kafka's default partitioner (Java and aiokafka alike) picks for `key`."""
     return int(murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+def specialist_partition(specialist_id: object, partitions: int = TOPIC_PARTITIONS) -> int:
+    """The partition of a specialist's events: they are keyed by the specialist id."""
+    return partition_for(str(specialist_id).encode(), partitions)
 
 
 async def topic_partitions(admin: AIOKafkaAdminClient, topic: str) -> int | None:

@@ -26,6 +26,16 @@ CONSUMER_RECOVERIES = Counter(
     "Times a consumer rebuilt its Kafka client after a broker problem",
     ["consumer"],
 )
+CONSUMER_LAG_EVENTS = Gauge(
+    "kairos_consumer_lag_events",
+    "Messages on the consumer's partitions not yet processed (highwater - position)",
+    ["consumer"],
+)
+CONSUMER_LAG_SECONDS = Gauge(
+    "kairos_consumer_lag_seconds",
+    "How far behind the consumer is: age of the last processed message while messages wait, else 0",
+    ["consumer"],
+)
 
 RELAY_LAG = Gauge(
     "kairos_relay_lag_events",

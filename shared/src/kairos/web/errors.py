@@ -10,6 +10,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from kairos.timezones import UnknownTimezone
+
 _CODES_BY_STATUS = {
     400: "bad_request",
     401: "unauthorized",
@@ -60,3 +62,7 @@ def install_error_handlers(app: FastAPI) -> None:
             for e in exc.errors()
         ]
         return error_response(422, "validation_error", "the request is not valid", details)
+
+    @app.exception_handler(UnknownTimezone)
+    async def _unknown_zone(_: Request, exc: UnknownTimezone) -> JSONResponse:
+        return error_response(422, "unknown_timezone", str(exc), {"timezone": exc.name})
