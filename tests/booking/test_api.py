@@ -594,9 +594,16 @@ def test_cancelling_answers_refund_eligibility_and_repeating_it_changes_nothing(
     again = api.post(f"/v1/bookings/{early['id']}/cancel", headers=bearer(early["manage_token"]))
     too_late = api.post(f"/v1/bookings/{late['id']}/cancel", headers=ADMIN)
 
-    assert expect(first, 200) == {"status": "cancelled", "refund_eligible": True}
-    assert expect(again, 200) == {"status": "cancelled", "refund_eligible": True}
-    assert expect(too_late, 200) == {"status": "cancelled", "refund_eligible": False}
+    cancelled_at = expect(first, 200)["notification_id"]
+    assert cancelled_at > late["notification_id"]  # the cancellation's own place in the log
+    assert expect(first, 200) == {
+        "status": "cancelled",
+        "refund_eligible": True,
+        "notification_id": cancelled_at,
+    }
+    # Repeating it changes nothing, not even the position.
+    assert expect(again, 200) == expect(first, 200)
+    assert expect(too_late, 200)["refund_eligible"] is False
     booking = expect(api.get(f"/v1/bookings/{early['id']}", headers=ADMIN), 200)
     assert booking["cancellation_reason"] == "ill"
     assert [h["status"] for h in booking["history"]] == ["confirmed", "cancelled"]

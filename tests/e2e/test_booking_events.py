@@ -813,9 +813,17 @@ async def test_a_booking_over_http_reaches_the_topic_as_documented_integration_e
         json={"reason": "changed my mind"},
     )
     assert response.status_code == 200, response.text
-    assert response.json() == {"status": "cancelled", "refund_eligible": True}
+    cancel = response.json()
+    assert cancel == {
+        "status": "cancelled",
+        "refund_eligible": True,
+        "notification_id": cancel["notification_id"],
+    }
 
     stored = to_publish(stack.database)
+    # The read-your-writes hint names the cancellation's own place in the log.
+    assert stored[cancel["notification_id"]].integration_type == "BookingCancelled"
+    assert str(stored[cancel["notification_id"]].originator_id) == cancelled.id
     everything = stored_events(stack.database)
     assert len(stored) < len(everything), "no internal DayLedger events were stored?"
     messages = await read_topic(stack.bootstrap, set(stored), diagnostics=stack.output)

@@ -18,6 +18,7 @@ from booking.application import Bookings
 from booking.domain import Booking, DomainError, Service, Specialist
 from booking.history import BookingFilter, HistoryIndex
 from booking.idempotency import IdempotencyKeys, KeyReused, fingerprint
+from booking.store_reads import notification_id_of
 from kairos.auth import Authenticator, Caller
 from kairos.web import ApiError
 
@@ -368,7 +369,11 @@ def cancel_booking(
     booking = ctx.app.cancel(
         booking_id, body.reason if body else None, by=caller.role, now=ctx.clock()
     )
-    return s.CancelOut(status="cancelled", refund_eligible=bool(booking.refund_eligible))
+    return s.CancelOut(
+        status="cancelled",
+        refund_eligible=bool(booking.refund_eligible),
+        notification_id=_position(ctx, booking),
+    )
 
 
 @bookings.post("/{booking_id}/reschedule", response_model=s.BookingPublic)
@@ -376,13 +381,13 @@ def reschedule_booking(
     booking_id: UUID, body: s.RescheduleIn, ctx: Ctx, authorization: Authorization = None
 ) -> Response:
     _booking_for(ctx, authorization, booking_id, allow_client=True)
-    return booking_view(ctx.app.reschedule(booking_id, body.starts_at, now=ctx.clock()))
+    return _changed_view(ctx, ctx.app.reschedule(booking_id, body.starts_at, now=ctx.clock()))
 
 
 @bookings.post("/{booking_id}/approve", response_model=s.BookingPublic)
 def approve_booking(booking_id: UUID, ctx: Ctx, authorization: Authorization = None) -> Response:
     _booking_for(ctx, authorization, booking_id, allow_client=False)
-    return booking_view(ctx.app.approve(booking_id, now=ctx.clock()))
+    return _changed_view(ctx, ctx.app.approve(booking_id, now=ctx.clock()))
 
 
 @bookings.post("/{booking_id}/decline", response_model=s.BookingPublic)
@@ -390,13 +395,15 @@ def decline_booking(
     booking_id: UUID, ctx: Ctx, body: s.DeclineIn | None = None, authorization: Authorization = None
 ) -> Response:
     _booking_for(ctx, authorization, booking_id, allow_client=False)
-    return booking_view(ctx.app.decline(booking_id, body.reason if body else None, now=ctx.clock()))
+    return _changed_view(
+        ctx, ctx.app.decline(booking_id, body.reason if body else None, now=ctx.clock())
+    )
 
 
 @bookings.post("/{booking_id}/complete", response_model=s.BookingPublic)
 def complete_booking(booking_id: UUID, ctx: Ctx, authorization: Authorization = None) -> Response:
     _booking_for(ctx, authorization, booking_id, allow_client=False)
-    return booking_view(ctx.app.complete(booking_id, now=ctx.clock()))
+    return _changed_view(ctx, ctx.app.complete(booking_id, now=ctx.clock()))
 
 
 @bookings.post("/{booking_id}/no-show", response_model=s.BookingPublic)
@@ -404,7 +411,16 @@ def mark_no_show(
     booking_id: UUID, body: s.NoShowIn, ctx: Ctx, authorization: Authorization = None
 ) -> Response:
     _booking_for(ctx, authorization, booking_id, allow_client=False)
-    return booking_view(ctx.app.mark_no_show(booking_id, body.party, now=ctx.clock()))
+    return _changed_view(ctx, ctx.app.mark_no_show(booking_id, body.party, now=ctx.clock()))
+
+
+def _position(ctx: BookingContext, booking: Booking) -> int | None:
+    """The notification id of the booking's latest event: its read-your-writes hint."""
+    return notification_id_of(ctx.app, booking.id, booking.version)
+
+
+def _changed_view(ctx: BookingContext, booking: Booking) -> Response:
+    return booking_view(booking, notification_id=_position(ctx, booking))
 
 
 ROUTERS = (catalog, bookings)

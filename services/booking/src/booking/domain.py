@@ -185,16 +185,13 @@ class Service(Aggregate):
             setattr(self, name, value)
 
     def rules(self) -> ServiceRules:
-        duration = timedelta(minutes=self.duration_minutes)
-        return ServiceRules(
-            duration=duration,
-            interval=timedelta(minutes=self.slot_interval_minutes)
-            if self.slot_interval_minutes
-            else duration,
-            buffer_before=timedelta(minutes=self.buffer_before_minutes),
-            buffer_after=timedelta(minutes=self.buffer_after_minutes),
-            minimum_notice=timedelta(minutes=self.minimum_notice_minutes),
-            max_advance=timedelta(days=self.max_advance_days),
+        return ServiceRules.from_minutes(
+            duration_minutes=self.duration_minutes,
+            slot_interval_minutes=self.slot_interval_minutes,
+            buffer_before_minutes=self.buffer_before_minutes,
+            buffer_after_minutes=self.buffer_after_minutes,
+            minimum_notice_minutes=self.minimum_notice_minutes,
+            max_advance_days=self.max_advance_days,
             max_per_day=self.max_per_day,
         )
 

@@ -7,16 +7,22 @@ internal and map to nothing.
 
 from __future__ import annotations
 
+import sys
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.application import Application
+from eventsourcing.utils import get_topic
 
+from booking.application import Bookings
 from booking.domain import SERVICE_FIELDS, Booking, Service, Specialist, event_class
 from kairos.events import REGISTRY, Envelope
 from kairos.events import booking as contract
+from kairos.eventstore import open_application
+from kairos.messaging.notification_log import NotificationLog
 from kairos.timezones import format_hhmm
 
 PRODUCER = "booking"
@@ -25,6 +31,10 @@ EVENT_ID_NAMESPACE = uuid5(NAMESPACE_URL, "https://kairos.invalid/events/booking
 
 def _windows(pairs: list[list[int]]) -> list[contract.Window]:
     return [contract.Window(start=format_hhmm(s), end=format_hhmm(e)) for s, e in pairs]
+
+
+def _uuid(value: Any) -> UUID:
+    return value if isinstance(value, UUID) else UUID(str(value))
 
 
 class IntegrationMapper:
@@ -87,10 +97,9 @@ class IntegrationMapper:
         }
 
     def __call__(self, event: Any, notification_id: int) -> Envelope | None:
-        to_payload = self._payloads.get(type(event))
-        if to_payload is None:
+        payload = self.payload(event)
+        if payload is None:
             return None
-        payload = to_payload(event)
         name = type(payload).__name__
         return Envelope(
             event_id=uuid5(EVENT_ID_NAMESPACE, f"{event.originator_id}/{event.originator_version}"),
@@ -100,13 +109,23 @@ class IntegrationMapper:
             producer=PRODUCER,
             notification_id=notification_id,
             aggregate_id=event.originator_id,
-            specialist_id=self._owner(event),
+            specialist_id=self.specialist_of(event),
             data=payload.model_dump(mode="json"),
         )
 
-    def _owner(self, event: Any) -> UUID:
+    def published_topics(self) -> list[str]:
+        """The stored-event topics that map to an integration event (ledgers' don't)."""
+        return [get_topic(kind) for kind in self._payloads]
+
+    def payload(self, event: Any) -> contract.Payload | None:
+        """The integration event's payload for a domain event; None for internal ones."""
+        to_payload = self._payloads.get(type(event))
+        return to_payload(event) if to_payload is not None else None
+
+    def specialist_of(self, event: Any) -> UUID:
+        """The specialist an event belongs to: the partitioning key of its topic."""
         if isinstance(event, Specialist.Event):
-            return UUID(str(event.originator_id))
+            return _uuid(event.originator_id)
         owner = getattr(event, "specialist_id", None)
         if owner is None:
             owner = self._owners.get(event.originator_id)
@@ -116,7 +135,7 @@ class IntegrationMapper:
         self._owners.move_to_end(event.originator_id)
         if len(self._owners) > self._cache_size:
             self._owners.popitem(last=False)
-        return UUID(str(owner))
+        return _uuid(owner)
 
     @staticmethod
     def _registered(e: Any) -> contract.Payload:
@@ -159,3 +178,17 @@ class IntegrationMapper:
             answers=e.answers,
             notes=e.notes,
         )
+
+
+@contextmanager
+def booking_log(database_url: str) -> Iterator[NotificationLog]:
+    """The booking event store as integration events: what read models rebuild from.
+
+    The mapper remembers every booking's specialist (a replay meets a booking's later
+    events long after its first), which costs about 200 bytes a booking.
+    """
+    app = open_application(lambda env: Bookings(env=env), database_url)
+    try:
+        yield NotificationLog(app, IntegrationMapper(app, cache_size=sys.maxsize))
+    finally:
+        app.close()

@@ -23,7 +23,6 @@ from booking.history import HistoryIndex
 from booking.idempotency import IdempotencyKeys
 from kairos.auth import Authenticator, now_utc
 from kairos.eventstore import open_application
-from kairos.timezones import UnknownTimezone
 from kairos.web import (
     configure_logging,
     error_response,
@@ -82,10 +81,6 @@ def create_app(
     @app.exception_handler(DomainError)
     async def _domain_error(_: Request, exc: DomainError) -> JSONResponse:
         return error_response(exc.status, exc.code, exc.message, exc.details)
-
-    @app.exception_handler(UnknownTimezone)
-    async def _unknown_zone(_: Request, exc: UnknownTimezone) -> JSONResponse:
-        return error_response(422, "unknown_timezone", str(exc), {"timezone": exc.name})
 
     def database() -> None:
         with pool.connection(timeout=2) as conn:

@@ -254,6 +254,12 @@ class HistoryEntry(BaseModel):
     at: Instant
 
 
+_READ_YOUR_WRITES = (
+    "The change's place in the event log, on responses to commands (null on reads): pass it"
+    " as min_position to GET /v1/slots to see slots that already reflect it"
+)
+
+
 class BookingPublic(BaseModel):
     id: UUID
     status: str
@@ -268,15 +274,13 @@ class BookingPublic(BaseModel):
     refund_eligible: bool | None = None
     cancellation_reason: str | None = None
     no_show_party: str | None = None
+    notification_id: int | None = Field(default=None, description=_READ_YOUR_WRITES)
 
 
 class BookingCreated(BookingPublic):
     manage_token: str = Field(
         description="Bearer token for this booking's read, cancel, "
         "reschedule and join; keep it secret"
-    )
-    notification_id: int | None = Field(
-        default=None, description="Read-your-writes hint: pass as min_position to GET /v1/slots"
     )
 
 
@@ -287,6 +291,7 @@ class CancelIn(Strict):
 class CancelOut(BaseModel):
     status: Literal["cancelled"]
     refund_eligible: bool
+    notification_id: int | None = Field(default=None, description=_READ_YOUR_WRITES)
 
 
 class RescheduleIn(Strict):
