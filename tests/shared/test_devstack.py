@@ -6,10 +6,13 @@ import io
 import socket
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from kairos.devstack import ServiceSpec, run_dev
+from kairos import devstack
+from kairos.devstack import SERVICES, ServiceSpec, gateway_spec, run_dev
+from kairos.gateway import Gateway, parse_upstreams
 from kairos.infra.process import free_port, port_is_free
 
 FAKE_API = """
@@ -21,9 +24,11 @@ class Ok(http.server.BaseHTTPRequestHandler):
 http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Ok).serve_forever()
 """
 FAKE_SEED = """
-import os, pathlib, sys
+import os, pathlib, sys, urllib.request
 names = ["DATABASE_URL", "REDIS_URL", "KAFKA_BOOTSTRAP_SERVERS", "ADMIN_API_KEY", "JWT_SECRET"]
 pathlib.Path(sys.argv[1]).write_text(" ".join(n for n in names if os.environ.get(n)))
+with urllib.request.urlopen(sys.argv[2]) as response:  # through the gateway
+    pathlib.Path(sys.argv[3]).write_text(str(response.status))
 print("seeded")
 """
 # Runs until the stack is up (the runner wrote its state file), then fails.
@@ -50,20 +55,25 @@ def fake_services(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_dev_runner_seeds_then_stops_everything_when_a_service_exits(
     fake_services: Path,
 ) -> None:
-    port, marker = free_port(), str(fake_services / "seeded")
+    port, gateway_port, marker = free_port(), free_port(), str(fake_services / "seeded")
+    fetched = str(fake_services / "fetched")
     api = ServiceSpec(
         "api", "fake_api", ("fake_api", str(port)), port=port,
         ready_url=f"http://127.0.0.1:{port}/readyz",
     )  # fmt: skip
+    gateway = gateway_spec(gateway_port, {"booking": f"http://127.0.0.1:{port}"})
     state_file = str(fake_services / "state" / "dev.env")
     worker = ServiceSpec("worker", "fake_worker", ("fake_worker", state_file))
     out = io.StringIO()
 
     code = run_dev(
-        services=[api, worker],
-        seed=ServiceSpec("seed", "fake_seed", ("fake_seed", marker)),
+        services=[api, gateway, worker],
+        seed=ServiceSpec(
+            "seed", "fake_seed",
+            ("fake_seed", marker, f"http://127.0.0.1:{gateway_port}/v1/specialists", fetched),
+        ),
         out=out,
-    )
+    )  # fmt: skip
 
     assert code == 1
     output = out.getvalue()
@@ -73,7 +83,9 @@ def test_dev_runner_seeds_then_stops_everything_when_a_service_exits(
     assert Path(marker).read_text().split() == [
         "DATABASE_URL", "REDIS_URL", "KAFKA_BOOTSTRAP_SERVERS", "ADMIN_API_KEY", "JWT_SECRET",
     ]  # fmt: skip
+    assert Path(fetched).read_text() == "200"
     assert port_is_free(port)
+    assert port_is_free(gateway_port)
     assert not Path(state_file).exists()
 
 
@@ -98,3 +110,60 @@ def test_dev_runner_refuses_a_taken_port() -> None:
 
         assert run_dev(services=[spec], seed=None, out=out) == 1
     assert f"port {port} on 127.0.0.1 is already in use" in out.getvalue()
+
+
+@pytest.mark.unit
+def test_the_gateway_is_the_public_origin_and_forwards_to_every_api_of_the_stack() -> None:
+    *services, gateway = SERVICES
+    assert (gateway.module, gateway.port) == ("kairos.gateway", devstack.API_PORT)
+    assert gateway.ready_url == f"{devstack.API_URL}/readyz"
+    [(name, value)] = gateway.env
+    assert name == "GATEWAY_UPSTREAMS"
+    upstreams = parse_upstreams(value)
+    Gateway(upstreams)  # every name is a service the routes lead to
+    apis = {spec.url for spec in services if spec.api}
+    assert set(upstreams.values()) == apis
+    assert upstreams == {
+        "booking": "http://127.0.0.1:8010",
+        "availability": "http://127.0.0.1:8020",
+    }
+    assert devstack.SEED.args[-1] == devstack.API_URL == "http://127.0.0.1:8000"
+
+
+@pytest.mark.unit
+def test_the_stack_runs_each_process_on_a_port_of_its_own() -> None:
+    by_name = {spec.name: spec for spec in SERVICES}
+    assert {name: spec.port for name, spec in by_name.items()} == {
+        "booking-api": 8010,
+        "relay": 8001,
+        "availability": 8020,
+        "projector": 8021,
+        "gateway": 8000,
+    }
+    assert by_name["availability"].args == (
+        "uvicorn", "availability.main:app", "--host", "127.0.0.1", "--port", "8020",
+    )  # fmt: skip
+    assert by_name["projector"].args == ("availability.projector",)
+    assert dict(by_name["projector"].env) == {"PROJECTOR_OPS_PORT": "8021"}
+    assert dict(by_name["relay"].env) == {"RELAY_OPS_PORT": "8001"}
+    for spec in SERVICES:
+        assert spec.ready_url == f"http://127.0.0.1:{spec.port}/readyz", spec.name
+
+
+@pytest.mark.unit
+def test_the_banner_shows_each_services_docs_and_metrics_and_a_slots_query() -> None:
+    stack = SimpleNamespace(
+        database_url="postgresql://db", redis=SimpleNamespace(url="redis://r"),
+        kafka=SimpleNamespace(bootstrap="127.0.0.1:9092"),
+    )  # fmt: skip
+
+    banner = "\n".join(devstack._banner(stack, {"ADMIN_API_KEY": "k"}, SERVICES))  # type: ignore[arg-type]
+
+    assert "http://127.0.0.1:8000 " in banner
+    assert "curl 'http://127.0.0.1:8000/v1/slots?service_id=<id>&from=" in banner
+    assert "&timezone=Europe/London'" in banner
+    for port in (8010, 8020):
+        assert f"docs http://127.0.0.1:{port}/docs" in banner
+    for port in (8010, 8001, 8020, 8021):
+        assert f"metrics http://127.0.0.1:{port}/metrics" in banner
+    assert "8000/docs" not in banner  # the gateway has none

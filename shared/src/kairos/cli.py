@@ -1,4 +1,5 @@
-"""The `kairos` command: `kairos dev`, `kairos tail TOPIC`, `kairos token SPECIALIST_ID`."""
+"""The `kairos` command: `kairos dev`, `kairos tail TOPIC`, `kairos token SPECIALIST_ID`,
+`kairos replay availability`, `kairos republish booking`."""
 
 from __future__ import annotations
 
@@ -56,6 +57,30 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _replay(args: argparse.Namespace) -> int:
+    # Imported here: the ops commands need the services' packages, the others don't.
+    from kairos.replay import replay_availability
+
+    database = args.database or _setting("DATABASE_URL")
+    source = args.booking_database or _setting("BOOKING_DATABASE_URL") or database
+    if not database or not source:
+        print("kairos replay: set DATABASE_URL (or start `kairos dev`)", file=sys.stderr)
+        return 2
+    return replay_availability(database, source, page_size=args.page_size, out=sys.stderr)
+
+
+def _republish(args: argparse.Namespace) -> int:
+    from kairos.replay import republish_booking
+
+    source = args.booking_database or _setting("BOOKING_DATABASE_URL") or _setting("DATABASE_URL")
+    bootstrap = args.bootstrap or _setting(KAFKA_BOOTSTRAP_ENV)
+    if not source or not bootstrap:
+        needed = "DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS"
+        print(f"kairos republish: set {needed} (or start `kairos dev`)", file=sys.stderr)
+        return 2
+    return republish_booking(source, bootstrap, args.topic, args.after, args.until, out=sys.stderr)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kairos", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -76,6 +101,33 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("specialist_id")
     token.add_argument("--ttl-minutes", type=int, default=12 * 60)
     token.set_defaults(run=_token)
+
+    replay = commands.add_parser(
+        "replay",
+        help="rebuild a read model from the event store and swap it in while the service runs",
+    )
+    replay.add_argument("read_model", choices=["availability"])
+    replay.add_argument("--database", help="the read model's database (default: $DATABASE_URL)")
+    replay.add_argument(
+        "--booking-database",
+        help="the booking event store (default: $BOOKING_DATABASE_URL, else the read model's)",
+    )
+    replay.add_argument("--page-size", type=int, default=5000, help="events read per query")
+    replay.set_defaults(run=_replay)
+
+    republish = commands.add_parser(
+        "republish",
+        help="send a range of stored events to Kafka again, for downstream consumers",
+    )
+    republish.add_argument("producer", choices=["booking"])
+    republish.add_argument("--after", type=int, default=0, help="notification id to start after")
+    republish.add_argument("--until", type=int, help="last notification id (default: the newest)")
+    republish.add_argument("--topic", default="booking.events.v1")
+    republish.add_argument(
+        "--booking-database", help="default: $BOOKING_DATABASE_URL, $DATABASE_URL"
+    )
+    republish.add_argument("--bootstrap", help=f"default: ${KAFKA_BOOTSTRAP_ENV}")
+    republish.set_defaults(run=_republish)
     return parser
 
 

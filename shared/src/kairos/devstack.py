@@ -1,8 +1,13 @@
-"""`kairos dev`: the whole stack in the foreground, infrastructure first, then the services."""
+"""`kairos dev`: the whole stack in the foreground, infrastructure first, then the services.
+
+The public origin is the gateway on API_URL (kairos.gateway), which forwards to
+the services' own ports as the k8s Ingress does; GATEWAY_UPSTREAMS says where.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import datetime
 import importlib.util
 import logging
 import os
@@ -23,14 +28,21 @@ from kairos.infra import Stack
 from kairos.infra.process import ManagedProcess, ProcessExitedError, port_is_free, wait_until
 
 API_HOST = "127.0.0.1"
-API_PORT = 8000
+API_PORT = 8000  # the gateway: the one public origin, as the Ingress is in k8s
 API_URL = f"http://{API_HOST}:{API_PORT}"
 RELAY_OPS_PORT = 8001
+BOOKING_PORT = 8010
+AVAILABILITY_PORT = 8020
+PROJECTOR_OPS_PORT = 8021
 DEV_DATABASE = "kairos_dev"
 EVENTS_TOPIC = "booking.events.v1"
 SECRET_NAMES = ("ADMIN_API_KEY", "JWT_SECRET", "MANAGE_TOKEN_SECRET")
 STATE_DIR_ENV = "KAIROS_STATE_DIR"
 STATE_FILE = "dev.env"
+
+
+def _local(port: int) -> str:
+    return f"http://{API_HOST}:{port}"
 
 
 @dataclass(frozen=True)
@@ -43,24 +55,61 @@ class ServiceSpec:
     port: int | None = None  # must be free before anything starts
     ready_url: str | None = None  # polled until it answers 200
     env: tuple[tuple[str, str], ...] = ()  # extra environment for this process only
+    url: str | None = None  # its own HTTP server, shown in the banner (/metrics, and /docs if api)
+    api: bool = False  # serves an API with its OpenAPI docs at /docs
+
+
+def gateway_spec(port: int, upstreams: Mapping[str, str]) -> ServiceSpec:
+    """The dev gateway (kairos.gateway) on `port`, forwarding to {service: base URL}."""
+    return ServiceSpec(
+        "gateway",
+        "kairos.gateway",
+        ("kairos.gateway", "--host", API_HOST, "--port", str(port)),
+        port=port,
+        ready_url=f"{_local(port)}/readyz",
+        env=(("GATEWAY_UPSTREAMS", ",".join(f"{k}={v}" for k, v in upstreams.items())),),
+    )
+
+
+# What the gateway forwards to (service names as in kairos.gateway.ROUTES). Routes
+# to services not listed here (calendar-sync, video: no API yet) answer 502.
+GATEWAY_UPSTREAMS = {"booking": _local(BOOKING_PORT), "availability": _local(AVAILABILITY_PORT)}
+
+
+def _api(name: str, app: str, port: int) -> ServiceSpec:
+    """A service's API: `uvicorn <app>` on `port`."""
+    return ServiceSpec(
+        name,
+        app.partition(":")[0],
+        ("uvicorn", app, "--host", API_HOST, "--port", str(port)),
+        port=port,
+        ready_url=f"{_local(port)}/readyz",
+        url=_local(port),
+        api=True,
+    )
+
+
+def _worker(name: str, module: str, port: int, port_env: str) -> ServiceSpec:
+    """A worker (`python -m <module>`) serving only ops endpoints, on the port in `port_env`."""
+    return ServiceSpec(
+        name,
+        module,
+        (module,),
+        port=port,
+        ready_url=f"{_local(port)}/readyz",
+        env=((port_env, str(port)),),
+        url=_local(port),
+    )
 
 
 SERVICES: tuple[ServiceSpec, ...] = (
-    ServiceSpec(
-        "booking-api",
-        "booking.main",
-        ("uvicorn", "booking.main:app", "--host", API_HOST, "--port", str(API_PORT)),
-        port=API_PORT,
-        ready_url=f"{API_URL}/readyz",
-    ),
-    ServiceSpec(
-        "relay",
-        "booking.relay",
-        ("booking.relay",),
-        port=RELAY_OPS_PORT,
-        ready_url=f"http://{API_HOST}:{RELAY_OPS_PORT}/readyz",
-        env=(("RELAY_OPS_PORT", str(RELAY_OPS_PORT)),),
-    ),
+    _api("booking-api", "booking.main:app", BOOKING_PORT),
+    _worker("relay", "booking.relay", RELAY_OPS_PORT, "RELAY_OPS_PORT"),
+    _api("availability", "availability.main:app", AVAILABILITY_PORT),
+    _worker("projector", "availability.projector", PROJECTOR_OPS_PORT, "PROJECTOR_OPS_PORT"),
+    # Last, so the stack counts as up once the public origin answers; its own
+    # readiness does not depend on the upstreams, so the order is not required.
+    gateway_spec(API_PORT, GATEWAY_UPSTREAMS),
 )
 SEED = ServiceSpec("seed", "booking.seed", ("booking.seed", "--base-url", API_URL))
 
@@ -177,13 +226,22 @@ def _command(*args: str) -> str:
     return " ".join([program, *args])
 
 
-def _banner(stack: Stack, env: Mapping[str, str]) -> list[str]:
-    return [
+def _banner(stack: Stack, env: Mapping[str, str], services: Sequence[ServiceSpec]) -> list[str]:
+    today = datetime.date.today()
+    week = f"from={today}&to={today + datetime.timedelta(days=6)}&timezone=Europe/London"
+    lines = [
         "",
         "Kairos dev stack is up. Ctrl-C stops everything.",
-        f"  API             {API_URL}",
-        f"  API docs        {API_URL}/docs",
-        f"  Metrics         {API_URL}/metrics",
+        f"  API             {API_URL}  (every /v1 path, routed as the k8s Ingress does)",
+        f"  Slots           curl '{API_URL}/v1/slots?service_id=<id>&{week}'",
+        "                  (<id>: a service id the seed printed above)",
+    ]
+    for spec in services:
+        if spec.url is not None:
+            docs = f"docs {spec.url}/docs  " if spec.api else ""
+            lines.append(f"  {spec.name:<15} {docs}metrics {spec.url}/metrics")
+    return [
+        *lines,
         f"  PostgreSQL      {stack.database_url}",
         f"  Redis           {stack.redis.url}",
         f"  Kafka           {stack.kafka.bootstrap}  topic {EVENTS_TOPIC}",
@@ -266,7 +324,7 @@ def run_dev(
         state = {"KAIROS_DEV_PID": str(os.getpid()), **stack.env()}
         state |= {name: env[name] for name in SECRET_NAMES}
         with _state_file(state):
-            console.raw("\n".join(_banner(stack, env)))
+            console.raw("\n".join(_banner(stack, env, services)))
             while True:
                 _raise_if_exited(running)
                 time.sleep(0.2)

@@ -1,5 +1,87 @@
-"""The availability service's ASGI app: for now only the ops endpoints every service serves."""
+"""Wires the availability query service: settings → read model, cache → FastAPI app.
 
-from kairos.web.ops_server import ops_app
+`uvicorn availability.main:app` builds the app from the environment on first
+access. The projector (`python -m availability.projector`) is a separate process
+that writes the read model this app reads.
+"""
 
-app = ops_app("availability", {})
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+from fastapi import FastAPI
+from psycopg_pool import ConnectionPool
+
+from availability.api import SlotsContext, router
+from availability.cache import AvailabilityCache
+from availability.config import AvailabilitySettings
+from availability.projector import CONSUMER, PRODUCER
+from availability.tables import create_tables, projection_status
+from kairos.auth import now_utc
+from kairos.messaging.positions import create_positions_table
+from kairos.web import configure_logging, health_router, install_error_handlers, install_metrics
+
+
+def create_app(
+    settings: AvailabilitySettings | None = None, clock: Callable[[], datetime] = now_utc
+) -> FastAPI:
+    settings = settings or AvailabilitySettings()
+    configure_logging(settings.log_level)
+    pool = ConnectionPool(
+        settings.database_url, min_size=1, max_size=settings.db_pool_size, open=False
+    )
+    cache = AvailabilityCache(
+        pool, settings.database_url, CONSUMER, PRODUCER, clock, max_entries=settings.cache_size
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(pool.open, True)
+        with pool.connection() as conn:
+            create_positions_table(conn)
+            create_tables(conn)
+        listener = asyncio.get_running_loop().create_task(cache.listen())
+        yield
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener
+        pool.close()
+
+    app = FastAPI(title="Kairos availability", version="1", lifespan=lifespan)
+    app.state.slots = SlotsContext(cache, clock, settings.min_position_wait_seconds)
+    install_error_handlers(app)
+    install_metrics(app, "availability")
+
+    def database() -> None:
+        with pool.connection(timeout=2) as conn:
+            conn.execute("SELECT 1")
+
+    def listener() -> None:
+        if not cache.listening:
+            raise RuntimeError("not listening for read-model changes")
+
+    def projection() -> None:
+        # A read model that has never caught up would offer slots that are taken.
+        with pool.connection(timeout=2) as conn:
+            status = projection_status(conn, CONSUMER)
+        if status is None or status[0] is None:
+            lag = "unknown" if status is None else status[1]
+            raise RuntimeError(f"the projector has not caught up yet (lag: {lag} events)")
+
+    app.include_router(
+        health_router({"postgres": database, "changes": listener, "projection": projection})
+    )
+    app.include_router(router)
+    return app
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        globals()["app"] = application = create_app()
+        return application
+    raise AttributeError(name)

@@ -1,0 +1,16 @@
+"""The availability service's settings: the common ones plus its own."""
+
+from __future__ import annotations
+
+from kairos.settings import ServiceSettings
+
+
+class AvailabilitySettings(ServiceSettings):
+    db_pool_size: int = 10
+    # Specialists whose availability a query process keeps in memory.
+    cache_size: int = 10_000
+    # How long GET /v1/slots?min_position=… waits for the projection to catch up.
+    min_position_wait_seconds: float = 1.0
+    # The booking event store, read by `kairos replay availability` (not by the
+    # service): in dev one database holds both.
+    booking_database_url: str | None = None

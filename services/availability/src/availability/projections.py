@@ -1,0 +1,137 @@
+"""What each booking event changes in the availability read model.
+
+A projection is a pure function from one integration event to row changes:
+`Upsert` writes a whole row, `Patch` some columns of an existing one. Both carry
+the event's notification id, and a row only takes a change newer than the last
+one it took (`last_nid`): a redelivered or out-of-order-replayed event changes
+nothing. The live consumer writes the changes with SQL (`tables.write`); a
+rebuild folds them in memory first (`rebuild.Fold`): the same changes, the same
+rule, two stores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol, TypeAlias
+from uuid import UUID
+
+from availability.tables import BUSY, OVERRIDES, SERVICES, SPECIALISTS, Change, Patch, Upsert
+from kairos.events import booking as contract
+from kairos.timezones import parse_hhmm
+
+BOOKING_SOURCE = "booking"
+# Bookings in these states give their time back; every other state keeps it busy,
+# as the write side's day ledgers do.
+RELEASED = frozenset({"cancelled", "declined"})
+
+
+class Origin(Protocol):
+    """Where an event sits: its notification id and its specialist (an Envelope has both)."""
+
+    @property
+    def notification_id(self) -> int: ...
+    @property
+    def specialist_id(self) -> UUID: ...
+
+
+Projector: TypeAlias = Callable[[Origin, Any], list[Change]]
+
+
+def _minutes(windows: list[contract.Window]) -> list[list[int]]:
+    return [[parse_hhmm(w.start), parse_hhmm(w.end)] for w in windows]
+
+
+def _specialist_registered(o: Origin, e: contract.SpecialistRegistered) -> list[Change]:
+    row = {"name": e.name, "timezone": e.timezone, "weekly": {}}
+    return [Upsert(SPECIALISTS, (e.specialist_id,), row, o.notification_id)]
+
+
+def _schedule_set(o: Origin, e: contract.ScheduleSet) -> list[Change]:
+    weekly: dict[str, list[list[int]]] = {}
+    for w in e.weekly:
+        weekly.setdefault(str(w.day), []).extend(_minutes([w]))
+    values = {"timezone": e.timezone, "weekly": weekly}
+    return [Patch(SPECIALISTS, (e.specialist_id,), values, o.notification_id)]
+
+
+def _override_set(o: Origin, e: contract.OverrideSet) -> list[Change]:
+    windows = [] if e.blocked else _minutes(e.windows)
+    row = {"windows": windows, "cleared": False}
+    return [Upsert(OVERRIDES, (e.specialist_id, e.date), row, o.notification_id)]
+
+
+def _override_cleared(o: Origin, e: contract.OverrideCleared) -> list[Change]:
+    # A tombstone, not a delete: an older OverrideSet replayed later must not revive it.
+    row = {"windows": [], "cleared": True}
+    return [Upsert(OVERRIDES, (e.specialist_id, e.date), row, o.notification_id)]
+
+
+def _service_defined(o: Origin, e: contract.ServiceDefinition) -> list[Change]:
+    rules = {
+        "duration_minutes": e.duration_minutes,
+        "slot_interval_minutes": e.slot_interval_minutes,
+        "buffer_before_minutes": e.buffer_before_minutes,
+        "buffer_after_minutes": e.buffer_after_minutes,
+        "minimum_notice_minutes": e.minimum_notice_minutes,
+        "max_advance_days": e.max_advance_days,
+        "max_per_day": e.max_per_day,
+    }
+    row = {"specialist_id": e.specialist_id, "name": e.name, "rules": rules}
+    return [Upsert(SERVICES, (e.service_id,), row, o.notification_id)]
+
+
+def _slot_requested(o: Origin, e: contract.SlotRequested) -> list[Change]:
+    row = {
+        "specialist_id": o.specialist_id,
+        "service_id": e.service_id,
+        "starts_at": e.starts_at,
+        "busy_from": e.busy_from,
+        "busy_until": e.busy_until,
+        "status": "requested",
+        "active": True,
+    }
+    return [Upsert(BUSY, (BOOKING_SOURCE, e.booking_id), row, o.notification_id)]
+
+
+def _rescheduled(o: Origin, e: contract.BookingRescheduled) -> list[Change]:
+    values = {"starts_at": e.starts_at, "busy_from": e.busy_from, "busy_until": e.busy_until}
+    return [Patch(BUSY, (BOOKING_SOURCE, e.booking_id), values, o.notification_id)]
+
+
+def _status(status: str) -> Projector:
+    values = {"status": status, "active": status not in RELEASED}
+
+    def project(o: Origin, e: Any) -> list[Change]:
+        return [Patch(BUSY, (BOOKING_SOURCE, e.booking_id), values, o.notification_id)]
+
+    project.__name__ = f"_booking_{status}"
+    return project
+
+
+#: Payload class → projector. Events not listed (none yet) change nothing here.
+PROJECTORS: Mapping[type[contract.Payload], Projector] = {
+    contract.SpecialistRegistered: _specialist_registered,
+    contract.ScheduleSet: _schedule_set,
+    contract.OverrideSet: _override_set,
+    contract.OverrideCleared: _override_cleared,
+    contract.ServiceDefinition: _service_defined,  # ServiceDefined and ServiceUpdated
+    contract.SlotRequested: _slot_requested,
+    contract.BookingConfirmed: _status("confirmed"),
+    contract.BookingPending: _status("pending"),
+    contract.BookingDeclined: _status("declined"),
+    contract.BookingCancelled: _status("cancelled"),
+    contract.BookingRescheduled: _rescheduled,
+    contract.BookingCompleted: _status("completed"),
+    contract.NoShowMarked: _status("no_show"),
+}
+
+_RESOLVED: dict[type, Projector | None] = {}
+
+
+def project(origin: Origin, payload: contract.Payload) -> list[Change]:
+    """The row changes `payload` makes; looked up along its class hierarchy."""
+    kind = type(payload)
+    if kind not in _RESOLVED:
+        _RESOLVED[kind] = next((PROJECTORS[c] for c in kind.__mro__ if c in PROJECTORS), None)
+    projector = _RESOLVED[kind]
+    return projector(origin, payload) if projector is not None else []

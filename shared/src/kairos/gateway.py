@@ -1,0 +1,319 @@
+"""The dev gateway: one public origin for `kairos dev`, routing by path as the k8s Ingress does.
+
+API.md promises one origin for every service. In Kubernetes that is the Ingress
+(deploy/k8s/base/ingress.yaml); in `kairos dev` it is this small reverse proxy.
+ROUTES is the Ingress's path table, in the same order; tests/deploy checks that
+the two never drift apart.
+
+Run it as
+
+    GATEWAY_UPSTREAMS=booking=http://127.0.0.1:8010,availability=http://127.0.0.1:8020 \\
+        python -m kairos.gateway --host 127.0.0.1 --port 8000
+
+GATEWAY_UPSTREAMS holds comma-separated `service=base-url` pairs. The service
+names are the backends of ROUTES (the k8s Service names: booking, availability,
+calendar-sync, video); an unknown name is refused at start, so a typo cannot
+silently leave a service unrouted.
+
+Method, path, query, headers and body go on unchanged, less hop-by-hop headers,
+with X-Forwarded-For/-Proto/-Host added; status, headers and body come back the
+same way. The gateway answers itself, in the API's error shape, when it cannot:
+404 `not_found` for a path no route matches, 502 `bad_gateway` for a service
+without an upstream (one not written yet) or one that does not answer, 504
+`gateway_timeout` after TIMEOUT. Its own /healthz and /readyz answer 200
+without asking the upstreams, so it can start before, after or without them.
+
+Requests and responses are buffered whole (the API has no streaming endpoints).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.cookiejar
+import json
+import logging
+import os
+import re
+import urllib.parse
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import httpx
+import uvicorn
+from starlette.types import Receive, Scope, Send
+
+log = logging.getLogger("kairos.gateway")
+
+# (path regex, service), exactly as deploy/k8s/base/ingress.yaml lists them.
+# The first match wins here; ingress-nginx tries the longest path first instead,
+# which is why the Ingress keeps every specific path longer than the general one
+# it overrides. Both orders then give the same answer.
+ROUTES: list[tuple[str, str]] = [
+    (r"/v1/bookings/[^/]+/(join|session|notes)(/|$)", "video"),
+    (r"/v1/webhooks/livekit(/|$)", "video"),
+    (r"/v1/specialists/[^/]+/calendars(/|$)", "calendar-sync"),
+    (r"/v1/webhooks/(google|microsoft)(/|$)", "calendar-sync"),
+    (r"/v1/calendars(/|$)", "calendar-sync"),
+    (r"/v1/slots(/|$)", "availability"),
+    (r"/v1/specialists(/|$)", "booking"),
+    (r"/v1/services(/|$)", "booking"),
+    (r"/v1/bookings(/|$)", "booking"),
+]
+SERVICES = tuple(dict.fromkeys(service for _, service in ROUTES))
+UPSTREAMS_ENV = "GATEWAY_UPSTREAMS"
+
+# ingress-nginx matches case-insensitively (`location ~*`); so do we.
+_COMPILED = [(re.compile(pattern, re.IGNORECASE), service) for pattern, service in ROUTES]
+
+# Long enough for any request of this API, short enough that a hung upstream
+# surfaces as an error rather than a client that waits forever.
+TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+
+# Headers about one connection, not the message (RFC 9110 7.6.1); never forwarded.
+_HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+# Replaced by our own: Host is the upstream's, Content-Length that of the body we send.
+_REPLACED = frozenset(
+    {"host", "content-length", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"}
+)
+
+
+def route(path: str) -> str | None:
+    """The service that serves `path`, or None if no route matches."""
+    for pattern, service in _COMPILED:
+        if pattern.match(path):
+            return service
+    return None
+
+
+def parse_upstreams(text: str) -> dict[str, str]:
+    """`booking=http://127.0.0.1:8010,availability=...` as {service: base URL}."""
+    upstreams: dict[str, str] = {}
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        name, sep, url = (s.strip() for s in item.partition("="))
+        if not sep or not name or not url:
+            raise ValueError(f"expected service=url, got {item!r}")
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+            raise ValueError(f"{name}: {url!r} is not an http(s) base URL")
+        if name in upstreams:
+            raise ValueError(f"{name} is given twice")
+        upstreams[name] = url.rstrip("/")
+    return upstreams
+
+
+class Gateway:
+    """The ASGI app: route, forward, and answer for upstreams that cannot."""
+
+    def __init__(self, upstreams: Mapping[str, str], *, timeout: httpx.Timeout = TIMEOUT) -> None:
+        if unknown := sorted(set(upstreams) - set(SERVICES)):
+            raise ValueError(
+                f"no route leads to {', '.join(unknown)}; services are {', '.join(SERVICES)}"
+            )
+        self.upstreams = {name: url.rstrip("/") for name, url in upstreams.items()}
+        self._timeout = timeout
+        self._client: httpx.AsyncClient | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+        elif scope["type"] == "http":
+            await self._http(scope, receive, send)
+        else:  # websocket: no public endpoint uses one
+            await receive()
+            await send({"type": "websocket.close", "code": 1008})
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    def _http_client(self) -> httpx.AsyncClient:
+        # Created on first use, inside the server's event loop.
+        if self._client is None:
+            # trust_env=False: an HTTP_PROXY in the developer's shell must not
+            # capture traffic to 127.0.0.1.
+            self._client = httpx.AsyncClient(
+                timeout=self._timeout,
+                trust_env=False,
+                # A jar would keep one client's cookies and send them with everyone's requests.
+                cookies=http.cookiejar.CookieJar(
+                    http.cookiejar.DefaultCookiePolicy(allowed_domains=[])
+                ),
+            )
+            # httpx adds Accept-Encoding, User-Agent, ... of its own; a proxy must
+            # send the client's. (An added Accept-Encoding would get the client a
+            # compressed body it never asked for.)
+            self._client.headers.clear()
+        return self._client
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        if path in ("/healthz", "/readyz"):
+            await _send_json(send, 200, {"status": "ok"})
+            return
+        service = route(path)
+        if service is None:
+            await _send_error(send, 404, "not_found", f"no service serves {path}", {"path": path})
+            return
+        base = self.upstreams.get(service)
+        if base is None:
+            message = f"{service} is not running in this stack"
+            await _send_error(send, 502, "bad_gateway", message, {"service": service})
+            return
+        body = await _read_body(receive)
+        if body is None:  # the client went away
+            return
+
+        # raw_path keeps the client's percent-encoding (an id holding %2F stays one segment).
+        target = base + (scope.get("raw_path") or path.encode()).decode("latin-1")
+        if query := scope.get("query_string", b""):
+            target += "?" + query.decode("latin-1")
+        client = self._http_client()
+        request = client.build_request(
+            scope["method"], target, headers=_request_headers(scope), content=body
+        )
+        try:
+            response = await client.send(request, stream=True)
+            try:
+                # Raw bytes: the body goes on exactly as the upstream encoded it.
+                content = b"".join([chunk async for chunk in response.aiter_raw()])
+            finally:
+                await response.aclose()
+        except httpx.TimeoutException as exc:
+            log.warning("%s %s: %s timed out: %r", scope["method"], path, service, exc)
+            message = f"{service} did not answer in time ({type(exc).__name__})"
+            await _send_error(send, 504, "gateway_timeout", message, {"service": service})
+            return
+        except httpx.LocalProtocolError as exc:  # the request itself cannot be sent on
+            message = f"the request cannot be forwarded: {exc}"
+            await _send_error(send, 400, "bad_request", message, {"service": service})
+            return
+        except httpx.TransportError as exc:
+            log.warning("%s %s: %s at %s: %r", scope["method"], path, service, base, exc)
+            reason = str(exc) or type(exc).__name__
+            message = f"no answer from {service} at {base} ({reason})"
+            await _send_error(send, 502, "bad_gateway", message, {"service": service})
+            return
+
+        headers = [
+            (name.encode("latin-1"), value.encode("latin-1"))
+            for name, value in _end_to_end(response.headers.multi_items())
+        ]
+        await send(
+            {"type": "http.response.start", "status": response.status_code, "headers": headers}
+        )
+        await send({"type": "http.response.body", "body": content})
+
+
+def _end_to_end(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """`headers` without hop-by-hop ones, including those the Connection header names."""
+    headers = [(name.lower(), value) for name, value in headers]
+    named = {
+        token.strip().lower()
+        for name, value in headers
+        if name == "connection"
+        for token in value.split(",")
+    }
+    return [(name, value) for name, value in headers if name not in _HOP_BY_HOP | named]
+
+
+def _request_headers(scope: Scope) -> list[tuple[str, str]]:
+    # Surrounding whitespace is not part of a value (RFC 9110 5.5); uvicorn keeps it,
+    # httpx refuses to send it (`Authorization: Bearer ` with an empty token).
+    received = [(n.decode("latin-1"), v.decode("latin-1").strip()) for n, v in scope["headers"]]
+    headers = [(n, v) for n, v in _end_to_end(received) if n not in _REPLACED]
+    # Appended to, as nginx's $proxy_add_x_forwarded_for does: earlier hops stay first.
+    prior = [v for n, v in received if n == "x-forwarded-for"]
+    peer = [scope["client"][0]] if scope.get("client") else []
+    if forwarded_for := ", ".join([*prior, *peer]):
+        headers.append(("x-forwarded-for", forwarded_for))
+    headers.append(("x-forwarded-proto", scope.get("scheme", "http")))
+    if host := next((v for n, v in received if n == "host"), None):
+        headers.append(("x-forwarded-host", host))
+    return headers
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def _send_json(send: Send, status: int, body: Any) -> None:
+    payload = json.dumps(body).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(payload))]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
+
+
+async def _send_error(send: Send, status: int, code: str, message: str, details: Any) -> None:
+    await _send_json(
+        send, status, {"error": {"code": code, "message": message, "details": details}}
+    )
+
+
+def server_config(gateway: Gateway, host: str, port: int) -> uvicorn.Config:
+    return uvicorn.Config(
+        gateway,
+        host=host,
+        port=port,
+        # The upstreams log each request and send their own Server and Date headers.
+        access_log=False,
+        server_header=False,
+        date_header=False,
+        # We are the edge: the peer address is the client, whatever it claims.
+        proxy_headers=False,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m kairos.gateway",
+        description=f"Dev reverse proxy; upstreams from ${UPSTREAMS_ENV} (service=url,...).",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    args = parser.parse_args(argv)
+    # uvicorn configures only its own loggers; this makes our warnings look like theirs
+    # (and keeps httpx's INFO line per request out: the upstreams log their requests).
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s:  %(message)s")
+    try:
+        gateway = Gateway(parse_upstreams(os.environ.get(UPSTREAMS_ENV, "")))
+    except ValueError as exc:
+        parser.exit(2, f"gateway: {UPSTREAMS_ENV}: {exc}\n")
+    for service in SERVICES:
+        print(f"{service} -> {gateway.upstreams.get(service, 'not running (502)')}", flush=True)
+    uvicorn.Server(server_config(gateway, args.host, args.port)).run()
+
+
+if __name__ == "__main__":
+    main()

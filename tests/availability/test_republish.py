@@ -1,0 +1,52 @@
+"""`kairos republish booking`: a range of the booking event store sent to a topic again."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import uuid
+
+import pytest
+
+from kairos.cli import main
+from kairos.infra import KafkaHandle
+from kairos.tail import tail
+from tests.availability.conftest import World
+
+pytestmark = pytest.mark.integration
+
+
+def read_topic(bootstrap: str, topic: str, count: int) -> list[dict[str, object]]:
+    out = io.StringIO()
+    asyncio.run(asyncio.wait_for(tail(bootstrap, topic, out=out, max_messages=count), 30))
+    # Each line: "<partition>:<offset> <key> <value>".
+    return [json.loads(line.split(" ", 2)[2]) for line in out.getvalue().splitlines() if line]
+
+
+def test_a_range_is_republished_to_a_topic_of_its_own_with_ids_kept(
+    world: World, kafka: KafkaHandle
+) -> None:
+    specialist = world.catalog.specialist(timezone="Europe/Paris")
+    service = world.catalog.service(specialist["id"])
+    booking = world.catalog.booked(service["id"], "2026-03-09T09:00:00Z")
+    topic = f"replayed.{uuid.uuid4().hex[:8]}"
+
+    # Everything after the specialist's registration (event 1), up to the booking.
+    code = main(
+        [
+            "republish", "booking", "--after", "1", "--until", str(booking["notification_id"]),
+            "--topic", topic, "--bootstrap", kafka.bootstrap,
+            "--booking-database", world.database_url,
+        ]
+    )  # fmt: skip
+
+    assert code == 0
+    messages = read_topic(kafka.bootstrap, topic, 4)
+    assert sorted((m["notification_id"], m["type"]) for m in messages) == [
+        (2, "ScheduleSet"),
+        (3, "ServiceDefined"),
+        (booking["notification_id"] - 1, "SlotRequested"),
+        (booking["notification_id"], "BookingConfirmed"),
+    ]
+    assert {m["specialist_id"] for m in messages} == {specialist["id"]}
