@@ -6,6 +6,10 @@
 #   docker build --build-arg SERVICE=calendar-sync --build-arg PACKAGE=calendar_sync \
 #       -t kairos-calendar-sync .
 #
+# EXTRA_SERVICES installs more service packages beside it, for ops commands that
+# need them: `kairos replay availability` decodes the booking event store, so the
+# availability image is built with --build-arg EXTRA_SERVICES=booking.
+#
 # The image runs as uid 10001 on a read-only root filesystem; the only writable
 # path it needs is /tmp, which Kubernetes mounts as an emptyDir.
 
@@ -14,6 +18,7 @@ ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 FROM ${PYTHON_IMAGE} AS build
 ARG SERVICE=booking
 ARG PACKAGE=${SERVICE}
+ARG EXTRA_SERVICES=""
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PATH=/opt/venv/bin:$PATH
 RUN python -m venv /opt/venv
@@ -23,8 +28,9 @@ WORKDIR /src
 COPY shared/ shared/
 RUN --mount=type=cache,target=/root/.cache/pip pip install ./shared
 
-COPY services/${SERVICE}/ services/${SERVICE}/
-RUN --mount=type=cache,target=/root/.cache/pip pip install ./services/${SERVICE}
+COPY services/ services/
+RUN --mount=type=cache,target=/root/.cache/pip \
+    pip install ./services/${SERVICE} $(for s in ${EXTRA_SERVICES}; do echo ./services/$s; done)
 RUN python -c "import importlib.util, sys; p = sys.argv[1]; sys.exit(None if importlib.util.find_spec(p) else f'package {p!r} is not installed: pass --build-arg PACKAGE=<import name> for a hyphenated SERVICE')" "${PACKAGE}"
 
 

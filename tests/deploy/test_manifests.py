@@ -18,6 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
+from kairos import gateway
+
 pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,6 +30,8 @@ INFRA = K8S / "infra"
 Doc = dict[str, Any]
 
 SERVICES = ["booking", "availability", "notifications", "calendar-sync", "video"]
+# Components without an API of their own: ops endpoints only, no Service.
+WORKERS = ["booking-relay", "availability-projector"]
 SECRET_KEYS = {"ADMIN_API_KEY", "JWT_SECRET", "MANAGE_TOKEN_SECRET"}
 
 
@@ -130,7 +134,7 @@ def test_every_file_a_kustomization_names_exists(kustomization: Path) -> None:
 
 def test_every_component_has_a_manifest_listed_in_the_base() -> None:
     names = set(of_kind(load_dir(BASE), "Deployment"))
-    assert names == {*SERVICES, "booking-relay"}
+    assert names == {*SERVICES, *WORKERS}
 
 
 # --- workloads ---------------------------------------------------------------
@@ -165,6 +169,24 @@ def test_the_relay_is_a_singleton_that_never_overlaps_itself() -> None:
     [container] = relay["spec"]["template"]["spec"]["containers"]
     assert container["image"] == "kairos-booking"
     assert container["command"] == ["python", "-m", "booking.relay"]
+
+
+def test_the_projector_runs_the_availability_image_against_the_availability_database() -> None:
+    base = load_dir(BASE)
+    projector = of_kind(base, "Deployment")["availability-projector"]
+    assert "Service" not in {
+        doc["kind"] for doc in base if doc["metadata"]["name"] == "availability-projector"
+    }
+    [container] = projector["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == "kairos-availability"
+    assert container["command"] == ["python", "-m", "availability.projector"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["PROJECTOR_OPS_PORT"]["value"] == "8000"  # the probed port
+    availability = of_kind(base, "Deployment")["availability"]
+    [api] = availability["spec"]["template"]["spec"]["containers"]
+    api_env = {e["name"]: e for e in api["env"]}
+    for name in ("DATABASE_PASSWORD", "DATABASE_URL"):
+        assert env[name] == api_env[name], name
 
 
 def test_pods_run_as_the_user_the_image_creates() -> None:
@@ -253,41 +275,57 @@ def ingress_route(paths: list[tuple[str, str]], request_path: str) -> str | None
     return None
 
 
-@pytest.mark.parametrize(
-    ("request_path", "service"),
-    [
-        ("/v1/specialists", "booking"),
-        ("/v1/specialists/3f2a/schedule", "booking"),
-        ("/v1/services/3f2a", "booking"),
-        ("/v1/bookings", "booking"),
-        ("/v1/bookings/3f2a", "booking"),
-        ("/v1/bookings/3f2a/cancel", "booking"),
-        ("/v1/slots", "availability"),
-        ("/v1/bookings/3f2a/join", "video"),
-        ("/v1/bookings/3f2a/session", "video"),
-        ("/v1/bookings/3f2a/notes/7", "video"),
-        ("/v1/webhooks/livekit", "video"),
-        ("/v1/calendars/9c1d", "calendar-sync"),
-        ("/v1/webhooks/google", "calendar-sync"),
-        ("/v1/webhooks/microsoft", "calendar-sync"),
-        ("/v1/specialists/3f2a/calendars", "calendar-sync"),
-        ("/v1/bookingsx", None),
-        ("/v1/bookings/3f2a/joiner", "booking"),
-        ("/metrics", None),
-        ("/healthz", None),
-    ],
-)
-def test_the_ingress_sends_each_public_path_to_its_owner(
-    request_path: str, service: str | None
-) -> None:
+ROUTING = [
+    ("/v1/specialists", "booking"),
+    ("/v1/specialists/3f2a/schedule", "booking"),
+    ("/v1/services/3f2a", "booking"),
+    ("/v1/bookings", "booking"),
+    ("/v1/bookings/3f2a", "booking"),
+    ("/v1/bookings/3f2a/cancel", "booking"),
+    ("/v1/slots", "availability"),
+    ("/v1/bookings/3f2a/join", "video"),
+    ("/v1/bookings/3f2a/session", "video"),
+    ("/v1/bookings/3f2a/notes/7", "video"),
+    ("/v1/webhooks/livekit", "video"),
+    ("/v1/calendars/9c1d", "calendar-sync"),
+    ("/v1/webhooks/google", "calendar-sync"),
+    ("/v1/webhooks/microsoft", "calendar-sync"),
+    ("/v1/specialists/3f2a/calendars", "calendar-sync"),
+    ("/v1/bookingsx", None),
+    ("/v1/bookings/3f2a/joiner", "booking"),
+    ("/metrics", None),
+    ("/healthz", None),
+    ("/V1/Slots", "availability"),
+]
+
+
+def ingress_paths() -> list[tuple[str, str]]:
     [ingress] = of_kind(load_dir(BASE), "Ingress").values()
     assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/use-regex"] == "true"
-    paths = [
+    return [
         (p["path"], p["backend"]["service"]["name"])
         for rule in ingress["spec"]["rules"]
         for p in rule["http"]["paths"]
     ]
-    assert ingress_route(paths, request_path) == service
+
+
+@pytest.mark.parametrize(("request_path", "service"), ROUTING)
+def test_the_ingress_sends_each_public_path_to_its_owner(
+    request_path: str, service: str | None
+) -> None:
+    assert ingress_route(ingress_paths(), request_path) == service
+
+
+def test_the_dev_gateway_has_the_ingress_routes_in_the_same_order() -> None:
+    assert ingress_paths() == gateway.ROUTES
+
+
+@pytest.mark.parametrize(("request_path", "service"), ROUTING)
+def test_the_dev_gateway_sends_each_public_path_where_the_ingress_does(
+    request_path: str, service: str | None
+) -> None:
+    # It tries the routes in the written order, ingress-nginx longest first.
+    assert gateway.route(request_path) == service
 
 
 # --- built overlays --------------------------------------------------------------
@@ -297,7 +335,7 @@ def test_the_ingress_sends_each_public_path_to_its_owner(
 def test_each_overlay_builds_into_hardened_workloads(overlay: str) -> None:
     docs = kustomize_build(K8S / "overlays" / overlay)
     deployments = of_kind(docs, "Deployment")
-    assert set(deployments) == {*SERVICES, "booking-relay"}
+    assert set(deployments) == {*SERVICES, *WORKERS}
     assert [p for doc in deployments.values() for p in workload_problems(doc)] == []
     assert {doc["metadata"].get("namespace") for doc in docs} == {"kairos"}
     for name, deployment in deployments.items():
@@ -324,11 +362,13 @@ def test_prod_autoscales_and_protects_every_service_but_the_relay() -> None:
     assert {hpa["spec"]["scaleTargetRef"]["name"] for hpa in autoscalers.values()} == set(SERVICES)
     assert all(hpa["spec"]["minReplicas"] >= 2 for hpa in autoscalers.values())
     assert all(hpa["spec"]["maxReplicas"] <= 12 for hpa in autoscalers.values())  # partitions
-    assert {pdb["spec"]["selector"]["matchLabels"]["app"] for pdb in budgets.values()} == set(
-        SERVICES
-    )
+    assert {pdb["spec"]["selector"]["matchLabels"]["app"] for pdb in budgets.values()} == {
+        *SERVICES,
+        "availability-projector",
+    }
     deployments = of_kind(docs, "Deployment")
     assert deployments["booking-relay"]["spec"]["replicas"] == 1
+    assert deployments["availability-projector"]["spec"]["replicas"] == 2
     # Replica counts of autoscaled Deployments belong to their autoscalers.
     assert [name for name in SERVICES if "replicas" in deployments[name]["spec"]] == []
 
