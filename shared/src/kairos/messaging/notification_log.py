@@ -9,7 +9,6 @@ are read (the store filters them by topic), so internal events cost nothing.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
@@ -83,22 +82,18 @@ class NotificationLog:
     def _notifications(
         self, after: int, until: int | None, page_size: int
     ) -> Iterator[Sequence[Notification]]:
-        def select(start: int) -> Sequence[Notification]:
-            return self._app.recorder.select_notifications(
-                start=start,
+        while True:
+            notifications = self._app.recorder.select_notifications(
+                start=after,
                 limit=page_size,
                 stop=until,
                 topics=self._topics,
                 inclusive_of_start=False,
             )
-
-        # The next page's SELECT runs in a thread while the caller decodes this one:
-        # the database's work and ours overlap (the SELECT was a fifth of a replay).
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="notification-log") as ahead:
-            pending = ahead.submit(select, after)
-            while notifications := pending.result():
-                pending = ahead.submit(select, notifications[-1].id)
-                yield notifications
+            if not notifications:
+                return
+            yield notifications
+            after = notifications[-1].id
 
 
 async def republish(
