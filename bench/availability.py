@@ -1168,11 +1168,11 @@ def _replay(postgres: PostgresHandle) -> dict[str, Any]:
         "events_per_second": round(statistics.median(rates)),
         "events_per_second_range": [min(rates), max(rates)],
         "runs": runs,
-        "phases_note": "read_and_decode = time the rebuild waited for its next page"
-        " (SQL, Notification objects, JSON → domain events → payloads; the next page's"
-        " SELECT runs in a prefetch thread meanwhile, select_notifications is that"
-        " thread's total); fold = Fold.apply; copy = COPY into the fresh tables; swap ="
-        " catch-up + renames + positions + NOTIFY",
+        "phases_note": "read_and_decode = time the rebuild spent getting its next page"
+        " (SQL, Notification objects, JSON → domain events → payloads), of which"
+        " select_notifications is the SQL and the Notification objects; fold ="
+        " Fold.apply; copy = COPY into the fresh tables; swap = catch-up + renames +"
+        " positions + NOTIFY",
         "what_if_gc_disabled": {
             "note": "the same replay with the cyclic GC disabled by the caller: not the"
             " product's configuration, an estimate of what avoiding the GC pauses gains",
