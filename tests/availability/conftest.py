@@ -9,6 +9,7 @@ would; the end-to-end tests in tests/e2e cover the same path through a real brok
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -24,6 +25,8 @@ from availability.projector import CONSUMER, PRODUCER, apply
 from availability.tables import record_status
 from booking.integration import booking_log
 from booking.main import create_app as create_booking
+from kairos.infra import PostgresHandle
+from kairos.infra.postgres import database_name
 from kairos.messaging import specialist_partition
 from kairos.messaging.notification_log import NotificationLog
 from kairos.messaging.positions import TABLE as POSITIONS
@@ -118,9 +121,9 @@ class World:
         return [slot["start"] for slot in body["slots"]]
 
 
-@pytest.fixture
-def world(fresh_database: Callable[[], str], redis_url: str) -> Iterator[World]:
-    database_url = fresh_database()
+@contextmanager
+def running_world(database_url: str, redis_url: str) -> Iterator[World]:
+    """The booking API and the slots API in-process on `database_url`, clock at API_NOW."""
     clock = FrozenClock(API_NOW)
     booking_app = create_booking(booking_settings(database_url, redis_url), clock=clock)
     slots_app = create_availability(availability_settings(database_url, redis_url), clock=clock)
@@ -130,6 +133,33 @@ def world(fresh_database: Callable[[], str], redis_url: str) -> Iterator[World]:
         booking_log(database_url) as log,
     ):
         yield World(booking, slots_api, log, database_url, clock, Catalog(booking))
+
+
+@pytest.fixture
+def world(fresh_database: Callable[[], str], redis_url: str) -> Iterator[World]:
+    """A world on a database of its own."""
+    with running_world(fresh_database(), redis_url) as world:
+        yield world
+
+
+@pytest.fixture(scope="module")
+def module_world(postgres: PostgresHandle, redis_url: str) -> Iterator[World]:
+    """One world for a whole module: tests keep apart by their own specialists, which
+    keeps the module fast. Use it through `shared_world`."""
+    database_url = postgres.create_database(prefix="kairos_test")
+    try:
+        with running_world(database_url, redis_url) as world:
+            yield world
+    finally:
+        postgres.drop_database(database_name(database_url))
+
+
+@pytest.fixture
+def shared_world(module_world: World) -> Iterator[World]:
+    """The module's world, with its clock at API_NOW when each test starts and ends."""
+    module_world.clock.now = API_NOW
+    yield module_world
+    module_world.clock.now = API_NOW
 
 
 def at(text: str) -> datetime:

@@ -20,44 +20,15 @@ from uuid import uuid4
 import pytest
 from fastapi.testclient import TestClient
 
-from availability.main import create_app as create_availability
-from booking.integration import booking_log
-from booking.main import create_app as create_booking
-from kairos.infra import PostgresHandle
-from kairos.infra.postgres import database_name
-from tests.availability.conftest import World, availability_settings
-from tests.booking.conftest import API_NOW, booking_settings
-from tests.booking.helpers import Catalog, FrozenClock, error_code, expect
+from tests.availability.conftest import World
+from tests.booking.helpers import error_code, expect
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def module_world(postgres: PostgresHandle, redis_url: str) -> Iterator[World]:
-    """One booking API and one slots API on one database for the whole module, as the
-    `world` fixture builds them: tests keep apart by their own specialists, which keeps
-    the module fast."""
-    database_url = postgres.create_database(prefix="kairos_test")
-    clock = FrozenClock(API_NOW)
-    booking_app = create_booking(booking_settings(database_url, redis_url), clock=clock)
-    slots_app = create_availability(availability_settings(database_url, redis_url), clock=clock)
-    try:
-        with (
-            TestClient(booking_app) as booking,
-            TestClient(slots_app) as slots_api,
-            booking_log(database_url) as log,
-        ):
-            yield World(booking, slots_api, log, database_url, clock, Catalog(booking))
-    finally:
-        postgres.drop_database(database_name(database_url))
-
-
 @pytest.fixture
-def world(module_world: World) -> Iterator[World]:
-    """The module's world, with its clock at API_NOW when each test starts and ends."""
-    module_world.clock.now = API_NOW
-    yield module_world
-    module_world.clock.now = API_NOW
+def world(shared_world: World) -> World:
+    return shared_world
 
 
 @pytest.fixture(scope="module")
