@@ -24,7 +24,13 @@ from availability.projector import CONSUMER, PRODUCER
 from availability.tables import create_tables, projection_status
 from kairos.auth import now_utc
 from kairos.messaging.positions import create_positions_table
-from kairos.web import configure_logging, health_router, install_error_handlers, install_metrics
+from kairos.web import (
+    configure_logging,
+    health_router,
+    install_error_handlers,
+    install_metrics,
+    postgres_check,
+)
 
 
 def create_app(
@@ -57,10 +63,6 @@ def create_app(
     install_error_handlers(app)
     install_metrics(app, "availability")
 
-    def database() -> None:
-        with pool.connection(timeout=2) as conn:
-            conn.execute("SELECT 1")
-
     def listener() -> None:
         if not cache.listening:
             raise RuntimeError("not listening for read-model changes")
@@ -74,7 +76,9 @@ def create_app(
             raise RuntimeError(f"the projector has not caught up yet (lag: {lag} events)")
 
     app.include_router(
-        health_router({"postgres": database, "changes": listener, "projection": projection})
+        health_router(
+            {"postgres": postgres_check(pool), "changes": listener, "projection": projection}
+        )
     )
     app.include_router(router)
     return app

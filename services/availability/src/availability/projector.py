@@ -23,7 +23,7 @@ from availability.tables import create_tables, notify_changed, record_status, wr
 from kairos.events import BOOKING_TOPIC
 from kairos.events.booking import Payload
 from kairos.messaging import EventConsumer, GroupTimeouts
-from kairos.web import configure_logging
+from kairos.web import configure_logging, postgres_check
 from kairos.web.ops_server import start_ops_server
 
 CONSUMER = "availability"
@@ -74,13 +74,11 @@ async def _run(settings: AvailabilitySettings, ops_port: int) -> None:
         if not consumer.caught_up:
             raise RuntimeError(f"catching up: {consumer.lag_events} events behind")
 
-    def database() -> None:
-        with psycopg.connect(settings.database_url, connect_timeout=2) as conn:
-            conn.execute("SELECT 1")
-
     status = asyncio.get_running_loop().create_task(_report_status(settings, consumer))
     ops = start_ops_server(
-        "availability-projector", ops_port, {"postgres": database, "projection": caught_up}
+        "availability-projector",
+        ops_port,
+        {"postgres": postgres_check(settings.database_url), "projection": caught_up},
     )
     try:
         await consumer.run()

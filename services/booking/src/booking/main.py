@@ -29,6 +29,7 @@ from kairos.web import (
     health_router,
     install_error_handlers,
     install_metrics,
+    postgres_check,
 )
 
 
@@ -82,14 +83,10 @@ def create_app(
     async def _domain_error(_: Request, exc: DomainError) -> JSONResponse:
         return error_response(exc.status, exc.code, exc.message, exc.details)
 
-    def database() -> None:
-        with pool.connection(timeout=2) as conn:
-            conn.execute("SELECT 1")
-
     def redis_ping() -> None:
         cache.ping()
 
-    app.include_router(health_router({"postgres": database, "redis": redis_ping}))
+    app.include_router(health_router({"postgres": postgres_check(pool), "redis": redis_ping}))
     for router in ROUTERS:
         app.include_router(router)
     return app

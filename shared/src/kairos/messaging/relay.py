@@ -63,6 +63,7 @@ from kairos.messaging.metrics import (
     RELAY_PUBLISHED,
     RELAY_RESETS,
 )
+from kairos.web.health import postgres_check
 from kairos.web.ops_server import start_ops_server
 
 log = logging.getLogger("kairos.messaging.relay")
@@ -497,12 +498,10 @@ async def _until_signalled(relay: OutboxRelay, database_url: str, ops_port: int 
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, relay.stop)
 
-    def database() -> None:
-        with psycopg.connect(database_url, connect_timeout=2) as conn:
-            conn.execute("SELECT 1")
-
     ops = (
-        start_ops_server(f"relay-{relay.name}", ops_port, {"postgres": database})
+        start_ops_server(
+            f"relay-{relay.name}", ops_port, {"postgres": postgres_check(database_url)}
+        )
         if ops_port is not None
         else None
     )

@@ -1,7 +1,7 @@
 """HTTP pieces every service mounts the same way: errors, health, metrics, logs."""
 
 from kairos.web.errors import ApiError, error_response, install_error_handlers
-from kairos.web.health import health_router
+from kairos.web.health import health_router, postgres_check
 from kairos.web.observability import configure_logging, install_metrics
 
 __all__ = [
@@ -11,4 +11,5 @@ __all__ = [
     "health_router",
     "install_error_handlers",
     "install_metrics",
+    "postgres_check",
 ]

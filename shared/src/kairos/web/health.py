@@ -3,11 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any
 
+import psycopg
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from psycopg_pool import ConnectionPool
 
 Check = Callable[[], None]  # raises when the dependency does not answer
+
+
+def postgres_check(database: str | ConnectionPool[Any]) -> Check:
+    """A check that PostgreSQL answers, through the service's pool or a new connection
+    to a URL (for workers that hold no pool), within two seconds."""
+
+    def check() -> None:
+        if isinstance(database, str):
+            with psycopg.connect(database, connect_timeout=2) as conn:
+                conn.execute("SELECT 1")
+        else:
+            with database.connection(timeout=2) as conn:
+                conn.execute("SELECT 1")
+
+    return check
 
 
 def health_router(checks: Mapping[str, Check]) -> APIRouter:
