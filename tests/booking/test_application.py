@@ -489,6 +489,32 @@ def test_a_retry_racing_the_first_request_of_its_booking_id_returns_that_booking
     assert list(p.ledger().claims) == [str(booking_id)]
 
 
+def test_a_booking_process_follows_catalog_changes_another_process_made(store: Store) -> None:
+    """Each process keeps the services and specialists it booked against; a change saved
+    by another process must still decide its next booking."""
+    booker = store.open()
+    editor = store.open() if store.kind == "postgres" else booker
+    p = practice(booker)
+    sv = p.service()
+    assert p.book(sv, at(9)).status == "confirmed"  # the booker now holds both
+
+    editor.set_override(p.specialist_id, MONDAY, [])
+    assert p.refused(sv, at(10)) == "outside_availability"
+    editor.clear_override(p.specialist_id, MONDAY)
+    assert p.book(sv, at(10)).status == "confirmed"
+
+    editor.update_service(sv.id, {"buffer_before_minutes": 30})
+    assert p.refused(sv, at(11)) == "slot_unavailable"  # its buffer now reaches 10:00-11:00
+    assert p.book(sv, at(11, 30)).status == "confirmed"
+
+    # Nine to five in New York (EDT since the day before) is 13:00-21:00 UTC that Monday:
+    # the old hours are gone, the new ones checked against the new local day's ledgers.
+    editor.set_schedule(p.specialist_id, "America/New_York", NINE_TO_FIVE)
+    assert p.refused(sv, at(12)) == "outside_availability"
+    assert p.book(sv, at(20)).status == "confirmed"
+    assert p.refused(sv, at(20)) == "slot_unavailable"
+
+
 def test_a_booking_late_in_the_evening_keeps_its_buffer_past_midnight(app: Bookings) -> None:
     p = practice(app, weekly={0: [[22 * 60, 24 * 60]], 1: [[0, 2 * 60]]})
     sv = p.service(buffer_after_minutes=30)
