@@ -49,6 +49,7 @@ import psycopg
 from aiokafka import TopicPartition
 
 import availability.rebuild as rebuild_module
+from availability.api import slots_body
 from availability.tables import CHANGED_CHANNEL
 from booking.application import Bookings
 from booking.domain import Booking, Service, Specialist
@@ -542,21 +543,7 @@ def _in_process(database_url: str, world: World) -> dict[str, Any]:
 
     def respond(entry: Any) -> str:
         slots = entry.slots(world.consultation, start, end, datetime.now(UTC))
-        return json.dumps(
-            {
-                "service_id": str(world.consultation),
-                "timezone": tz.key,
-                "slots": [
-                    {
-                        "start": iso_utc(s.start),
-                        "end": iso_utc(s.end),
-                        "local_start": s.start.astimezone(tz).isoformat(),
-                    }
-                    for s in slots
-                ],
-            },
-            separators=(",", ":"),
-        )
+        return json.dumps(slots_body(world.consultation, tz, slots), separators=(",", ":"))
 
     cold, warm = [], []
     with psycopg.connect(database_url, autocommit=True) as conn:

@@ -4,8 +4,7 @@ cProfile, top functions by own time, written to bench/results/availability_profi
 - the slot query of part 1 in this process: cached (what a cache hit computes), cold
   (load from the read model, then the same), and the naive implementation of part 2;
 - the rebuild of part 4 over the first PROFILE_EVENTS events of the cached store (run
-  `python -m bench availability` once first). cProfile sees the main thread only: the
-  prefetch thread's SELECTs show as waits in `result`.
+  `python -m bench availability` once first).
 
 The API process itself (FastAPI, uvicorn) is best sampled from outside while the
 benchmark runs, e.g. `py-spy record --pid <uvicorn pid> --gil --format raw -o api.raw`.
@@ -26,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
+from availability.api import slots_body
 from availability.projector import CONSUMER, PRODUCER
 from availability.readmodel import day_bounds, load
 from availability.rebuild import rebuild
@@ -34,7 +34,6 @@ from booking.integration import booking_log
 from kairos.infra import ensure_postgres
 from kairos.messaging.notification_log import LoggedEvent, NotificationLog
 from kairos.replay import replay_availability
-from kairos.timezones import iso_utc
 
 PROFILE_EVENTS = 200_000
 TOP = 18
@@ -59,19 +58,7 @@ def _query_profiles(database_url: str, world: World) -> list[tuple[str, str]]:
 
     def respond(entry: Any) -> str:
         slots = entry.slots(world.consultation, start, end, datetime.now(UTC))
-        body = {
-            "service_id": str(world.consultation),
-            "timezone": tz.key,
-            "slots": [
-                {
-                    "start": iso_utc(s.start),
-                    "end": iso_utc(s.end),
-                    "local_start": s.start.astimezone(tz).isoformat(),
-                }
-                for s in slots
-            ],
-        }
-        return json.dumps(body, separators=(",", ":"))
+        return json.dumps(slots_body(world.consultation, tz, slots), separators=(",", ":"))
 
     with psycopg.connect(database_url, autocommit=True) as conn:
         entry = load(conn, world.busy_specialist, datetime.now(UTC))

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -18,6 +19,7 @@ from pydantic import BeforeValidator
 from availability.cache import AvailabilityCache
 from availability.readmodel import day_bounds
 from availability.schemas import SlotsPublic
+from kairos.slots import Interval
 from kairos.timezones import iso_utc, zone
 from kairos.web import ApiError
 
@@ -34,6 +36,22 @@ def _calendar_date(value: object) -> object:
 IsoDate = Annotated[date, BeforeValidator(_calendar_date)]
 # Dates whose day bounds stay inside what datetime can represent in every zone.
 _EARLIEST, _LATEST = date(1970, 1, 2), date(9000, 12, 31)
+
+
+def slots_body(service_id: UUID, tz: ZoneInfo, slots: Iterable[Interval]) -> dict[str, Any]:
+    """The JSON body of GET /v1/slots (the shape of SlotsPublic), built without validation."""
+    return {
+        "service_id": str(service_id),
+        "timezone": tz.key,
+        "slots": [
+            {
+                "start": iso_utc(slot.start),
+                "end": iso_utc(slot.end),
+                "local_start": slot.start.astimezone(tz).isoformat(),
+            }
+            for slot in slots
+        ],
+    }
 
 
 @dataclass(frozen=True)
@@ -119,19 +137,7 @@ async def get_slots(
         )
     tz = viewer or availability.timezone
     start, end = day_bounds(from_, to, tz)
-    slots = availability.slots(service_id, start, end, ctx.clock())
-    body = {
-        "service_id": str(service_id),
-        "timezone": tz.key,
-        "slots": [
-            {
-                "start": iso_utc(slot.start),
-                "end": iso_utc(slot.end),
-                "local_start": slot.start.astimezone(tz).isoformat(),
-            }
-            for slot in slots
-        ],
-    }
+    body = slots_body(service_id, tz, availability.slots(service_id, start, end, ctx.clock()))
     elapsed_ms = (time.perf_counter() - started) * 1000
     # Pre-serialised: the body is built from trusted values, validating it again
     # would double the cost of a query.
