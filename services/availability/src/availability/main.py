@@ -12,7 +12,6 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any
 
 from fastapi import FastAPI
 from psycopg_pool import ConnectionPool
@@ -29,6 +28,7 @@ from kairos.web import (
     health_router,
     install_error_handlers,
     install_metrics,
+    lazy_app,
     postgres_check,
 )
 
@@ -84,8 +84,4 @@ def create_app(
     return app
 
 
-def __getattr__(name: str) -> Any:
-    if name == "app":
-        globals()["app"] = application = create_app()
-        return application
-    raise AttributeError(name)
+__getattr__ = lazy_app(create_app)

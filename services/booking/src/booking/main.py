@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any
 
 import redis
 from fastapi import FastAPI, Request
@@ -29,6 +28,7 @@ from kairos.web import (
     health_router,
     install_error_handlers,
     install_metrics,
+    lazy_app,
     postgres_check,
 )
 
@@ -92,8 +92,4 @@ def create_app(
     return app
 
 
-def __getattr__(name: str) -> Any:
-    if name == "app":
-        globals()["app"] = application = create_app()
-        return application
-    raise AttributeError(name)
+__getattr__ = lazy_app(create_app)

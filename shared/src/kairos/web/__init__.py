@@ -2,6 +2,7 @@
 
 from kairos.web.errors import ApiError, error_response, install_error_handlers
 from kairos.web.health import health_router, postgres_check
+from kairos.web.lazy_app import lazy_app
 from kairos.web.observability import configure_logging, install_metrics
 
 __all__ = [
@@ -11,5 +12,6 @@ __all__ = [
     "health_router",
     "install_error_handlers",
     "install_metrics",
+    "lazy_app",
     "postgres_check",
 ]
