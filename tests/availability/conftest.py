@@ -8,6 +8,7 @@ would; the end-to-end tests in tests/e2e cover the same path through a real brok
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -69,7 +70,10 @@ def project_new_events(log: NotificationLog, database_url: str, after: int) -> i
                         ),
                     )
                 after = event.notification_id
-        record_status(conn, CONSUMER, caught_up=True, lag_events=0, lag_seconds=0.0)
+        # Current as of now: every stored event is applied.
+        record_status(
+            conn, CONSUMER, True, lag_events=0, lag_seconds=0.0, current_as_of=time.time()
+        )
         conn.commit()
     return after
 
