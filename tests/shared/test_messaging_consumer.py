@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, date, datetime
@@ -37,6 +38,7 @@ from kairos.messaging import (
     partition_for,
     record,
 )
+from kairos.messaging.heartbeat import Heartbeat, heartbeat_topic
 
 pytestmark = [pytest.mark.integration]
 
@@ -162,7 +164,11 @@ async def start(
     running: list[Running] = []
 
     async def start_consumer(
-        handlers: dict[type[Payload], Handler], *, group: str = "g", name: str | None = None
+        handlers: dict[type[Payload], Handler],
+        *,
+        group: str = "g",
+        name: str | None = None,
+        **options: Any,
     ) -> Running:
         consumer = EventConsumer(
             kafka.bootstrap,
@@ -173,6 +179,7 @@ async def start(
             name or f"{topic}.{group}",
             partitions=PARTITIONS,
             timeouts=FAST,
+            **options,
         )
         running.append(Running(consumer))
         return running[-1]
@@ -440,3 +447,55 @@ async def commit_offset(bootstrap: str, group: str, tp: TopicPartition, offset: 
         await committer.commit({tp: offset})
     finally:
         await committer.stop()
+
+
+async def beat(bootstrap: str, topic: str, top: int, published: int, ends: dict[int, int]) -> None:
+    """A heartbeat as the topic's relay sends it: in sync now if it has published all."""
+    now = time.time()
+    heartbeat = Heartbeat(
+        relay="test",
+        topic=topic,
+        top=top,
+        published=published,
+        in_sync_at=now if published >= top else None,
+        ends=ends,
+        sent_at=now,
+    )
+    producer = make_producer(bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(heartbeat_topic(topic), heartbeat.model_dump_json().encode())
+    finally:
+        await producer.stop()
+
+
+async def test_a_consumer_measures_its_lag_against_the_log_and_says_unknown_without_heartbeats(
+    kafka: KafkaHandle, database: str, topic: str, start: Callable[..., Awaitable[Running]]
+) -> None:
+    await produce(kafka.bootstrap, topic, registered(1))
+    running = await start({SpecialistRegistered: record_applied}, heartbeat_timeout=1.0)
+    consumer = running.consumer
+
+    def lag_metric() -> float | None:
+        return METRICS.get_sample_value("kairos_consumer_lag_events", {"consumer": consumer.name})
+
+    # Everything on the broker is applied, but no relay has said where the log ends.
+    await eventually(lambda: consumer.caught_up and position(database, consumer.name) == 1)
+    await eventually(lambda: lag_metric() is not None, what="a lag measurement")
+    assert consumer.lag_events is None and consumer.lag_seconds is None
+    assert math.isnan(lag_metric() or 0.0)
+
+    ends = {p: 0 for p in range(PARTITIONS)} | {PARTITION: 1}
+    await beat(kafka.bootstrap, topic, top=1, published=1, ends=ends)
+    await eventually(lambda: consumer.lag_events == 0, what="lag 0 after a heartbeat")
+    assert consumer.lag_seconds is not None and lag_metric() == 0
+
+    # The log grew, the broker has nothing new: two events behind, not 0.
+    await beat(kafka.bootstrap, topic, top=3, published=1, ends=ends)
+    await eventually(lambda: consumer.lag_events == 2, what="the unpublished events counted")
+
+    # The relay falls silent: the lag is unknown, and the staleness keeps growing.
+    before = consumer.lag_seconds
+    await eventually(lambda: consumer.lag_events is None, what="the lag unknown")
+    assert math.isnan(lag_metric() or 0.0)
+    assert consumer.lag_seconds is not None and consumer.lag_seconds > before

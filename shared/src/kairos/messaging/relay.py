@@ -73,7 +73,7 @@ from kairos.messaging.metrics import (
     RELAY_PUBLISHED,
     RELAY_RESETS,
 )
-from kairos.web.health import postgres_check
+from kairos.web.health import Check, postgres_check
 from kairos.web.ops_server import start_ops_server
 
 log = logging.getLogger("kairos.messaging.relay")
@@ -575,17 +575,18 @@ def run_relay(
         app.close()
 
 
+def relay_checks(relay: OutboxRelay, database_url: str) -> dict[str, Check]:
+    """What the relay's /readyz checks: its database, and a broker that acknowledges."""
+    return {"postgres": postgres_check(database_url), "kafka": relay.check_broker}
+
+
 async def _until_signalled(relay: OutboxRelay, database_url: str, ops_port: int | None) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, relay.stop)
 
     ops = (
-        start_ops_server(
-            f"relay-{relay.name}",
-            ops_port,
-            {"postgres": postgres_check(database_url), "kafka": relay.check_broker},
-        )
+        start_ops_server(f"relay-{relay.name}", ops_port, relay_checks(relay, database_url))
         if ops_port is not None
         else None
     )
