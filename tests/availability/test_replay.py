@@ -51,6 +51,7 @@ from kairos.messaging import (
     TOPIC_PARTITIONS,
     OutboxRelay,
     applied_position,
+    create_positions_table,
     ensure_topics,
     make_producer,
     record,
@@ -623,6 +624,7 @@ async def test_a_projector_whose_apply_fails_mid_batch_retries_it_and_ends_where
         failing = projector(settings, topic=topic, group_id=group, retry_delay=0.05)
         with psycopg.connect(target, autocommit=True) as conn:
             conn.execute(_CRASH_TRIGGER)
+            create_positions_table(conn)  # `positions` reads it before the consumer starts
         # Everything was published before it starts: its first fetch of a partition is
         # one batch of (nearly) all that partition's events, and one apply fails inside
         # it. That apply rolls back and is tried again, not parked.

@@ -230,6 +230,20 @@ def start(running: list[tuple[Any, asyncio.Task[None]]], runner: Any) -> None:
     running.append((runner, asyncio.create_task(runner.run())))
 
 
+def desks_relay(
+    app: Desks, database: str, bootstrap: str, topic: str, **options: Any
+) -> OutboxRelay:
+    return OutboxRelay(
+        app,
+        to_envelope,
+        bootstrap=bootstrap,
+        database_url=database,
+        topic=topic,
+        partitions=PARTITIONS,
+        **options,
+    )
+
+
 def write_events(app: Desks, desks: int, days: int = 2) -> None:
     for d in range(desks):
         desk_id = app.open(f"Desk {d}")
@@ -242,15 +256,7 @@ async def test_the_relay_publishes_the_log_in_order_as_envelopes_without_interna
 ) -> None:
     app, database = desks
     write_events(app, desks=4)
-    relay = OutboxRelay(
-        app,
-        to_envelope,
-        bootstrap=kafka.bootstrap,
-        database_url=database,
-        topic=topic,
-        partitions=PARTITIONS,
-        batch_size=5,
-    )
+    relay = desks_relay(app, database, kafka.bootstrap, topic, batch_size=5)
     start(tasks, relay)
 
     expected = published(database)
@@ -449,13 +455,11 @@ async def test_while_the_broker_is_down_the_relay_counts_its_lag_from_the_log_an
 ) -> None:
     app, database = desks
     write_events(app, desks=1)
-    relay = OutboxRelay(
+    relay = desks_relay(
         app,
-        to_envelope,
-        bootstrap=own_kafka.bootstrap,
-        database_url=database,
-        topic=topic,
-        partitions=PARTITIONS,
+        database,
+        own_kafka.bootstrap,
+        topic,
         retry_delay=0.2,
         heartbeat_interval=0.2,
         broker_timeout=1.0,
