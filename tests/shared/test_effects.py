@@ -1,0 +1,310 @@
+"""Effects after commit against a real PostgreSQL: recording in the handler's transaction,
+scheduling, backoff, parking and re-driving, re-checks, cancellation, several dispatchers.
+
+Each test moves the dispatcher's clock itself instead of waiting for time to pass.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import psycopg
+import pytest
+from prometheus_client import REGISTRY as METRICS
+
+from kairos.effects import (
+    Backoff,
+    Effect,
+    EffectDispatcher,
+    EffectHandler,
+    EffectKind,
+    Status,
+    cancel_effects,
+    effect_id,
+    parked_effects,
+    record_effect,
+    redrive,
+)
+from tests.shared.effects_fakes import (
+    REMINDER,
+    Clock,
+    RecordingProvider,
+    Reminder,
+    booking_is_confirmed,
+    calls,
+    prepare,
+    remind,
+    statuses,
+)
+
+pytestmark = [pytest.mark.integration]
+
+BACKOFF = Backoff(base=timedelta(seconds=10), cap=timedelta(minutes=5))
+
+
+@pytest.fixture
+def url(fresh_database: Callable[[], str]) -> str:
+    url = fresh_database()
+    prepare(url)
+    return url
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def dispatcher(
+    url: str,
+    clock: Clock,
+    perform: Callable[[Effect[Reminder]], None],
+    *,
+    batch_size: int = 100,
+    concurrency: int = 1,
+) -> EffectDispatcher:
+    """A dispatcher of reminders that parks them after three attempts."""
+    return EffectDispatcher(
+        url,
+        [EffectHandler(REMINDER, perform, max_attempts=3)],
+        clock=clock,
+        backoff=BACKOFF,
+        rng=random.Random(7),
+        batch_size=batch_size,
+        concurrency=concurrency,
+    )
+
+
+def sample(name: str, **labels: str) -> float:
+    return METRICS.get_sample_value(name, labels) or 0.0
+
+
+def test_an_effect_exists_only_if_the_handlers_transaction_commits(url: str, clock: Clock) -> None:
+    booking_id = uuid4()
+    with pytest.raises(RuntimeError), psycopg.connect(url) as conn, conn.transaction():
+        record_effect(
+            conn,
+            REMINDER,
+            Reminder(booking_id=booking_id, minutes_before=60),
+            key="rolled-back",
+            reason=f"booking:{booking_id}",
+            due_at=clock.now,
+        )
+        raise RuntimeError("the handler failed after recording")
+    first = remind(url, clock, booking_id)
+    again = remind(url, clock, booking_id)  # a redelivered event records it again
+
+    assert first == again == effect_id(REMINDER.name, f"event-{booking_id}")
+    assert statuses(url) == {first: ("pending", 0)}
+
+
+def test_recording_refuses_data_of_another_kind(url: str, clock: Clock) -> None:
+    other = EffectKind("test.other", Reminder)
+    with psycopg.connect(url) as conn, pytest.raises(TypeError):
+        record_effect(
+            conn,
+            REMINDER,
+            other,
+            key="k",
+            reason="r",
+            due_at=clock.now,  # type: ignore[arg-type]
+        )
+
+
+def test_an_effect_due_later_runs_once_its_time_comes(url: str, clock: Clock) -> None:
+    provider = RecordingProvider(url)
+    reminder = remind(url, clock, due_in=timedelta(hours=23))
+    with dispatcher(url, clock, provider) as effects:
+        assert effects.drain() == 0
+        clock.advance(timedelta(hours=23) - timedelta(seconds=1))
+        assert effects.drain() == 0
+        clock.advance(timedelta(seconds=1))
+        assert effects.drain() == 1
+
+    assert [call[0] for call in calls(url)] == [reminder]
+    assert statuses(url)[reminder] == ("done", 1)
+
+
+def test_transient_failures_back_off_then_park_then_an_operator_redrives(
+    url: str, clock: Clock
+) -> None:
+    provider = RecordingProvider(url, failures_left=100)
+    reminder = remind(url, clock)
+    parked_before = sample(
+        "kairos_effects_finished_total", dispatcher="effects", kind=REMINDER.name, outcome="parked"
+    )
+    with dispatcher(url, clock, provider) as effects:
+        for attempt, step in enumerate([BACKOFF.base, BACKOFF.base * 2], start=1):
+            assert effects.drain() == 1
+            due_at = _due_at(url, reminder)
+            # equal jitter: between half the step and the whole step from now
+            assert clock.now + step / 2 <= due_at <= clock.now + step
+            assert statuses(url)[reminder] == ("pending", attempt)
+            clock.advance(due_at - clock.now - timedelta(microseconds=1))
+            assert effects.drain() == 0, "retried before its backoff ran out"
+            clock.advance(timedelta(microseconds=1))
+        assert effects.drain() == 1  # the third and last attempt
+        assert statuses(url)[reminder] == ("parked", 3)
+        clock.advance(timedelta(days=1))
+        assert effects.drain() == 0, "a parked effect must wait for an operator"
+        effects.report_metrics()
+
+        [parked] = _parked(url)
+        assert parked.id == reminder
+        assert parked.last_error is not None and "TransientEffectError" in parked.last_error
+        assert sample("kairos_effects_parked", dispatcher="effects") == 1
+        assert (
+            sample(
+                "kairos_effects_finished_total",
+                dispatcher="effects",
+                kind=REMINDER.name,
+                outcome="parked",
+            )
+            == parked_before + 1
+        )
+
+        provider.failures_left = 0
+        with psycopg.connect(url, autocommit=True) as conn:
+            assert redrive(conn) == [reminder]
+        assert effects.drain() == 1
+        effects.report_metrics()
+
+    assert statuses(url)[reminder] == ("done", 1)
+    assert [(call[0], call[3]) for call in calls(url)] == [
+        (reminder, 1),
+        (reminder, 2),
+        (reminder, 3),
+        (reminder, 1),
+    ]
+    assert sample("kairos_effects_parked", dispatcher="effects") == 0
+    assert _parked(url) == []
+
+
+def test_a_permanent_failure_parks_at_once_and_redrive_takes_only_the_named_effects(
+    url: str, clock: Clock
+) -> None:
+    provider = RecordingProvider(url, failures_left=2, failure=ValueError)
+    first, second = remind(url, clock), remind(url, clock)
+    with dispatcher(url, clock, provider) as effects:
+        assert effects.drain() == 2
+        assert {status for status, _ in statuses(url).values()} == {"parked"}
+        with psycopg.connect(url, autocommit=True) as conn:
+            assert redrive(conn, [second]) == [second]
+        assert effects.drain() == 1
+
+    assert statuses(url) == {first: ("parked", 1), second: ("done", 1)}
+    assert "ValueError" in (_parked(url)[0].last_error or "")
+
+
+def test_an_effect_whose_reason_went_away_is_skipped_when_it_fires(url: str, clock: Clock) -> None:
+    kept, dropped = uuid4(), uuid4()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO bookings VALUES (%s, 'confirmed'), (%s, 'confirmed')", (kept, dropped)
+        )
+    reminders = {remind(url, clock, kept): kept, remind(url, clock, dropped): dropped}
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("UPDATE bookings SET status = 'cancelled' WHERE id = %s", (dropped,))
+    provider = RecordingProvider(url)
+    handler = EffectHandler(REMINDER, provider, recheck=booking_is_confirmed)
+    with EffectDispatcher(url, [handler], clock=clock) as effects:
+        assert effects.drain() == 2
+
+    assert {reminders[call[0]] for call in calls(url)} == {kept}
+    assert {reminders[id_]: status for id_, (status, _) in statuses(url).items()} == {
+        kept: Status.DONE.value,
+        dropped: Status.SKIPPED.value,
+    }
+
+
+def test_cancelling_a_reason_drops_its_effects_of_that_kind_prefix(url: str, clock: Clock) -> None:
+    reminder_24h = EffectKind("test.reminder.24h", Reminder)
+    reminder_1h = EffectKind("test.reminder.1h", Reminder)
+    receipt = EffectKind("test.receipt", Reminder)
+    cancelled_booking, other_booking = uuid4(), uuid4()
+    recorded: dict[UUID, tuple[str, UUID]] = {}
+    with psycopg.connect(url) as conn, conn.transaction():
+        for kind in (reminder_24h, reminder_1h, receipt):
+            for booking_id in (cancelled_booking, other_booking):
+                id_ = record_effect(
+                    conn,
+                    kind,
+                    Reminder(booking_id=booking_id, minutes_before=0),
+                    key=str(booking_id),
+                    reason=f"booking:{booking_id}",
+                    due_at=clock.now + timedelta(hours=1),
+                )
+                recorded[id_] = (kind.name, booking_id)
+    with psycopg.connect(url) as conn, conn.transaction():
+        assert cancel_effects(conn, f"booking:{cancelled_booking}", "test.reminder") == 2
+    performed: list[UUID] = []
+    handlers = [
+        EffectHandler(kind, lambda effect: performed.append(effect.id))
+        for kind in (reminder_24h, reminder_1h, receipt)
+    ]
+    clock.advance(timedelta(hours=1))
+    with EffectDispatcher(url, handlers, clock=clock) as effects:
+        assert effects.drain() == 4
+
+    assert sorted(recorded[id_] for id_ in performed) == sorted(
+        [
+            ("test.reminder.24h", other_booking),
+            ("test.reminder.1h", other_booking),
+            ("test.receipt", cancelled_booking),
+            ("test.receipt", other_booking),
+        ]
+    )
+    assert sorted(s for s, _ in statuses(url).values()) == ["cancelled"] * 2 + ["done"] * 4
+
+
+def test_two_dispatchers_perform_each_effect_exactly_once(url: str, clock: Clock) -> None:
+    recorded = {remind(url, clock) for _ in range(200)}
+    second_has_worked = threading.Event()
+    first_provider = RecordingProvider(url, caller="first")
+    second_provider = RecordingProvider(url, caller="second")
+
+    def first(effect: Effect[Reminder]) -> None:
+        # Holding its first batch until the second dispatcher has performed an effect
+        # proves the second one skipped the rows leased to the first.
+        assert second_has_worked.wait(60)
+        first_provider(effect)
+
+    def second(effect: Effect[Reminder]) -> None:
+        second_provider(effect)
+        second_has_worked.set()
+
+    counts: dict[str, int] = {}
+    with (
+        dispatcher(url, clock, first, batch_size=10, concurrency=2) as one,
+        dispatcher(url, clock, second, batch_size=10) as two,
+    ):
+        threads = [
+            threading.Thread(target=lambda d=d, n=n: counts.__setitem__(n, d.drain()))
+            for d, n in ((one, "first"), (two, "second"))
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    performed = calls(url)
+    assert sorted(call[0] for call in performed) == sorted(recorded)
+    assert {call[2] for call in performed} == {"first", "second"}
+    assert counts["first"] + counts["second"] == 200
+    assert {status for status, _ in statuses(url).values()} == {"done"}
+
+
+def _due_at(url: str, id_: UUID) -> Any:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT due_at FROM effects WHERE id = %s", (id_,)).fetchone()
+    assert row is not None
+    return row[0]
+
+
+def _parked(url: str) -> list[Any]:
+    with psycopg.connect(url) as conn:
+        return parked_effects(conn)
