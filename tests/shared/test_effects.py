@@ -17,6 +17,7 @@ import psycopg
 import pytest
 from prometheus_client import REGISTRY as METRICS
 
+from kairos.cli import main
 from kairos.effects import (
     Backoff,
     Effect,
@@ -308,3 +309,30 @@ def _due_at(url: str, id_: UUID) -> Any:
 def _parked(url: str) -> list[Any]:
     with psycopg.connect(url) as conn:
         return parked_effects(conn)
+
+
+def test_an_operator_lists_and_redrives_parked_effects_from_the_command_line(
+    url: str, clock: Clock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    provider = RecordingProvider(url, failures_left=2, failure=ValueError)
+    first, second = remind(url, clock), remind(url, clock)
+    with dispatcher(url, clock, provider) as effects:
+        effects.drain()
+
+        assert main(["effects", "parked", "--database", url]) == 0
+        listed = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+        assert sorted(UUID(row[0]) for row in listed) == sorted([first, second])
+        assert {(row[1], row[3], row[4]) for row in listed} == {
+            (REMINDER.name, "1", "ValueError: the provider answered 503")
+        }
+
+        unknown = uuid4()
+        assert main(["effects", "redrive", str(first), str(unknown), "--database", url]) == 1
+        out, err = capsys.readouterr()
+        assert out.split() == [str(first)]
+        assert f"{unknown} is not parked" in err
+        assert main(["effects", "redrive", "--all", "--database", url]) == 0
+        assert capsys.readouterr().out.split() == [str(second)]
+        assert effects.drain() == 2
+
+    assert statuses(url) == {first: ("done", 1), second: ("done", 1)}

@@ -109,7 +109,9 @@ class EffectDispatcher:
                     max_size=self._concurrency + 1,
                     open=False,
                     name=f"effects-{self.name}",
-                    kwargs={"autocommit": True},
+                    # Losing a dispatcher's write in a database crash only repeats
+                    # an effect (see kairos.effects.store): no need to wait for fsync.
+                    kwargs={"autocommit": True, "options": "-c synchronous_commit=off"},
                 )
                 self._pool.open(True, 30.0)
         with self._connection() as conn:

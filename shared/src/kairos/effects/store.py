@@ -9,8 +9,9 @@ connection. If the dispatcher dies, its lease runs out and another dispatcher
 takes the effect again: that is the "at most one repeat" of ARCHITECTURE.md
 rule 6, and why performers pass the effect id as the provider's idempotency key.
 
-The dispatcher's own writes commit with synchronous_commit off: losing one in a
-database crash only makes an effect run again, which the contract allows.
+Each of the dispatcher's writes is one statement. The dispatcher's own pool
+commits them with synchronous_commit off: losing one in a database crash only
+makes an effect run again, which the contract allows.
 """
 
 from __future__ import annotations
@@ -115,35 +116,33 @@ def claim_due(
     limit: int,
     claimant: str,
 ) -> list[StoredEffect]:
-    """Lease up to `limit` due effects of `kinds` to `claimant`, oldest due first,
-    and commit; each claim counts as an attempt."""
-    with conn.transaction():
-        _relax_durability(conn)
-        rows = conn.execute(
-            f"""
-            UPDATE effects e
-            SET attempts = e.attempts + 1, leased_until = %(until)s, lease = %(lease)s,
-                claimed_by = %(claimant)s
-            FROM (
-                SELECT id FROM effects
-                WHERE status = 'pending' AND due_at <= %(now)s AND kind = ANY(%(kinds)s)
-                  AND (leased_until IS NULL OR leased_until <= %(now)s)
-                ORDER BY due_at
-                LIMIT %(limit)s
-                FOR UPDATE SKIP LOCKED
-            ) due
-            WHERE e.id = due.id
-            RETURNING {", ".join(f"e.{c}" for c in _COLUMNS.split(", "))}
-            """,
-            {
-                "until": leased_until,
-                "lease": uuid4(),
-                "claimant": claimant,
-                "now": now,
-                "kinds": list(kinds),
-                "limit": limit,
-            },
-        ).fetchall()
+    """Lease up to `limit` due effects of `kinds` to `claimant`, oldest due first;
+    each claim counts as an attempt. Commit before performing them."""
+    rows = conn.execute(
+        f"""
+        UPDATE effects e
+        SET attempts = e.attempts + 1, leased_until = %(until)s, lease = %(lease)s,
+            claimed_by = %(claimant)s
+        FROM (
+            SELECT id FROM effects
+            WHERE status = 'pending' AND due_at <= %(now)s AND kind = ANY(%(kinds)s)
+              AND (leased_until IS NULL OR leased_until <= %(now)s)
+            ORDER BY due_at
+            LIMIT %(limit)s
+            FOR UPDATE SKIP LOCKED
+        ) due
+        WHERE e.id = due.id
+        RETURNING {", ".join(f"e.{c}" for c in _COLUMNS.split(", "))}
+        """,
+        {
+            "until": leased_until,
+            "lease": uuid4(),
+            "claimant": claimant,
+            "now": now,
+            "kinds": list(kinds),
+            "limit": limit,
+        },
+    ).fetchall()
     return sorted((_stored(row) for row in rows), key=lambda e: e.due_at)
 
 
@@ -157,14 +156,11 @@ def finish(
 ) -> bool:
     """Close a leased effect (done, skipped, parked). False if the lease was lost:
     the effect was cancelled meanwhile, or another dispatcher took it over."""
-    with conn.transaction():
-        _relax_durability(conn)
-        cursor = conn.execute(
-            "UPDATE effects SET status = %s, finished_at = %s, last_error = %s,"
-            " leased_until = NULL"
-            " WHERE id = %s AND lease = %s AND status = 'pending'",
-            (status.value, now, _clip(error), effect.id, effect.lease),
-        )
+    cursor = conn.execute(
+        "UPDATE effects SET status = %s, finished_at = %s, last_error = %s, leased_until = NULL"
+        " WHERE id = %s AND lease = %s AND status = 'pending'",
+        (status.value, now, _clip(error), effect.id, effect.lease),
+    )
     return cursor.rowcount == 1
 
 
@@ -172,13 +168,11 @@ def retry_at(
     conn: psycopg.Connection[Any], effect: StoredEffect, due_at: datetime, error: str
 ) -> bool:
     """Give a leased effect back, due again at `due_at`. False if the lease was lost."""
-    with conn.transaction():
-        _relax_durability(conn)
-        cursor = conn.execute(
-            "UPDATE effects SET due_at = %s, last_error = %s, leased_until = NULL, lease = NULL"
-            " WHERE id = %s AND lease = %s AND status = 'pending'",
-            (due_at, _clip(error), effect.id, effect.lease),
-        )
+    cursor = conn.execute(
+        "UPDATE effects SET due_at = %s, last_error = %s, leased_until = NULL, lease = NULL"
+        " WHERE id = %s AND lease = %s AND status = 'pending'",
+        (due_at, _clip(error), effect.id, effect.lease),
+    )
     return cursor.rowcount == 1
 
 
@@ -217,10 +211,6 @@ def count_by_status(conn: psycopg.Connection[Any], *, now: datetime) -> dict[str
     ).fetchone()
     assert row is not None
     return {"parked": int(row[0]), "due": int(row[1])}
-
-
-def _relax_durability(conn: psycopg.Connection[Any]) -> None:
-    conn.execute("SET LOCAL synchronous_commit = off")
 
 
 def _stored(row: Any) -> StoredEffect:
