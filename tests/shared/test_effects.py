@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -336,3 +336,40 @@ def test_an_operator_lists_and_redrives_parked_effects_from_the_command_line(
         assert effects.drain() == 2
 
     assert statuses(url) == {first: ("done", 1), second: ("done", 1)}
+
+
+def test_finished_effects_lose_their_data_after_a_week_but_never_run_again(
+    url: str, clock: Clock
+) -> None:
+    booking_id = uuid4()
+    provider = RecordingProvider(url, failures_left=1, failure=ValueError)
+    # the earlier one is tried first, and fails
+    parked = remind(url, clock, due_in=-timedelta(seconds=1))
+    done = remind(url, clock, booking_id)
+    with dispatcher(url, clock, provider) as effects:
+        assert effects.drain() == 2
+        later = remind(url, clock, due_in=timedelta(days=30))
+        clock.advance(timedelta(days=7))
+        assert effects.forget_finished_data() == 0
+        clock.advance(timedelta(seconds=1))
+        assert effects.forget_finished_data() == 1
+
+        assert remind(url, clock, booking_id) == done  # the same event, replayed
+        assert effects.drain() == 0
+    with psycopg.connect(url) as conn:
+        data = dict(conn.execute("SELECT id, data FROM effects").fetchall())
+    assert data[done] == {}
+    assert data[parked] != {} and data[later] != {}
+    assert len(calls(url)) == 2
+
+
+def test_a_due_time_without_a_time_zone_is_refused(url: str) -> None:
+    with psycopg.connect(url) as conn, pytest.raises(ValueError, match="timezone-aware"):
+        record_effect(
+            conn,
+            REMINDER,
+            Reminder(booking_id=uuid4(), minutes_before=5),
+            key="naive",
+            reason="r",
+            due_at=datetime(2026, 3, 1, 9, 0),
+        )

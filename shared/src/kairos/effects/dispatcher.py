@@ -38,6 +38,7 @@ from kairos.effects.store import (
     count_by_status,
     create_effects_table,
     finish,
+    forget_finished_data,
     retry_at,
 )
 
@@ -57,6 +58,8 @@ class EffectDispatcher:
     `lease` must outlast the slowest provider call (give providers a shorter
     timeout): an effect still running when its lease ends may be taken again by
     another dispatcher. `concurrency` threads perform one claimed batch at once.
+    Once an effect has finished for `keep_data_for`, its data is emptied (it often
+    holds personal data); its row stays, so a replay never performs it again.
     `clock` and `rng` are injectable so tests control time and jitter.
     """
 
@@ -72,6 +75,8 @@ class EffectDispatcher:
         backoff: Backoff = DEFAULT_BACKOFF,
         poll_interval: float = 0.5,
         metrics_interval: float = 5.0,
+        keep_data_for: timedelta = timedelta(days=7),
+        forget_interval: float = 3600.0,
         retry_delay: float = 1.0,
         clock: Clock = utc_now,
         rng: random.Random | None = None,
@@ -88,6 +93,8 @@ class EffectDispatcher:
         self._backoff = backoff
         self._poll_interval = poll_interval
         self._metrics_interval = metrics_interval
+        self._keep_data_for = keep_data_for
+        self._forget_interval = forget_interval
         self._retry_delay = retry_delay
         self._clock = clock
         self._rng = rng or random.Random()
@@ -99,6 +106,8 @@ class EffectDispatcher:
 
     def open(self) -> None:
         """Open the pool (if owned) and create the effects table if missing."""
+        if self._executor is None and self._concurrency > 1:
+            self._executor = ThreadPoolExecutor(self._concurrency, f"effects-{self.name}")
         if self._pool is None:
             if isinstance(self._database, ConnectionPool):
                 self._pool = self._database
@@ -120,6 +129,7 @@ class EffectDispatcher:
     def close(self) -> None:
         if self._executor is not None:
             self._executor.shutdown()
+            self._executor = None
         if self._pool is not None and isinstance(self._database, str):
             self._pool.close()
         self._pool = None
@@ -163,6 +173,11 @@ class EffectDispatcher:
         EFFECTS_PARKED.labels(self.name).set(counts["parked"])
         EFFECTS_DUE.labels(self.name).set(counts["due"])
 
+    def forget_finished_data(self) -> int:
+        """Empty the data of effects finished more than `keep_data_for` ago."""
+        with self._connection() as conn:
+            return forget_finished_data(conn, self._clock() - self._keep_data_for)
+
     def stop(self) -> None:
         """Finish the current batch; `run()` then returns."""
         self._stopping.set()
@@ -170,7 +185,7 @@ class EffectDispatcher:
     async def run(self) -> None:
         """Dispatch until `stop()`, waiting `poll_interval` whenever nothing is due."""
         await asyncio.to_thread(self._open_retrying)
-        next_report = 0.0
+        next_report = next_forget = 0.0
         try:
             while not self._stopping.is_set():
                 try:
@@ -178,6 +193,9 @@ class EffectDispatcher:
                     if time.monotonic() >= next_report:
                         await asyncio.to_thread(self.report_metrics)
                         next_report = time.monotonic() + self._metrics_interval
+                    if time.monotonic() >= next_forget:
+                        await asyncio.to_thread(self.forget_finished_data)
+                        next_forget = time.monotonic() + self._forget_interval
                 except psycopg.OperationalError as exc:
                     log.warning("%s: database unavailable (%s); retrying", self.name, exc)
                     await self._sleep(self._retry_delay)

@@ -49,6 +49,8 @@ CREATE TABLE IF NOT EXISTS effects (
 CREATE INDEX IF NOT EXISTS effects_pending_due ON effects (due_at) WHERE status = 'pending';
 CREATE INDEX IF NOT EXISTS effects_by_reason ON effects (reason, kind);
 CREATE INDEX IF NOT EXISTS effects_parked ON effects (due_at) WHERE status = 'parked';
+CREATE INDEX IF NOT EXISTS effects_finished_with_data ON effects (finished_at)
+    WHERE status IN ('done', 'skipped', 'cancelled') AND data <> '{}';
 """
 # Concurrent CREATE TABLE IF NOT EXISTS can still collide in the catalog.
 _DDL_LOCK = 0x6B6169726F730002
@@ -82,6 +84,8 @@ def record_effect(
     """
     if not isinstance(data, kind.data):
         raise TypeError(f"{kind.name} takes {kind.data.__name__}, not {type(data).__name__}")
+    if due_at.tzinfo is None:
+        raise ValueError("due_at must be timezone-aware (ARCHITECTURE.md rule 5)")
     id_ = effect_id(kind.name, key)
     conn.execute(
         "INSERT INTO effects (id, kind, reason, data, due_at) VALUES (%s, %s, %s, %s, %s)"
@@ -201,6 +205,22 @@ def redrive(conn: psycopg.Connection[Any], effect_ids: Sequence[UUID] | None = N
     return [row[0] for row in conn.execute(query + " RETURNING id", params).fetchall()]
 
 
+def forget_finished_data(conn: psycopg.Connection[Any], finished_before: datetime) -> int:
+    """Empty the data (often personal: addresses, names) and errors of effects that
+    finished before `finished_before`; returns how many.
+
+    The rows themselves stay: their ids keep a replayed consumer, which records the
+    same effects again, from performing them twice.
+    """
+    cursor = conn.execute(
+        "UPDATE effects SET data = '{}', last_error = NULL"
+        " WHERE status IN ('done', 'skipped', 'cancelled') AND data <> '{}'"
+        " AND finished_at < %s",
+        (finished_before,),
+    )
+    return cursor.rowcount
+
+
 def count_by_status(conn: psycopg.Connection[Any], *, now: datetime) -> dict[str, int]:
     """How many effects are parked, and how many pending ones are due (the backlog)."""
     row = conn.execute(
@@ -239,6 +259,7 @@ __all__ = [
     "count_by_status",
     "create_effects_table",
     "finish",
+    "forget_finished_data",
     "parked_effects",
     "record_effect",
     "redrive",
