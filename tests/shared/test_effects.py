@@ -1,5 +1,6 @@
 """Effects after commit against a real PostgreSQL: recording in the handler's transaction,
-scheduling, backoff, parking and re-driving, re-checks, cancellation, several dispatchers.
+scheduling, backoff, parking and re-driving, re-checks, cancellation, several dispatchers,
+dispatchers killed mid-effect, the operator's commands.
 
 Each test moves the dispatcher's clock itself instead of waiting for time to pass.
 """
@@ -7,8 +8,11 @@ Each test moves the dispatcher's clock itself instead of waiting for time to pas
 from __future__ import annotations
 
 import random
+import signal
+import subprocess
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -33,6 +37,7 @@ from kairos.effects import (
 )
 from tests.shared.effects_fakes import (
     REMINDER,
+    ROOT,
     Clock,
     RecordingProvider,
     Reminder,
@@ -41,7 +46,9 @@ from tests.shared.effects_fakes import (
     prepare,
     remind,
     statuses,
+    worker_command,
 )
+from tests.shared.effects_worker import LEASE
 
 pytestmark = [pytest.mark.integration]
 
@@ -299,16 +306,85 @@ def test_two_dispatchers_perform_each_effect_exactly_once(url: str, clock: Clock
     assert {status for status, _ in statuses(url).values()} == {"done"}
 
 
-def _due_at(url: str, id_: UUID) -> Any:
-    with psycopg.connect(url) as conn:
-        row = conn.execute("SELECT due_at FROM effects WHERE id = %s", (id_,)).fetchone()
-    assert row is not None
-    return row[0]
+# A dispatcher killed (SIGKILL) mid-effect: the doomed dispatcher runs in a subprocess
+# (tests/shared/effects_worker.py) whose re-check or provider hangs at the chosen point
+# once it has noted reaching it; the test kills it there and a successor takes over.
 
 
-def _parked(url: str) -> list[Any]:
-    with psycopg.connect(url) as conn:
-        return parked_effects(conn)
+@pytest.fixture
+def kill_at(url: str) -> Iterator[Callable[[str], UUID]]:
+    """Start the doomed dispatcher, SIGKILL it at `point`; returns the effect it held."""
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def run(point: str) -> UUID:
+        process = subprocess.Popen(worker_command(url, point), cwd=ROOT)
+        processes.append(process)
+        reached = _wait_until_reached(url, point, process)
+        process.send_signal(signal.SIGKILL)
+        process.wait(30)
+        return reached
+
+    yield run
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+            process.wait(30)
+
+
+def test_a_crash_between_the_provider_call_and_its_record_repeats_it_once(
+    url: str, kill_at: Callable[[str], UUID]
+) -> None:
+    clock = Clock()
+    reminder = remind(url, clock)
+    assert kill_at("after-call") == reminder
+
+    _take_over_after_the_lease(url, clock)
+
+    assert calls(url) == [
+        (reminder, str(reminder), "doomed", 1),
+        (reminder, str(reminder), "successor", 2),
+    ]
+    assert statuses(url)[reminder] == ("done", 2)
+
+
+def test_a_crash_before_the_provider_call_still_performs_the_effect_once(
+    url: str, kill_at: Callable[[str], UUID]
+) -> None:
+    clock = Clock()
+    reminder = remind(url, clock)
+    assert kill_at("before-call") == reminder
+    assert calls(url) == []
+
+    _take_over_after_the_lease(url, clock)
+
+    assert calls(url) == [(reminder, str(reminder), "successor", 2)]
+    assert statuses(url)[reminder] == ("done", 2)
+
+
+def _take_over_after_the_lease(url: str, clock: Clock) -> None:
+    """A successor dispatcher leaves the effect alone until the dead one's lease ends."""
+    provider = RecordingProvider(url, caller="successor")
+    handler = EffectHandler(REMINDER, provider)
+    with EffectDispatcher(url, [handler], "successor", clock=clock) as successor:
+        assert successor.drain() == 0, "taken while the dead dispatcher's lease still ran"
+        clock.advance(LEASE + timedelta(minutes=5))
+        assert successor.drain() == 1
+
+
+def _wait_until_reached(url: str, point: str, process: subprocess.Popen[bytes]) -> UUID:
+    """Wait for the worker to note that it reached `point` (or die trying)."""
+    deadline = time.monotonic() + 60
+    with psycopg.connect(url, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            row = conn.execute(
+                "SELECT effect_id FROM reached WHERE point = %s", (point,)
+            ).fetchone()
+            if row is not None:
+                return UUID(str(row[0]))
+            if process.poll() is not None:
+                pytest.fail(f"the worker exited with {process.returncode} before {point}")
+            time.sleep(0.05)
+    pytest.fail(f"the worker did not reach {point} within a minute")
 
 
 def test_an_operator_lists_and_redrives_parked_effects_from_the_command_line(
@@ -373,3 +449,15 @@ def test_a_due_time_without_a_time_zone_is_refused(url: str) -> None:
             reason="r",
             due_at=datetime(2026, 3, 1, 9, 0),
         )
+
+
+def _due_at(url: str, id_: UUID) -> Any:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT due_at FROM effects WHERE id = %s", (id_,)).fetchone()
+    assert row is not None
+    return row[0]
+
+
+def _parked(url: str) -> list[Any]:
+    with psycopg.connect(url) as conn:
+        return parked_effects(conn)

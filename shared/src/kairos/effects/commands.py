@@ -38,45 +38,42 @@ def _database_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--database", help="the consumer's database (default: $DATABASE_URL)")
 
 
-def _database(args: argparse.Namespace, setting: Setting) -> str | None:
-    database: str | None = args.database or setting("DATABASE_URL")
+def _with_database(
+    args: argparse.Namespace, setting: Setting, action: Callable[[psycopg.Connection[Any]], int]
+) -> int:
+    database = args.database or setting("DATABASE_URL")
     if not database:
         print("kairos effects: set DATABASE_URL (or start `kairos dev`)", file=sys.stderr)
-    return database
-
-
-def _no_table() -> int:
-    print("kairos effects: that database has no effects table", file=sys.stderr)
-    return 2
+        return 2
+    try:
+        with psycopg.connect(database) as conn:
+            return action(conn)
+    except psycopg.errors.UndefinedTable:
+        print("kairos effects: that database has no effects table", file=sys.stderr)
+        return 2
 
 
 def _list(args: argparse.Namespace, setting: Setting) -> int:
-    if not (database := _database(args, setting)):
-        return 2
-    try:
-        with psycopg.connect(database) as conn:
-            effects = parked_effects(conn, args.limit)
-    except psycopg.errors.UndefinedTable:
-        return _no_table()
-    for effect in effects:
-        error = (effect.last_error or "").splitlines()[0] if effect.last_error else ""
-        print(f"{effect.id}\t{effect.kind}\t{effect.reason}\t{effect.attempts}\t{error}")
-    print(f"{len(effects)} parked", file=sys.stderr)
-    return 0
+    def list_parked(conn: psycopg.Connection[Any]) -> int:
+        effects = parked_effects(conn, args.limit)
+        for effect in effects:
+            error = effect.last_error.splitlines()[0] if effect.last_error else ""
+            print(f"{effect.id}\t{effect.kind}\t{effect.reason}\t{effect.attempts}\t{error}")
+        print(f"{len(effects)} parked", file=sys.stderr)
+        return 0
+
+    return _with_database(args, setting, list_parked)
 
 
 def _redrive(args: argparse.Namespace, setting: Setting) -> int:
-    if not (database := _database(args, setting)):
-        return 2
-    try:
-        with psycopg.connect(database) as conn:
-            done = redrive(conn, None if args.all else args.ids)
-    except psycopg.errors.UndefinedTable:
-        return _no_table()
-    for effect_id in done:
-        print(effect_id)
-    missing = set() if args.all else set(args.ids) - set(done)
-    for effect_id in sorted(missing, key=str):
-        print(f"kairos effects: {effect_id} is not parked", file=sys.stderr)
-    print(f"{len(done)} re-driven", file=sys.stderr)
-    return 1 if missing else 0
+    def redrive_parked(conn: psycopg.Connection[Any]) -> int:
+        done = redrive(conn, None if args.all else args.ids)
+        for effect_id in done:
+            print(effect_id)
+        missing = set() if args.all else set(args.ids) - set(done)
+        for effect_id in sorted(missing, key=str):
+            print(f"kairos effects: {effect_id} is not parked", file=sys.stderr)
+        print(f"{len(done)} re-driven", file=sys.stderr)
+        return 1 if missing else 0
+
+    return _with_database(args, setting, redrive_parked)

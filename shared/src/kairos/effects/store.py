@@ -25,6 +25,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel
 
+from kairos.ddl import create_if_missing
 from kairos.effects.model import EffectKind, Status, StoredEffect, effect_id
 
 TABLE = "effects"
@@ -52,8 +53,7 @@ CREATE INDEX IF NOT EXISTS effects_parked ON effects (due_at) WHERE status = 'pa
 CREATE INDEX IF NOT EXISTS effects_finished_with_data ON effects (finished_at)
     WHERE status IN ('done', 'skipped', 'cancelled') AND data <> '{}';
 """
-# Concurrent CREATE TABLE IF NOT EXISTS can still collide in the catalog.
-_DDL_LOCK = 0x6B6169726F730002
+_DDL_LOCK = 0x6B6169726F730003
 _MAX_ERROR_TEXT = 2000
 
 D = TypeVar("D", bound=BaseModel)
@@ -62,9 +62,7 @@ _COLUMNS = "id, kind, reason, status, due_at, attempts, data, last_error, lease"
 
 
 def create_effects_table(conn: psycopg.Connection[Any]) -> None:
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_DDL_LOCK,))
-        conn.execute(_DDL)
+    create_if_missing(conn, _DDL_LOCK, _DDL)
 
 
 def record_effect(
