@@ -99,9 +99,7 @@ class EffectDispatcher:
         self._clock = clock
         self._rng = rng or random.Random()
         self._claimant = f"{name}@{socket.gethostname()}:{os.getpid()}:{uuid4().hex[:8]}"
-        self._executor = (
-            ThreadPoolExecutor(concurrency, f"effects-{name}") if concurrency > 1 else None
-        )
+        self._executor: ThreadPoolExecutor | None = None
         self._stopping = asyncio.Event()
 
     def open(self) -> None:
@@ -218,30 +216,38 @@ class EffectDispatcher:
         handler = self._handlers[row.kind]
         started = time.perf_counter()
         try:
-            effect = handler.effect(row)
-            if handler.recheck is not None:
-                with self._connection() as conn, conn.transaction():
-                    still_wanted = handler.recheck(conn, effect)
-                if not still_wanted:
-                    self._finish(row, Status.SKIPPED, "skipped")
-                    return
-            handler.perform(effect)
-        except (TransientEffectError, psycopg.OperationalError) as exc:
-            self._observe(row, started)
-            if row.attempts >= handler.max_attempts:
-                self._park(row, exc)
-            else:
-                due_at = self._clock() + self._backoff.delay(row.attempts, self._rng)
-                with self._connection() as conn:
-                    kept = retry_at(conn, row, due_at, _describe(exc))
-                self._count(row, "retried" if kept else "lease_lost")
-            return
+            wanted = self._perform(handler, row)
         except Exception as exc:
             self._observe(row, started)
-            self._park(row, exc)
+            self._fail(handler, row, exc)
             return
         self._observe(row, started)
-        self._finish(row, Status.DONE, "done")
+        if wanted:
+            self._finish(row, Status.DONE, "done")
+        else:
+            self._finish(row, Status.SKIPPED, "skipped")
+
+    def _perform(self, handler: EffectHandler[Any], row: StoredEffect) -> bool:
+        """Re-check, then call the provider; False if the re-check said no."""
+        effect = handler.effect(row)
+        if handler.recheck is not None:
+            with self._connection() as conn, conn.transaction():
+                if not handler.recheck(conn, effect):
+                    return False
+        handler.perform(effect)
+        return True
+
+    def _fail(self, handler: EffectHandler[Any], row: StoredEffect, exc: Exception) -> None:
+        """Retry a transient failure after a backoff; park a permanent one, or the
+        last attempt. An unreachable database counts as transient."""
+        transient = isinstance(exc, (TransientEffectError, psycopg.OperationalError))
+        if not transient or row.attempts >= handler.max_attempts:
+            self._park(row, exc)
+            return
+        due_at = self._clock() + self._backoff.delay(row.attempts, self._rng)
+        with self._connection() as conn:
+            kept = retry_at(conn, row, due_at, _describe(exc))
+        self._count(row, "retried" if kept else "lease_lost")
 
     def _park(self, row: StoredEffect, exc: Exception) -> None:
         # The error text may quote personal data (an address a provider rejected):
