@@ -1,5 +1,5 @@
 """The `kairos` command: `kairos dev`, `kairos tail TOPIC`, `kairos token SPECIALIST_ID`,
-`kairos replay availability`, `kairos republish booking`."""
+`kairos replay availability`, `kairos republish booking`, `kairos effects parked|redrive`."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from aiokafka.errors import KafkaConnectionError
 
 from kairos.auth import Authenticator, now_utc
 from kairos.devstack import SECRET_NAMES, read_state, run_dev
+from kairos.effects.commands import add_effects_command
 from kairos.infra import KAFKA_BOOTSTRAP_ENV
 from kairos.tail import tail
 
@@ -128,6 +129,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     republish.add_argument("--bootstrap", help=f"default: ${KAFKA_BOOTSTRAP_ENV}")
     republish.set_defaults(run=_republish)
+
+    add_effects_command(commands, _setting)
     return parser
 
 
