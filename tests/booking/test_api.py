@@ -21,6 +21,7 @@ from tests.booking.helpers import (
     booking_body,
     error_code,
     expect,
+    iso,
     specialist_jwt,
 )
 
@@ -667,10 +668,13 @@ def test_approve_and_decline_act_on_pending_bookings_only(
     assert expect(catalog.book(gated["id"], at(10)), 201)["status"] == "pending"
 
 
-def test_complete_and_no_show_close_a_confirmed_booking(api: TestClient, catalog: Catalog) -> None:
+def test_complete_and_no_show_close_a_confirmed_booking(
+    api: TestClient, catalog: Catalog, clock: FrozenClock
+) -> None:
     sp = catalog.specialist()
     sv = catalog.service(sp["id"])
     done, missed = catalog.booked(sv["id"], at(9)), catalog.booked(sv["id"], at(10))
+    clock.now = at(10, 15)  # a consultation is over, the other a grace period late
 
     completed = expect(api.post(f"/v1/bookings/{done['id']}/complete", headers=ADMIN), 200)
     no_show = expect(
@@ -690,6 +694,52 @@ def test_complete_and_no_show_close_a_confirmed_booking(api: TestClient, catalog
         error_code(api.post(f"/v1/bookings/{done['id']}/cancel", headers=ADMIN), 409)
         == "invalid_state"
     )
+
+
+def test_complete_and_no_show_before_the_consultation_started_are_425_too_early(
+    api: TestClient, catalog: Catalog, clock: FrozenClock
+) -> None:
+    sp = catalog.specialist()
+    booking = catalog.booked(catalog.service(sp["id"])["id"], at(9))
+    complete = f"/v1/bookings/{booking['id']}/complete"
+    no_show = f"/v1/bookings/{booking['id']}/no-show"
+    as_booked = expect(api.get(f"/v1/bookings/{booking['id']}", headers=ADMIN), 200)
+
+    refusals = []
+    for now in (API_NOW, at(9) - timedelta(seconds=1)):
+        clock.now = now
+        refusals += [
+            api.post(complete, headers=ADMIN),
+            api.post(no_show, json={"party": "client"}, headers=ADMIN),
+        ]
+    clock.now = at(9, 14)  # started, but inside the no-show grace period (15 minutes)
+    refusals.append(api.post(no_show, json={"party": "client"}, headers=ADMIN))
+
+    assert [error_code(r, 425) for r in refusals] == ["too_early"] * 5
+    allowed_from = [r.json()["error"]["details"]["allowed_from"] for r in refusals]
+    assert allowed_from == [iso(at(9)), iso(at(9, 15))] * 2 + [iso(at(9, 15))]
+    assert expect(api.get(f"/v1/bookings/{booking['id']}", headers=ADMIN), 200) == as_booked
+    assert expect(api.post(complete, headers=ADMIN), 200)["status"] == "completed"
+
+
+def test_the_no_show_grace_period_is_a_setting(
+    module_databases: Callable[[], str], redis_url: str, clock: FrozenClock
+) -> None:
+    settings = booking_settings(module_databases(), redis_url).model_copy(
+        update={"no_show_grace_minutes": 40}
+    )
+    with TestClient(create_app(settings, clock=clock)) as api:
+        catalog = Catalog(api)
+        booking = catalog.booked(catalog.service(catalog.specialist()["id"])["id"], at(9))
+        no_show = f"/v1/bookings/{booking['id']}/no-show"
+        clock.now = at(9, 39)
+        early = api.post(no_show, json={"party": "client"}, headers=ADMIN)
+        clock.now = at(9, 40)
+        marked = api.post(no_show, json={"party": "client"}, headers=ADMIN)
+
+    assert error_code(early, 425) == "too_early"
+    assert early.json()["error"]["details"] == {"allowed_from": iso(at(9, 40))}
+    assert expect(marked, 200)["status"] == "no_show"
 
 
 @pytest.mark.parametrize("body", [{}, {"party": "dog"}, {"party": None}, None])
