@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from fastapi.testclient import TestClient
 
+from booking.application import Bookings
+from booking.domain import DayLedger
 from booking.main import create_app
 from tests.booking.conftest import API_NOW, booking_settings
 from tests.booking.helpers import (
@@ -740,6 +744,43 @@ def test_the_no_show_grace_period_is_a_setting(
     assert error_code(early, 425) == "too_early"
     assert early.json()["error"]["details"] == {"allowed_from": iso(at(9, 40))}
     assert expect(marked, 200)["status"] == "no_show"
+
+
+def test_a_booking_not_decided_within_the_contention_timeout_is_503_busy_with_retry_after(
+    module_databases: Callable[[], str], redis_url: str, clock: FrozenClock
+) -> None:
+    settings = booking_settings(module_databases(), redis_url).model_copy(
+        update={"contention_timeout_seconds": 0}
+    )
+    app = create_app(settings, clock=clock)
+    with TestClient(app) as api:
+        catalog = Catalog(api)
+        sp = catalog.specialist()
+        sv = catalog.service(sp["id"])
+        bookings: Bookings = app.state.booking.app
+        ledger = DayLedger.create_id(UUID(sp["id"]), at(9).date().isoformat())
+        # Another command of this process holds the day's ledger all along.
+        holding, done = threading.Event(), threading.Event()
+
+        def hold() -> None:
+            with bookings.contention.locks.holding([ledger], time.monotonic() + 60):
+                holding.set()
+                done.wait()
+
+        holder = threading.Thread(target=hold)
+        holder.start()
+        holding.wait()
+        try:
+            busy = catalog.book(sv["id"], at(9), key="busy-then-retried")
+        finally:
+            done.set()
+            holder.join()
+        retried = catalog.book(sv["id"], at(9), key="busy-then-retried")
+
+    assert error_code(busy, 503) == "busy"
+    assert busy.headers["Retry-After"] == "1"
+    assert busy.json()["error"]["details"] == {"retry_after_seconds": 1}
+    assert expect(retried, 201)["status"] == "confirmed"
 
 
 @pytest.mark.parametrize("body", [{}, {"party": "dog"}, {"party": None}, None])

@@ -55,7 +55,8 @@ class Busy(DomainError):
 
 @dataclass
 class _Entry:
-    lock: threading.Lock
+    # Reentrant: a command may run another on the same ledgers within its attempt.
+    lock: threading.RLock
     users: int = 0
 
 
@@ -91,7 +92,7 @@ class LedgerLocks:
 
     def _enter(self, ids: list[UUID]) -> list[_Entry]:
         with self._guard:
-            entries = [self._entries.setdefault(i, _Entry(threading.Lock())) for i in ids]
+            entries = [self._entries.setdefault(i, _Entry(threading.RLock())) for i in ids]
             for entry in entries:
                 entry.users += 1
             return entries
