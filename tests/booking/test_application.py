@@ -515,18 +515,27 @@ def two_processes(application_database: str) -> Iterator[Store]:
         app.close()
 
 
+def outpaced(
+    store: Store, rival_books: Callable[[Practice, Service], Any], losses: int, **options: Any
+) -> tuple[Outpaced, Practice, Service]:
+    """An Outpaced application, the rival's practice and service; before each of the first
+    `losses` saves of the application, `rival_books(practice, service)` runs."""
+    app = store.open(Outpaced, **options)
+    assert isinstance(app, Outpaced)
+    rival = practice(store.open())
+    sv = rival.service()
+    app.losses = losses
+    app.rival = lambda: rival_books(rival, sv)
+    return app, rival, sv
+
+
 @pytest.mark.integration
 def test_a_free_slot_is_booked_however_many_races_for_its_day_the_request_loses(
     two_processes: Store,
 ) -> None:
     # Six lost races: one more than the attempts that used to end in a false 409.
-    app = two_processes.open(Outpaced)
-    assert isinstance(app, Outpaced)
-    rival = practice(two_processes.open())
-    sv = rival.service()
     others = iter(at(hour) for hour in range(9, 15))
-    app.losses = 6
-    app.rival = lambda: rival.book(sv, next(others))
+    app, rival, sv = outpaced(two_processes, lambda p, sv: p.book(sv, next(others)), losses=6)
 
     placed = app.request_booking(sv.id, at(16), CLIENT, {}, None, now=NOW)
 
@@ -539,12 +548,7 @@ def test_a_free_slot_is_booked_however_many_races_for_its_day_the_request_loses(
 def test_a_request_that_loses_the_race_to_its_own_slot_is_refused_on_the_new_state(
     two_processes: Store,
 ) -> None:
-    app = two_processes.open(Outpaced)
-    assert isinstance(app, Outpaced)
-    rival = practice(two_processes.open())
-    sv = rival.service()
-    app.losses = 1
-    app.rival = lambda: rival.book(sv, at(10))
+    app, rival, sv = outpaced(two_processes, lambda p, sv: p.book(sv, at(10)), losses=1)
 
     with pytest.raises(SlotRejected) as refused:
         app.request_booking(sv.id, at(10), CLIENT, {}, None, now=NOW)
@@ -557,12 +561,9 @@ def test_a_request_that_loses_the_race_to_its_own_slot_is_refused_on_the_new_sta
 def test_a_request_still_losing_races_when_its_time_is_up_is_busy_not_slot_unavailable(
     two_processes: Store,
 ) -> None:
-    app = two_processes.open(Outpaced, contention_timeout=timedelta(0))
-    assert isinstance(app, Outpaced)
-    rival = practice(two_processes.open())
-    sv = rival.service()
-    app.losses = 1
-    app.rival = lambda: rival.book(sv, at(9))
+    app, rival, sv = outpaced(
+        two_processes, lambda p, sv: p.book(sv, at(9)), losses=1, contention_timeout=timedelta(0)
+    )
 
     with pytest.raises(Busy) as busy:
         app.request_booking(sv.id, at(16), CLIENT, {}, None, now=NOW)
