@@ -746,6 +746,37 @@ def test_the_no_show_grace_period_is_a_setting(
     assert expect(marked, 200)["status"] == "no_show"
 
 
+def test_a_started_consultation_is_in_progress_listed_so_and_can_only_be_finished(
+    api: TestClient, catalog: Catalog, clock: FrozenClock
+) -> None:
+    sp = catalog.specialist()
+    booking = catalog.booked(catalog.service(sp["id"])["id"], at(9))
+    path = f"/v1/bookings/{booking['id']}"
+    clock.now = at(8, 55)  # in the waiting room
+    bookings: Bookings = api.app.state.booking.app  # type: ignore[attr-defined]
+    bookings.start(UUID(booking["id"]), now=clock.now)  # what the video service will trigger
+
+    shown = expect(api.get(path, headers=ADMIN), 200)
+    listed = expect(
+        api.get(
+            "/v1/bookings",
+            params={"specialist_id": sp["id"], "status": "in_progress"},
+            headers=ADMIN,
+        ),
+        200,
+    )
+    cancel = api.post(f"{path}/cancel", headers=ADMIN)
+    reschedule = api.post(f"{path}/reschedule", json={"starts_at": iso(at(11))}, headers=ADMIN)
+    completed = api.post(f"{path}/complete", headers=ADMIN)
+
+    assert shown["status"] == "in_progress"
+    assert shown["history"][-1] == {"status": "in_progress", "at": iso(at(8, 55))}
+    assert [b["id"] for b in listed["bookings"]] == [booking["id"]]
+    assert error_code(cancel, 409) == "invalid_state"
+    assert error_code(reschedule, 409) == "invalid_state"
+    assert expect(completed, 200)["status"] == "completed"  # before 09:00: it is under way
+
+
 def test_a_booking_not_decided_within_the_contention_timeout_is_503_busy_with_retry_after(
     module_databases: Callable[[], str], redis_url: str, clock: FrozenClock
 ) -> None:
