@@ -792,6 +792,7 @@ def test_a_booking_not_decided_within_the_contention_timeout_is_503_busy_with_re
         ledger = DayLedger.create_id(UUID(sp["id"]), at(9).date().isoformat())
         # Another command of this process holds the day's ledger all along.
         holding, done = threading.Event(), threading.Event()
+        key = f"busy-{uuid4()}"  # Redis outlives test runs
 
         def hold() -> None:
             with bookings.contention.locks.holding([ledger], time.monotonic() + 60):
@@ -802,11 +803,11 @@ def test_a_booking_not_decided_within_the_contention_timeout_is_503_busy_with_re
         holder.start()
         holding.wait()
         try:
-            busy = catalog.book(sv["id"], at(9), key="busy-then-retried")
+            busy = catalog.book(sv["id"], at(9), key=key)
         finally:
             done.set()
             holder.join()
-        retried = catalog.book(sv["id"], at(9), key="busy-then-retried")
+        retried = catalog.book(sv["id"], at(9), key=key)
 
     assert error_code(busy, 503) == "busy"
     assert busy.headers["Retry-After"] == "1"
