@@ -751,10 +751,10 @@ def test_a_started_consultation_is_in_progress_listed_so_and_can_only_be_finishe
 ) -> None:
     sp = catalog.specialist()
     booking = catalog.booked(catalog.service(sp["id"])["id"], at(9))
-    path = f"/v1/bookings/{booking['id']}"
     clock.now = at(8, 55)  # in the waiting room
     bookings: Bookings = api.app.state.booking.app  # type: ignore[attr-defined]
     bookings.start(UUID(booking["id"]), now=clock.now)  # what the video service will trigger
+    path = f"/v1/bookings/{booking['id']}"
 
     shown = expect(api.get(path, headers=ADMIN), 200)
     listed = expect(
