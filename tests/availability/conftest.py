@@ -32,7 +32,6 @@ from kairos.messaging import specialist_partition
 from kairos.messaging.notification_log import NotificationLog
 from kairos.messaging.positions import TABLE as POSITIONS
 from kairos.messaging.positions import create_positions_table
-from kairos.testing.services import TEST_SECRETS
 from tests.booking.conftest import API_NOW, booking_settings
 from tests.booking.helpers import Catalog, FrozenClock, expect
 
@@ -42,9 +41,6 @@ def availability_settings(database_url: str, redis_url: str) -> AvailabilitySett
         database_url=database_url,
         redis_url=redis_url,
         kafka_bootstrap_servers="unused:9092",
-        admin_api_key=TEST_SECRETS["ADMIN_API_KEY"],
-        jwt_secret=TEST_SECRETS["JWT_SECRET"],
-        manage_token_secret=TEST_SECRETS["MANAGE_TOKEN_SECRET"],
         db_pool_size=4,
     )
 

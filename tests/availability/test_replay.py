@@ -68,6 +68,7 @@ pytestmark = pytest.mark.integration
 
 ZONES = ["America/New_York", "Europe/London", "Asia/Kathmandu", "Australia/Sydney", "UTC"]
 CLIENT = {"name": "Ada Lovelace", "email": "ada@example.org", "timezone": "Europe/London"}
+HOUR = timedelta(hours=1)
 # Bookings spread over 120 days, so that 10,000 of them leave most slots free; the slots
 # compared: every service's 124 days from the clock's date, in ranges of 62 days (the
 # API's longest).
@@ -230,10 +231,11 @@ def churn(data: Dataset) -> None:
     for booking_id in pending[len(pending) // 3 : 2 * len(pending) // 3]:
         data.hold(app.approve(booking_id, now))
     confirmed = data.active("confirmed")
+    # Both need the consultation under way: they happen an hour after its start.
     for booking_id in confirmed[: len(confirmed) // 30]:
-        data.hold(app.complete(booking_id, now))
+        data.hold(app.complete(booking_id, app.booking(booking_id).starts_at + HOUR))
     for booking_id in confirmed[len(confirmed) // 30 : len(confirmed) // 20]:
-        data.hold(app.mark_no_show(booking_id, "client", now))
+        data.hold(app.mark_no_show(booking_id, "client", app.booking(booking_id).starts_at + HOUR))
     for service_id in sorted(data.services)[::4]:
         app.update_service(service_id, {"buffer_after_minutes": 15, "max_per_day": 8})
         data.changed(service_id=service_id)

@@ -73,6 +73,7 @@ class HistoryIndex:
             ("Pending", "pending"),
             ("Declined", "declined"),
             ("Cancelled", "cancelled"),
+            ("Started", "in_progress"),
             ("Completed", "completed"),
             ("NoShowMarked", "no_show"),
         ):
