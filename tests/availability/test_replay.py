@@ -556,6 +556,7 @@ async def relaying(
         bootstrap=kafka.bootstrap,
         database_url=database_url,
         topic=topic,
+        topic_management="dev",
         name=topic,
     )
 

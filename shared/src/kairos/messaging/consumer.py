@@ -67,6 +67,7 @@ from kairos.messaging.positions import (
     create_positions_table,
     record,
 )
+from kairos.settings import TopicManagement
 
 log = logging.getLogger("kairos.messaging.consumer")
 
@@ -107,6 +108,8 @@ class EventConsumer:
     class hierarchy; an event with no handler is recorded as applied. `database`
     is a psycopg pool or a connection string (then the consumer owns a small pool).
     `name` keys the consumer's positions and labels its metrics (default: group id).
+    `topic_management` (KAFKA_TOPIC_MANAGEMENT): "dev" creates missing topics, "external"
+    creates none and raises TopicMismatch when a topic's partitions differ.
     """
 
     def __init__(
@@ -120,6 +123,7 @@ class EventConsumer:
         *,
         registry: EventRegistry = REGISTRY,
         partitions: int = TOPIC_PARTITIONS,
+        topic_management: TopicManagement = "dev",
         timeouts: GroupTimeouts | None = None,
         check_interval: float = 2.0,
         stall_timeout: float = 15.0,
@@ -136,6 +140,7 @@ class EventConsumer:
         self._pool: ConnectionPool | None = None
         self._registry = registry
         self._partitions = partitions
+        self._topic_management = topic_management
         self._timeouts = timeouts or GroupTimeouts()
         self._check_interval = check_interval
         self._stall_timeout = stall_timeout
@@ -203,7 +208,12 @@ class EventConsumer:
         return self._pool.connection()
 
     async def _session(self) -> None:
-        await ensure_topics(self._bootstrap, self.topics, partitions=self._partitions)
+        await ensure_topics(
+            self._bootstrap,
+            self.topics,
+            partitions=self._partitions,
+            management=self._topic_management,
+        )
         consumer = make_consumer(
             self._bootstrap,
             *self.topics,
