@@ -35,6 +35,7 @@ from kairos.messaging import (
     PREVIOUS_HEADER,
     EventConsumer,
     GroupTimeouts,
+    Handler,
     OutboxRelay,
     ensure_topics,
     make_admin,
@@ -240,6 +241,44 @@ async def tasks() -> AsyncIterator[list[tuple[Any, asyncio.Task[None]]]]:
         await asyncio.wait_for(task, 20)
 
 
+def desk_relay(
+    desks: tuple[Desks, str],
+    bootstrap: str,
+    topic: str,
+    management: TopicManagement = "dev",
+    **options: Any,
+) -> OutboxRelay:
+    app, database = desks
+    return OutboxRelay(
+        app,
+        to_envelope,
+        bootstrap=bootstrap,
+        database_url=database,
+        topic=topic,
+        topic_management=management,
+        partitions=PARTITIONS,
+        **options,
+    )
+
+
+def read_model_consumer(
+    bootstrap: str, topic: str, handlers: dict[type[Payload], Handler], database: str
+) -> EventConsumer:
+    """A consumer quick to notice a broker that went away."""
+    return EventConsumer(
+        bootstrap,
+        topic,
+        "read-model",
+        handlers,
+        database,
+        partitions=PARTITIONS,
+        timeouts=FAST,
+        check_interval=0.5,
+        stall_timeout=3.0,
+        retry_delay=0.2,
+    )
+
+
 def start(running: list[tuple[Any, asyncio.Task[None]]], runner: Any) -> None:
     running.append((runner, asyncio.create_task(runner.run())))
 
@@ -256,16 +295,7 @@ async def test_the_relay_publishes_the_log_in_order_as_envelopes_without_interna
 ) -> None:
     app, database = desks
     write_events(app, desks=4)
-    relay = OutboxRelay(
-        app,
-        to_envelope,
-        bootstrap=kafka.bootstrap,
-        database_url=database,
-        topic=topic,
-        topic_management="dev",
-        partitions=PARTITIONS,
-        batch_size=5,
-    )
+    relay = desk_relay(desks, kafka.bootstrap, topic, batch_size=5)
     start(tasks, relay)
 
     expected = published(database)
@@ -297,24 +327,8 @@ async def test_a_second_relay_of_the_same_name_waits_for_the_first(
 ) -> None:
     app, database = desks
     write_events(app, desks=2)
-    first = OutboxRelay(
-        app,
-        to_envelope,
-        bootstrap=kafka.bootstrap,
-        database_url=database,
-        topic=topic,
-        topic_management="dev",
-        partitions=PARTITIONS,
-    )
-    second = OutboxRelay(
-        app,
-        to_envelope,
-        bootstrap=kafka.bootstrap,
-        database_url=database,
-        topic=topic,
-        topic_management="dev",
-        partitions=PARTITIONS,
-    )
+    first = desk_relay(desks, kafka.bootstrap, topic)
+    second = desk_relay(desks, kafka.bootstrap, topic)
     start(tasks, first)
     await read_topic(kafka.bootstrap, topic, 6)
     start(tasks, second)
@@ -382,29 +396,9 @@ async def test_restarting_the_broker_loses_nothing_and_each_event_is_applied_onc
             rows = conn.execute("SELECT notification_id FROM applied").fetchall()
         return sorted(int(n) for (n,) in rows)
 
-    relay = OutboxRelay(
-        app,
-        to_envelope,
-        bootstrap=own_kafka.bootstrap,
-        database_url=database,
-        topic=topic,
-        topic_management="dev",
-        partitions=PARTITIONS,
-        verify_interval=0.5,
-        retry_delay=0.2,
-    )
-    consumer = EventConsumer(
-        own_kafka.bootstrap,
-        topic,
-        "read-model",
-        {SpecialistRegistered: apply, OverrideCleared: apply},
-        read_model,
-        partitions=PARTITIONS,
-        timeouts=FAST,
-        check_interval=0.5,
-        stall_timeout=3.0,
-        retry_delay=0.2,
-    )
+    relay = desk_relay(desks, own_kafka.bootstrap, topic, verify_interval=0.5, retry_delay=0.2)
+    handlers = {SpecialistRegistered: apply, OverrideCleared: apply}
+    consumer = read_model_consumer(own_kafka.bootstrap, topic, handlers, read_model)
     start(tasks, relay)
     start(tasks, consumer)
     write_events(app, desks=10)
@@ -478,30 +472,11 @@ async def test_after_broker_restarts_the_topic_holds_the_log_once_in_order(
     """The topic stays a clean log: a restart mid-stream makes the relay republish into an
     empty topic, once; nothing the old broker or the old producer held comes back."""
     app, database = desks
-    relay = OutboxRelay(
-        app,
-        to_envelope,
-        bootstrap=own_kafka.bootstrap,
-        database_url=database,
-        topic=topic,
-        topic_management="dev",
-        partitions=PARTITIONS,
-        batch_size=20,
-        verify_interval=0.5,
-        retry_delay=0.2,
+    relay = desk_relay(
+        desks, own_kafka.bootstrap, topic, batch_size=20, verify_interval=0.5, retry_delay=0.2
     )
     # A consumer too: after a restart it (re)creates the topic, racing the relay.
-    consumer = EventConsumer(
-        own_kafka.bootstrap,
-        topic,
-        "read-model",
-        {},
-        fresh_database(),
-        partitions=PARTITIONS,
-        timeouts=FAST,
-        check_interval=0.5,
-        retry_delay=0.2,
-    )
+    consumer = read_model_consumer(own_kafka.bootstrap, topic, {}, fresh_database())
     start(tasks, relay)
     start(tasks, consumer)
     write_events(app, desks=10)
@@ -609,18 +584,10 @@ async def test_a_relay_refuses_a_platform_topic_of_another_partition_count_and_d
 async def test_a_relay_refuses_to_publish_its_log_into_a_platform_topic_holding_records(
     kafka: KafkaHandle, desks: tuple[Desks, str], topic: str
 ) -> None:
-    app, database = desks
+    app, _ = desks
     write_events(app, desks=2)
     before = await platform_topic(kafka.bootstrap, topic, PARTITIONS)
-    relay = OutboxRelay(
-        app,
-        to_envelope,
-        bootstrap=kafka.bootstrap,
-        database_url=database,
-        topic=topic,
-        topic_management="external",
-        partitions=PARTITIONS,
-    )
+    relay = desk_relay(desks, kafka.bootstrap, topic, "external")
     with pytest.raises(TopicMismatch, match="holds 1 records"):
         await asyncio.wait_for(relay.run(), 30)
     assert await describe(kafka.bootstrap, topic) == before
@@ -636,16 +603,7 @@ async def test_a_relay_waits_for_the_platform_to_create_its_topic_and_creates_no
 ) -> None:
     app, database = desks
     write_events(app, desks=2)
-    relay = OutboxRelay(
-        app,
-        to_envelope,
-        bootstrap=kafka.bootstrap,
-        database_url=database,
-        topic=topic,
-        topic_management="external",
-        partitions=PARTITIONS,
-        retry_delay=0.2,
-    )
+    relay = desk_relay(desks, kafka.bootstrap, topic, "external", retry_delay=0.2)
     start(tasks, relay)
     await eventually(
         lambda: f"topic {topic} does not exist" in caplog.text, what="the relay to wait"
