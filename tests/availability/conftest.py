@@ -44,6 +44,7 @@ def availability_settings(database_url: str, redis_url: str) -> AvailabilitySett
         admin_api_key=TEST_SECRETS["ADMIN_API_KEY"],
         jwt_secret=TEST_SECRETS["JWT_SECRET"],
         manage_token_secret=TEST_SECRETS["MANAGE_TOKEN_SECRET"],
+        kafka_topic_management="dev",  # a test's broker is a dev broker
         db_pool_size=4,
     )
 
