@@ -34,6 +34,7 @@ from booking.integration import booking_log
 from kairos.infra import ensure_postgres
 from kairos.messaging.notification_log import LoggedEvent, NotificationLog
 from kairos.replay import replay_availability
+from kairos.settings import TopicSettings
 
 PROFILE_EVENTS = 200_000
 TOP = 18
@@ -118,7 +119,13 @@ def main() -> None:
         database_url = postgres.create_database(prefix="kairos_bench")
         try:
             world = _seed_world(database_url)
-            replay_availability(database_url, database_url, page_size=5000, out=io.StringIO())
+            replay_availability(
+                database_url,
+                database_url,
+                page_size=5000,
+                topics=TopicSettings(),
+                out=io.StringIO(),
+            )
             sections += _query_profiles(database_url, world)
         finally:
             postgres.drop_database(database_url.rsplit("/", 1)[-1])

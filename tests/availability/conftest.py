@@ -41,6 +41,7 @@ def availability_settings(database_url: str, redis_url: str) -> AvailabilitySett
         database_url=database_url,
         redis_url=redis_url,
         kafka_bootstrap_servers="unused:9092",
+        kafka_topic_management="dev",  # a test's broker is a dev broker
         db_pool_size=4,
     )
 

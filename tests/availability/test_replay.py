@@ -60,6 +60,7 @@ from kairos.messaging import (
 from kairos.messaging.kafka import close_quietly
 from kairos.messaging.notification_log import LoggedEvent, NotificationLog, republish
 from kairos.replay import replay_availability
+from kairos.settings import TopicSettings
 from kairos.slots import Interval, ServiceRules, WorkingHours, offered_slots
 from kairos.timezones import local_date
 from tests.availability.conftest import World, availability_settings
@@ -307,10 +308,14 @@ def published_tops(log: NotificationLog) -> dict[int, int]:
 
 def replay(world: World, page_size: int = 5000) -> str:
     out = io.StringIO()
-    assert (
-        replay_availability(world.database_url, world.database_url, page_size=page_size, out=out)
-        == 0
+    code = replay_availability(
+        world.database_url,
+        world.database_url,
+        page_size=page_size,
+        topics=TopicSettings(kafka_partitions=TOPIC_PARTITIONS),
+        out=out,
     )
+    assert code == 0
     return out.getvalue()
 
 
@@ -565,6 +570,7 @@ async def relaying(
         bootstrap=kafka.bootstrap,
         database_url=database_url,
         topic=topic,
+        topic_management="dev",
         name=topic,
     )
 

@@ -277,8 +277,39 @@ def test_topics_are_replicated_partitioned_and_have_dead_letter_topics() -> None
     assert set(topics) == expected
     for name, topic in topics.items():
         spec = topic["spec"]
-        assert (spec["topicName"], spec["partitions"], spec["replicas"]) == (name, 12, 3)
+        assert (spec["topicName"], spec["replicas"]) == (name, 3)
         assert spec["config"]["min.insync.replicas"] == 2
+
+
+def config_literals() -> dict[str, str]:
+    """kairos-config, the ConfigMap every component reads its settings from."""
+    literals = load(BASE / "kustomization.yaml")[0]["configMapGenerator"][0]["literals"]
+    return dict(line.split("=", 1) for line in literals)
+
+
+def readme_job() -> Doc:
+    """The replay Job deploy/k8s/README.md gives to apply by hand."""
+    readme = (K8S / "README.md").read_text()
+    [block] = re.findall(r"```yaml\n(# availability-replay\.yaml\n.*?)```", readme, re.DOTALL)
+    [job] = yaml.safe_load_all(block)
+    return dict(job)
+
+
+def test_the_partition_count_is_one_setting_the_topics_and_every_component_share() -> None:
+    partitions = int(config_literals()["KAFKA_PARTITIONS"])
+    topics = of_kind(load_dir(INFRA), "KafkaTopic")
+    events = {name: t["spec"]["partitions"] for name, t in topics.items() if name.endswith("v1")}
+    assert events == dict.fromkeys(events, partitions)
+    # The replay Job reads no ConfigMap (its name gets a hash): it must say the same.
+    [container] = readme_job()["spec"]["template"]["spec"]["containers"]
+    job_env = {e["name"]: e.get("value") for e in container["env"]}
+    assert int(job_env["KAFKA_PARTITIONS"]) == partitions
+
+
+def test_the_topics_belong_to_the_platform_and_probes_reach_the_workers() -> None:
+    config = config_literals()
+    assert config["KAFKA_TOPIC_MANAGEMENT"] == "external"
+    assert config["OPS_HOST"] == "0.0.0.0"
 
 
 def test_no_image_names_a_registry_host() -> None:

@@ -154,7 +154,11 @@ async def test_own_broker_restarts_on_the_same_port_with_empty_storage(
 def test_stack_starts_all_three_and_gives_services_their_environment() -> None:
     with Stack.start(database="kairos_stack_check", prefer_own_process=True) as stack:
         env = stack.env()
-        assert set(env) == {"DATABASE_URL", "REDIS_URL", "KAFKA_BOOTSTRAP_SERVERS"}
+        assert set(env) == {
+            "DATABASE_URL", "REDIS_URL", "KAFKA_BOOTSTRAP_SERVERS", "KAFKA_TOPIC_MANAGEMENT",
+        }  # fmt: skip
+        # A broker the stack started is a dev broker: the relay may recreate its topic.
+        assert env["KAFKA_TOPIC_MANAGEMENT"] == "dev"
         assert _query_one(env["DATABASE_URL"], "SELECT current_database()") == (
             "kairos_stack_check"
         )
@@ -177,6 +181,10 @@ def test_urls_in_the_environment_win_and_are_not_stopped(
         "broker.invalid:9092",
     ]
     assert {h.provider for h in handles} == {"env"}
+    # A broker the environment names is not taken for a dev broker: its topics keep the
+    # owner the environment says (KAFKA_TOPIC_MANAGEMENT, external unless set).
+    postgres, redis_handle, kafka = handles
+    assert "KAFKA_TOPIC_MANAGEMENT" not in Stack(postgres, redis_handle, kafka, postgres.url).env()
     for handle in handles:
         handle.stop()
 

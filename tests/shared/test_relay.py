@@ -28,7 +28,7 @@ from eventsourcing.domain import Aggregate, event
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY as METRICS
 
-from kairos.events import Envelope
+from kairos.events import Envelope, dead_letter_topic
 from kairos.events.booking import OverrideCleared, Payload, SpecialistRegistered
 from kairos.eventstore import postgres_env
 from kairos.infra import KafkaHandle
@@ -36,13 +36,20 @@ from kairos.messaging import (
     PREVIOUS_HEADER,
     EventConsumer,
     GroupTimeouts,
+    Handler,
     OutboxRelay,
+    ensure_topics,
+    make_admin,
     make_consumer,
+    make_producer,
     run_relay,
     stable_event_id,
 )
 from kairos.messaging.relay import relay_checks
 from kairos.web.ops_server import ops_app
+from kairos.messaging.kafka import TopicMismatch, create_missing_topics
+from kairos.messaging.topic_metadata import TopicInfo, describe_topic
+from kairos.settings import TopicManagement
 
 pytestmark = [pytest.mark.integration]
 
@@ -162,6 +169,17 @@ async def read_topic(bootstrap: str, topic: str, count: int, timeout: float = 30
         await reader.stop()
 
 
+async def read_whole_topic(bootstrap: str, topic: str) -> list[Message]:
+    """Every message the topic holds now: up to each partition's end offset."""
+    reader = make_consumer(bootstrap, group_id=None)
+    await reader.start()
+    try:
+        ends = await reader.end_offsets([TopicPartition(topic, p) for p in range(PARTITIONS)])
+    finally:
+        await reader.stop()
+    return await read_topic(bootstrap, topic, sum(ends.values()))
+
+
 def follow(messages: list[Message]) -> list[int]:
     """What a consumer applies: per partition, skip redeliveries, never skip a predecessor."""
     last: dict[int, int] = {}
@@ -226,22 +244,46 @@ async def tasks() -> AsyncIterator[list[tuple[Any, asyncio.Task[None]]]]:
         await asyncio.wait_for(task, 20)
 
 
-def start(running: list[tuple[Any, asyncio.Task[None]]], runner: Any) -> None:
-    running.append((runner, asyncio.create_task(runner.run())))
-
-
-def desks_relay(
-    app: Desks, database: str, bootstrap: str, topic: str, **options: Any
+def desk_relay(
+    desks: tuple[Desks, str],
+    bootstrap: str,
+    topic: str,
+    management: TopicManagement = "dev",
+    **options: Any,
 ) -> OutboxRelay:
+    app, database = desks
     return OutboxRelay(
         app,
         to_envelope,
         bootstrap=bootstrap,
         database_url=database,
         topic=topic,
+        topic_management=management,
         partitions=PARTITIONS,
         **options,
     )
+
+
+def read_model_consumer(
+    bootstrap: str, topic: str, handlers: dict[type[Payload], Handler], database: str
+) -> EventConsumer:
+    """A consumer quick to notice a broker that went away."""
+    return EventConsumer(
+        bootstrap,
+        topic,
+        "read-model",
+        handlers,
+        database,
+        partitions=PARTITIONS,
+        timeouts=FAST,
+        check_interval=0.5,
+        stall_timeout=3.0,
+        retry_delay=0.2,
+    )
+
+
+def start(running: list[tuple[Any, asyncio.Task[None]]], runner: Any) -> None:
+    running.append((runner, asyncio.create_task(runner.run())))
 
 
 def write_events(app: Desks, desks: int, days: int = 2) -> None:
@@ -256,7 +298,7 @@ async def test_the_relay_publishes_the_log_in_order_as_envelopes_without_interna
 ) -> None:
     app, database = desks
     write_events(app, desks=4)
-    relay = desks_relay(app, database, kafka.bootstrap, topic, batch_size=5)
+    relay = desk_relay(desks, kafka.bootstrap, topic, batch_size=5)
     start(tasks, relay)
 
     expected = published(database)
@@ -288,22 +330,8 @@ async def test_a_second_relay_of_the_same_name_waits_for_the_first(
 ) -> None:
     app, database = desks
     write_events(app, desks=2)
-    first = OutboxRelay(
-        app,
-        to_envelope,
-        bootstrap=kafka.bootstrap,
-        database_url=database,
-        topic=topic,
-        partitions=PARTITIONS,
-    )
-    second = OutboxRelay(
-        app,
-        to_envelope,
-        bootstrap=kafka.bootstrap,
-        database_url=database,
-        topic=topic,
-        partitions=PARTITIONS,
-    )
+    first = desk_relay(desks, kafka.bootstrap, topic)
+    second = desk_relay(desks, kafka.bootstrap, topic)
     start(tasks, first)
     await read_topic(kafka.bootstrap, topic, 6)
     start(tasks, second)
@@ -371,28 +399,9 @@ async def test_restarting_the_broker_loses_nothing_and_each_event_is_applied_onc
             rows = conn.execute("SELECT notification_id FROM applied").fetchall()
         return sorted(int(n) for (n,) in rows)
 
-    relay = OutboxRelay(
-        app,
-        to_envelope,
-        bootstrap=own_kafka.bootstrap,
-        database_url=database,
-        topic=topic,
-        partitions=PARTITIONS,
-        verify_interval=0.5,
-        retry_delay=0.2,
-    )
-    consumer = EventConsumer(
-        own_kafka.bootstrap,
-        topic,
-        "read-model",
-        {SpecialistRegistered: apply, OverrideCleared: apply},
-        read_model,
-        partitions=PARTITIONS,
-        timeouts=FAST,
-        check_interval=0.5,
-        stall_timeout=3.0,
-        retry_delay=0.2,
-    )
+    relay = desk_relay(desks, own_kafka.bootstrap, topic, verify_interval=0.5, retry_delay=0.2)
+    handlers = {SpecialistRegistered: apply, OverrideCleared: apply}
+    consumer = read_model_consumer(own_kafka.bootstrap, topic, handlers, read_model)
     start(tasks, relay)
     start(tasks, consumer)
     write_events(app, desks=10)
@@ -417,7 +426,9 @@ async def test_restarting_the_broker_loses_nothing_and_each_event_is_applied_onc
     assert sample("kairos_relay_resets_total", relay=topic) >= 2
 
 
-def relay_process(database: str, bootstrap: str, topic: str) -> subprocess.Popen[bytes]:
+def relay_process(
+    database: str, bootstrap: str, topic: str, management: TopicManagement = "dev", **popen: Any
+) -> subprocess.Popen[bytes]:
     """`relay_main` in a process of its own, importing this module under the same name so
     the stored events' topics resolve to the same classes."""
     here = Path(__file__).resolve()
@@ -426,8 +437,9 @@ def relay_process(database: str, bootstrap: str, topic: str) -> subprocess.Popen
         f" importlib.import_module({__name__!r}).relay_main(sys.argv[1:])"
     )
     return subprocess.Popen(
-        [sys.executable, "-c", code, database, bootstrap, topic],
+        [sys.executable, "-c", code, database, bootstrap, topic, management],
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        **popen,
     )
 
 
@@ -435,17 +447,20 @@ def relay_process(database: str, bootstrap: str, topic: str) -> subprocess.Popen
 class _Settings:
     database_url: str
     kafka_bootstrap_servers: str
+    kafka_topic_management: TopicManagement = "dev"
+    kafka_partitions: int = PARTITIONS
+    ops_host: str = "127.0.0.1"
     log_level: str = "WARNING"
 
 
 def relay_main(argv: list[str]) -> None:
-    database_url, bootstrap, topic = argv
+    database_url, bootstrap, topic, management = argv
+    assert management in ("dev", "external")
     run_relay(
         lambda: Desks(env=postgres_env(database_url)),
         lambda app: to_envelope,
-        _Settings(database_url, bootstrap),
+        _Settings(database_url, bootstrap, management),
         topic=topic,
-        partitions=PARTITIONS,
         batch_size=20,
     )
 
@@ -455,9 +470,8 @@ async def test_while_the_broker_is_down_the_relay_counts_its_lag_from_the_log_an
 ) -> None:
     app, database = desks
     write_events(app, desks=1)
-    relay = desks_relay(
-        app,
-        database,
+    relay = desk_relay(
+        desks,
         own_kafka.bootstrap,
         topic,
         retry_delay=0.2,
@@ -486,3 +500,169 @@ async def test_while_the_broker_is_down_the_relay_counts_its_lag_from_the_log_an
 
         await asyncio.to_thread(own_kafka.broker.start)
         await eventually(lambda: ready() == 200 and lag() == 0, timeout=60, what="recovery")
+
+
+async def test_after_broker_restarts_the_topic_holds_the_log_once_in_order(
+    own_kafka: KafkaHandle,
+    desks: tuple[Desks, str],
+    topic: str,
+    tasks: list[Any],
+    fresh_database: Callable[[], str],
+) -> None:
+    """The topic stays a clean log: a restart mid-stream makes the relay republish into an
+    empty topic, once; nothing the old broker or the old producer held comes back."""
+    app, database = desks
+    relay = desk_relay(
+        desks, own_kafka.bootstrap, topic, batch_size=20, verify_interval=0.5, retry_delay=0.2
+    )
+    # A consumer too: after a restart it (re)creates the topic, racing the relay.
+    consumer = read_model_consumer(own_kafka.bootstrap, topic, {}, fresh_database())
+    start(tasks, relay)
+    start(tasks, consumer)
+    write_events(app, desks=10)
+    await eventually(lambda: relay_position(database, topic) > 0, what="the first batch")
+    for _ in range(2):
+        writer = threading.Thread(target=write_events, args=(app, 40))
+        writer.start()  # bookings keep flowing while the broker goes away
+        await eventually(lambda: relay_position(database, topic) > 0, what="some progress")
+        await asyncio.to_thread(own_kafka.restart)
+        await asyncio.to_thread(writer.join)
+    top = app.recorder.max_notification_id()
+    await eventually(
+        lambda: relay_position(database, topic) == top, timeout=60, what="the relay to catch up"
+    )
+
+    expected = published(database)
+    messages = await read_whole_topic(own_kafka.bootstrap, topic)
+    ids = sorted(m.envelope.notification_id for m in messages)
+    assert ids == expected, f"{len(ids) - len(set(ids))} duplicates, {len(ids)} messages"
+    for partition in range(PARTITIONS):
+        on_partition = [
+            m.envelope.notification_id
+            for m in sorted(messages, key=lambda m: m.offset)
+            if m.partition == partition
+        ]
+        assert on_partition == sorted(set(on_partition)), f"partition {partition} goes back"
+    assert not any(task.done() for _, task in tasks), "the relay or consumer died"
+
+
+# --- topic ownership (KAFKA_TOPIC_MANAGEMENT=external: the platform's topics) ---------
+
+
+async def topic_records(bootstrap: str, topic: str, partitions: int) -> int:
+    reader = make_consumer(bootstrap, group_id=None)
+    await reader.start()
+    try:
+        ends = await reader.end_offsets([TopicPartition(topic, p) for p in range(partitions)])
+    finally:
+        await reader.stop()
+    return sum(ends.values())
+
+
+async def platform_topic(bootstrap: str, topic: str, partitions: int) -> TopicInfo:
+    """A topic as the platform would create it, holding one record of someone else's."""
+    await create_topics(bootstrap, {topic: partitions})
+    producer = make_producer(bootstrap)
+    await producer.start()
+    try:
+        await (await producer.send(topic, b"not the relay's", partition=0))
+    finally:
+        await producer.stop()
+    return await describe(bootstrap, topic)
+
+
+async def create_topics(bootstrap: str, partitions_by_topic: dict[str, int]) -> None:
+    admin = make_admin(bootstrap)
+    await admin.start()
+    try:
+        await create_missing_topics(admin, partitions_by_topic)
+    finally:
+        await admin.close()
+
+
+async def describe(bootstrap: str, topic: str) -> TopicInfo:
+    admin = make_admin(bootstrap)
+    await admin.start()
+    try:
+        info = await describe_topic(admin, topic)
+        assert info is not None, f"{topic} does not exist"
+        return info
+    finally:
+        await admin.close()
+
+
+async def topics(bootstrap: str) -> set[str]:
+    admin = make_admin(bootstrap)
+    await admin.start()
+    try:
+        return set(await admin.list_topics())
+    finally:
+        await admin.close()
+
+
+async def test_a_relay_refuses_a_platform_topic_of_another_partition_count_and_deletes_nothing(
+    kafka: KafkaHandle, desks: tuple[Desks, str], topic: str
+) -> None:
+    app, database = desks
+    write_events(app, desks=2)
+    before = await platform_topic(kafka.bootstrap, topic, PARTITIONS + 1)
+    assert before.topic_id is not None, "the broker gives topic ids"
+
+    relay = relay_process(database, kafka.bootstrap, topic, "external", stderr=subprocess.PIPE)
+    _, stderr = await asyncio.to_thread(relay.communicate, timeout=60)
+
+    assert relay.returncode == 2, stderr.decode()
+    said = stderr.decode()
+    assert f"topic {topic} has {PARTITIONS + 1} partitions, but KAFKA_PARTITIONS is 3" in said
+    assert "never deleted or recreated" in said
+    assert await describe(kafka.bootstrap, topic) == before  # the same topic: same id
+    assert await topic_records(kafka.bootstrap, topic, PARTITIONS + 1) == 1
+    assert dead_letter_topic(topic) not in await topics(kafka.bootstrap)
+    assert relay_position(database, topic) == 0
+
+
+async def test_a_relay_refuses_to_publish_its_log_into_a_platform_topic_holding_records(
+    kafka: KafkaHandle, desks: tuple[Desks, str], topic: str
+) -> None:
+    app, _ = desks
+    write_events(app, desks=2)
+    before = await platform_topic(kafka.bootstrap, topic, PARTITIONS)
+    relay = desk_relay(desks, kafka.bootstrap, topic, "external")
+    with pytest.raises(TopicMismatch, match="holds 1 records"):
+        await asyncio.wait_for(relay.run(), 30)
+    assert await describe(kafka.bootstrap, topic) == before
+    assert await topic_records(kafka.bootstrap, topic, PARTITIONS) == 1
+
+
+async def test_a_relay_waits_for_the_platform_to_create_its_topic_and_creates_nothing(
+    kafka: KafkaHandle,
+    desks: tuple[Desks, str],
+    topic: str,
+    tasks: list[Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app, database = desks
+    write_events(app, desks=2)
+    relay = desk_relay(desks, kafka.bootstrap, topic, "external", retry_delay=0.2)
+    start(tasks, relay)
+    await eventually(
+        lambda: f"topic {topic} does not exist" in caplog.text, what="the relay to wait"
+    )
+    assert not {topic, dead_letter_topic(topic)} & await topics(kafka.bootstrap)
+
+    await create_topics(kafka.bootstrap, {topic: PARTITIONS})  # the platform's turn
+    expected = published(database)
+    messages = await read_topic(kafka.bootstrap, topic, len(expected))
+    assert follow(messages) == expected
+    assert dead_letter_topic(topic) not in await topics(kafka.bootstrap)
+
+
+async def test_consumers_check_platform_topics_and_create_none(
+    kafka: KafkaHandle, topic: str
+) -> None:
+    missing = f"{topic}.missing"
+    await create_topics(kafka.bootstrap, {topic: PARTITIONS + 1})
+    with pytest.raises(TopicMismatch, match=f"has {PARTITIONS + 1} partitions"):
+        await ensure_topics(kafka.bootstrap, [topic], partitions=PARTITIONS, management="external")
+    assert await ensure_topics(kafka.bootstrap, [missing], management="external") == []
+    assert not {missing, dead_letter_topic(missing)} & await topics(kafka.bootstrap)

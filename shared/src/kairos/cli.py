@@ -17,12 +17,22 @@ from kairos.auth import JWT_AUDIENCE, JWT_ISSUER, Authenticator, now_utc
 from kairos.devstack import SECRET_NAMES, read_state, run_dev
 from kairos.effects.commands import add_effects_command
 from kairos.infra import KAFKA_BOOTSTRAP_ENV
+from kairos.infra.kafka import TOPIC_MANAGEMENT_ENV
+from kairos.settings import TopicSettings
 from kairos.tail import tail
 
 
 def _setting(name: str) -> str | None:
     """From the environment, else from the running `kairos dev`."""
     return os.environ.get(name) or read_state().get(name)
+
+
+def _topic_settings() -> TopicSettings:
+    """KAFKA_PARTITIONS and KAFKA_TOPIC_MANAGEMENT as the services see them."""
+    names = ("KAFKA_PARTITIONS", TOPIC_MANAGEMENT_ENV)
+    return TopicSettings.model_validate(
+        {name.lower(): value for name in names if (value := _setting(name)) is not None}
+    )
 
 
 def _dev(args: argparse.Namespace) -> int:
@@ -70,7 +80,9 @@ def _replay(args: argparse.Namespace) -> int:
     if not database or not source:
         print("kairos replay: set DATABASE_URL (or start `kairos dev`)", file=sys.stderr)
         return 2
-    return replay_availability(database, source, page_size=args.page_size, out=sys.stderr)
+    return replay_availability(
+        database, source, page_size=args.page_size, topics=_topic_settings(), out=sys.stderr
+    )
 
 
 def _republish(args: argparse.Namespace) -> int:
@@ -82,7 +94,15 @@ def _republish(args: argparse.Namespace) -> int:
         needed = "DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS"
         print(f"kairos republish: set {needed} (or start `kairos dev`)", file=sys.stderr)
         return 2
-    return republish_booking(source, bootstrap, args.topic, args.after, args.until, out=sys.stderr)
+    return republish_booking(
+        source,
+        bootstrap,
+        args.topic,
+        args.after,
+        args.until,
+        topics=_topic_settings(),
+        out=sys.stderr,
+    )
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -14,10 +14,16 @@ from typing import TextIO
 from tqdm import tqdm
 
 from kairos.messaging.kafka import close_quietly, ensure_topics, make_producer
+from kairos.settings import TopicSettings
 
 
 def replay_availability(
-    database_url: str, booking_database_url: str, *, page_size: int, out: TextIO
+    database_url: str,
+    booking_database_url: str,
+    *,
+    page_size: int,
+    topics: TopicSettings,
+    out: TextIO,
 ) -> int:
     """Rebuild the availability read model from the booking event store; print the rate."""
     from availability.projector import CONSUMER, PRODUCER
@@ -39,6 +45,7 @@ def replay_availability(
                     producer=PRODUCER,
                     progress=progress,
                     page_size=page_size,
+                    partitions=topics.kafka_partitions,
                 )
             except RebuildRunning as exc:
                 print(f"kairos replay: {exc}", file=out)
@@ -59,18 +66,25 @@ def republish_booking(
     after: int,
     until: int | None,
     *,
+    topics: TopicSettings,
     out: TextIO,
 ) -> int:
     from booking.integration import booking_log
     from kairos.messaging.notification_log import republish
 
     async def send() -> int:
-        # A downstream consumer may want the range on a topic of its own.
-        await ensure_topics(bootstrap, [topic])
+        # A downstream consumer may want the range on a topic of its own (created only
+        # on the dev broker; the platform's topics are only checked).
+        await ensure_topics(
+            bootstrap,
+            [topic],
+            partitions=topics.kafka_partitions,
+            management=topics.kafka_topic_management,
+        )
         producer = make_producer(bootstrap, client_id="kairos-republish")
         await producer.start()
         try:
-            return await republish(log, producer, topic, after, last)
+            return await republish(log, producer, topic, after, last, topics.kafka_partitions)
         finally:
             await close_quietly(producer.stop())
 

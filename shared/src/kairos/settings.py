@@ -8,7 +8,7 @@ refuses one shorter than MIN_SECRET_BYTES, naming the variable.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, SecretStr, ValidationInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -35,11 +35,34 @@ def _long_enough(value: SecretStr, info: ValidationInfo) -> SecretStr:
 Secret = Annotated[SecretStr, AfterValidator(_long_enough)]
 
 
-class ServiceSettings(BaseSettings):
-    """Connection URLs and tuning shared by all services and workers."""
+#: Who owns the event topics. "dev": the dev broker, which forgets everything when it
+#: restarts; the processes create the topics and a relay recreates its own. "external":
+#: the platform (Strimzi `KafkaTopic`); nothing here creates, deletes or recreates a
+#: topic, and a relay or consumer refuses to start when a topic's partitions differ.
+TopicManagement = Literal["dev", "external"]
+
+#: KAFKA_PARTITIONS when unset: the dev broker's topics. deploy/k8s sets its own.
+DEFAULT_PARTITIONS = 6
+
+
+class TopicSettings(BaseSettings):
+    """How the event topics are laid out and who owns them (ServiceSettings has these too;
+    the ops commands read only these)."""
 
     # Validation errors must not echo a setting's value: it may be a secret.
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", hide_input_in_errors=True)
+
+    # The one partition count of every event topic. It decides which partition holds a
+    # specialist's events, so the relays, the consumers, the rebuilds and the topics'
+    # owner (the KafkaTopic manifests) must all agree on it.
+    kafka_partitions: int = Field(DEFAULT_PARTITIONS, ge=1)
+    # "external" unless told otherwise: a process never deletes a topic it was not told
+    # is the dev broker's. `kairos dev` and the tests set "dev".
+    kafka_topic_management: TopicManagement = "external"
+
+
+class ServiceSettings(TopicSettings):
+    """Connection URLs and tuning shared by all services and workers."""
 
     database_url: str = Field(description="PostgreSQL URL, postgresql://user@host:port/db")
     redis_url: str = Field(description="Redis URL, redis://host:port/0")
@@ -53,6 +76,9 @@ class ServiceSettings(BaseSettings):
     # How long a fetch waits for data. The dev broker answers only when the wait is
     # over, so events would arrive up to this late; a real Kafka answers as data comes.
     kafka_fetch_max_wait_ms: int = 20
+    # Where workers (relays, consumers) serve their ops endpoints: this machine only,
+    # unless told otherwise (the k8s manifests set 0.0.0.0 for the kubelet's probes).
+    ops_host: str = "127.0.0.1"
 
 
 class CallerAuthSettings(ServiceSettings):

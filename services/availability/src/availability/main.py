@@ -43,7 +43,13 @@ def create_app(
         settings.database_url, min_size=1, max_size=settings.db_pool_size, open=False
     )
     cache = AvailabilityCache(
-        pool, settings.database_url, CONSUMER, PRODUCER, clock, max_entries=settings.cache_size
+        pool,
+        settings.database_url,
+        CONSUMER,
+        PRODUCER,
+        clock,
+        max_entries=settings.cache_size,
+        partitions=settings.kafka_partitions,
     )
     freshness = ProjectionFreshness(pool, CONSUMER)
 

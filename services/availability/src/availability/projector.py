@@ -64,6 +64,8 @@ def projector(
         database=settings.database_url,
         name=CONSUMER,
         timeouts=GroupTimeouts.from_settings(settings),
+        partitions=settings.kafka_partitions,
+        topic_management=settings.kafka_topic_management,
         **options,
     )
 
@@ -84,6 +86,7 @@ async def _run(settings: AvailabilitySettings, ops_port: int) -> None:
         "availability-projector",
         ops_port,
         {"postgres": postgres_check(settings.database_url), "projection": current},
+        host=settings.ops_host,
     )
     try:
         await consumer.run()

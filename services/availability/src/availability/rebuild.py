@@ -113,10 +113,12 @@ def rebuild(
     producer: str,
     progress: Callable[[int, int], None] = lambda done, top: None,
     page_size: int = 5000,
+    partitions: int = TOPIC_PARTITIONS,
 ) -> RebuildReport:
     """Rebuild the read model in `database_url` from `log`; see the module docstring.
 
-    `consumer`/`producer` name the live consumer's positions to hand over.
+    `consumer`/`producer` name the live consumer's positions to hand over, one per
+    partition of `partitions` (KAFKA_PARTITIONS: the live consumer's count).
     `progress(notification_id, top)` is called after every page.
     """
     started = time.perf_counter()
@@ -131,7 +133,7 @@ def rebuild(
         fold = Fold()
         try:
             for page in log.pages(0, top, page_size):
-                fold.apply(page)
+                fold.apply(page, partitions)
                 # The folded rows only grow and hold no cycles; left in the collector's
                 # generations they made full collections half of a replay's time.
                 gc.freeze()
@@ -143,13 +145,15 @@ def rebuild(
         with conn.transaction():
             create_tables(conn, FRESH)
             fold.copy_into(conn, FRESH)
-        _position_rows(conn, consumer, producer)
-        caught_up = _swap(conn, log, fold, top, consumer, producer)
+        _position_rows(conn, consumer, producer, partitions)
+        caught_up = _swap(conn, log, fold, top, consumer, producer, partitions)
         _drop(conn, RETIRED)
     return RebuildReport(fold.events + caught_up, top, time.perf_counter() - started)
 
 
-def _position_rows(conn: psycopg.Connection[Any], consumer: str, producer: str) -> None:
+def _position_rows(
+    conn: psycopg.Connection[Any], consumer: str, producer: str, partitions: int
+) -> None:
     """Give the live consumer a position row on every partition (0: nothing applied yet),
     committed before the swap locks them. The consumer's first step on an event is to lock
     its partition's row; with no row there is nothing to wait for, so on a partition it had
@@ -159,7 +163,7 @@ def _position_rows(conn: psycopg.Connection[Any], consumer: str, producer: str) 
         cursor.executemany(
             f"INSERT INTO {POSITIONS_TABLE} (consumer, producer, partition, notification_id)"
             " VALUES (%s, %s, %s, 0) ON CONFLICT DO NOTHING",
-            [(consumer, producer, p) for p in range(TOPIC_PARTITIONS)],
+            [(consumer, producer, p) for p in range(partitions)],
         )
 
 
@@ -170,6 +174,7 @@ def _swap(
     top: int,
     consumer: str,
     producer: str,
+    partitions: int,
 ) -> int:
     """Catch the fresh tables up and put them in place, atomically; returns events caught up."""
     positions = dict(fold.positions)
@@ -185,7 +190,7 @@ def _swap(
             for event in page:
                 changes: list[Change] = project(event, event.payload)
                 write(conn, changes, FRESH)
-                partition = specialist_partition(event.specialist_id)
+                partition = specialist_partition(event.specialist_id, partitions)
                 positions[partition] = max(positions.get(partition, 0), event.notification_id)
             caught_up += len(page)
         for table in TABLES:

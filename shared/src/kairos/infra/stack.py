@@ -7,7 +7,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from kairos.infra.kafka import KAFKA_BOOTSTRAP_ENV, KafkaHandle, ensure_kafka
+from kairos.infra.kafka import (
+    KAFKA_BOOTSTRAP_ENV,
+    TOPIC_MANAGEMENT_ENV,
+    KafkaHandle,
+    ensure_kafka,
+)
 from kairos.infra.postgres import DATABASE_URL_ENV, PostgresHandle, ensure_postgres
 from kairos.infra.redis import REDIS_URL_ENV, RedisHandle, ensure_redis
 
@@ -52,12 +57,17 @@ class Stack:
         return cls(postgres, redis, kafka, database_url)
 
     def env(self) -> dict[str, str]:
-        """The connection variables every service reads."""
-        return {
+        """The connection variables every service reads, and who owns the topics: the
+        processes, on a broker started or found here (a dev broker); whoever the
+        environment says (KAFKA_TOPIC_MANAGEMENT, default external) on one it named."""
+        env = {
             DATABASE_URL_ENV: self.database_url,
             REDIS_URL_ENV: self.redis.url,
             KAFKA_BOOTSTRAP_ENV: self.kafka.bootstrap,
         }
+        if self.kafka.provider != "env":
+            env[TOPIC_MANAGEMENT_ENV] = "dev"
+        return env
 
     def stop(self) -> None:
         """Stop whatever was started here, Kafka first, PostgreSQL last."""

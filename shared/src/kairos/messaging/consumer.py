@@ -91,6 +91,7 @@ from kairos.messaging.positions import (
     create_positions_table,
     record,
 )
+from kairos.settings import TopicManagement
 
 log = logging.getLogger("kairos.messaging.consumer")
 
@@ -151,6 +152,8 @@ class EventConsumer:
     before its event is parked; transient failures wait `retry_delay`, doubling up to
     `max_retry_delay`, and are retried until they pass. With no heartbeat from a
     topic's relay for `heartbeat_timeout` seconds, the lag is unknown.
+    `topic_management` (KAFKA_TOPIC_MANAGEMENT): "dev" creates missing topics, "external"
+    creates none and raises TopicMismatch when a topic's partitions differ.
     """
 
     def __init__(
@@ -164,6 +167,7 @@ class EventConsumer:
         *,
         registry: EventRegistry = REGISTRY,
         partitions: int = TOPIC_PARTITIONS,
+        topic_management: TopicManagement = "dev",
         timeouts: GroupTimeouts | None = None,
         check_interval: float = 2.0,
         stall_timeout: float = 15.0,
@@ -183,6 +187,7 @@ class EventConsumer:
         self._pool: ConnectionPool | None = None
         self._registry = registry
         self._partitions = partitions
+        self._topic_management = topic_management
         self._timeouts = timeouts or GroupTimeouts()
         self._check_interval = check_interval
         self._stall_timeout = stall_timeout
@@ -253,7 +258,12 @@ class EventConsumer:
         return self._pool.connection()
 
     async def _session(self) -> None:
-        await ensure_topics(self._bootstrap, self.topics, partitions=self._partitions)
+        await ensure_topics(
+            self._bootstrap,
+            self.topics,
+            partitions=self._partitions,
+            management=self._topic_management,
+        )
         consumer = make_consumer(
             self._bootstrap,
             *self.topics,

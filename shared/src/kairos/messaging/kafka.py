@@ -5,11 +5,13 @@ rejects InitProducerId v0, and nothing here needs them. Ordering comes from
 publishing one partition's events in log order and waiting for the acks;
 deduplication comes from the notification ids in the envelopes.
 
-Topics are created explicitly, with a fixed partition count, because the
-partition count decides which partition a specialist's events live in, and
-consumers track their positions per partition. A broker may auto-create a
-topic with its own default count when a client merely asks for its metadata,
+Topics are created explicitly, with a fixed partition count (KAFKA_PARTITIONS),
+because the partition count decides which partition a specialist's events live
+in, and consumers track their positions per partition. A broker may auto-create
+a topic with its own default count when a client merely asks for its metadata,
 so the helpers here list topics (which creates nothing) before describing them.
+Only on the dev broker (KAFKA_TOPIC_MANAGEMENT=dev) does anything here create a
+topic; elsewhere the topics belong to the platform and are only checked.
 """
 
 from __future__ import annotations
@@ -27,12 +29,13 @@ from aiokafka.errors import for_code
 from aiokafka.partitioner import murmur2
 
 from kairos.events import dead_letter_topic
-from kairos.settings import ServiceSettings
+from kairos.settings import DEFAULT_PARTITIONS, ServiceSettings, TopicManagement
 
 log = logging.getLogger(__name__)
 
-#: Partitions of every event topic. Relay and consumers must agree on it.
-TOPIC_PARTITIONS = 6
+#: Partitions of every event topic when a caller does not say: KAFKA_PARTITIONS's
+#: default. Processes read the setting (TopicSettings.kafka_partitions).
+TOPIC_PARTITIONS = DEFAULT_PARTITIONS
 DEAD_LETTER_PARTITIONS = 1
 
 #: Header the relay sets on every message: the notification id of the event
@@ -49,6 +52,20 @@ DLQ_CONSUMER_HEADER = "dlq-consumer"
 
 _TOPIC_ALREADY_EXISTS = 36
 _UNKNOWN_TOPIC_OR_PARTITION = 3
+
+
+class TopicMismatch(Exception):
+    """A topic is not what the settings say, and this process may not change it."""
+
+
+def partition_mismatch(topic: str, count: int, partitions: int) -> TopicMismatch:
+    return TopicMismatch(
+        f"topic {topic} has {count} partitions, but KAFKA_PARTITIONS is {partitions}."
+        " With KAFKA_TOPIC_MANAGEMENT=external the topic belongs to the platform and is"
+        " never deleted or recreated here: set KAFKA_PARTITIONS to the topic's count (the"
+        " same for every relay and consumer), or change the topic through its owner"
+        " (its KafkaTopic resource)"
+    )
 
 
 @dataclass(frozen=True)
@@ -169,19 +186,27 @@ async def ensure_topics(
     *,
     partitions: int = TOPIC_PARTITIONS,
     dead_letter_partitions: int = DEAD_LETTER_PARTITIONS,
+    management: TopicManagement = "dev",
 ) -> list[str]:
-    """Create each topic and its `.dlq` unless they exist. Idempotent; never deletes.
+    """On the dev broker, create each topic and its `.dlq` unless they exist; elsewhere,
+    check that those that exist have `partitions` (TopicMismatch if not). Never deletes.
 
-    Returns the topics this call created. A topic that exists with another
-    partition count is left alone (the relay that owns it repairs it).
+    Returns the topics this call created. On the dev broker a topic that exists with
+    another partition count is left alone (the relay that owns it recreates it).
     """
-    wanted: dict[str, int] = {}
-    for topic in topics:
-        wanted[topic] = partitions
-        wanted[dead_letter_topic(topic)] = dead_letter_partitions
     admin = make_admin(bootstrap)
     await admin.start()
     try:
+        if management == "external":
+            for topic in topics:
+                count = await topic_partitions(admin, topic)
+                if count is not None and count != partitions:
+                    raise partition_mismatch(topic, count, partitions)
+            return []
+        wanted: dict[str, int] = {}
+        for topic in topics:
+            wanted[topic] = partitions
+            wanted[dead_letter_topic(topic)] = dead_letter_partitions
         return await create_missing_topics(admin, wanted)
     finally:
         await admin.close()

@@ -12,11 +12,22 @@ key (the specialist id), and carries the notification id of the event before
 it on that partition (`PREVIOUS_HEADER`): consumers use it to tell a
 redelivery from a gap. The relay remembers, per partition, that last
 notification id and the first offset its latest batch was acked at
-(`relay_partitions`). An offset at or below one acked before, or a partition
-that now ends at or below it, means the broker lost the topic (the dev broker
-keeps everything in memory); so does a missing topic or one with the wrong
-partition count. Then the relay recreates the topic empty and republishes
-the whole log from the start. The relay owns its topic: it is the only writer.
+(`relay_partitions`).
+
+The topic must stay a clean log: each event once per partition, in order. So
+the relay records the id of the topic it publishes to (the broker's topic id,
+new whenever a topic is created), and publishes its log from the start only
+into a topic that holds nothing. A topic with another id (the dev broker
+restarted: it keeps everything in memory), a missing topic, one with the wrong
+partition count, or acks at offsets at or below ones acked before mean the
+topic it wrote is gone. Then, on the dev broker (KAFKA_TOPIC_MANAGEMENT=dev),
+it stops its producer (nothing it still holds may land in the new topic),
+makes the topic empty again (recreating it unless it already is), records the
+new id, and republishes the whole log, once. Anywhere else the topic belongs
+to the platform: the relay never deletes or recreates it, republishes only
+into an empty topic of the right shape, and otherwise stops with TopicMismatch
+(a missing topic is waited for). A broker without topic ids is checked by
+offsets alone: a partition that now ends at or below an acked offset.
 
 One relay per name runs at a time: it holds a PostgreSQL advisory lock.
 
@@ -38,12 +49,12 @@ import math
 import signal
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import Any, Protocol, TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 import psycopg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from eventsourcing.application import Application
@@ -57,14 +68,13 @@ from kairos.messaging.kafka import (
     DEAD_LETTER_PARTITIONS,
     PREVIOUS_HEADER,
     TOPIC_PARTITIONS,
+    TopicMismatch,
     close_quietly,
     create_missing_topics,
     make_admin,
     make_consumer,
     make_producer,
     partition_for,
-    recreate_topic,
-    topic_partitions,
 )
 from kairos.messaging.metrics import (
     RELAY_LAG,
@@ -73,6 +83,14 @@ from kairos.messaging.metrics import (
     RELAY_PUBLISHED,
     RELAY_RESETS,
 )
+from kairos.messaging.relay_topic import (
+    Head,
+    RelayState,
+    RelayTopic,
+    TopicMissing,
+    TopicNotClean,
+)
+from kairos.settings import TopicManagement
 from kairos.web.health import Check, postgres_check
 from kairos.web.ops_server import start_ops_server
 
@@ -93,6 +111,8 @@ _DDL = (
         position bigint NOT NULL
     )
     """,
+    # The id of the topic the log is published to (NULL: not known yet).
+    "ALTER TABLE relay_positions ADD COLUMN IF NOT EXISTS topic_id uuid",
     """
     CREATE TABLE IF NOT EXISTS relay_partitions (
         name text NOT NULL,
@@ -107,6 +127,8 @@ _DDL_LOCK = 0x6B6169726F730002
 _NOTIFY_WAIT = 0.5
 _RETRIABLE = (
     KafkaError,
+    TopicMissing,
+    TopicNotClean,
     OSError,
     TimeoutError,
     psycopg.OperationalError,
@@ -129,20 +151,12 @@ class RelaySettings(Protocol):
     def kafka_bootstrap_servers(self) -> str: ...
     @property
     def log_level(self) -> str: ...
-
-
-@dataclass(frozen=True)
-class Head:
-    """The last event published to a partition, and the first offset of its batch there."""
-
-    notification_id: int
-    offset: int
-
-
-@dataclass(frozen=True)
-class RelayState:
-    position: int = 0
-    heads: dict[int, Head] = field(default_factory=dict)
+    @property
+    def kafka_partitions(self) -> int: ...
+    @property
+    def kafka_topic_management(self) -> TopicManagement: ...
+    @property
+    def ops_host(self) -> str: ...
 
 
 class BrokerLostData(Exception):
@@ -160,6 +174,8 @@ class OutboxRelay:
 
     `database_url` is the producer's database (the event store's): the relay
     keeps its position there and listens for the store's NOTIFY.
+    `topic_management` says whether the topic is the dev broker's, which the relay
+    may recreate, or the platform's, which it never deletes (KAFKA_TOPIC_MANAGEMENT).
     """
 
     def __init__(
@@ -170,6 +186,7 @@ class OutboxRelay:
         bootstrap: str,
         database_url: str,
         topic: str,
+        topic_management: TopicManagement,
         name: str | None = None,
         partitions: int = TOPIC_PARTITIONS,
         batch_size: int = 500,
@@ -186,6 +203,7 @@ class OutboxRelay:
         self._bootstrap = bootstrap
         self._database_url = database_url
         self._partitions = partitions
+        self._topic = RelayTopic(topic, self.name, partitions, topic_management)
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._verify_interval = verify_interval
@@ -261,13 +279,7 @@ class OutboxRelay:
                 await admin.start()
                 await reader.start()
                 await self._producer.start()
-                await create_missing_topics(
-                    admin,
-                    {
-                        dead_letter_topic(self.topic): DEAD_LETTER_PARTITIONS,
-                        heartbeat_topic(self.topic): HEARTBEAT_PARTITIONS,
-                    },
-                )
+                await self._create_side_topics(admin)
                 state = await self._verify(conn, admin, reader, state)
                 await self._relay(conn, admin, reader, state, channel)
             finally:
@@ -290,7 +302,7 @@ class OutboxRelay:
                 try:
                     state = await self._publish(conn, page, state)
                 except BrokerLostData as lost:
-                    state = await self._reset(conn, admin, state, str(lost))
+                    state = await self._reset(conn, admin, reader, state, str(lost))
                 except KafkaError:
                     # Either the broker lost the topic (then start over) or it is
                     # unwell (then retry the same batch after a pause).
@@ -369,7 +381,12 @@ class OutboxRelay:
             )
             sent.append((partition, future))
             last_on[partition] = notification_id
-        acks = await asyncio.gather(*(future for _, future in sent))
+        # Every send settles before an error is raised: a message still held by the
+        # producer could otherwise land in the topic after it was made empty for a republish.
+        outcomes = await asyncio.gather(*(future for _, future in sent), return_exceptions=True)
+        if failed := next((o for o in outcomes if isinstance(o, BaseException)), None):
+            raise failed
+        acks: list[Any] = list(outcomes)
         first: dict[int, int] = {}
         for (partition, _), ack in zip(sent, acks, strict=True):
             first[partition] = min(first.get(partition, ack.offset), ack.offset)
@@ -381,7 +398,7 @@ class OutboxRelay:
                     f"but offset {before.offset} was acknowledged before"
                 )
         changed = {p: Head(last_on[p], offset) for p, offset in first.items()}
-        new_state = RelayState(page.items[-1][0], {**state.heads, **changed})
+        new_state = replace(state, position=page.items[-1][0], heads={**state.heads, **changed})
         await _save_state(conn, self.name, new_state, changed)
         self._recorded(new_state)
         if sent:
@@ -397,37 +414,20 @@ class OutboxRelay:
         state: RelayState,
     ) -> RelayState:
         """`state` if the topic still holds what we wrote, else the state after a reset."""
-        reason = await self._lost(admin, reader, state)
-        if reason is None:
-            return state
-        return await self._reset(conn, admin, state, reason)
-
-    async def _lost(
-        self, admin: AIOKafkaAdminClient, reader: AIOKafkaConsumer, state: RelayState
-    ) -> str | None:
-        count = await topic_partitions(admin, self.topic)
-        if count is None:
-            return "the topic does not exist"
-        if count != self._partitions:
-            return f"the topic has {count} partitions, not {self._partitions}"
-        if not state.heads:
-            return None
-        partitions = [TopicPartition(self.topic, p) for p in sorted(state.heads)]
-        ends = await reader.end_offsets(partitions)
-        for tp in partitions:
-            head = state.heads[tp.partition]
-            # A broker may report less than the true end, never more.
-            if ends[tp] <= head.offset:
-                return (
-                    f"partition {tp.partition} ends at offset {ends[tp]}, "
-                    f"but offset {head.offset} was acknowledged"
-                )
-        return None
+        topic, reason = await self._topic.lost(admin, reader, state)
+        if reason is not None:
+            return await self._reset(conn, admin, reader, state, reason)
+        if topic is not None and topic.topic_id is not None and state.topic_id is None:
+            # First sight of the topic (or of one written before ids were kept): ours now.
+            state = replace(state, topic_id=topic.topic_id)
+            await _save_state(conn, self.name, state, {})
+        return state
 
     async def _reset(
         self,
         conn: psycopg.AsyncConnection[Any],
         admin: AIOKafkaAdminClient,
+        reader: AIOKafkaConsumer,
         state: RelayState,
         reason: str,
     ) -> RelayState:
@@ -440,27 +440,30 @@ class OutboxRelay:
             )
             RELAY_RESETS.labels(self.name).inc()
         else:
-            log.info("relay %s: %s: creating it", self.name, reason)
-        await recreate_topic(admin, self.topic, self._partitions)
-        await create_missing_topics(
-            admin,
-            {
-                dead_letter_topic(self.topic): DEAD_LETTER_PARTITIONS,
-                heartbeat_topic(self.topic): HEARTBEAT_PARTITIONS,
-            },
-        )
-        fresh = RelayState()
+            log.info("relay %s: %s: making it ready for the log", self.name, reason)
+        # Stopped before the topic is made empty: nothing it holds may land in the new one.
+        if self._producer is not None:
+            await close_quietly(self._producer.stop())
+        topic = await self._topic.make_clean(admin, reader, reason)
+        await self._create_side_topics(admin)
+        fresh = RelayState(topic_id=topic.topic_id)
         await _save_state(conn, self.name, fresh, {}, reset=True)
         self._recorded(fresh)
-        # A fresh producer: the old one's metadata describes the lost topic.
-        old, self._producer = (
-            self._producer,
-            make_producer(self._bootstrap, client_id=f"relay-{self.name}"),
-        )
-        if old is not None:
-            await close_quietly(old.stop())
+        # A fresh producer: the old one is stopped, and its metadata describes the lost topic.
+        self._producer = make_producer(self._bootstrap, client_id=f"relay-{self.name}")
         await self._producer.start()
         return fresh
+
+    async def _create_side_topics(self, admin: AIOKafkaAdminClient) -> None:
+        """The dead-letter and heartbeat topics, on the dev broker; elsewhere the platform's."""
+        if self._topic.management == "dev":
+            await create_missing_topics(
+                admin,
+                {
+                    dead_letter_topic(self.topic): DEAD_LETTER_PARTITIONS,
+                    heartbeat_topic(self.topic): HEARTBEAT_PARTITIONS,
+                },
+            )
 
     async def _lock(self, conn: psycopg.AsyncConnection[Any]) -> bool:
         waiting_said = False
@@ -500,14 +503,18 @@ async def _create_tables(conn: psycopg.AsyncConnection[Any]) -> None:
 
 
 async def _load_state(conn: psycopg.AsyncConnection[Any], name: str) -> RelayState:
-    cursor = await conn.execute("SELECT position FROM relay_positions WHERE name = %s", (name,))
+    cursor = await conn.execute(
+        "SELECT position, topic_id FROM relay_positions WHERE name = %s", (name,)
+    )
     row = await cursor.fetchone()
     cursor = await conn.execute(
         "SELECT partition, notification_id, kafka_offset FROM relay_partitions WHERE name = %s",
         (name,),
     )
     heads = {int(p): Head(int(n), int(o)) for p, n, o in await cursor.fetchall()}
-    return RelayState(int(row[0]) if row else 0, heads)
+    if row is None:
+        return RelayState(heads=heads)
+    return RelayState(int(row[0]), heads, row[1])
 
 
 async def _save_state(
@@ -520,9 +527,10 @@ async def _save_state(
 ) -> None:
     async with conn.transaction():
         await conn.execute(
-            "INSERT INTO relay_positions (name, position) VALUES (%s, %s)"
-            " ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position",
-            (name, state.position),
+            "INSERT INTO relay_positions (name, position, topic_id) VALUES (%s, %s, %s)"
+            " ON CONFLICT (name) DO UPDATE"
+            " SET position = EXCLUDED.position, topic_id = EXCLUDED.topic_id",
+            (name, state.position, state.topic_id),
         )
         if reset:
             await conn.execute("DELETE FROM relay_partitions WHERE name = %s", (name,))
@@ -545,14 +553,15 @@ def run_relay(
     *,
     topic: str,
     name: str | None = None,
-    partitions: int = TOPIC_PARTITIONS,
     batch_size: int = 500,
     ops_port: int | None = None,
 ) -> None:
     """Run a relay until SIGTERM or SIGINT: the body of `python -m <service>.relay`.
 
     `mapper` builds the event mapper from the application (e.g. the service's
-    `IntegrationMapper` class). Serves /healthz, /readyz and /metrics on `ops_port`.
+    `IntegrationMapper` class). Serves /healthz, /readyz and /metrics on `ops_port`
+    (on OPS_HOST). Exits with status 2 when it may not publish to the topic as it is
+    (TopicMismatch: the message says why and what to do).
     """
     if not logging.getLogger().handlers:
         logging.basicConfig(
@@ -566,11 +575,16 @@ def run_relay(
             bootstrap=settings.kafka_bootstrap_servers,
             database_url=settings.database_url,
             topic=topic,
+            topic_management=settings.kafka_topic_management,
             name=name,
-            partitions=partitions,
+            partitions=settings.kafka_partitions,
             batch_size=batch_size,
         )
-        asyncio.run(_until_signalled(relay, settings.database_url, ops_port))
+        ops = None if ops_port is None else (settings.ops_host, ops_port)
+        asyncio.run(_until_signalled(relay, settings.database_url, ops))
+    except TopicMismatch as refused:
+        log.error("relay %s: refusing to run: %s", name or topic, refused)
+        raise SystemExit(2) from None
     finally:
         app.close()
 
@@ -580,14 +594,21 @@ def relay_checks(relay: OutboxRelay, database_url: str) -> dict[str, Check]:
     return {"postgres": postgres_check(database_url), "kafka": relay.check_broker}
 
 
-async def _until_signalled(relay: OutboxRelay, database_url: str, ops_port: int | None) -> None:
+async def _until_signalled(
+    relay: OutboxRelay, database_url: str, ops_address: tuple[str, int] | None
+) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, relay.stop)
 
     ops = (
-        start_ops_server(f"relay-{relay.name}", ops_port, relay_checks(relay, database_url))
-        if ops_port is not None
+        start_ops_server(
+            f"relay-{relay.name}",
+            ops_address[1],
+            relay_checks(relay, database_url),
+            host=ops_address[0],
+        )
+        if ops_address is not None
         else None
     )
     log.info("relay %s: publishing to %s", relay.name, relay.topic)

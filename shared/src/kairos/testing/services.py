@@ -30,6 +30,9 @@ def service_env(
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        # A test's broker is a dev broker: the processes create (and the relay recreates)
+        # their topics.
+        "KAFKA_TOPIC_MANAGEMENT": "dev",
         "LOG_LEVEL": "WARNING",
         **TEST_SECRETS,
         **extra,

@@ -27,9 +27,10 @@ def ops_app(name: str, checks: Mapping[str, Check]) -> FastAPI:
 
 
 def start_ops_server(
-    name: str, port: int, checks: Mapping[str, Check], host: str = "0.0.0.0"
+    name: str, port: int, checks: Mapping[str, Check], *, host: str
 ) -> asyncio.Task[None]:
-    """Serve the ops endpoints on `port` from the running loop; cancel the task to stop."""
+    """Serve the ops endpoints on `host`:`port` (the OPS_HOST setting) from the running
+    loop; cancel the task to stop."""
     config = uvicorn.Config(
         ops_app(name, checks),
         host=host,
