@@ -18,6 +18,7 @@ from pydantic import (
     model_validator,
 )
 
+from kairos.text import SINGLE_LINE_PATTERN, MultiLine, SingleLine
 from kairos.timezones import UnknownTimezone, format_hhmm, iso_utc, parse_hhmm, zone
 
 
@@ -49,13 +50,13 @@ def _to_utc(instant: datetime) -> datetime:
     return utc
 
 
-Timezone = Annotated[str, AfterValidator(_known_zone), Field(examples=["Europe/Berlin"])]
-HHMM = Annotated[str, AfterValidator(_hhmm), Field(examples=["09:00"])]
+Timezone = Annotated[SingleLine, AfterValidator(_known_zone), Field(examples=["Europe/Berlin"])]
+HHMM = Annotated[SingleLine, AfterValidator(_hhmm), Field(examples=["09:00"])]
 Instant = Annotated[
     AwareDatetime, AfterValidator(_to_utc), PlainSerializer(iso_utc, return_type=str)
 ]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
-Text = Annotated[str, Field(max_length=5000)]
+Name = Annotated[SingleLine, Field(min_length=1, max_length=200)]
+Text = Annotated[MultiLine, Field(max_length=5000)]
 
 
 class Strict(BaseModel):
@@ -239,12 +240,18 @@ class ClientIn(Strict):
     phone: Annotated[str, Field(max_length=40, pattern=r"^\+?[0-9 ()\-.]{3,40}$")] | None = None
 
 
+AnswerKey = Annotated[SingleLine, Field(max_length=64)]
+
+
 class BookingCreate(Strict):
     service_id: UUID
     starts_at: Instant
     client: ClientIn
-    answers: dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=5000)]] = (
-        Field(default_factory=dict, max_length=50)
+    answers: dict[AnswerKey, Text] = Field(
+        default_factory=dict,
+        max_length=50,
+        # pydantic states a key pattern as patternProperties, which leaves other keys free.
+        json_schema_extra={"propertyNames": {"maxLength": 64, "pattern": SINGLE_LINE_PATTERN}},
     )
     notes: Text | None = None
 
