@@ -17,6 +17,7 @@ from psycopg_pool import ConnectionPool
 from booking.api import ROUTERS, BookingContext
 from booking.application import Bookings
 from booking.config import BookingSettings
+from booking.directory import Directory
 from booking.domain import DomainError
 from booking.history import HistoryIndex
 from booking.idempotency import IdempotencyKeys
@@ -54,11 +55,13 @@ def create_app(
     )
     cache = redis.Redis.from_url(settings.redis_url)
     index = HistoryIndex(bookings, pool)
+    directory = Directory(bookings, pool)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         pool.open(wait=True)
         index.create_tables()
+        directory.create_tables()
         yield
         pool.close()
         cache.close()
@@ -73,6 +76,7 @@ def create_app(
             settings.manage_token_secret.get_secret_value(),
         ),
         index=index,
+        directory=directory,
         idempotency=IdempotencyKeys(cache, settings.idempotency_ttl_seconds),
         clock=clock,
     )

@@ -63,6 +63,20 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+_READ_YOUR_WRITES = (
+    "The change's place in the event log, on responses to commands (null on reads): pass it"
+    " as min_position to GET /v1/slots to see slots that already reflect it"
+)
+NOTIFICATION_ID_HEADER = "Kairos-Notification-Id"
+"""The same for a command answering 204, which has no body to carry it."""
+
+
+class Written(BaseModel):
+    """What a command's response adds to the resource it changed."""
+
+    notification_id: int | None = Field(default=None, description=_READ_YOUR_WRITES)
+
+
 # --- specialists --------------------------------------------------------------
 
 
@@ -137,6 +151,27 @@ class SpecialistPublic(BaseModel):
     bio: str | None
     weekly: list[WeeklyWindowOut] = []
     overrides: list[OverrideOut] = []
+
+
+class SpecialistChanged(SpecialistPublic, Written):
+    pass
+
+
+class SpecialistCreated(SpecialistChanged):
+    """The only answer that shows the e-mail address: to the admin who registered it."""
+
+    email: str
+
+
+class SpecialistPage(BaseModel):
+    specialists: list[SpecialistPublic]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last page"
+    )
+
+
+class OverrideChanged(OverrideOut, Written):
+    pass
 
 
 # --- services -----------------------------------------------------------------
@@ -230,6 +265,14 @@ class ServicePublic(ServiceCreate):
     id: UUID
 
 
+class ServiceChanged(ServicePublic, Written):
+    pass
+
+
+class ServiceList(BaseModel):
+    services: list[ServicePublic]
+
+
 # --- bookings -----------------------------------------------------------------
 
 
@@ -259,12 +302,6 @@ class BookingCreate(Strict):
 class HistoryEntry(BaseModel):
     status: str
     at: Instant
-
-
-_READ_YOUR_WRITES = (
-    "The change's place in the event log, on responses to commands (null on reads): pass it"
-    " as min_position to GET /v1/slots to see slots that already reflect it"
-)
 
 
 class BookingPublic(BaseModel):
