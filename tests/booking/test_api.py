@@ -99,6 +99,7 @@ def test_the_openapi_document_describes_every_catalog_and_booking_endpoint(
         ("/v1/specialists/{specialist_id}/overrides/{day}", "put"),
         ("/v1/specialists/{specialist_id}/overrides/{day}", "delete"),
         ("/v1/services", "post"),
+        ("/v1/services", "get"),
         ("/v1/services/{service_id}", "get"),
         ("/v1/services/{service_id}", "patch"),
         ("/v1/bookings", "post"),
