@@ -8,6 +8,7 @@ would; the end-to-end tests in tests/e2e cover the same path through a real brok
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -31,7 +32,6 @@ from kairos.messaging import specialist_partition
 from kairos.messaging.notification_log import NotificationLog
 from kairos.messaging.positions import TABLE as POSITIONS
 from kairos.messaging.positions import create_positions_table
-from kairos.testing.services import TEST_SECRETS
 from tests.booking.conftest import API_NOW, booking_settings
 from tests.booking.helpers import Catalog, FrozenClock, expect
 
@@ -41,9 +41,6 @@ def availability_settings(database_url: str, redis_url: str) -> AvailabilitySett
         database_url=database_url,
         redis_url=redis_url,
         kafka_bootstrap_servers="unused:9092",
-        admin_api_key=TEST_SECRETS["ADMIN_API_KEY"],
-        jwt_secret=TEST_SECRETS["JWT_SECRET"],
-        manage_token_secret=TEST_SECRETS["MANAGE_TOKEN_SECRET"],
         db_pool_size=4,
     )
 
@@ -69,7 +66,10 @@ def project_new_events(log: NotificationLog, database_url: str, after: int) -> i
                         ),
                     )
                 after = event.notification_id
-        record_status(conn, CONSUMER, caught_up=True, lag_events=0, lag_seconds=0.0)
+        # Current as of now: every stored event is applied.
+        record_status(
+            conn, CONSUMER, True, lag_events=0, lag_seconds=0.0, current_as_of=time.time()
+        )
         conn.commit()
     return after
 

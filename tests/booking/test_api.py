@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from fastapi.testclient import TestClient
 
+from booking.application import Bookings
+from booking.domain import DayLedger
 from booking.main import create_app
 from tests.booking.conftest import API_NOW, booking_settings
 from tests.booking.helpers import (
@@ -22,6 +26,7 @@ from tests.booking.helpers import (
     booking_body,
     error_code,
     expect,
+    iso,
     specialist_jwt,
 )
 
@@ -669,10 +674,13 @@ def test_approve_and_decline_act_on_pending_bookings_only(
     assert expect(catalog.book(gated["id"], at(10)), 201)["status"] == "pending"
 
 
-def test_complete_and_no_show_close_a_confirmed_booking(api: TestClient, catalog: Catalog) -> None:
+def test_complete_and_no_show_close_a_confirmed_booking(
+    api: TestClient, catalog: Catalog, clock: FrozenClock
+) -> None:
     sp = catalog.specialist()
     sv = catalog.service(sp["id"])
     done, missed = catalog.booked(sv["id"], at(9)), catalog.booked(sv["id"], at(10))
+    clock.now = at(10, 15)  # a consultation is over, the other a grace period late
 
     completed = expect(api.post(f"/v1/bookings/{done['id']}/complete", headers=ADMIN), 200)
     no_show = expect(
@@ -692,6 +700,121 @@ def test_complete_and_no_show_close_a_confirmed_booking(api: TestClient, catalog
         error_code(api.post(f"/v1/bookings/{done['id']}/cancel", headers=ADMIN), 409)
         == "invalid_state"
     )
+
+
+def test_complete_and_no_show_before_the_consultation_started_are_425_too_early(
+    api: TestClient, catalog: Catalog, clock: FrozenClock
+) -> None:
+    sp = catalog.specialist()
+    booking = catalog.booked(catalog.service(sp["id"])["id"], at(9))
+    complete = f"/v1/bookings/{booking['id']}/complete"
+    no_show = f"/v1/bookings/{booking['id']}/no-show"
+    as_booked = expect(api.get(f"/v1/bookings/{booking['id']}", headers=ADMIN), 200)
+
+    refusals = []
+    for now in (API_NOW, at(9) - timedelta(seconds=1)):
+        clock.now = now
+        refusals += [
+            api.post(complete, headers=ADMIN),
+            api.post(no_show, json={"party": "client"}, headers=ADMIN),
+        ]
+    clock.now = at(9, 14)  # started, but inside the no-show grace period (15 minutes)
+    refusals.append(api.post(no_show, json={"party": "client"}, headers=ADMIN))
+
+    assert [error_code(r, 425) for r in refusals] == ["too_early"] * 5
+    allowed_from = [r.json()["error"]["details"]["allowed_from"] for r in refusals]
+    assert allowed_from == [iso(at(9)), iso(at(9, 15))] * 2 + [iso(at(9, 15))]
+    assert expect(api.get(f"/v1/bookings/{booking['id']}", headers=ADMIN), 200) == as_booked
+    assert expect(api.post(complete, headers=ADMIN), 200)["status"] == "completed"
+
+
+def test_the_no_show_grace_period_is_a_setting(
+    module_databases: Callable[[], str], redis_url: str, clock: FrozenClock
+) -> None:
+    settings = booking_settings(module_databases(), redis_url).model_copy(
+        update={"no_show_grace_minutes": 40}
+    )
+    with TestClient(create_app(settings, clock=clock)) as api:
+        catalog = Catalog(api)
+        booking = catalog.booked(catalog.service(catalog.specialist()["id"])["id"], at(9))
+        no_show = f"/v1/bookings/{booking['id']}/no-show"
+        clock.now = at(9, 39)
+        early = api.post(no_show, json={"party": "client"}, headers=ADMIN)
+        clock.now = at(9, 40)
+        marked = api.post(no_show, json={"party": "client"}, headers=ADMIN)
+
+    assert error_code(early, 425) == "too_early"
+    assert early.json()["error"]["details"] == {"allowed_from": iso(at(9, 40))}
+    assert expect(marked, 200)["status"] == "no_show"
+
+
+def test_a_started_consultation_is_in_progress_listed_so_and_can_only_be_finished(
+    api: TestClient, catalog: Catalog, clock: FrozenClock
+) -> None:
+    sp = catalog.specialist()
+    booking = catalog.booked(catalog.service(sp["id"])["id"], at(9))
+    clock.now = at(8, 55)  # in the waiting room
+    bookings: Bookings = api.app.state.booking.app  # type: ignore[attr-defined]
+    bookings.start(UUID(booking["id"]), now=clock.now)  # what the video service will trigger
+    path = f"/v1/bookings/{booking['id']}"
+
+    shown = expect(api.get(path, headers=ADMIN), 200)
+    listed = expect(
+        api.get(
+            "/v1/bookings",
+            params={"specialist_id": sp["id"], "status": "in_progress"},
+            headers=ADMIN,
+        ),
+        200,
+    )
+    cancel = api.post(f"{path}/cancel", headers=ADMIN)
+    reschedule = api.post(f"{path}/reschedule", json={"starts_at": iso(at(11))}, headers=ADMIN)
+    completed = api.post(f"{path}/complete", headers=ADMIN)
+
+    assert shown["status"] == "in_progress"
+    assert shown["history"][-1] == {"status": "in_progress", "at": iso(at(8, 55))}
+    assert [b["id"] for b in listed["bookings"]] == [booking["id"]]
+    assert error_code(cancel, 409) == "invalid_state"
+    assert error_code(reschedule, 409) == "invalid_state"
+    assert expect(completed, 200)["status"] == "completed"  # before 09:00: it is under way
+
+
+def test_a_booking_not_decided_within_the_contention_timeout_is_503_busy_with_retry_after(
+    module_databases: Callable[[], str], redis_url: str, clock: FrozenClock
+) -> None:
+    settings = booking_settings(module_databases(), redis_url).model_copy(
+        update={"contention_timeout_seconds": 0}
+    )
+    app = create_app(settings, clock=clock)
+    with TestClient(app) as api:
+        catalog = Catalog(api)
+        sp = catalog.specialist()
+        sv = catalog.service(sp["id"])
+        bookings: Bookings = app.state.booking.app
+        ledger = DayLedger.create_id(UUID(sp["id"]), at(9).date().isoformat())
+        # Another command of this process holds the day's ledger all along.
+        holding, done = threading.Event(), threading.Event()
+        key = f"busy-{uuid4()}"  # Redis outlives test runs
+
+        def hold() -> None:
+            with bookings.contention.locks.holding([ledger], time.monotonic() + 60):
+                holding.set()
+                done.wait()
+
+        holder = threading.Thread(target=hold)
+        holder.start()
+        holding.wait()
+        try:
+            busy = catalog.book(sv["id"], at(9), key=key)
+        finally:
+            done.set()
+            holder.join()
+        retried = catalog.book(sv["id"], at(9), key=key)
+
+    assert error_code(busy, 503) == "busy"
+    assert busy.headers["Retry-After"] == "1"
+    assert busy.json()["error"]["details"] == {"retry_after_seconds": 1}
+    assert expect(retried, 201)["status"] == "confirmed"
 
 
 @pytest.mark.parametrize("body", [{}, {"party": "dog"}, {"party": None}, None])

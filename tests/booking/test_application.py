@@ -15,6 +15,7 @@ import pytest
 from eventsourcing.popo import POPOApplicationRecorder
 
 from booking.application import Bookings, NotFound, SlotRejected
+from booking.contention import Busy
 from booking.domain import (
     Booking,
     DayLedger,
@@ -48,8 +49,8 @@ class Store:
     env: dict[str, str]
     opened: list[Bookings] = field(default_factory=list)
 
-    def open(self, cls: type[Bookings] = Bookings) -> Bookings:
-        app = cls(env=self.env)
+    def open(self, cls: type[Bookings] = Bookings, **options: Any) -> Bookings:
+        app = cls(env=self.env, **options)
         self.opened.append(app)
         return app
 
@@ -495,6 +496,92 @@ def test_a_retry_racing_the_first_request_of_its_booking_id_returns_that_booking
 
     assert placed.booking.id == booking_id
     assert list(p.ledger().claims) == [str(booking_id)]
+
+
+class Outpaced(Bookings):
+    """Another process (`rival`) saves a booking of the same day between this one's loading
+    of the day's ledgers and its save, `losses` times: each of those saves loses the race."""
+
+    name = Bookings.name  # the same event store tables
+    losses = 0
+    rival: Callable[[], Any] = staticmethod(lambda: None)
+
+    def _ledgers_around(self, *args: Any, **kwargs: Any) -> dict[str, DayLedger]:
+        ledgers = super()._ledgers_around(*args, **kwargs)
+        if self.losses > 0:
+            self.losses -= 1
+            self.rival()
+        return ledgers
+
+
+@pytest.fixture
+def two_processes(application_database: str) -> Iterator[Store]:
+    """Two applications on one PostgreSQL store, as two booking processes are."""
+    store = Store("postgres", postgres_env(application_database))
+    yield store
+    for app in store.opened:
+        app.close()
+
+
+def outpaced(
+    store: Store, rival_books: Callable[[Practice, Service], Any], losses: int, **options: Any
+) -> tuple[Outpaced, Practice, Service]:
+    """An Outpaced application, the rival's practice and service; before each of the first
+    `losses` saves of the application, `rival_books(practice, service)` runs."""
+    app = store.open(Outpaced, **options)
+    assert isinstance(app, Outpaced)
+    rival = practice(store.open())
+    sv = rival.service()
+    app.losses = losses
+    app.rival = lambda: rival_books(rival, sv)
+    return app, rival, sv
+
+
+@pytest.mark.integration
+def test_a_free_slot_is_booked_however_many_races_for_its_day_the_request_loses(
+    two_processes: Store,
+) -> None:
+    # Six lost races: one more than the attempts that used to end in a false 409.
+    others = iter(at(hour) for hour in range(9, 15))
+    app, rival, sv = outpaced(two_processes, lambda p, sv: p.book(sv, next(others)), losses=6)
+
+    placed = app.request_booking(sv.id, at(16), CLIENT, {}, None, now=NOW)
+
+    assert app.losses == 0 and next(others, None) is None  # it did lose six times
+    assert app.booking(placed.booking.id).status == "confirmed"
+    assert len(rival.ledger().claims) == 7
+
+
+@pytest.mark.integration
+def test_a_request_that_loses_the_race_to_its_own_slot_is_refused_on_the_new_state(
+    two_processes: Store,
+) -> None:
+    app, rival, sv = outpaced(two_processes, lambda p, sv: p.book(sv, at(10)), losses=1)
+
+    with pytest.raises(SlotRejected) as refused:
+        app.request_booking(sv.id, at(10), CLIENT, {}, None, now=NOW)
+
+    assert (refused.value.code, refused.value.status) == ("slot_unavailable", 409)
+    assert len(rival.ledger().claims) == 1
+
+
+@pytest.mark.integration
+def test_a_request_still_losing_races_when_its_time_is_up_is_busy_not_slot_unavailable(
+    two_processes: Store,
+) -> None:
+    app, rival, sv = outpaced(
+        two_processes, lambda p, sv: p.book(sv, at(9)), losses=1, contention_timeout=timedelta(0)
+    )
+
+    with pytest.raises(Busy) as busy:
+        app.request_booking(sv.id, at(16), CLIENT, {}, None, now=NOW)
+
+    assert (busy.value.code, busy.value.status) == ("busy", 503)
+    assert busy.value.details == {"retry_after_seconds": 1}
+    assert len(rival.ledger().claims) == 1  # the rival's; nothing of the busy request
+    assert app.request_booking(sv.id, at(16), CLIENT, {}, None, now=NOW).booking.status == (
+        "confirmed"
+    )
 
 
 def test_a_booking_process_follows_catalog_changes_another_process_made(store: Store) -> None:

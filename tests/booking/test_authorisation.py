@@ -17,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from booking.main import create_app
+from kairos.auth import JWT_AUDIENCE, JWT_ISSUER
 from tests.booking.conftest import booking_settings
 from tests.booking.helpers import (
     ADMIN,
@@ -24,6 +25,7 @@ from tests.booking.helpers import (
     ALL_DAY_EVERY_DAY,
     JWT_SECRET,
     Catalog,
+    FrozenClock,
     bearer,
     expect,
     iso,
@@ -35,10 +37,11 @@ pytestmark = pytest.mark.integration
 
 @dataclass
 class World:
-    """One booking service (real clock) with two specialists, each with a direct and a gated
-    service, and a supply of free slots."""
+    """One booking service with two specialists, each with a direct and a gated service, and
+    a supply of free slots. Its clock stands at the real now, unless a test moves it."""
 
     api: TestClient
+    clock: FrozenClock
     catalog: Catalog
     specialist: dict[str, Any]
     other_specialist: dict[str, Any]
@@ -60,13 +63,16 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(module_databases: Callable[[], str], redis_url: str) -> Iterator[World]:
-    with TestClient(create_app(booking_settings(module_databases(), redis_url))) as api:
+    clock = FrozenClock(datetime.now(UTC))
+    settings = booking_settings(module_databases(), redis_url)
+    with TestClient(create_app(settings, clock=clock)) as api:
         catalog = Catalog(api)
         specialist = catalog.specialist(weekly=ALL_DAY_EVERY_DAY, name="Dr. Own")
         other = catalog.specialist(weekly=ALL_DAY_EVERY_DAY, name="Dr. Other")
         start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         yield World(
             api=api,
+            clock=clock,
             catalog=catalog,
             specialist=specialist,
             other_specialist=other,
@@ -125,13 +131,33 @@ def its_specialist_forged(w: World, booking: dict[str, Any]) -> dict[str, str]:
     return bearer(jwt.encode(claims, "not-the-secret-" + "x" * 32, algorithm="HS256"))
 
 
-def its_specialist_as_admin_role(w: World, booking: dict[str, Any]) -> dict[str, str]:
-    claims = {
+def _signed_for_its_specialist(w: World, **claims: Any) -> dict[str, str]:
+    """A JWT signed with the right secret, claims as the service mints them unless given."""
+    defaults = {
+        "iss": JWT_ISSUER,
+        "aud": JWT_AUDIENCE,
         "sub": w.specialist["id"],
-        "role": "admin",
+        "role": "specialist",
         "exp": datetime.now(UTC) + timedelta(hours=1),
     }
-    return bearer(jwt.encode(claims, JWT_SECRET, algorithm="HS256"))
+    merged = {k: v for k, v in {**defaults, **claims}.items() if v is not None}
+    return bearer(jwt.encode(merged, JWT_SECRET, algorithm="HS256"))
+
+
+def its_specialist_as_admin_role(w: World, booking: dict[str, Any]) -> dict[str, str]:
+    return _signed_for_its_specialist(w, role="admin")
+
+
+def its_specialist_from_another_issuer(w: World, booking: dict[str, Any]) -> dict[str, str]:
+    return _signed_for_its_specialist(w, iss="someone-else")
+
+
+def its_specialist_for_another_audience(w: World, booking: dict[str, Any]) -> dict[str, str]:
+    return _signed_for_its_specialist(w, aud="another-api")
+
+
+def its_specialist_without_issuer_or_audience(w: World, booking: dict[str, Any]) -> dict[str, str]:
+    return _signed_for_its_specialist(w, iss=None, aud=None)
 
 
 def wrong_admin_key(w: World, booking: dict[str, Any]) -> dict[str, str]:
@@ -153,11 +179,19 @@ class Endpoint:
     pending: bool  # acts on a pending booking (approve/decline) rather than a confirmed one
     body: Callable[[World], Any] = lambda w: None
     ok: int = 200
+    # Complete and no-show are only possible once the consultation is under way.
+    after_start: bool = False
 
     def call(self, w: World, booking: dict[str, Any], headers: dict[str, str]) -> Any:
-        return w.api.request(
-            self.method, self.path.format(id=booking["id"]), json=self.body(w), headers=headers
-        )
+        now = w.clock.now
+        if self.after_start:
+            w.clock.now = datetime.fromisoformat(booking["starts_at"]) + timedelta(hours=1)
+        try:
+            return w.api.request(
+                self.method, self.path.format(id=booking["id"]), json=self.body(w), headers=headers
+            )
+        finally:
+            w.clock.now = now
 
 
 READ = Endpoint("read", "GET", "/v1/bookings/{id}", pending=False)
@@ -175,32 +209,40 @@ APPROVE = Endpoint("approve", "POST", "/v1/bookings/{id}/approve", pending=True)
 DECLINE = Endpoint(
     "decline", "POST", "/v1/bookings/{id}/decline", pending=True, body=lambda w: {"reason": "test"}
 )
-COMPLETE = Endpoint("complete", "POST", "/v1/bookings/{id}/complete", pending=False)
+COMPLETE = Endpoint(
+    "complete", "POST", "/v1/bookings/{id}/complete", pending=False, after_start=True
+)
 NO_SHOW = Endpoint(
     "no-show",
     "POST",
     "/v1/bookings/{id}/no-show",
     pending=False,
     body=lambda w: {"party": "client"},
+    after_start=True,
 )
 
 OK = "allowed"  # the endpoint does its work: 200 (with a state change unless a read)
 
+# 401: the credential proves no one (absent, invalid, expired, another issuer, audience or
+# booking); 403: it proves someone who may not do this.
 # fmt: off
-#                                       read  cancl resch appr  decl  done  noshow
+#                                              read  cancl resch appr  decl  done  noshow
 MATRIX: list[tuple[Caller, tuple[Any, ...]]] = [
-    (anonymous,                          (401,  401,  401,  401,  401,  401,  401)),
-    (another_bookings_token,             (403,  403,  403,  403,  403,  403,  403)),
-    (another_specialists_bookings_token, (403,  403,  403,  403,  403,  403,  403)),
-    (another_specialist,                 (403,  403,  403,  403,  403,  403,  403)),
-    (its_owner,                          (OK,   OK,   OK,   403,  403,  403,  403)),
-    (its_specialist,                     (OK,   OK,   OK,   OK,   OK,   OK,   OK)),
-    (admin,                              (OK,   OK,   OK,   OK,   OK,   OK,   OK)),
-    (its_specialist_expired,             (403,  403,  403,  403,  403,  403,  403)),
-    (its_specialist_forged,              (403,  403,  403,  403,  403,  403,  403)),
-    (its_specialist_as_admin_role,       (403,  403,  403,  403,  403,  403,  403)),
-    (wrong_admin_key,                    (403,  403,  403,  403,  403,  403,  403)),
-    (owner_token_without_bearer,         (403,  403,  403,  403,  403,  403,  403)),
+    (anonymous,                                 (401,  401,  401,  401,  401,  401,  401)),
+    (another_bookings_token,                    (401,  401,  401,  401,  401,  401,  401)),
+    (another_specialists_bookings_token,        (401,  401,  401,  401,  401,  401,  401)),
+    (another_specialist,                        (403,  403,  403,  403,  403,  403,  403)),
+    (its_owner,                                 (OK,   OK,   OK,   403,  403,  403,  403)),
+    (its_specialist,                            (OK,   OK,   OK,   OK,   OK,   OK,   OK)),
+    (admin,                                     (OK,   OK,   OK,   OK,   OK,   OK,   OK)),
+    (its_specialist_expired,                    (401,  401,  401,  401,  401,  401,  401)),
+    (its_specialist_forged,                     (401,  401,  401,  401,  401,  401,  401)),
+    (its_specialist_as_admin_role,              (401,  401,  401,  401,  401,  401,  401)),
+    (its_specialist_from_another_issuer,        (401,  401,  401,  401,  401,  401,  401)),
+    (its_specialist_for_another_audience,       (401,  401,  401,  401,  401,  401,  401)),
+    (its_specialist_without_issuer_or_audience, (401,  401,  401,  401,  401,  401,  401)),
+    (wrong_admin_key,                           (401,  401,  401,  401,  401,  401,  401)),
+    (owner_token_without_bearer,                (401,  401,  401,  401,  401,  401,  401)),
 ]
 # fmt: on
 ENDPOINTS = (READ, CANCEL, RESCHEDULE, APPROVE, DECLINE, COMPLETE, NO_SHOW)
@@ -245,7 +287,8 @@ def test_an_owner_token_reads_its_own_booking_and_nothing_it_should_not(world: W
     shown = expect(world.api.get(f"/v1/bookings/{booking['id']}", headers=token), 200)
 
     assert shown["id"] == booking["id"]
-    assert world.api.get(f"/v1/bookings/{uuid4()}", headers=token).status_code == 403
+    # It proves no one for another booking: 401, as without credentials, and no 404 leak.
+    assert world.api.get(f"/v1/bookings/{uuid4()}", headers=token).status_code == 401
 
 
 def test_without_credentials_an_unknown_booking_is_401_not_404(world: World) -> None:
@@ -259,14 +302,16 @@ def test_without_credentials_an_unknown_booking_is_401_not_404(world: World) -> 
     ("caller", "filter_by", "expected"),
     [
         (anonymous, None, 401),
-        (its_owner, None, 403),
-        (its_owner, "own", 403),
-        (another_bookings_token, None, 403),
+        (its_owner, None, 401),
+        (its_owner, "own", 401),
+        (another_bookings_token, None, 401),
         (its_specialist, None, 200),
         (its_specialist, "own", 200),
         (its_specialist, "other", 403),
         (another_specialist, "own", 403),
-        (its_specialist_expired, None, 403),
+        (its_specialist_expired, None, 401),
+        (its_specialist_from_another_issuer, None, 401),
+        (its_specialist_for_another_audience, None, 401),
         (admin, None, 200),
         (admin, "other", 200),
     ],
@@ -393,7 +438,8 @@ def test_catalog_write_authorisation(world: World, write: CatalogWrite, caller: 
         )
     headers = _catalog_callers(world, sp)[caller]
     allowed = caller == "admin" or (caller == "its-specialist" and write.specialist_may)
-    expected = write.ok if allowed else (401 if caller == "anonymous" else 403)
+    # A manage token proves no one outside its own booking's endpoints.
+    expected = write.ok if allowed else (401 if caller in ("anonymous", "a-manage-token") else 403)
     before = (
         expect(world.api.get(f"/v1/specialists/{sp['id']}"), 200),
         expect(world.api.get(f"/v1/services/{service['id']}"), 200),
@@ -424,7 +470,11 @@ def test_a_minted_specialist_token_acts_for_that_specialist_only(world: World) -
 
     assert expect(approved, 200)["status"] == "confirmed"
     assert peeked.status_code == 403
-    assert jwt.decode(token, JWT_SECRET, algorithms=["HS256"])["sub"] == world.specialist["id"]
+    claims = jwt.decode(
+        token, JWT_SECRET, algorithms=["HS256"], audience=JWT_AUDIENCE, issuer=JWT_ISSUER
+    )
+    assert (claims["iss"], claims["aud"]) == (JWT_ISSUER, JWT_AUDIENCE)
+    assert claims["sub"] == world.specialist["id"]
 
 
 def test_reading_the_catalog_needs_no_credentials(world: World) -> None:

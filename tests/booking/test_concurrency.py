@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from kairos.testing import ServiceProcess
+from kairos.testing import ServiceProcess, service_env
 from tests.booking.helpers import ADMIN, ALL_DAY_EVERY_DAY, Catalog, booking_body, expect, iso
 from tests.booking.service_process import booking_process
 from tests.booking.stored import double_bookings, stored_bookings
@@ -30,6 +30,16 @@ def database_url(fresh_database: Callable[[], str]) -> str:
 @pytest.fixture
 def service(database_url: str, redis_url: str) -> Iterator[ServiceProcess]:
     with booking_process(database_url, redis_url) as process:
+        yield process
+
+
+@pytest.fixture
+def two_workers(database_url: str, redis_url: str) -> Iterator[ServiceProcess]:
+    """Two uvicorn workers, so requests race both within a process and between processes.
+    A generous contention timeout: on a loaded machine the test must not turn into a race
+    against the clock (a 503 busy would fail it as surely as a false 409)."""
+    env = service_env(database_url, redis_url, CONTENTION_TIMEOUT_SECONDS="300")
+    with ServiceProcess.api("booking.main:app", env, workers=2) as process:
         yield process
 
 
@@ -204,3 +214,37 @@ def test_twenty_registrations_with_one_email_at_once_make_exactly_one_specialist
     [winner] = [r.json() for r in responses if r.status_code == 201]
     listed = expect(catalog.http.request("GET", "/v1/specialists"), 200)["specialists"]
     assert [p["id"] for p in listed] == [winner["id"]]
+
+
+def test_a_storm_on_one_specialists_day_books_every_free_slot_exactly_once(
+    two_workers: ServiceProcess, database_url: str
+) -> None:
+    # Every quarter hour of one UTC day, each asked for twice at once: 192 requests racing
+    # for one day ledger. Each slot is free, so each gets exactly one booking; the second
+    # request for it is the only one that may hear 409.
+    with httpx.Client(base_url=two_workers.url, timeout=30) as http:
+        catalog = Catalog(http)
+        specialist = catalog.specialist(weekly=ALL_DAY_EVERY_DAY)
+        quarter = catalog.service(specialist["id"], duration_minutes=15)
+    day = days_ahead(3, 0)
+    starts = [day + timedelta(minutes=15 * n) for n in range(96)]
+    bodies = [
+        booking_body(
+            quarter["id"],
+            start,
+            client={"name": f"Client {n}", "email": f"c{n}@example.org", "timezone": "UTC"},
+        )
+        for n, start in enumerate(starts * 2)
+    ]
+
+    responses = storm(two_workers, bodies)
+
+    assert outcomes(responses) == {(201, None): 96, (409, "slot_unavailable"): 96}, (
+        two_workers.output()
+    )
+    won = Counter(r.json()["starts_at"] for r in responses if r.status_code == 201)
+    assert sorted(won) == sorted(iso(start) for start in starts)
+    assert set(won.values()) == {1}
+    stored = stored_bookings(database_url)
+    assert sum(1 for b in stored.values() if b.holds_time) == 96
+    assert double_bookings(stored) == []

@@ -18,14 +18,17 @@ from booking.domain import (
     MissingAnswer,
     Service,
     Specialist,
+    TooEarly,
 )
 from kairos.slots import Interval, LocalWindow
-from kairos.timezones import UnknownTimezone
+from kairos.timezones import UnknownTimezone, iso_utc
 
 pytestmark = pytest.mark.unit
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 STARTS = datetime(2026, 3, 9, 14, tzinfo=UTC)
+# Half-way through the consultation: anything that needs it to have begun may happen.
+DURING = STARTS + timedelta(minutes=15)
 CLIENT = {"name": "Ada Lovelace", "email": "ada@example.org", "timezone": "Europe/London"}
 
 
@@ -64,6 +67,13 @@ def confirmed() -> Booking:
 def pending() -> Booking:
     booking = requested()
     booking.hold_for_approval(at=NOW)
+    booking.collect_events()
+    return booking
+
+
+def in_progress() -> Booking:
+    booking = confirmed()
+    booking.start(at=STARTS)
     booking.collect_events()
     return booking
 
@@ -232,6 +242,101 @@ def test_marking_a_no_show_records_who_did_not_come(party: str) -> None:
     assert booking.no_show_party == party
 
 
+def test_starting_in_the_waiting_room_records_started_and_puts_the_booking_in_progress() -> None:
+    booking = confirmed()
+    opens = STARTS - timedelta(minutes=10)
+
+    booking.start(at=opens)
+
+    [event] = booking.collect_events()
+    assert (type(event), event.at) == (Booking.Started, opens)
+    assert (booking.status, booking.history[-1]) == ("in_progress", ("in_progress", opens))
+
+
+@pytest.mark.parametrize(
+    ("waiting_room", "at"),
+    [
+        (timedelta(minutes=10), STARTS - timedelta(minutes=10, seconds=1)),
+        (timedelta(minutes=10), NOW),
+        (timedelta(minutes=2), STARTS - timedelta(minutes=5)),
+    ],
+    ids=["a-second-before-the-room-opens", "days-before", "before-a-shorter-waiting-room"],
+)
+def test_starting_before_the_waiting_room_opens_is_too_early_and_records_nothing(
+    waiting_room: timedelta, at: datetime
+) -> None:
+    booking = confirmed()
+
+    with pytest.raises(TooEarly) as refused:
+        booking.start(at=at, waiting_room=waiting_room)
+
+    assert (refused.value.code, refused.value.status) == ("too_early", 425)
+    assert refused.value.details == {"allowed_from": iso_utc(STARTS - waiting_room)}
+    assert names(booking) == []
+    assert booking.status == "confirmed"
+
+
+def test_an_in_progress_booking_can_be_completed_even_before_its_start_time() -> None:
+    booking = confirmed()
+    booking.start(at=STARTS - timedelta(minutes=5))
+
+    booking.complete(at=STARTS - timedelta(minutes=1))
+
+    assert names(booking) == ["Booking.Started", "Booking.Completed"]
+    assert booking.status == "completed"
+
+
+@pytest.mark.parametrize("party", ["client", "specialist"])
+def test_an_in_progress_booking_can_be_marked_a_no_show_after_the_grace(party: str) -> None:
+    booking = in_progress()
+
+    booking.mark_no_show(party, at=STARTS + timedelta(minutes=15))
+
+    assert names(booking) == ["Booking.NoShowMarked"]
+    assert (booking.status, booking.no_show_party) == ("no_show", party)
+
+
+@pytest.mark.parametrize("at", [NOW, STARTS - timedelta(seconds=1)], ids=["days", "a-second"])
+def test_completing_a_confirmed_booking_before_it_starts_is_too_early(at: datetime) -> None:
+    booking = confirmed()
+
+    with pytest.raises(TooEarly) as refused:
+        booking.complete(at=at)
+
+    assert refused.value.details == {"allowed_from": iso_utc(STARTS)}
+    assert names(booking) == []
+    assert booking.status == "confirmed"
+    booking.complete(at=STARTS)
+    assert names(booking) == ["Booking.Completed"]
+
+
+@pytest.mark.parametrize("make", [confirmed, in_progress], ids=["confirmed", "in-progress"])
+@pytest.mark.parametrize(
+    ("grace", "at"),
+    [
+        (timedelta(minutes=15), NOW),
+        (timedelta(minutes=15), STARTS),
+        (timedelta(minutes=15), STARTS + timedelta(minutes=14, seconds=59)),
+        (timedelta(minutes=30), STARTS + timedelta(minutes=20)),
+    ],
+    ids=["days-before", "at-the-start", "within-the-grace", "within-a-longer-grace"],
+)
+def test_a_no_show_before_the_grace_period_is_over_is_too_early(
+    make: Any, grace: timedelta, at: datetime
+) -> None:
+    booking = make()
+    status = booking.status
+
+    with pytest.raises(TooEarly) as refused:
+        booking.mark_no_show("client", at=at, grace=grace)
+
+    assert refused.value.details == {"allowed_from": iso_utc(STARTS + grace)}
+    assert names(booking) == []
+    assert booking.status == status
+    booking.mark_no_show("client", at=STARTS + grace, grace=grace)
+    assert names(booking) == ["Booking.NoShowMarked"]
+
+
 def _cancelled() -> Booking:
     booking = confirmed()
     booking.cancel(None, refund_eligible=False, by="client", at=NOW)
@@ -248,14 +353,14 @@ def _declined() -> Booking:
 
 def _completed() -> Booking:
     booking = confirmed()
-    booking.complete(at=NOW)
+    booking.complete(at=DURING)
     booking.collect_events()
     return booking
 
 
 def _no_show() -> Booking:
     booking = confirmed()
-    booking.mark_no_show("client", at=NOW)
+    booking.mark_no_show("client", at=DURING)
     booking.collect_events()
     return booking
 
@@ -283,11 +388,15 @@ def _reschedule(b: Booking) -> None:
 
 
 def _complete(b: Booking) -> None:
-    b.complete(at=NOW)
+    b.complete(at=DURING)
 
 
 def _no_show_cmd(b: Booking) -> None:
-    b.mark_no_show("client", at=NOW)
+    b.mark_no_show("client", at=DURING)
+
+
+def _start(b: Booking) -> None:
+    b.start(at=STARTS)
 
 
 @pytest.mark.parametrize(
@@ -312,6 +421,15 @@ def _no_show_cmd(b: Booking) -> None:
         (_no_show, _cancel),
         (_no_show, _complete),
         (_no_show, _approve),
+        (pending, _start),
+        (_cancelled, _start),
+        (_completed, _start),
+        (_no_show, _start),
+        (in_progress, _start),
+        (in_progress, _cancel),
+        (in_progress, _reschedule),
+        (in_progress, _approve),
+        (in_progress, _decline),
     ],
     ids=lambda f: f.__name__.strip("_"),
 )
@@ -579,6 +697,6 @@ def test_a_ledger_records_claims_with_their_start_and_releases_them() -> None:
 
 
 def test_every_refusal_is_a_domain_error_with_an_api_code() -> None:
-    for error in (InvalidSchedule, InvalidState, MissingAnswer):
+    for error in (InvalidSchedule, InvalidState, MissingAnswer, TooEarly):
         assert issubclass(error, DomainError)
         assert error.code != DomainError.code

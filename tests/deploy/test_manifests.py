@@ -33,6 +33,18 @@ SERVICES = ["booking", "availability", "notifications", "calendar-sync", "video"
 # Components without an API of their own: ops endpoints only, no Service.
 WORKERS = ["booking-relay", "availability-projector"]
 SECRET_KEYS = {"ADMIN_API_KEY", "JWT_SECRET", "MANAGE_TOKEN_SECRET"}
+# The keys of kairos-secrets each component uses, and so is given: booking authenticates
+# every kind of caller; the video service will admit specialists (JWT) and clients (manage
+# token) to their rooms, calendar-sync specialists (JWT); the rest authenticate nobody.
+SECRETS_USED = {
+    "booking": SECRET_KEYS,
+    "booking-relay": set(),
+    "availability": set(),
+    "availability-projector": set(),
+    "notifications": set(),
+    "calendar-sync": {"JWT_SECRET"},
+    "video": {"JWT_SECRET", "MANAGE_TOKEN_SECRET"},
+}
 
 
 def load(path: Path) -> list[Any]:
@@ -200,18 +212,35 @@ def test_pods_run_as_the_user_the_image_creates() -> None:
 # --- configuration and secrets -------------------------------------------------
 
 
+def secret_refs(container: Doc) -> dict[str, dict[str, str]]:
+    """Environment variable → the Secret key it is read from."""
+    return {
+        e["name"]: e["valueFrom"]["secretKeyRef"]
+        for e in container.get("env", [])
+        if "secretKeyRef" in e.get("valueFrom", {})
+    }
+
+
 def test_secrets_are_referenced_and_never_defined() -> None:
     manifests = [doc for path in K8S.rglob("*.yaml") for doc in load(path) if isinstance(doc, dict)]
     assert [doc["metadata"]["name"] for doc in manifests if doc.get("kind") == "Secret"] == []
     for name, deployment in of_kind(load_dir(BASE), "Deployment").items():
         [container] = deployment["spec"]["template"]["spec"]["containers"]
-        env = {e["name"]: e for e in container["env"]}
-        for key in SECRET_KEYS:
-            assert env[key]["valueFrom"]["secretKeyRef"] == {
-                "name": "kairos-secrets",
-                "key": key,
-            }, name
+        refs = secret_refs(container)
+        for key in SECRETS_USED[name]:
+            assert refs[key] == {"name": "kairos-secrets", "key": key}, name
         assert container["envFrom"] == [{"configMapRef": {"name": "kairos-config"}}], name
+
+
+def test_each_deployment_gets_only_the_secrets_its_service_uses() -> None:
+    deployments = of_kind(load_dir(BASE), "Deployment")
+    assert set(deployments) == set(SECRETS_USED)
+    for name, deployment in deployments.items():
+        [container] = deployment["spec"]["template"]["spec"]["containers"]
+        shared = {
+            ref["key"] for ref in secret_refs(container).values() if ref["name"] == "kairos-secrets"
+        }
+        assert shared == SECRETS_USED[name], name
 
 
 def test_each_service_connects_to_its_own_database_with_its_own_role() -> None:

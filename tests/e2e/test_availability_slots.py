@@ -158,6 +158,11 @@ def test_a_booked_slot_disappears_from_the_slots_and_comes_back_when_cancelled(
     # The projector reports itself caught up, with its lag on /metrics.
     projector_ops = httpx.get(stack.projector.url + "/readyz", timeout=5)
     assert projector_ops.status_code == 200, projector_ops.text
+
+    def lag_zero() -> bool:
+        metrics = httpx.get(stack.projector.url + "/metrics", timeout=5).text
+        return 'kairos_consumer_lag_events{consumer="availability"} 0.0' in metrics
+
+    eventually(lag_zero, "the projector's lag, from the relay's heartbeats, is 0")
     metrics = httpx.get(stack.projector.url + "/metrics", timeout=5).text
-    assert 'kairos_consumer_lag_events{consumer="availability"} 0.0' in metrics
     assert 'kairos_consumer_lag_seconds{consumer="availability"}' in metrics

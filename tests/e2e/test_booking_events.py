@@ -89,6 +89,7 @@ DOMAIN_TO_INTEGRATION: dict[str, str | None] = {
     "Booking.Declined": "BookingDeclined",
     "Booking.Cancelled": "BookingCancelled",
     "Booking.Rescheduled": "BookingRescheduled",
+    "Booking.Started": "BookingStarted",
     "Booking.Completed": "BookingCompleted",
     "Booking.NoShowMarked": "NoShowMarked",
 }

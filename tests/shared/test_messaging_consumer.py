@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, date, datetime
@@ -28,7 +29,6 @@ from kairos.messaging import (
     EventConsumer,
     GroupTimeouts,
     Handler,
-    HandlerFailed,
     already_applied,
     applied_position,
     create_positions_table,
@@ -38,6 +38,7 @@ from kairos.messaging import (
     partition_for,
     record,
 )
+from kairos.messaging.heartbeat import Heartbeat, heartbeat_topic
 
 pytestmark = [pytest.mark.integration]
 
@@ -163,7 +164,11 @@ async def start(
     running: list[Running] = []
 
     async def start_consumer(
-        handlers: dict[type[Payload], Handler], *, group: str = "g", name: str | None = None
+        handlers: dict[type[Payload], Handler],
+        *,
+        group: str = "g",
+        name: str | None = None,
+        **options: Any,
     ) -> Running:
         consumer = EventConsumer(
             kafka.bootstrap,
@@ -174,6 +179,7 @@ async def start(
             name or f"{topic}.{group}",
             partitions=PARTITIONS,
             timeouts=FAST,
+            **options,
         )
         running.append(Running(consumer))
         return running[-1]
@@ -292,32 +298,57 @@ async def test_garbage_goes_to_the_dead_letter_topic_and_the_consumer_carries_on
     assert position(database, running.consumer.name) == 3
 
 
-async def test_an_offset_is_committed_only_after_the_database_commit(
+async def test_a_handler_that_keeps_failing_parks_its_event_and_the_consumer_goes_on(
     kafka: KafkaHandle, database: str, topic: str, start: Callable[..., Awaitable[Running]]
 ) -> None:
+    calls: list[int] = []
+
     def failing_on_2(conn: psycopg.Connection[Any], env: Envelope, event: Any) -> None:
+        calls.append(env.notification_id)
         record_applied(conn, env, event)
         if env.notification_id == 2:
-            raise RuntimeError("the read model is broken")
+            raise RuntimeError("the read model is broken for Dr Secret")
 
     await produce(kafka.bootstrap, topic, registered(1), cleared(2), cleared(3, date(2026, 3, 2)))
-    broken = await start({SpecialistRegistered: failing_on_2, OverrideCleared: failing_on_2})
-    with pytest.raises(HandlerFailed, match="the read model is broken"):
-        await asyncio.wait_for(broken.task, 30)
+    running = await start({SpecialistRegistered: failing_on_2, OverrideCleared: failing_on_2})
+    name = running.consumer.name
 
-    assert applied(database) == [(1, "SpecialistRegistered")]
-    assert position(database, broken.consumer.name) == 1  # rolled back with the handler's write
-    assert await committed_offsets(kafka.bootstrap, broken.consumer.group_id, topic) == 1
+    await eventually(lambda: position(database, name) == 3, what="event 3 after the poison")
+    # Retried (each attempt rolled back with the handler's write), then parked.
+    assert calls.count(2) == 3
+    assert applied(database) == [(1, "SpecialistRegistered"), (3, "OverrideCleared")]
+    [parked] = await read_all(kafka.bootstrap, dead_letter_topic(topic), 1)
+    assert json.loads(parked["value"])["notification_id"] == 2
+    assert parked["headers"]["dlq-reason"] == "handler-failed"
+    assert "RuntimeError: the read model is broken" in parked["headers"]["dlq-error"]
+    assert parked["headers"]["dlq-consumer"] == name
+    failed = counted("kairos_consumer_dead_lettered_total", consumer=name, reason="handler-failed")
+    assert failed == 1
+    assert counted("kairos_consumer_messages_total", consumer=name, outcome="dead_lettered") == 1
+    await running.stop()
+    # Offsets are committed after the database commits, the parked event's included.
+    assert await committed_offsets(kafka.bootstrap, running.consumer.group_id, topic) == 3
 
-    fixed = await start({SpecialistRegistered: record_applied, OverrideCleared: record_applied})
-    await eventually(lambda: len(applied(database)) == 3, what="events 2 and 3")
-    assert applied(database) == [
-        (1, "SpecialistRegistered"),
-        (2, "OverrideCleared"),
-        (3, "OverrideCleared"),
-    ]
-    await fixed.stop()
-    assert await committed_offsets(kafka.bootstrap, fixed.consumer.group_id, topic) == 3
+
+async def test_a_parked_event_is_logged_without_the_personal_data_its_error_quotes(
+    kafka: KafkaHandle,
+    database: str,
+    topic: str,
+    start: Callable[..., Awaitable[Running]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def refusing(conn: psycopg.Connection[Any], env: Envelope, event: Any) -> None:
+        raise ValueError(f"cannot store {event.name!r} <{event.email}>")
+
+    await produce(kafka.bootstrap, topic, registered(1, name="Dr Secret"), cleared(2))
+    running = await start({SpecialistRegistered: refusing})
+
+    await eventually(lambda: position(database, running.consumer.name) == 2, what="event 2")
+    parked = [r.getMessage() for r in caplog.records if "dead-lettered" in r.getMessage()]
+    assert len(parked) == 1
+    assert "SpecialistRegistered" in parked[0] and "ValueError" in parked[0]
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "Dr Secret" not in logged and "ada@example.com" not in logged
 
 
 async def test_an_event_whose_predecessor_was_never_applied_waits_for_it(
@@ -416,3 +447,55 @@ async def commit_offset(bootstrap: str, group: str, tp: TopicPartition, offset: 
         await committer.commit({tp: offset})
     finally:
         await committer.stop()
+
+
+async def beat(bootstrap: str, topic: str, top: int, published: int, ends: dict[int, int]) -> None:
+    """A heartbeat as the topic's relay sends it: in sync now if it has published all."""
+    now = time.time()
+    heartbeat = Heartbeat(
+        relay="test",
+        topic=topic,
+        top=top,
+        published=published,
+        in_sync_at=now if published >= top else None,
+        ends=ends,
+        sent_at=now,
+    )
+    producer = make_producer(bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(heartbeat_topic(topic), heartbeat.model_dump_json().encode())
+    finally:
+        await producer.stop()
+
+
+async def test_a_consumer_measures_its_lag_against_the_log_and_says_unknown_without_heartbeats(
+    kafka: KafkaHandle, database: str, topic: str, start: Callable[..., Awaitable[Running]]
+) -> None:
+    await produce(kafka.bootstrap, topic, registered(1))
+    running = await start({SpecialistRegistered: record_applied}, heartbeat_timeout=1.0)
+    consumer = running.consumer
+
+    def lag_metric() -> float | None:
+        return METRICS.get_sample_value("kairos_consumer_lag_events", {"consumer": consumer.name})
+
+    # Everything on the broker is applied, but no relay has said where the log ends.
+    await eventually(lambda: consumer.caught_up and position(database, consumer.name) == 1)
+    await eventually(lambda: lag_metric() is not None, what="a lag measurement")
+    assert consumer.lag_events is None and consumer.lag_seconds is None
+    assert math.isnan(lag_metric() or 0.0)
+
+    ends = {p: 0 for p in range(PARTITIONS)} | {PARTITION: 1}
+    await beat(kafka.bootstrap, topic, top=1, published=1, ends=ends)
+    await eventually(lambda: consumer.lag_events == 0, what="lag 0 after a heartbeat")
+    assert consumer.lag_seconds is not None and lag_metric() == 0
+
+    # The log grew, the broker has nothing new: two events behind, not 0.
+    await beat(kafka.bootstrap, topic, top=3, published=1, ends=ends)
+    await eventually(lambda: consumer.lag_events == 2, what="the unpublished events counted")
+
+    # The relay falls silent: the lag is unknown, and the staleness keeps growing.
+    before = consumer.lag_seconds
+    await eventually(lambda: consumer.lag_events is None, what="the lag unknown")
+    assert math.isnan(lag_metric() or 0.0)
+    assert consumer.lag_seconds is not None and consumer.lag_seconds > before

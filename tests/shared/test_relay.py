@@ -25,6 +25,7 @@ import pytest
 from aiokafka import TopicPartition
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
+from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY as METRICS
 
 from kairos.events import Envelope
@@ -40,6 +41,8 @@ from kairos.messaging import (
     run_relay,
     stable_event_id,
 )
+from kairos.messaging.relay import relay_checks
+from kairos.web.ops_server import ops_app
 
 pytestmark = [pytest.mark.integration]
 
@@ -227,6 +230,20 @@ def start(running: list[tuple[Any, asyncio.Task[None]]], runner: Any) -> None:
     running.append((runner, asyncio.create_task(runner.run())))
 
 
+def desks_relay(
+    app: Desks, database: str, bootstrap: str, topic: str, **options: Any
+) -> OutboxRelay:
+    return OutboxRelay(
+        app,
+        to_envelope,
+        bootstrap=bootstrap,
+        database_url=database,
+        topic=topic,
+        partitions=PARTITIONS,
+        **options,
+    )
+
+
 def write_events(app: Desks, desks: int, days: int = 2) -> None:
     for d in range(desks):
         desk_id = app.open(f"Desk {d}")
@@ -239,15 +256,7 @@ async def test_the_relay_publishes_the_log_in_order_as_envelopes_without_interna
 ) -> None:
     app, database = desks
     write_events(app, desks=4)
-    relay = OutboxRelay(
-        app,
-        to_envelope,
-        bootstrap=kafka.bootstrap,
-        database_url=database,
-        topic=topic,
-        partitions=PARTITIONS,
-        batch_size=5,
-    )
+    relay = desks_relay(app, database, kafka.bootstrap, topic, batch_size=5)
     start(tasks, relay)
 
     expected = published(database)
@@ -269,7 +278,7 @@ async def test_the_relay_publishes_the_log_in_order_as_envelopes_without_interna
     assert follow(messages) == expected
     top = app.recorder.max_notification_id()
     await eventually(lambda: relay_position(database, topic) == top, what="the final position")
-    assert sample("kairos_relay_lag_events", relay=topic) == 0
+    await eventually(lambda: sample("kairos_relay_lag_events", relay=topic) == 0, what="lag 0")
     assert sample("kairos_relay_published_total", relay=topic) == len(expected)
     assert sample("kairos_relay_last_publish_timestamp_seconds", relay=topic) > 0
 
@@ -439,3 +448,41 @@ def relay_main(argv: list[str]) -> None:
         partitions=PARTITIONS,
         batch_size=20,
     )
+
+
+async def test_while_the_broker_is_down_the_relay_counts_its_lag_from_the_log_and_is_not_ready(
+    own_kafka: KafkaHandle, desks: tuple[Desks, str], topic: str, tasks: list[Any]
+) -> None:
+    app, database = desks
+    write_events(app, desks=1)
+    relay = desks_relay(
+        app,
+        database,
+        own_kafka.bootstrap,
+        topic,
+        retry_delay=0.2,
+        heartbeat_interval=0.2,
+        broker_timeout=1.0,
+    )
+    start(tasks, relay)
+    assert own_kafka.broker is not None
+    with TestClient(ops_app("relay", relay_checks(relay, database))) as ops:
+
+        def ready() -> int:
+            return ops.get("/readyz").status_code
+
+        def lag() -> float:
+            return sample("kairos_relay_lag_events", relay=topic)
+
+        await eventually(lambda: ready() == 200 and lag() == 0, what="the relay caught up")
+
+        await asyncio.to_thread(own_kafka.broker.stop)
+        top = app.recorder.max_notification_id() or 0
+        write_events(app, desks=2)
+        unpublished = (app.recorder.max_notification_id() or 0) - top
+        await eventually(lambda: lag() == unpublished, what="the lag of the unpublished events")
+        await eventually(lambda: ready() == 503, what="the relay not ready")
+        assert "broker" in ops.get("/readyz").json()["checks"]["kafka"]
+
+        await asyncio.to_thread(own_kafka.broker.start)
+        await eventually(lambda: ready() == 200 and lag() == 0, timeout=60, what="recovery")

@@ -1,7 +1,9 @@
 """Who is calling: the admin API key, a specialist's JWT, or a booking's manage token.
 
 Manage tokens are HMAC-SHA256 signatures of the booking id (256 bits): nothing
-to store, and a token opens exactly the booking it was issued for.
+to store, and a token opens exactly the booking it was issued for. Specialist JWTs
+carry `iss` and `aud`, and a token naming another issuer or audience is refused:
+a token some other system signed with a shared secret opens nothing here.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from uuid import UUID
 import jwt
 
 JWT_ALGORITHM = "HS256"
+# Defaults of the JWT_ISSUER and JWT_AUDIENCE settings.
+JWT_ISSUER = "kairos"
+JWT_AUDIENCE = "kairos-api"
 
 
 @dataclass(frozen=True)
@@ -39,12 +44,21 @@ class Caller:
 class Authenticator:
     """Turns an `Authorization: Bearer …` credential into a Caller, or None."""
 
-    def __init__(self, admin_api_key: str, jwt_secret: str, manage_token_secret: str) -> None:
+    def __init__(
+        self,
+        admin_api_key: str,
+        jwt_secret: str,
+        manage_token_secret: str,
+        issuer: str = JWT_ISSUER,
+        audience: str = JWT_AUDIENCE,
+    ) -> None:
         if not (admin_api_key and jwt_secret and manage_token_secret):
             raise ValueError("admin key, JWT secret and manage-token secret must all be set")
         self._admin_key = admin_api_key.encode()
         self._jwt_secret = jwt_secret
         self._manage_secret = manage_token_secret.encode()
+        self._issuer = issuer
+        self._audience = audience
 
     def manage_token(self, booking_id: UUID) -> str:
         mac = hmac.new(self._manage_secret, b"manage:" + booking_id.bytes, hashlib.sha256)
@@ -53,7 +67,14 @@ class Authenticator:
     def specialist_token(
         self, specialist_id: UUID, now: datetime, ttl: timedelta = timedelta(hours=12)
     ) -> str:
-        claims = {"sub": str(specialist_id), "role": "specialist", "iat": now, "exp": now + ttl}
+        claims = {
+            "iss": self._issuer,
+            "aud": self._audience,
+            "sub": str(specialist_id),
+            "role": "specialist",
+            "iat": now,
+            "exp": now + ttl,
+        }
         return jwt.encode(claims, self._jwt_secret, algorithm=JWT_ALGORITHM)
 
     def caller(self, authorization: str | None, booking_id: UUID | None = None) -> Caller | None:
@@ -78,7 +99,9 @@ class Authenticator:
                 token,
                 self._jwt_secret,
                 algorithms=[JWT_ALGORITHM],
-                options={"require": ["sub", "exp"]},
+                issuer=self._issuer,
+                audience=self._audience,
+                options={"require": ["iss", "aud", "sub", "exp"]},
                 leeway=timedelta(seconds=30),
             )
             if claims.get("role") != "specialist":

@@ -1,5 +1,5 @@
 """The `kairos` command: `kairos dev`, `kairos tail TOPIC`, `kairos token SPECIALIST_ID`,
-`kairos replay availability`, `kairos republish booking`."""
+`kairos replay availability`, `kairos republish booking`, `kairos effects parked|redrive`."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from uuid import UUID
 
 from aiokafka.errors import KafkaConnectionError
 
-from kairos.auth import Authenticator, now_utc
+from kairos.auth import JWT_AUDIENCE, JWT_ISSUER, Authenticator, now_utc
 from kairos.devstack import SECRET_NAMES, read_state, run_dev
+from kairos.effects.commands import add_effects_command
 from kairos.infra import KAFKA_BOOTSTRAP_ENV
 from kairos.tail import tail
 
@@ -51,7 +52,10 @@ def _token(args: argparse.Namespace) -> int:
         print(f"kairos token: not a specialist id (UUID): {args.specialist_id}", file=sys.stderr)
         return 2
     admin_key, jwt_secret, manage_secret = (found[name] or "" for name in SECRET_NAMES)
-    authenticator = Authenticator(admin_key, jwt_secret, manage_secret)
+    # The services' own settings, when this shell has them; else the services' defaults.
+    issuer = _setting("JWT_ISSUER") or JWT_ISSUER
+    audience = _setting("JWT_AUDIENCE") or JWT_AUDIENCE
+    authenticator = Authenticator(admin_key, jwt_secret, manage_secret, issuer, audience)
     ttl = timedelta(minutes=args.ttl_minutes)
     print(authenticator.specialist_token(specialist_id, now_utc(), ttl))
     return 0
@@ -128,6 +132,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     republish.add_argument("--bootstrap", help=f"default: ${KAFKA_BOOTSTRAP_ENV}")
     republish.set_defaults(run=_republish)
+
+    add_effects_command(commands, _setting)
     return parser
 
 

@@ -17,6 +17,7 @@ from fastapi.responses import Response
 from pydantic import BeforeValidator
 
 from availability.cache import AvailabilityCache
+from availability.freshness import STALENESS_HEADER, ProjectionFreshness
 from availability.readmodel import day_bounds
 from availability.schemas import SlotsPublic
 from kairos.slots import Interval
@@ -60,6 +61,7 @@ class SlotsContext:
     cache: AvailabilityCache
     clock: Callable[[], datetime]
     min_position_wait: float
+    freshness: ProjectionFreshness
 
 
 async def _context(request: Request) -> SlotsContext:
@@ -76,7 +78,18 @@ router = APIRouter(prefix="/v1", tags=["slots"])
     "/slots",
     response_model=SlotsPublic,
     responses={
-        422: {"description": "unknown_service, unknown_timezone, invalid_range or validation_error"}
+        200: {
+            "headers": {
+                STALENESS_HEADER: {
+                    "description": "Seconds the slots may be behind the booking log"
+                    " (`unknown` before the projection was ever known current)",
+                    "schema": {"type": "string"},
+                }
+            }
+        },
+        422: {
+            "description": "unknown_service, unknown_timezone, invalid_range or validation_error"
+        },
     },
 )
 async def get_slots(
@@ -145,5 +158,8 @@ async def get_slots(
     return Response(
         json.dumps(body, separators=(",", ":")),
         media_type="application/json",
-        headers={"Server-Timing": f"app;dur={elapsed_ms:.3f}"},
+        headers={
+            "Server-Timing": f"app;dur={elapsed_ms:.3f}",
+            STALENESS_HEADER: ctx.freshness.header(),
+        },
     )

@@ -11,6 +11,9 @@ class AvailabilitySettings(ServiceSettings):
     cache_size: int = 10_000
     # How long GET /v1/slots?min_position=… waits for the projection to catch up.
     min_position_wait_seconds: float = 1.0
+    # How far the read model may fall behind the booking log (seconds) before the query
+    # API and the projector report not ready.
+    max_staleness_seconds: float = 5.0
     # The booking event store, read by `kairos replay availability` (not by the
     # service): in dev one database holds both.
     booking_database_url: str | None = None

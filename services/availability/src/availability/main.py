@@ -19,8 +19,9 @@ from psycopg_pool import ConnectionPool
 from availability.api import SlotsContext, router
 from availability.cache import AvailabilityCache
 from availability.config import AvailabilitySettings
+from availability.freshness import ProjectionFreshness
 from availability.projector import CONSUMER, PRODUCER
-from availability.tables import create_tables, projection_status
+from availability.tables import create_tables
 from kairos.auth import now_utc
 from kairos.messaging.positions import create_positions_table
 from kairos.web import (
@@ -44,6 +45,7 @@ def create_app(
     cache = AvailabilityCache(
         pool, settings.database_url, CONSUMER, PRODUCER, clock, max_entries=settings.cache_size
     )
+    freshness = ProjectionFreshness(pool, CONSUMER)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -51,15 +53,17 @@ def create_app(
         with pool.connection() as conn:
             create_positions_table(conn)
             create_tables(conn)
-        listener = asyncio.get_running_loop().create_task(cache.listen())
+        loop = asyncio.get_running_loop()
+        tasks = [loop.create_task(cache.listen()), loop.create_task(freshness.follow())]
         yield
-        listener.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await listener
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         pool.close()
 
     app = FastAPI(title="Kairos availability", version="1", lifespan=lifespan)
-    app.state.slots = SlotsContext(cache, clock, settings.min_position_wait_seconds)
+    app.state.slots = SlotsContext(cache, clock, settings.min_position_wait_seconds, freshness)
     install_error_handlers(app)
     install_metrics(app, "availability")
 
@@ -68,12 +72,8 @@ def create_app(
             raise RuntimeError("not listening for read-model changes")
 
     def projection() -> None:
-        # A read model that has never caught up would offer slots that are taken.
-        with pool.connection(timeout=2) as conn:
-            status = projection_status(conn, CONSUMER)
-        if status is None or status[0] is None:
-            lag = "unknown" if status is None else status[1]
-            raise RuntimeError(f"the projector has not caught up yet (lag: {lag} events)")
+        # A read model behind the log would offer slots that are already taken.
+        freshness.check(settings.max_staleness_seconds)
 
     app.include_router(
         health_router(

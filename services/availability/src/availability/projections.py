@@ -121,6 +121,7 @@ PROJECTORS: Mapping[type[contract.Payload], Projector] = {
     contract.BookingDeclined: _status("declined"),
     contract.BookingCancelled: _status("cancelled"),
     contract.BookingRescheduled: _rescheduled,
+    contract.BookingStarted: _status("in_progress"),
     contract.BookingCompleted: _status("completed"),
     contract.NoShowMarked: _status("no_show"),
 }

@@ -4,7 +4,10 @@ Consumes booking.events.v1 with the shared consumer runtime: each event's row
 changes, its position and a NOTIFY to the query processes commit in one
 transaction. Several projectors split the partitions through the consumer group.
 Ops endpoints on PROJECTOR_OPS_PORT (default 8000): /readyz is not ready until
-this instance has caught up with its partitions once.
+this instance has caught up with its partitions once, nor while what it has applied
+is older than `max_staleness_seconds` behind the booking log (or unknown: no
+heartbeat from the relay). Every second it records how current it is for the query
+processes (`report_status`).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 import psycopg
 
 from availability.config import AvailabilitySettings
+from availability.freshness import check_staleness
 from availability.projections import Origin, project
 from availability.tables import create_tables, notify_changed, record_status, write
 from kairos.events import BOOKING_TOPIC
@@ -70,15 +74,16 @@ async def _run(settings: AvailabilitySettings, ops_port: int) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, consumer.stop)
 
-    def caught_up() -> None:
+    def current() -> None:
         if not consumer.caught_up:
-            raise RuntimeError(f"catching up: {consumer.lag_events} events behind")
+            raise RuntimeError("catching up with its partitions")
+        check_staleness(consumer.lag_seconds, settings.max_staleness_seconds)
 
-    status = asyncio.get_running_loop().create_task(_report_status(settings, consumer))
+    status = asyncio.get_running_loop().create_task(report_status(settings, consumer))
     ops = start_ops_server(
         "availability-projector",
         ops_port,
-        {"postgres": postgres_check(settings.database_url), "projection": caught_up},
+        {"postgres": postgres_check(settings.database_url), "projection": current},
     )
     try:
         await consumer.run()
@@ -87,13 +92,19 @@ async def _run(settings: AvailabilitySettings, ops_port: int) -> None:
         ops.cancel()
 
 
-async def _report_status(settings: AvailabilitySettings, consumer: EventConsumer) -> None:
-    """Publish the consumer's lag for the query processes' /readyz, every second."""
+async def report_status(settings: AvailabilitySettings, consumer: EventConsumer) -> None:
+    """Record the consumer's lag and how current it is, every second, for the query
+    processes' /readyz and staleness (runs until cancelled)."""
 
     def report() -> None:
         with psycopg.connect(settings.database_url, autocommit=True, connect_timeout=2) as conn:
             record_status(
-                conn, consumer.name, consumer.caught_up, consumer.lag_events, consumer.lag_seconds
+                conn,
+                consumer.name,
+                consumer.caught_up,
+                consumer.lag_events,
+                consumer.lag_seconds,
+                consumer.freshness.as_of,
             )
 
     while True:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from typing import Any, TypeAlias
 
@@ -124,25 +125,40 @@ BUSY = Table(
 )
 TABLES: tuple[Table, ...] = (SPECIALISTS, OVERRIDES, SERVICES, BUSY)
 
-# The projector's progress, for the query processes' /readyz (not rebuilt: it describes
-# the consumer, not the events).
+# The projector's progress, for the query processes' /readyz and staleness (not rebuilt:
+# it describes the consumer, not the events). `current_as_of`: the read model holds
+# every booking event committed before it (see kairos.messaging.heartbeat).
 STATUS_TABLE = "availability_projection_status"
-_STATUS_DDL = f"""
-CREATE TABLE IF NOT EXISTS {STATUS_TABLE} (
-    consumer text PRIMARY KEY,
-    caught_up_at timestamptz,
-    lag_events bigint,
-    lag_seconds double precision NOT NULL,
-    updated_at timestamptz NOT NULL
+_STATUS_DDL = (
+    f"""
+    CREATE TABLE IF NOT EXISTS {STATUS_TABLE} (
+        consumer text PRIMARY KEY,
+        caught_up_at timestamptz,
+        lag_events bigint,
+        lag_seconds double precision,
+        updated_at timestamptz NOT NULL,
+        current_as_of timestamptz
+    )
+    """,
+    # Tables made before staleness was measured.
+    f"ALTER TABLE {STATUS_TABLE} ADD COLUMN IF NOT EXISTS current_as_of timestamptz",
+    f"ALTER TABLE {STATUS_TABLE} ALTER COLUMN lag_seconds DROP NOT NULL",
 )
-"""
+
+
+@dataclass(frozen=True)
+class ProjectionStatus:
+    caught_up_at: datetime | None  # the first time the projector read to the end
+    lag_events: int | None  # None: unknown
+    current_as_of: datetime | None  # None: never known current
 
 
 def create_tables(conn: psycopg.Connection[Any], suffix: str = "") -> None:
     """Create the tables (named with `suffix`) if missing; safe from several processes."""
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_DDL_LOCK,))
-        conn.execute(_STATUS_DDL)
+        for statement in _STATUS_DDL:
+            conn.execute(statement)
         for table in TABLES:
             name = sql.Identifier(table.named(suffix))
             conn.execute(
@@ -181,29 +197,30 @@ def record_status(
     consumer: str,
     caught_up: bool,
     lag_events: int | None,
-    lag_seconds: float,
+    lag_seconds: float | None,
+    current_as_of: float | None,
 ) -> None:
-    """The projector's lag; `caught_up_at` is set the first time it has caught up."""
+    """The projector's lag and how current it is (`current_as_of`, Unix seconds);
+    `caught_up_at` is set the first time it has caught up."""
     conn.execute(
         f"INSERT INTO {STATUS_TABLE} AS s"
-        " (consumer, caught_up_at, lag_events, lag_seconds, updated_at)"
-        " VALUES (%s, CASE WHEN %s THEN now() END, %s, %s, now())"
+        " (consumer, caught_up_at, lag_events, lag_seconds, updated_at, current_as_of)"
+        " VALUES (%s, CASE WHEN %s THEN now() END, %s, %s, now(), to_timestamp(%s))"
         " ON CONFLICT (consumer) DO UPDATE SET"
         " caught_up_at = COALESCE(s.caught_up_at, EXCLUDED.caught_up_at),"
         " lag_events = EXCLUDED.lag_events, lag_seconds = EXCLUDED.lag_seconds,"
-        " updated_at = EXCLUDED.updated_at",
-        (consumer, caught_up, lag_events, lag_seconds),
+        " updated_at = EXCLUDED.updated_at, current_as_of = EXCLUDED.current_as_of",
+        (consumer, caught_up, lag_events, lag_seconds, current_as_of),
     )
 
 
-def projection_status(conn: psycopg.Connection[Any], consumer: str) -> tuple[Any, ...] | None:
-    """(caught_up_at, lag_events, lag_seconds, updated_at) of `consumer`, None if unknown."""
+def projection_status(conn: psycopg.Connection[Any], consumer: str) -> ProjectionStatus | None:
+    """What `consumer` last recorded, None if it never did."""
     row = conn.execute(
-        f"SELECT caught_up_at, lag_events, lag_seconds, updated_at FROM {STATUS_TABLE}"
-        " WHERE consumer = %s",
+        f"SELECT caught_up_at, lag_events, current_as_of FROM {STATUS_TABLE} WHERE consumer = %s",
         (consumer,),
     ).fetchone()
-    return tuple(row) if row else None
+    return None if row is None else ProjectionStatus(row[0], row[1], row[2])
 
 
 @lru_cache(maxsize=64)

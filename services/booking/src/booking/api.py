@@ -53,16 +53,21 @@ bookings = APIRouter(prefix="/v1/bookings", tags=["bookings"])
 # --- authorisation ------------------------------------------------------------
 
 
-def _unauthorized(authorization: str | None) -> ApiError:
-    if authorization:
+def _refused(caller: Caller | None) -> ApiError:
+    """401 when the request proves no identity (no credential, or one that is invalid,
+    expired, or for another issuer, audience or booking); 403 when it does, but that
+    caller may not do this."""
+    if caller is not None:
         return ApiError(403, "forbidden", "these credentials do not give access to this resource")
-    return ApiError(401, "unauthorized", "send Authorization: Bearer <credential>")
+    return ApiError(
+        401, "unauthorized", "send a valid credential: Authorization: Bearer <credential>"
+    )
 
 
 def _require_admin(ctx: BookingContext, authorization: str | None) -> Caller:
     caller = ctx.auth.caller(authorization)
     if caller is None or not caller.is_admin:
-        raise _unauthorized(authorization)
+        raise _refused(caller)
     return caller
 
 
@@ -71,7 +76,7 @@ def _require_admin_or_specialist(
 ) -> Caller:
     caller = ctx.auth.caller(authorization)
     if caller is None or not (caller.is_admin or caller.is_specialist(specialist_id)):
-        raise _unauthorized(authorization)
+        raise _refused(caller)
     return caller
 
 
@@ -82,10 +87,10 @@ def _booking_for(
     specialist, or an admin. Credentials are checked before existence is revealed."""
     caller = ctx.auth.caller(authorization, booking_id=booking_id)
     if caller is None or (caller.role == "client" and not allow_client):
-        raise _unauthorized(authorization)
+        raise _refused(caller)
     booking = ctx.app.booking(booking_id)
     if caller.role == "specialist" and not caller.is_specialist(booking.specialist_id):
-        raise _unauthorized(authorization)
+        raise _refused(caller)
     return caller, booking
 
 
@@ -287,10 +292,10 @@ def update_service(
 ) -> s.ServiceChanged:
     caller = ctx.auth.caller(authorization)
     if caller is None:
-        raise _unauthorized(authorization)
+        raise _refused(caller)
     service = ctx.app.service(service_id)
     if not (caller.is_admin or caller.is_specialist(service.specialist_id)):
-        raise _unauthorized(authorization)
+        raise _refused(caller)
     try:
         changes = body.changes()
     except ValueError as exc:
@@ -363,10 +368,10 @@ def list_bookings(
     """Consultation history: an admin sees all; a specialist sees only their own."""
     caller = ctx.auth.caller(authorization)
     if caller is None or caller.role == "client":
-        raise _unauthorized(authorization)
+        raise _refused(caller)
     if caller.role == "specialist":
         if specialist_id not in (None, caller.specialist_id):
-            raise _unauthorized(authorization)
+            raise _refused(caller)
         specialist_id = caller.specialist_id
     rows = ctx.index.bookings(
         BookingFilter(

@@ -10,8 +10,12 @@ from zoneinfo import ZoneInfo
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Recording
+from eventsourcing.utils import EnvType
 
+from booking.contention import DEFAULT_TIMEOUT, Contention
 from booking.domain import (
+    NO_SHOW_GRACE,
+    WAITING_ROOM,
     Booking,
     DayLedger,
     DomainError,
@@ -24,10 +28,6 @@ from booking.domain import (
 from booking.store_reads import load_many, notification_id_of
 from kairos.slots import Interval, Rejection, check_start
 from kairos.timezones import MINUTES_PER_DAY, iso_utc, local_date, local_to_utc, zone
-
-# A claim that loses on optimistic concurrency is re-checked against the new
-# state this many times; a genuine clash ends as 409 on the first re-check.
-MAX_ATTEMPTS = 5
 
 T = TypeVar("T")
 
@@ -92,6 +92,16 @@ class Bookings(Application[UUID]):
     """Specialists' catalog and the booking lifecycle, with no double booking by construction."""
 
     name = "bookings"
+
+    def __init__(
+        self,
+        env: EnvType | None = None,
+        no_show_grace: timedelta = NO_SHOW_GRACE,
+        contention_timeout: timedelta = DEFAULT_TIMEOUT,
+    ) -> None:
+        super().__init__(env=env)
+        self.no_show_grace = no_show_grace
+        self.contention = Contention(contention_timeout)
 
     # --- catalog --------------------------------------------------------------
 
@@ -184,6 +194,7 @@ class Bookings(Application[UUID]):
         service.check_answers(answers)
         retry_of_request = booking_id is not None
         booking_id = booking_id or uuid4()
+        specialist = self._read_only(service.specialist_id, Specialist, "specialist")
 
         def attempt() -> Placed:
             existing = self._find(booking_id, Booking) if retry_of_request else None
@@ -224,10 +235,17 @@ class Bookings(Application[UUID]):
             recordings = self.save(booking, *self._claim(ledgers, booking))
             return Placed(booking, _position_of(recordings, booking))
 
-        return self._retrying(attempt)
+        return self._contended(
+            specialist.id, self._days_around(specialist, starts_at, service), attempt
+        )
 
     def reschedule(self, booking_id: UUID, starts_at: datetime, now: datetime) -> Booking:
         """Move an active booking to another offered start; its old time is free again."""
+
+        current = self._read_only(booking_id, Booking, "booking")
+        specialist = self._read_only(current.specialist_id, Specialist, "specialist")
+        service = self._read_only(current.service_id, Service, "service")
+        days = self._days_around(specialist, starts_at, service).union(current.ledger_days)
 
         def attempt() -> Booking:
             booking = self.booking(booking_id)
@@ -251,7 +269,7 @@ class Bookings(Application[UUID]):
             self.save(booking, *(ledger for ledger in ledgers.values() if ledger.pending_events))
             return booking
 
-        return self._retrying(attempt)
+        return self._contended(specialist.id, days, attempt)
 
     def cancel(self, booking_id: UUID, reason: str | None, by: str, now: datetime) -> Booking:
         """Cancel and free the time; cancelling a cancelled booking changes nothing."""
@@ -263,13 +281,10 @@ class Bookings(Application[UUID]):
                 self._save_releasing(booking)
             return booking
 
-        return self._retrying(attempt)
+        return self._on_its_ledgers(booking_id, attempt)
 
     def approve(self, booking_id: UUID, now: datetime) -> Booking:
-        booking = self.booking(booking_id)
-        booking.approve(at=now)
-        self.save(booking)
-        return booking
+        return self._changing(booking_id, lambda booking: booking.approve(at=now))
 
     def decline(self, booking_id: UUID, reason: str | None, now: datetime) -> Booking:
 
@@ -279,19 +294,24 @@ class Bookings(Application[UUID]):
             self._save_releasing(booking)
             return booking
 
-        return self._retrying(attempt)
+        return self._on_its_ledgers(booking_id, attempt)
+
+    def start(
+        self, booking_id: UUID, now: datetime, waiting_room: timedelta = WAITING_ROOM
+    ) -> Booking:
+        """The consultation began: confirmed → in_progress, from `waiting_room` before its start."""
+        return self._changing(booking_id, lambda booking: booking.start(now, waiting_room))
 
     def complete(self, booking_id: UUID, now: datetime) -> Booking:
-        booking = self.booking(booking_id)
-        booking.complete(at=now)
-        self.save(booking)
-        return booking
+        """Once the consultation has started (or is in progress)."""
+        return self._changing(booking_id, lambda booking: booking.complete(at=now))
 
     def mark_no_show(self, booking_id: UUID, party: str, now: datetime) -> Booking:
-        booking = self.booking(booking_id)
-        booking.mark_no_show(party, at=now)
-        self.save(booking)
-        return booking
+        """Once the consultation is `no_show_grace` old and nobody finished it."""
+        return self._changing(
+            booking_id,
+            lambda booking: booking.mark_no_show(party, at=now, grace=self.no_show_grace),
+        )
 
     # --- internals ------------------------------------------------------------
 
@@ -322,6 +342,19 @@ class Bookings(Application[UUID]):
         if rejection is not None:
             raise SlotRejected(rejection, {"starts_at": iso_utc(starts_at)})
 
+    def _days_around(
+        self, specialist: Specialist, starts_at: datetime, service: Service
+    ) -> set[str]:
+        """The UTC dates of every ledger whose claims can decide whether `starts_at` is
+        offered: those the start's local day touches, widened by the service's buffers
+        (a slot's padding reaches that far), and those the booking would claim."""
+        rules = service.rules()
+        local_day = _local_day(starts_at, zone(specialist.timezone))
+        reach = Interval(local_day.start - rules.buffer_before, local_day.end + rules.buffer_after)
+        return _utc_days(reach).union(
+            self._claim_days(specialist, rules.padded(starts_at), starts_at)
+        )
+
     def _ledgers_around(
         self,
         specialist: Specialist,
@@ -329,15 +362,8 @@ class Bookings(Application[UUID]):
         service: Service,
         loaded: dict[str, DayLedger] | None = None,
     ) -> dict[str, DayLedger]:
-        """Every ledger whose claims can decide whether `starts_at` is offered: those of
-        the UTC dates the start's local day touches, widened by the service's buffers
-        (a slot's padding reaches that far), and those the booking would claim."""
-        rules = service.rules()
-        local_day = _local_day(starts_at, zone(specialist.timezone))
-        reach = Interval(local_day.start - rules.buffer_before, local_day.end + rules.buffer_after)
-        days = _utc_days(reach).union(
-            self._claim_days(specialist, rules.padded(starts_at), starts_at)
-        )
+        """The ledgers of `_days_around`, as stored now (or new and empty)."""
+        days = self._days_around(specialist, starts_at, service)
         ledgers = dict(loaded or {})
         wanted = {
             DayLedger.create_id(specialist.id, day): day for day in days if day not in ledgers
@@ -379,22 +405,29 @@ class Bookings(Application[UUID]):
             ledger.release(booking.id)
         self.save(booking, *ledgers)
 
-    @staticmethod
-    def _retrying(attempt: Callable[[], T]) -> T:
-        """Run a load-check-save command again when a concurrent save got there first.
+    def _contended(self, specialist_id: UUID, days: Iterable[str], attempt: Callable[[], T]) -> T:
+        """Run a load-check-save command on these ledger days of a specialist until it is
+        decided (booking.contention). The aggregate cache fast-forwards on every load, so
+        a retry sees the winner's events, and a real clash fails its check there."""
+        ledger_ids = [DayLedger.create_id(specialist_id, day) for day in days]
+        return self.contention.run(ledger_ids, attempt)
 
-        The aggregate cache fast-forwards on every load, so a retry sees the winner's
-        events; a real clash then fails the slot check and surfaces as its 409.
-        """
-        for _ in range(MAX_ATTEMPTS - 1):
-            try:
-                return attempt()
-            except IntegrityError:
-                continue
-        try:
-            return attempt()
-        except IntegrityError:
-            raise SlotRejected(Rejection.SLOT_UNAVAILABLE) from None
+    def _on_its_ledgers(self, booking_id: UUID, attempt: Callable[[], T]) -> T:
+        """A command that releases the booking's claims, contended on the ledgers holding them."""
+        booking = self._read_only(booking_id, Booking, "booking")
+        return self._contended(booking.specialist_id, booking.ledger_days, attempt)
+
+    def _changing(self, booking_id: UUID, command: Callable[[Booking], None]) -> Booking:
+        """Apply a command that touches the booking alone; a concurrent change to the same
+        booking makes it run again on the new state, where its status check decides."""
+
+        def attempt() -> Booking:
+            booking = self.booking(booking_id)
+            command(booking)
+            self.save(booking)
+            return booking
+
+        return self.contention.run([], attempt)
 
     def _read_only(self, aggregate_id: UUID, kind: type[T], noun: str) -> T:
         """A cached aggregate the caller promises not to change (skips the defensive copy)."""

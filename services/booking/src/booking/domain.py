@@ -18,7 +18,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from kairos.slots import Interval, LocalWindow, ServiceRules, WorkingHours
-from kairos.timezones import MINUTES_PER_DAY, zone
+from kairos.timezones import MINUTES_PER_DAY, iso_utc, zone
 
 # A pair of minutes since local midnight; the end may be 1440 (24:00).
 WindowPair = list[int]
@@ -54,6 +54,20 @@ class InvalidState(DomainError):
 
 class MissingAnswer(DomainError):
     code = "missing_answer"
+
+
+class TooEarly(DomainError):
+    """A command that needs the consultation to have started (or nearly) came before that.
+    425 and `too_early`, as the video service answers a join before the waiting room opens."""
+
+    code = "too_early"
+    status = 425
+
+    def __init__(self, command: str, allowed_from: datetime) -> None:
+        super().__init__(
+            f"too early to {command}: allowed from {iso_utc(allowed_from)}",
+            {"allowed_from": iso_utc(allowed_from)},
+        )
 
 
 def check_windows(windows: list[WindowPair]) -> None:
@@ -217,10 +231,18 @@ class Service(Aggregate):
 
 ACTIVE = frozenset({"pending", "confirmed"})
 
+# Defaults of the booking service's time rules; a deployment may set its own.
+# The waiting room opens this long before the start (API.md, video).
+WAITING_ROOM = timedelta(minutes=10)
+# A party counts as absent only once this much of the consultation has gone by.
+NO_SHOW_GRACE = timedelta(minutes=15)
+
 
 class Booking(Aggregate):
     """One consultation's lifecycle: pending → confirmed/declined; confirmed → cancelled,
-    completed or no_show. Rescheduling keeps the id."""
+    in_progress (from the waiting room on), completed (once started) or no_show (once
+    started and a grace period gone); in_progress → completed or no_show. Only pending and
+    confirmed bookings can be cancelled or rescheduled. Rescheduling keeps the id."""
 
     @event("SlotRequested")
     def __init__(
@@ -343,16 +365,33 @@ class Booking(Aggregate):
         self.busy_from, self.busy_until = busy_from, busy_until
         self.ledger_days = ledger_days
 
+    def start(self, at: datetime, waiting_room: timedelta = WAITING_ROOM) -> None:
+        """The consultation began (its video session started)."""
+        self._check_status("start", "confirmed")
+        self._check_not_before("start", self.starts_at - waiting_room, at)
+        self._started(at=at)
+
+    @event("Started")
+    def _started(self, at: datetime) -> None:
+        self._enter("in_progress", at)
+
+    def _check_not_before(self, command: str, allowed_from: datetime, at: datetime) -> None:
+        if at < allowed_from:
+            raise TooEarly(command, allowed_from)
+
     def complete(self, at: datetime) -> None:
         self._check_status("complete", "confirmed", "in_progress")
+        if self.status == "confirmed":
+            self._check_not_before("complete", self.starts_at, at)
         self._completed(at=at)
 
     @event("Completed")
     def _completed(self, at: datetime) -> None:
         self._enter("completed", at)
 
-    def mark_no_show(self, party: str, at: datetime) -> None:
+    def mark_no_show(self, party: str, at: datetime, grace: timedelta = NO_SHOW_GRACE) -> None:
         self._check_status("mark a no-show on", "confirmed", "in_progress")
+        self._check_not_before("mark a no-show", self.starts_at + grace, at)
         self._no_show_marked(party=party, at=at)
 
     @event("NoShowMarked")

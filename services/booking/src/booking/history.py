@@ -50,6 +50,7 @@ class HistoryIndex(Projection):
             ("Pending", "pending"),
             ("Declined", "declined"),
             ("Cancelled", "cancelled"),
+            ("Started", "in_progress"),
             ("Completed", "completed"),
             ("NoShowMarked", "no_show"),
         ):

@@ -88,6 +88,9 @@ class IntegrationMapper:
                 previous_starts_at=e.previous_starts_at,
                 previous_ends_at=e.previous_ends_at,
             ),
+            event_class(Booking, "Started"): lambda e: contract.BookingStarted(
+                booking_id=e.originator_id
+            ),
             event_class(Booking, "Completed"): lambda e: contract.BookingCompleted(
                 booking_id=e.originator_id
             ),

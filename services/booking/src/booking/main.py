@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 import redis
 from fastapi import FastAPI, Request
@@ -16,7 +17,8 @@ from psycopg_pool import ConnectionPool
 
 from booking.api import ROUTERS, BookingContext
 from booking.application import Bookings
-from booking.config import BookingSettings
+from booking.config import BookingSettings, BookingStoreSettings
+from booking.contention import Busy
 from booking.directory import Directory
 from booking.domain import DomainError
 from booking.history import HistoryIndex
@@ -34,9 +36,10 @@ from kairos.web import (
 )
 
 
-def bookings_application(settings: BookingSettings) -> Bookings:
+def bookings_application(settings: BookingStoreSettings, **rules: Any) -> Bookings:
+    """The event store's application; `rules` are Bookings' keyword arguments."""
     return open_application(
-        lambda env: Bookings(env=env),
+        lambda env: Bookings(env=env, **rules),
         settings.database_url,
         AGGREGATE_CACHE_MAXSIZE=str(settings.aggregate_cache_size),
         POSTGRES_POOL_SIZE=str(settings.db_pool_size),
@@ -49,7 +52,11 @@ def create_app(
 ) -> FastAPI:
     settings = settings or BookingSettings()
     configure_logging(settings.log_level)
-    bookings = bookings_application(settings)
+    bookings = bookings_application(
+        settings,
+        no_show_grace=timedelta(minutes=settings.no_show_grace_minutes),
+        contention_timeout=timedelta(seconds=settings.contention_timeout_seconds),
+    )
     pool = ConnectionPool(
         settings.database_url, min_size=1, max_size=settings.db_pool_size, open=False
     )
@@ -74,6 +81,8 @@ def create_app(
             settings.admin_api_key.get_secret_value(),
             settings.jwt_secret.get_secret_value(),
             settings.manage_token_secret.get_secret_value(),
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
         ),
         index=index,
         directory=directory,
@@ -85,7 +94,8 @@ def create_app(
 
     @app.exception_handler(DomainError)
     async def _domain_error(_: Request, exc: DomainError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        headers = {"Retry-After": str(exc.retry_after_seconds)} if isinstance(exc, Busy) else None
+        return error_response(exc.status, exc.code, exc.message, exc.details, headers)
 
     def redis_ping() -> None:
         cache.ping()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from booking.config import BookingSettings
+from booking.config import BookingStoreSettings
 from booking.integration import IntegrationMapper
 from booking.main import bookings_application
 from kairos.events import BOOKING_TOPIC
@@ -17,7 +17,7 @@ from kairos.web import configure_logging
 
 
 def main() -> None:
-    settings = BookingSettings()
+    settings = BookingStoreSettings()
     configure_logging(settings.log_level)
     run_relay(
         lambda: bookings_application(settings),

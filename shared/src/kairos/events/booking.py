@@ -151,6 +151,13 @@ class BookingRescheduled(BookingTimes):
     previous_ends_at: datetime
 
 
+class BookingStarted(Payload):
+    """The consultation began (e.g. both parties joined its video session): in_progress.
+    The booking keeps its time; it can no longer be cancelled or rescheduled."""
+
+    booking_id: UUID
+
+
 class BookingCompleted(Payload):
     booking_id: UUID
 
@@ -173,6 +180,7 @@ BOOKING_EVENTS: tuple[type[Payload], ...] = (
     BookingDeclined,
     BookingCancelled,
     BookingRescheduled,
+    BookingStarted,
     BookingCompleted,
     NoShowMarked,
 )

@@ -4,12 +4,24 @@ Each event is applied in one database transaction together with its position
 (ARCHITECTURE.md rule 3), and the Kafka offset is committed only after that
 transaction commits: a crash redelivers, and the position skips the redelivery.
 
+A poison event never stops a consumer (rule 8). A message that cannot be
+decoded, and an event whose handler keeps raising for a reason that is not
+transient (a NUL byte the database refuses, a bug), is parked: sent to the
+topic's dead-letter topic with the reason in its headers, counted in
+`kairos_consumer_dead_lettered_total{reason}`, logged without its content, and
+recorded as done so the consumer goes on with the next. A transient failure (the
+database unreachable, restarting, or a transaction that lost a serialization
+race) is retried with backoff for as long as it lasts, and never parked.
+
 The relay stamps each message with the notification id of the event before it
 on the same partition (`PREVIOUS_HEADER`). An event whose predecessor this
 consumer has not applied is never applied out of order: that only happens when
 the broker lost messages (or this consumer's committed offsets point past
 them), so the consumer re-reads the partition from its beginning once and
 otherwise waits for the relay to republish the missing events.
+
+Lag and staleness are measured against the producer's notification log, from the
+relay's heartbeats (kairos.messaging.heartbeat), not against the broker's offsets.
 
 A broker that restarts with empty storage (the dev broker) leaves a running
 aiokafka consumer stalled or committing into the void; a periodic check notices
@@ -24,6 +36,8 @@ import contextlib
 import enum
 import json
 import logging
+import math
+import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -32,11 +46,19 @@ import psycopg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import CommitFailedError, KafkaError, RebalanceInProgressError
+from psycopg import errors as psycopg_errors
 from psycopg_pool import ConnectionPool
 from pydantic import ValidationError
 
 from kairos.events import REGISTRY, Envelope, EventRegistry, UnknownEventType, dead_letter_topic
 from kairos.events.booking import Payload
+from kairos.messaging.heartbeat import (
+    HEARTBEAT_PARTITIONS,
+    Freshness,
+    Heartbeat,
+    HeartbeatTracker,
+    heartbeat_topic,
+)
 from kairos.messaging.kafka import (
     DLQ_CONSUMER_HEADER,
     DLQ_ERROR_HEADER,
@@ -48,6 +70,7 @@ from kairos.messaging.kafka import (
     TOPIC_PARTITIONS,
     GroupTimeouts,
     close_quietly,
+    create_missing_topics,
     ensure_topics,
     make_admin,
     make_consumer,
@@ -58,6 +81,7 @@ from kairos.messaging.metrics import (
     CONSUMER_LAG_EVENTS,
     CONSUMER_LAG_SECONDS,
     CONSUMER_RECOVERIES,
+    DATABASE_RETRIES,
     DEAD_LETTERED,
     HANDLER_SECONDS,
 )
@@ -77,10 +101,26 @@ T = TypeVar("T")
 
 _POLL_MS = 250
 _MAX_ERROR_TEXT = 2000
+_HANDLER_FAILED = "handler-failed"
+
+#: What the database raises when it is unwell rather than when the event is bad:
+#: unreachable, restarting, terminated connections, pool timeouts (all
+#: OperationalError), and transactions that lost a serialization race or deadlock.
+TRANSIENT_DATABASE_ERRORS: tuple[type[Exception], ...] = (
+    psycopg.OperationalError,
+    psycopg_errors.TransactionRollback,
+)
 
 
 class HandlerFailed(RuntimeError):
-    """A handler raised: its transaction rolled back and its offset was not committed."""
+    """A handler raised for a reason that is not transient; its transaction rolled back.
+
+    The consumer retries the event a few times, then parks it (see the module docstring).
+    """
+
+    def __init__(self, message: str, cause: Exception) -> None:
+        super().__init__(message)
+        self.cause = cause
 
 
 class _BrokerTrouble(Exception):
@@ -107,6 +147,10 @@ class EventConsumer:
     class hierarchy; an event with no handler is recorded as applied. `database`
     is a psycopg pool or a connection string (then the consumer owns a small pool).
     `name` keys the consumer's positions and labels its metrics (default: group id).
+    A handler that raises a non-transient error is tried `handler_attempts` times
+    before its event is parked; transient failures wait `retry_delay`, doubling up to
+    `max_retry_delay`, and are retried until they pass. With no heartbeat from a
+    topic's relay for `heartbeat_timeout` seconds, the lag is unknown.
     """
 
     def __init__(
@@ -125,6 +169,9 @@ class EventConsumer:
         stall_timeout: float = 15.0,
         commit_timeout: float = 5.0,
         retry_delay: float = 1.0,
+        max_retry_delay: float = 30.0,
+        handler_attempts: int = 3,
+        heartbeat_timeout: float = 5.0,
     ) -> None:
         self.topics = (topics,) if isinstance(topics, str) else tuple(topics)
         self.group_id = group_id
@@ -141,12 +188,15 @@ class EventConsumer:
         self._stall_timeout = stall_timeout
         self._commit_timeout = commit_timeout
         self._retry_delay = retry_delay
+        self._max_retry_delay = max_retry_delay
+        self._handler_attempts = max(1, handler_attempts)
         self._stopping = asyncio.Event()
         # Partitions re-read from the beginning since their last applied event.
         self._rewound: set[TopicPartition] = set()
-        self._last_message_ms: int | None = None
-        self.lag_events: int | None = None  # None until every partition's end is known
-        self.lag_seconds = 0.0
+        self._heartbeats = HeartbeatTracker(heartbeat_timeout)
+        self.freshness = Freshness(None, None)
+        self.lag_events: int | None = None  # None while unknown: no recent heartbeat
+        self.lag_seconds: float | None = None  # staleness; None until first known current
         self._caught_up = asyncio.Event()
 
     @property
@@ -163,7 +213,7 @@ class EventConsumer:
         self._stopping.set()
 
     async def run(self) -> None:
-        """Consume until `stop()`. Raises HandlerFailed when a handler raises."""
+        """Consume until `stop()`, through broker and database outages and poison events."""
         pool = await self._open_pool()
         try:
             await self._in_thread(self._create_tables)
@@ -213,10 +263,13 @@ class EventConsumer:
         )
         producer = make_producer(self._bootstrap, client_id=f"{self.name}-dlq")
         admin = make_admin(self._bootstrap, client_id=f"{self.name}-admin")
+        beats = make_consumer(self._bootstrap, group_id=None, client_id=f"{self.name}-heartbeats")
         try:
             await consumer.start()
             await producer.start()
             await admin.start()
+            await beats.start()
+            await self._follow_heartbeats(admin, beats)
             committed: dict[TopicPartition, int] = {}
             last_progress = time.monotonic()
             next_check = last_progress + self._check_interval
@@ -225,6 +278,7 @@ class EventConsumer:
                 if batches:
                     await self._process(consumer, producer, batches, committed)
                     last_progress = time.monotonic()
+                await self._hear(beats)
                 await self._measure_lag(consumer)
                 if time.monotonic() >= next_check:
                     if await asyncio.wait_for(
@@ -234,7 +288,7 @@ class EventConsumer:
                         last_progress = time.monotonic()
                     next_check = time.monotonic() + self._check_interval
         finally:
-            await close_quietly(consumer.stop(), producer.stop(), admin.close())
+            await close_quietly(consumer.stop(), producer.stop(), admin.close(), beats.stop())
 
     async def _process(
         self,
@@ -244,7 +298,6 @@ class EventConsumer:
         committed: dict[TopicPartition, int],
     ) -> None:
         offsets: dict[TopicPartition, int] = {}
-        failure: HandlerFailed | None = None
         try:
             for tp, messages in batches.items():
                 for message in messages:
@@ -254,34 +307,43 @@ class EventConsumer:
                         offsets.pop(tp, None)
                         break
                     offsets[tp] = message.offset + 1
-                    self._last_message_ms = message.timestamp
-        except HandlerFailed as exc:
-            failure = exc
         except _Stopped:
             pass
         if offsets:
             await self._commit(consumer, offsets, committed)
-        if failure is not None:
-            raise failure
+
+    async def _follow_heartbeats(self, admin: AIOKafkaAdminClient, beats: AIOKafkaConsumer) -> None:
+        """Read each topic's heartbeats, starting with the latest one sent."""
+        await create_missing_topics(
+            admin, {heartbeat_topic(topic): HEARTBEAT_PARTITIONS for topic in self.topics}
+        )
+        partitions = [TopicPartition(heartbeat_topic(topic), 0) for topic in self.topics]
+        beats.assign(partitions)
+        ends = await beats.end_offsets(partitions)
+        for tp in partitions:
+            beats.seek(tp, max(0, ends[tp] - 1))
+
+    async def _hear(self, beats: AIOKafkaConsumer) -> None:
+        for messages in (await beats.getmany(timeout_ms=0)).values():
+            for message in messages:
+                try:
+                    beat = Heartbeat.model_validate_json(message.value or b"")
+                except ValidationError:
+                    log.debug("%s: ignored a malformed heartbeat", self.name)
+                    continue
+                self._heartbeats.heard(beat, time.monotonic())
 
     async def _measure_lag(self, consumer: AIOKafkaConsumer) -> None:
         assigned = consumer.assignment()
-        lag = 0
-        for tp in assigned:
-            highwater = consumer.highwater(tp)
-            if highwater is None:  # nothing fetched from it yet
-                self.lag_events = None
-                return
-            lag += max(0, highwater - await consumer.position(tp))
-        self.lag_events = lag
-        if lag and self._last_message_ms is not None:
-            self.lag_seconds = max(0.0, time.time() - self._last_message_ms / 1000)
-        else:
-            self.lag_seconds = 0.0
-        CONSUMER_LAG_EVENTS.labels(self.name).set(lag)
-        CONSUMER_LAG_SECONDS.labels(self.name).set(self.lag_seconds)
-        if assigned and not lag:
+        positions = {tp: await consumer.position(tp) for tp in assigned}
+        # Read to the end of what the broker holds, once: the first catch-up.
+        if assigned and all(_read_to(consumer.highwater(tp), positions[tp]) for tp in assigned):
             self._caught_up.set()
+        self.freshness = self._heartbeats.freshness(self.topics, positions, time.monotonic())
+        self.lag_events = self.freshness.lag_events
+        self.lag_seconds = self.freshness.staleness(time.time())
+        CONSUMER_LAG_EVENTS.labels(self.name).set(_or_nan(self.lag_events))
+        CONSUMER_LAG_SECONDS.labels(self.name).set(_or_nan(self.lag_seconds))
 
     async def _commit(
         self,
@@ -345,9 +407,10 @@ class EventConsumer:
             CONSUMED.labels(self.name, Outcome.DEAD_LETTERED.value).inc()
             return True
         previous = _previous(message.headers)
-        if rejection is None:
-            outcome = await self._in_thread(self._apply, tp.partition, envelope, payload, previous)
+        if payload is not None:
+            outcome = await self._apply_or_park(producer, message, envelope, payload, previous)
         else:
+            assert rejection is not None
             outcome = await self._in_thread(
                 self._apply, tp.partition, envelope, None, previous, True
             )
@@ -362,6 +425,43 @@ class EventConsumer:
         if outcome is not Outcome.REDELIVERED:
             self._rewound.discard(tp)
         return True
+
+    async def _apply_or_park(
+        self,
+        producer: AIOKafkaProducer,
+        message: Any,
+        envelope: Envelope,
+        payload: Payload,
+        previous: int | None,
+    ) -> Outcome:
+        """Apply the event, retrying a failing handler; park it once retries are spent."""
+        attempt = 1
+        while True:
+            try:
+                return await self._in_thread(
+                    self._apply, message.partition, envelope, payload, previous
+                )
+            except HandlerFailed as failed:
+                if attempt >= self._handler_attempts:
+                    failure = failed
+                    break
+            await self._sleep(self._backoff(attempt))
+            if self._stopping.is_set():
+                raise _Stopped
+            attempt += 1
+        await self._dead_letter(
+            producer,
+            message,
+            _HANDLER_FAILED,
+            str(failure),
+            summary=(
+                f"{envelope.type} {envelope.producer}#{envelope.notification_id} failed "
+                f"{attempt} times with {_error_kind(failure.cause)}"
+            ),
+        )
+        return await self._in_thread(
+            self._apply, message.partition, envelope, None, previous, False
+        )
 
     def _decode(
         self, value: bytes | None
@@ -430,13 +530,14 @@ class EventConsumer:
     ) -> None:
         try:
             handler(conn, envelope, payload)
-        except psycopg.OperationalError:
-            raise  # the database went away: retried, not the handler's fault
+        except TRANSIENT_DATABASE_ERRORS:
+            raise  # the database is unwell, not the event: retried, never parked
         except Exception as exc:
             raise HandlerFailed(
-                f"{self.name}: {getattr(handler, '__name__', handler)} failed on "
+                f"{getattr(handler, '__name__', handler)} failed on "
                 f"{envelope.type} {envelope.producer}#{envelope.notification_id} "
-                f"(partition {partition}): {exc}"
+                f"(partition {partition}): {type(exc).__name__}: {exc}",
+                exc,
             ) from exc
 
     def _handler_for(self, payload_type: type[Payload]) -> Handler | None:
@@ -468,8 +569,17 @@ class EventConsumer:
         return False
 
     async def _dead_letter(
-        self, producer: AIOKafkaProducer, message: Any, reason: str, error: str
+        self,
+        producer: AIOKafkaProducer,
+        message: Any,
+        reason: str,
+        error: str,
+        *,
+        summary: str | None = None,
     ) -> None:
+        """Park `message` on the dead-letter topic. `error` goes into its headers; the
+        log line says `summary` (or the error's first line), which must hold no
+        personal data: a handler's error may quote the values it choked on."""
         headers = [
             *(message.headers or ()),
             (DLQ_REASON_HEADER, reason.encode()),
@@ -490,19 +600,29 @@ class EventConsumer:
             message.partition,
             message.offset,
             reason,
-            error.splitlines()[0],
+            summary if summary is not None else error.splitlines()[0],
         )
 
     async def _in_thread(self, function: Callable[..., T], *args: Any) -> T:
-        """Run database work in a thread; wait out a database outage."""
+        """Run database work in a thread; wait out a database outage, with backoff."""
+        attempt = 0
         while True:
             try:
                 return await asyncio.to_thread(function, *args)
-            except psycopg.OperationalError as exc:
-                log.warning("%s: database unavailable (%s); retrying", self.name, exc)
-                await self._sleep(self._retry_delay)
+            except TRANSIENT_DATABASE_ERRORS as exc:
+                attempt += 1
+                DATABASE_RETRIES.labels(self.name).inc()
+                log.warning(
+                    "%s: database unavailable (%s); retry %d", self.name, _error_kind(exc), attempt
+                )
+                await self._sleep(self._backoff(attempt))
                 if self._stopping.is_set():
                     raise _Stopped from exc
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential, capped, with jitter so that a fleet does not retry in step."""
+        ceiling = min(self._max_retry_delay, self._retry_delay * 2.0 ** (attempt - 1))
+        return ceiling * random.uniform(0.5, 1.0)
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -517,6 +637,20 @@ def _previous(headers: Sequence[tuple[str, bytes]] | None) -> int | None:
             except ValueError:
                 return None
     return None
+
+
+def _read_to(highwater: int | None, position: int) -> bool:
+    return highwater is not None and highwater <= position
+
+
+def _or_nan(value: float | None) -> float:
+    return math.nan if value is None else value
+
+
+def _error_kind(exc: BaseException) -> str:
+    """An error's class and SQLSTATE: enough to triage, and never the data it quotes."""
+    sqlstate = getattr(exc, "sqlstate", None)
+    return f"{type(exc).__name__} (SQLSTATE {sqlstate})" if sqlstate else type(exc).__name__
 
 
 def _describe(exc: BaseException) -> str:

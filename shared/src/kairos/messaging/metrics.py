@@ -12,8 +12,14 @@ CONSUMED = Counter(
 )
 DEAD_LETTERED = Counter(
     "kairos_consumer_dead_lettered",
-    "Messages sent to the dead-letter topic, by reason",
+    "Messages parked on the dead-letter topic, by reason (undecodable, invalid-envelope,"
+    " unknown-type, invalid-payload, handler-failed)",
     ["consumer", "reason"],
+)
+DATABASE_RETRIES = Counter(
+    "kairos_consumer_database_retries",
+    "Times a consumer waited out a transient database failure (retried, never parked)",
+    ["consumer"],
 )
 HANDLER_SECONDS = Histogram(
     "kairos_consumer_handler_seconds",
@@ -28,18 +34,22 @@ CONSUMER_RECOVERIES = Counter(
 )
 CONSUMER_LAG_EVENTS = Gauge(
     "kairos_consumer_lag_events",
-    "Messages on the consumer's partitions not yet processed (highwater - position)",
+    "Events of the producers' logs this consumer has not applied (unpublished ones included),"
+    " from the relays' heartbeats; NaN when no heartbeat arrived recently (unknown, not 0)",
     ["consumer"],
 )
 CONSUMER_LAG_SECONDS = Gauge(
     "kairos_consumer_lag_seconds",
-    "How far behind the consumer is: age of the last processed message while messages wait, else 0",
+    "Staleness: seconds since the latest instant at which the consumer had applied everything"
+    " the producers' logs held; grows while the relay, broker or consumer stands still;"
+    " NaN before it was first known current",
     ["consumer"],
 )
 
 RELAY_LAG = Gauge(
     "kairos_relay_lag_events",
-    "Events in the notification log not yet published (max notification id - position)",
+    "Events in the notification log not yet published (max notification id - position),"
+    " read from the producer's database, broker outages included; NaN when unknown",
     ["relay"],
 )
 RELAY_POSITION = Gauge(

@@ -12,6 +12,7 @@ from typing import Any
 
 import psycopg
 
+from kairos.ddl import create_if_missing
 from kairos.events import Envelope
 
 TABLE = "consumer_positions"
@@ -25,7 +26,6 @@ CREATE TABLE IF NOT EXISTS consumer_positions (
     PRIMARY KEY (consumer, producer, partition)
 )
 """
-# Concurrent CREATE TABLE IF NOT EXISTS can still collide in the catalog.
 _DDL_LOCK = 0x6B6169726F730001
 
 
@@ -34,9 +34,7 @@ class AlreadyApplied(Exception):
 
 
 def create_positions_table(conn: psycopg.Connection[Any]) -> None:
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_DDL_LOCK,))
-        conn.execute(_DDL)
+    create_if_missing(conn, _DDL_LOCK, _DDL)
 
 
 def applied_position(

@@ -19,6 +19,14 @@ partition count. Then the relay recreates the topic empty and republishes
 the whole log from the start. The relay owns its topic: it is the only writer.
 
 One relay per name runs at a time: it holds a PostgreSQL advisory lock.
+
+About once a second the relay publishes a heartbeat on `<topic>.heartbeat`: the
+log's top, how far it has published, when it last had published everything, and
+the end offset of each partition (kairos.messaging.heartbeat); consumers measure
+their lag against it. Its own lag (`kairos_relay_lag_events`: log top - published
+through) is read from its database by a watcher that keeps going while the
+broker is down; its readiness says whether the broker acknowledged a heartbeat
+recently.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import signal
 import time
 from collections.abc import Callable, Sequence
@@ -43,6 +52,7 @@ from eventsourcing.persistence import OperationalError as StoreOperationalError
 from psycopg import sql
 
 from kairos.events import Envelope, dead_letter_topic
+from kairos.messaging.heartbeat import HEARTBEAT_PARTITIONS, Heartbeat, heartbeat_topic
 from kairos.messaging.kafka import (
     DEAD_LETTER_PARTITIONS,
     PREVIOUS_HEADER,
@@ -63,7 +73,7 @@ from kairos.messaging.metrics import (
     RELAY_PUBLISHED,
     RELAY_RESETS,
 )
-from kairos.web.health import postgres_check
+from kairos.web.health import Check, postgres_check
 from kairos.web.ops_server import start_ops_server
 
 log = logging.getLogger("kairos.messaging.relay")
@@ -166,6 +176,8 @@ class OutboxRelay:
         poll_interval: float = 0.02,
         verify_interval: float = 1.0,
         retry_delay: float = 1.0,
+        heartbeat_interval: float = 1.0,
+        broker_timeout: float = 5.0,
     ) -> None:
         self.name = name or topic
         self.topic = topic
@@ -178,8 +190,13 @@ class OutboxRelay:
         self._poll_interval = poll_interval
         self._verify_interval = verify_interval
         self._retry_delay = retry_delay
+        self._heartbeat_interval = heartbeat_interval
+        self._broker_timeout = broker_timeout
         self._stopping = asyncio.Event()
         self._producer: AIOKafkaProducer | None = None
+        self._position: int | None = None  # published through, as last recorded
+        self._in_sync_at: float | None = None  # Unix time the whole log was last published
+        self._broker_acked_at: float | None = None  # monotonic time of the last heartbeat ack
 
     def stop(self) -> None:
         """Finish the batch in flight; `run()` then returns."""
@@ -187,14 +204,41 @@ class OutboxRelay:
 
     async def run(self) -> None:
         """Relay until `stop()`, reconnecting after broker or database outages."""
-        while not self._stopping.is_set():
+        watcher = asyncio.get_running_loop().create_task(self._watch_lag())
+        try:
+            while not self._stopping.is_set():
+                try:
+                    await self._session()
+                except _RETRIABLE as exc:
+                    if self._stopping.is_set():
+                        break
+                    log.warning("relay %s: %s; retrying", self.name, str(exc) or type(exc).__name__)
+                    await self._sleep(self._retry_delay)
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+
+    def check_broker(self) -> None:
+        """A readiness check: raises unless the broker acknowledged a heartbeat lately."""
+        if self._broker_acked_at is None:
+            raise RuntimeError("the broker has not acknowledged a heartbeat yet")
+        silent = time.monotonic() - self._broker_acked_at
+        if silent > self._broker_timeout:
+            raise RuntimeError(f"no acknowledgement from the broker for {silent:.0f} s")
+
+    async def _watch_lag(self) -> None:
+        """Keep `kairos_relay_lag_events` true from the database, whatever the broker does."""
+        while True:
+            lag = math.nan
             try:
-                await self._session()
+                top = await asyncio.to_thread(self._app.recorder.max_notification_id) or 0
+                if self._position is not None:
+                    lag = max(0, top - self._position)
             except _RETRIABLE as exc:
-                if self._stopping.is_set():
-                    break
-                log.warning("relay %s: %s; retrying", self.name, str(exc) or type(exc).__name__)
-                await self._sleep(self._retry_delay)
+                log.debug("relay %s: lag unknown: %s", self.name, exc)
+            RELAY_LAG.labels(self.name).set(lag)
+            await asyncio.sleep(self._heartbeat_interval)
 
     async def _session(self) -> None:
         async with await psycopg.AsyncConnection.connect(
@@ -207,7 +251,7 @@ class OutboxRelay:
             if channel is not None:
                 await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
             state = await _load_state(conn, self.name)
-            RELAY_POSITION.labels(self.name).set(state.position)
+            self._recorded(state)
             admin = make_admin(self._bootstrap, client_id=f"relay-{self.name}-admin")
             reader = make_consumer(
                 self._bootstrap, group_id=None, client_id=f"relay-{self.name}-offsets"
@@ -218,7 +262,11 @@ class OutboxRelay:
                 await reader.start()
                 await self._producer.start()
                 await create_missing_topics(
-                    admin, {dead_letter_topic(self.topic): DEAD_LETTER_PARTITIONS}
+                    admin,
+                    {
+                        dead_letter_topic(self.topic): DEAD_LETTER_PARTITIONS,
+                        heartbeat_topic(self.topic): HEARTBEAT_PARTITIONS,
+                    },
                 )
                 state = await self._verify(conn, admin, reader, state)
                 await self._relay(conn, admin, reader, state, channel)
@@ -234,7 +282,9 @@ class OutboxRelay:
         channel: str | None,
     ) -> None:
         next_verify = time.monotonic() + self._verify_interval
+        next_beat = 0.0
         while not self._stopping.is_set():
+            read_at = time.time()
             page = await asyncio.to_thread(self._read, state.position)
             if page.items:
                 try:
@@ -248,13 +298,39 @@ class OutboxRelay:
                     if verified is state:
                         raise
                     state = verified
-                RELAY_LAG.labels(self.name).set(max(0, page.top - state.position))
+            if state.position >= page.top:
+                self._in_sync_at = read_at  # all committed before the read is published
+            if time.monotonic() >= next_beat:
+                await self._beat(reader, page.top, state.position)
+                next_beat = time.monotonic() + self._heartbeat_interval
+            if page.items:
                 continue
-            RELAY_LAG.labels(self.name).set(max(0, page.top - state.position))
             if time.monotonic() >= next_verify:
                 state = await self._verify(conn, admin, reader, state)
                 next_verify = time.monotonic() + self._verify_interval
             await self._wait_for_news(conn, channel)
+
+    async def _beat(self, reader: AIOKafkaConsumer, top: int, published: int) -> None:
+        assert self._producer is not None
+        partitions = [TopicPartition(self.topic, p) for p in range(self._partitions)]
+        ends = await reader.end_offsets(partitions)
+        beat = Heartbeat(
+            relay=self.name,
+            topic=self.topic,
+            top=top,
+            published=published,
+            in_sync_at=self._in_sync_at,
+            ends={tp.partition: int(offset) for tp, offset in ends.items()},
+            sent_at=time.time(),
+        )
+        await self._producer.send_and_wait(
+            heartbeat_topic(self.topic), beat.model_dump_json().encode(), key=self.name.encode()
+        )
+        self._broker_acked_at = time.monotonic()
+
+    def _recorded(self, state: RelayState) -> None:
+        self._position = state.position
+        RELAY_POSITION.labels(self.name).set(state.position)
 
     def _read(self, position: int) -> _Page:
         recorder = self._app.recorder
@@ -307,7 +383,7 @@ class OutboxRelay:
         changed = {p: Head(last_on[p], offset) for p, offset in first.items()}
         new_state = RelayState(page.items[-1][0], {**state.heads, **changed})
         await _save_state(conn, self.name, new_state, changed)
-        RELAY_POSITION.labels(self.name).set(new_state.position)
+        self._recorded(new_state)
         if sent:
             RELAY_PUBLISHED.labels(self.name).inc(len(sent))
             RELAY_LAST_PUBLISH.labels(self.name).set(time.time())
@@ -366,10 +442,16 @@ class OutboxRelay:
         else:
             log.info("relay %s: %s: creating it", self.name, reason)
         await recreate_topic(admin, self.topic, self._partitions)
-        await create_missing_topics(admin, {dead_letter_topic(self.topic): DEAD_LETTER_PARTITIONS})
+        await create_missing_topics(
+            admin,
+            {
+                dead_letter_topic(self.topic): DEAD_LETTER_PARTITIONS,
+                heartbeat_topic(self.topic): HEARTBEAT_PARTITIONS,
+            },
+        )
         fresh = RelayState()
         await _save_state(conn, self.name, fresh, {}, reset=True)
-        RELAY_POSITION.labels(self.name).set(0)
+        self._recorded(fresh)
         # A fresh producer: the old one's metadata describes the lost topic.
         old, self._producer = (
             self._producer,
@@ -493,15 +575,18 @@ def run_relay(
         app.close()
 
 
+def relay_checks(relay: OutboxRelay, database_url: str) -> dict[str, Check]:
+    """What the relay's /readyz checks: its database, and a broker that acknowledges."""
+    return {"postgres": postgres_check(database_url), "kafka": relay.check_broker}
+
+
 async def _until_signalled(relay: OutboxRelay, database_url: str, ops_port: int | None) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, relay.stop)
 
     ops = (
-        start_ops_server(
-            f"relay-{relay.name}", ops_port, {"postgres": postgres_check(database_url)}
-        )
+        start_ops_server(f"relay-{relay.name}", ops_port, relay_checks(relay, database_url))
         if ops_port is not None
         else None
     )

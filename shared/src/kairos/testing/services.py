@@ -14,7 +14,8 @@ from typing import Self
 from kairos.infra.process import ManagedProcess, free_port, wait_until
 
 TEST_SECRETS = {
-    "ADMIN_API_KEY": "test-admin-key",
+    # At least 32 bytes each, as the services require (kairos.settings).
+    "ADMIN_API_KEY": "test-admin-key-0123456789abcdef0123456789",
     "JWT_SECRET": "test-jwt-secret-0123456789abcdef0123456789",
     "MANAGE_TOKEN_SECRET": "test-manage-secret-0123456789abcdef0123",
 }

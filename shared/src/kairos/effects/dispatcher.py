@@ -1,0 +1,291 @@
+"""The effect dispatcher: performs due effects after the handlers' transactions commit.
+
+Run one or several per service (`await dispatcher.run()` beside the consumer, or
+`drain()` in a test or a job): each claims a batch of due effects under a lease
+(see `kairos.effects.store`), re-checks each against current state, calls its
+provider outside any transaction, and records the outcome. Scheduling needs
+nothing more: an effect due tomorrow is simply not claimed before tomorrow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import socket
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import uuid4
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from kairos.effects.backoff import DEFAULT_BACKOFF, Backoff
+from kairos.effects.metrics import (
+    EFFECTS_DUE,
+    EFFECTS_FINISHED,
+    EFFECTS_PARKED,
+    EFFECTS_PERFORM_SECONDS,
+)
+from kairos.effects.model import EffectHandler, Status, StoredEffect, TransientEffectError
+from kairos.effects.store import (
+    claim_due,
+    count_by_status,
+    create_effects_table,
+    finish,
+    forget_finished_data,
+    retry_at,
+)
+
+log = logging.getLogger("kairos.effects")
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class EffectDispatcher:
+    """Performs the due effects of the kinds in `handlers`, from `database` (a psycopg
+    pool or a connection string, then the dispatcher owns a pool).
+
+    `lease` must outlast the slowest provider call (give providers a shorter
+    timeout): an effect still running when its lease ends may be taken again by
+    another dispatcher. `concurrency` threads perform one claimed batch at once.
+    Once an effect has finished for `keep_data_for`, its data is emptied (it often
+    holds personal data); its row stays, so a replay never performs it again.
+    `clock` and `rng` are injectable so tests control time and jitter.
+    """
+
+    def __init__(
+        self,
+        database: ConnectionPool | str,
+        handlers: Sequence[EffectHandler[Any]],
+        name: str = "effects",
+        *,
+        batch_size: int = 100,
+        concurrency: int = 1,
+        lease: timedelta = timedelta(minutes=5),
+        backoff: Backoff = DEFAULT_BACKOFF,
+        poll_interval: float = 0.5,
+        metrics_interval: float = 5.0,
+        keep_data_for: timedelta = timedelta(days=7),
+        forget_interval: float = 3600.0,
+        retry_delay: float = 1.0,
+        clock: Clock = utc_now,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.name = name
+        self._handlers = {handler.kind.name: handler for handler in handlers}
+        if len(self._handlers) != len(handlers):
+            raise ValueError("two handlers for the same effect kind")
+        self._database = database
+        self._pool: ConnectionPool | None = None
+        self._batch_size = batch_size
+        self._concurrency = concurrency
+        self._lease = lease
+        self._backoff = backoff
+        self._poll_interval = poll_interval
+        self._metrics_interval = metrics_interval
+        self._keep_data_for = keep_data_for
+        self._forget_interval = forget_interval
+        self._retry_delay = retry_delay
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._claimant = f"{name}@{socket.gethostname()}:{os.getpid()}:{uuid4().hex[:8]}"
+        self._executor: ThreadPoolExecutor | None = None
+        self._stopping = asyncio.Event()
+
+    def open(self) -> None:
+        """Open the pool (if owned) and create the effects table if missing."""
+        if self._executor is None and self._concurrency > 1:
+            self._executor = ThreadPoolExecutor(self._concurrency, f"effects-{self.name}")
+        if self._pool is None:
+            if isinstance(self._database, ConnectionPool):
+                self._pool = self._database
+            else:
+                self._pool = ConnectionPool(
+                    self._database,
+                    min_size=1,
+                    max_size=self._concurrency + 1,
+                    open=False,
+                    name=f"effects-{self.name}",
+                    # Losing a dispatcher's write in a database crash only repeats
+                    # an effect (see kairos.effects.store): no need to wait for fsync.
+                    kwargs={"autocommit": True, "options": "-c synchronous_commit=off"},
+                )
+                self._pool.open(True, 30.0)
+        with self._connection() as conn:
+            create_effects_table(conn)
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown()
+            self._executor = None
+        if self._pool is not None and isinstance(self._database, str):
+            self._pool.close()
+        self._pool = None
+
+    def __enter__(self) -> EffectDispatcher:
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def dispatch_due(self) -> int:
+        """Claim one batch of due effects and perform it; returns how many were claimed."""
+        now = self._clock()
+        with self._connection() as conn:
+            batch = claim_due(
+                conn,
+                list(self._handlers),
+                now=now,
+                leased_until=now + self._lease,
+                limit=self._batch_size,
+                claimant=self._claimant,
+            )
+        if self._executor is None:
+            for effect in batch:
+                self._dispatch(effect)
+        else:
+            list(self._executor.map(self._dispatch, batch))
+        return len(batch)
+
+    def drain(self) -> int:
+        """Dispatch until nothing is due; returns how many effects were claimed."""
+        total = 0
+        while claimed := self.dispatch_due():
+            total += claimed
+        return total
+
+    def report_metrics(self) -> None:
+        with self._connection() as conn:
+            counts = count_by_status(conn, now=self._clock())
+        EFFECTS_PARKED.labels(self.name).set(counts["parked"])
+        EFFECTS_DUE.labels(self.name).set(counts["due"])
+
+    def forget_finished_data(self) -> int:
+        """Empty the data of effects finished more than `keep_data_for` ago."""
+        with self._connection() as conn:
+            return forget_finished_data(conn, self._clock() - self._keep_data_for)
+
+    def stop(self) -> None:
+        """Finish the current batch; `run()` then returns."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """Dispatch until `stop()`, waiting `poll_interval` whenever nothing is due."""
+        await asyncio.to_thread(self._open_retrying)
+        next_report = next_forget = 0.0
+        try:
+            while not self._stopping.is_set():
+                try:
+                    claimed = await asyncio.to_thread(self.dispatch_due)
+                    if time.monotonic() >= next_report:
+                        await asyncio.to_thread(self.report_metrics)
+                        next_report = time.monotonic() + self._metrics_interval
+                    if time.monotonic() >= next_forget:
+                        await asyncio.to_thread(self.forget_finished_data)
+                        next_forget = time.monotonic() + self._forget_interval
+                except psycopg.OperationalError as exc:
+                    log.warning("%s: database unavailable (%s); retrying", self.name, exc)
+                    await self._sleep(self._retry_delay)
+                    continue
+                if claimed < self._batch_size:
+                    await self._sleep(self._poll_interval)
+        finally:
+            await asyncio.to_thread(self.close)
+
+    def _open_retrying(self) -> None:
+        while True:
+            try:
+                self.open()
+                return
+            except psycopg.OperationalError as exc:
+                log.warning("%s: database unavailable (%s); retrying", self.name, exc)
+                time.sleep(self._retry_delay)
+
+    def _dispatch(self, row: StoredEffect) -> None:
+        handler = self._handlers[row.kind]
+        started = time.perf_counter()
+        try:
+            wanted = self._perform(handler, row)
+        except Exception as exc:
+            self._observe(row, started)
+            self._fail(handler, row, exc)
+            return
+        self._observe(row, started)
+        if wanted:
+            self._finish(row, Status.DONE, "done")
+        else:
+            self._finish(row, Status.SKIPPED, "skipped")
+
+    def _perform(self, handler: EffectHandler[Any], row: StoredEffect) -> bool:
+        """Re-check, then call the provider; False if the re-check said no."""
+        effect = handler.effect(row)
+        if handler.recheck is not None:
+            with self._connection() as conn, conn.transaction():
+                if not handler.recheck(conn, effect):
+                    return False
+        handler.perform(effect)
+        return True
+
+    def _fail(self, handler: EffectHandler[Any], row: StoredEffect, exc: Exception) -> None:
+        """Retry a transient failure after a backoff; park a permanent one, or the
+        last attempt. An unreachable database counts as transient."""
+        transient = isinstance(exc, (TransientEffectError, psycopg.OperationalError))
+        if not transient or row.attempts >= handler.max_attempts:
+            self._park(row, exc)
+            return
+        due_at = self._clock() + self._backoff.delay(row.attempts, self._rng)
+        with self._connection() as conn:
+            kept = retry_at(conn, row, due_at, _describe(exc))
+        self._count(row, "retried" if kept else "lease_lost")
+
+    def _park(self, row: StoredEffect, exc: Exception) -> None:
+        # The error text may quote personal data (an address a provider rejected):
+        # it is stored with the effect for the operator, never logged.
+        log.warning(
+            "%s: parked effect %s (%s) after %d attempts: %s",
+            self.name,
+            row.id,
+            row.kind,
+            row.attempts,
+            type(exc).__name__,
+        )
+        self._finish(row, Status.PARKED, "parked", _describe(exc))
+
+    def _finish(
+        self, row: StoredEffect, status: Status, outcome: str, error: str | None = None
+    ) -> None:
+        with self._connection() as conn:
+            kept = finish(conn, row, status, now=self._clock(), error=error)
+        self._count(row, outcome if kept else "lease_lost")
+
+    def _count(self, row: StoredEffect, outcome: str) -> None:
+        EFFECTS_FINISHED.labels(self.name, row.kind, outcome).inc()
+
+    def _observe(self, row: StoredEffect, started: float) -> None:
+        EFFECTS_PERFORM_SECONDS.labels(self.name, row.kind).observe(time.perf_counter() - started)
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        if self._pool is None:
+            raise RuntimeError("open() the dispatcher first")
+        with self._pool.connection() as conn:
+            yield conn
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
