@@ -1,8 +1,8 @@
 """The availability projector against poison events and a database outage (ARCHITECTURE.md
 rule 8), with events injected straight into a topic of a real broker and a real PostgreSQL.
 
-- an event the projector cannot apply (a NUL byte in a specialist's name passes the
-  envelope and the payload model, and PostgreSQL refuses it), an undecodable message and
+- an event the projector must not apply (a NUL byte in a specialist's name, which
+  PostgreSQL can't store and the payload model refuses), an undecodable message and
   an event of an unknown version are parked on the dead-letter topic with their reason,
   and the events after them still project;
 - while the projector's database is unreachable, an event waits: it is retried until the
@@ -41,7 +41,8 @@ SPECIALIST = UUID("0d5a3f4e-8c1b-4f7a-9b2e-5c6d7e8f9a01")
 
 
 def registered(notification_id: int, name: str, version: int = 1) -> bytes:
-    payload = SpecialistRegistered(
+    # Built unchecked: a producer of old could send what the contract now refuses (a NUL).
+    payload = SpecialistRegistered.model_construct(
         specialist_id=SPECIALIST, name=name, email="ada@example.org", timezone="Europe/Paris"
     )
     envelope = Envelope(
@@ -121,7 +122,7 @@ async def test_events_the_projector_cannot_apply_are_parked_and_later_events_sti
     kafka: KafkaHandle, topic: str, running: tuple[EventConsumer, str]
 ) -> None:
     _, database_url = running
-    before = {r: parked(r) for r in ("handler-failed", "undecodable", "unknown-type")}
+    before = {r: parked(r) for r in ("invalid-payload", "undecodable", "unknown-type")}
     await inject(
         kafka.bootstrap,
         topic,
@@ -134,15 +135,15 @@ async def test_events_the_projector_cannot_apply_are_parked_and_later_events_sti
     await eventually(lambda: specialist_name(database_url) == "Dr Ada", "event 3 projected")
     dead = await read_all(kafka.bootstrap, dead_letter_topic(topic), 3)
     assert [m["headers"]["dlq-reason"] for m in dead] == [
-        "handler-failed",
+        "invalid-payload",  # the contract refuses a NUL before any handler sees it
         "undecodable",
         "unknown-type",
     ]
-    assert "NUL" in dead[0]["headers"]["dlq-error"]
+    assert "name" in dead[0]["headers"]["dlq-error"]
     assert "unknown version 99" in dead[2]["headers"]["dlq-error"]
     assert {m["headers"]["dlq-consumer"] for m in dead} == {CONSUMER}
     assert {r: parked(r) - before[r] for r in before} == {
-        "handler-failed": 1,
+        "invalid-payload": 1,
         "undecodable": 1,
         "unknown-type": 1,
     }

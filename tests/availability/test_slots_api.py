@@ -165,6 +165,15 @@ def test_an_unknown_zone_is_422_unknown_timezone(world: World, service_id: str, 
     assert response.json()["error"]["details"] == {"timezone": zone}
 
 
+@pytest.mark.parametrize("zone", ["Europe/Berlin\x00", "UTC\n"])
+def test_a_zone_with_a_control_character_is_422_validation_error(
+    world: World, service_id: str, zone: str
+) -> None:
+    response = world.slots(service_id, MONDAY, MONDAY, zone)
+
+    assert error_code(response, 422) == "validation_error"
+
+
 @pytest.mark.parametrize(
     ("first", "last"),
     [

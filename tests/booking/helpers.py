@@ -150,3 +150,10 @@ class Catalog:
 
     def booked(self, service_id: str, starts_at: datetime | str, **extra: Any) -> dict[str, Any]:
         return dict(expect(self.book(service_id, starts_at, **extra), 201))
+
+
+def as_read(written: dict[str, Any]) -> dict[str, Any]:
+    """A command's answer as a read of the same resource shows it: without the
+    command's `notification_id`, after checking that it carried one."""
+    assert isinstance(written.get("notification_id"), int), written
+    return {k: v for k, v in written.items() if k != "notification_id"}

@@ -16,7 +16,14 @@ from eventsourcing.popo import POPOApplicationRecorder
 
 from booking.application import Bookings, NotFound, SlotRejected
 from booking.contention import Busy
-from booking.domain import Booking, DayLedger, InvalidState, MissingAnswer, Service
+from booking.domain import (
+    Booking,
+    DayLedger,
+    EmailTaken,
+    InvalidState,
+    MissingAnswer,
+    Service,
+)
 from kairos.eventstore import postgres_env
 from kairos.timezones import UnknownTimezone
 
@@ -129,7 +136,8 @@ class Practice:
 def practice(
     app: Bookings, timezone: str = "UTC", weekly: dict[int, list[list[int]]] | None = None
 ) -> Practice:
-    specialist_id = app.register_specialist("Dr. Grey", "grey@example.org", timezone)
+    email = f"grey-{uuid4().hex[:8]}@example.org"  # one specialist per address
+    specialist_id = app.register_specialist("Dr. Grey", email, timezone)
     app.set_schedule(specialist_id, None, NINE_TO_FIVE if weekly is None else weekly)
     return Practice(app, specialist_id)
 
@@ -628,6 +636,16 @@ def test_unknown_ids_are_not_found(app: Bookings) -> None:
 def test_a_specialist_in_an_unknown_zone_is_refused(app: Bookings) -> None:
     with pytest.raises(UnknownTimezone):
         app.register_specialist("X", "x@example.org", "Europe/Atlantis")
+
+
+def test_an_email_address_registers_one_specialist_whatever_its_case(app: Bookings) -> None:
+    first = app.register_specialist("Dr. Grey", "same@example.org", "UTC")
+
+    with pytest.raises(EmailTaken):
+        app.register_specialist("Dr. Other", "Same@EXAMPLE.org", "UTC")
+
+    assert app.specialist(first).email == "same@example.org"
+    assert app.register_specialist("Dr. Other", "other@example.org", "UTC") != first
 
 
 # --- time zones and DST ---------------------------------------------------------------------

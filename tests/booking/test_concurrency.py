@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from kairos.testing import ServiceProcess, service_env
-from tests.booking.helpers import ALL_DAY_EVERY_DAY, Catalog, booking_body, iso
+from tests.booking.helpers import ADMIN, ALL_DAY_EVERY_DAY, Catalog, booking_body, expect, iso
 from tests.booking.service_process import booking_process
 from tests.booking.stored import double_bookings, stored_bookings
 
@@ -55,17 +55,24 @@ def days_ahead(days: int, hour: int) -> datetime:
     return today + timedelta(days=days, hours=hour)
 
 
-async def _storm(url: str, bodies: list[dict[str, Any]]) -> list[httpx.Response]:
+async def _storm(
+    url: str, path: str, bodies: list[dict[str, Any]], headers: dict[str, str]
+) -> list[httpx.Response]:
     limits = httpx.Limits(max_connections=len(bodies), max_keepalive_connections=len(bodies))
     async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as http:
         return list(
-            await asyncio.gather(*(http.post("/v1/bookings", json=body) for body in bodies))
+            await asyncio.gather(*(http.post(path, json=body, headers=headers) for body in bodies))
         )
 
 
-def storm(service: ServiceProcess, bodies: list[dict[str, Any]]) -> list[httpx.Response]:
+def storm(
+    service: ServiceProcess,
+    bodies: list[dict[str, Any]],
+    path: str = "/v1/bookings",
+    headers: dict[str, str] | None = None,
+) -> list[httpx.Response]:
     """POST every body at once."""
-    return asyncio.run(_storm(service.url, bodies))
+    return asyncio.run(_storm(service.url, path, bodies, headers or {}))
 
 
 def outcomes(responses: list[httpx.Response]) -> Counter[tuple[int, str | None]]:
@@ -193,6 +200,20 @@ def test_twenty_bookings_rescheduled_at_once_onto_one_slot_leave_exactly_one_the
     assert [str(b.id) for b in moved] == [r.json()["id"] for r in responses if r.status_code == 200]
     assert sum(1 for b in stored.values() if b.holds_time) == 20
     assert double_bookings(stored) == []
+
+
+def test_twenty_registrations_with_one_email_at_once_make_exactly_one_specialist(
+    service: ServiceProcess, catalog: Catalog
+) -> None:
+    spellings = ["dup@example.org", "Dup@example.org", "DUP@EXAMPLE.ORG", "dup@Example.Org"]
+    bodies = [{"name": f"Dr. {n}", "email": spellings[n % 4], "timezone": "UTC"} for n in range(20)]
+
+    responses = storm(service, bodies, path="/v1/specialists", headers=ADMIN)
+
+    assert outcomes(responses) == {(201, None): 1, (409, "email_taken"): 19}
+    [winner] = [r.json() for r in responses if r.status_code == 201]
+    listed = expect(catalog.http.request("GET", "/v1/specialists"), 200)["specialists"]
+    assert [p["id"] for p in listed] == [winner["id"]]
 
 
 def test_a_storm_on_one_specialists_day_books_every_free_slot_exactly_once(

@@ -8,8 +8,8 @@ What is checked (ARCHITECTURE.md rules 1, 3 and 4; API.md, Kafka topics):
 - every message is the documented envelope, keyed by the specialist id, decodable, and
   matches the committed JSON Schemas (fully with jsonschema when installed, else their
   top-level fields);
-- every stored event except the internal DayLedger ones reaches the topic, with its own
-  type at its own notification id, in log order per partition (the kairos-previous
+- every stored event but the internal ones (DayLedger, SpecialistEmail) reaches the topic,
+  with its own type at its own notification id, in log order per partition (the kairos-previous
   chain), and the same event always with the same content and event id;
 - a relay killed with SIGKILL mid-stream, a broker restarted with empty storage (while
   bookings flow, and while all is quiet), and a broker down for a while lose nothing,
@@ -72,8 +72,10 @@ FAST = GroupTimeouts(session_timeout_ms=3000, heartbeat_interval_ms=300, rebalan
 DURATION = timedelta(minutes=30)
 DAYS = 10  # bookings spread over this many local dates per specialist
 
+#: Aggregates whose events stay inside the service: the day ledgers and the e-mail holds.
+INTERNAL_AGGREGATES = ("DayLedger.", "SpecialistEmail.")
 #: Stored domain event (aggregate.event name) → the integration event the relay must publish.
-#: DayLedger events stay inside the service; any other stored event fails the test.
+#: Any other stored event fails the test.
 DOMAIN_TO_INTEGRATION: dict[str, str | None] = {
     "Specialist.Registered": "SpecialistRegistered",
     "Specialist.ScheduleSet": "ScheduleSet",
@@ -264,8 +266,8 @@ class Stored:
 
     @property
     def integration_type(self) -> str | None:
-        if self.name.startswith("DayLedger."):
-            return None  # the ledgers are internal, whatever their events
+        if self.name.startswith(INTERNAL_AGGREGATES):
+            return None  # internal, whatever their events
         assert self.name in DOMAIN_TO_INTEGRATION, f"unexpected stored event {self.name}"
         return DOMAIN_TO_INTEGRATION[self.name]
 

@@ -75,3 +75,44 @@ def test_unknown_types_versions_and_bad_payloads_are_refused() -> None:
         REGISTRY.decode(_envelope("BookingCancelled", 7, {}))
     with pytest.raises(ValidationError):
         REGISTRY.decode(_envelope("BookingCancelled", 1, {"booking_id": "not-a-uuid"}))
+
+
+def _slot_requested(**changes: object) -> dict[str, object]:
+    instant = "2026-03-09T09:00:00Z"
+    data: dict[str, object] = {
+        "booking_id": str(uuid4()),
+        "service_id": str(uuid4()),
+        "starts_at": instant,
+        "ends_at": instant,
+        "busy_from": instant,
+        "busy_until": instant,
+        "client": {"name": "Lee", "email": "lee@example.org", "timezone": "UTC"},
+        "answers": {"topic": "two\nlines"},
+        "notes": "tab\tand newline\n",
+    }
+    data.update(changes)
+    return data
+
+
+@pytest.mark.parametrize(
+    "poison",
+    [
+        {"client": {"name": "Le\x00e", "email": "lee@example.org", "timezone": "UTC"}},
+        {"client": {"name": "Lee", "email": "le\x00e@example.org", "timezone": "UTC"}},
+        {"answers": {"topic": "a\x00b"}},
+        {"answers": {"to\x00pic": "ab"}},
+        {"notes": "\x00"},
+    ],
+)
+def test_the_contract_refuses_a_nul_anywhere_in_an_event(poison: dict[str, object]) -> None:
+    assert REGISTRY.decode(_envelope("SlotRequested", 1, _slot_requested()))
+
+    with pytest.raises(ValidationError):
+        REGISTRY.decode(_envelope("SlotRequested", 1, _slot_requested(**poison)))
+
+
+def test_the_committed_schemas_state_that_no_string_holds_a_nul() -> None:
+    registered = json.loads((SCHEMA_DIR / "SpecialistRegistered.v1.json").read_text())
+
+    for field in ("name", "email", "timezone"):
+        assert "\\x00" in registered["properties"][field]["pattern"]

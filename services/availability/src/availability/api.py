@@ -21,6 +21,7 @@ from availability.freshness import STALENESS_HEADER, ProjectionFreshness
 from availability.readmodel import day_bounds
 from availability.schemas import SlotsPublic
 from kairos.slots import Interval
+from kairos.text import SingleLine
 from kairos.timezones import iso_utc, zone
 from kairos.web import ApiError
 
@@ -99,7 +100,7 @@ async def get_slots(
     ],
     to: Annotated[IsoDate, Query(description="Last date (YYYY-MM-DD, inclusive), in `timezone`")],
     timezone: Annotated[
-        str | None, Query(description="IANA zone of the viewer; default: the specialist's")
+        SingleLine | None, Query(description="IANA zone of the viewer; default: the specialist's")
     ] = None,
     min_position: Annotated[
         int | None,

@@ -6,6 +6,7 @@ runs them in its thread pool.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
@@ -15,11 +16,13 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from booking import schemas as s
 from booking.application import Bookings
-from booking.domain import Booking, DomainError, Service, Specialist
+from booking.directory import Directory, decode_cursor, encode_cursor
+from booking.domain import SERVICE_FIELDS, Booking, DomainError, Service, Specialist, WindowPair
 from booking.history import BookingFilter, HistoryIndex
 from booking.idempotency import IdempotencyKeys, KeyReused, fingerprint
 from booking.store_reads import notification_id_of
 from kairos.auth import Authenticator, Caller
+from kairos.text import SingleLine
 from kairos.web import ApiError
 
 
@@ -30,6 +33,7 @@ class BookingContext:
     app: Bookings
     auth: Authenticator
     index: HistoryIndex
+    directory: Directory
     idempotency: IdempotencyKeys
     clock: Any
 
@@ -93,45 +97,44 @@ def _booking_for(
 # --- views --------------------------------------------------------------------
 
 
-def specialist_view(sp: Specialist) -> s.SpecialistPublic:
+def profile_view(
+    id: UUID,
+    name: str,
+    timezone: str,
+    specialty: str | None,
+    bio: str | None,
+    weekly: Mapping[Any, list[WindowPair]],
+    overrides: Mapping[str, list[WindowPair]],
+) -> s.SpecialistPublic:
+    """The public profile, from an aggregate or a directory row (whose weekday keys are
+    strings: JSON object keys)."""
     return s.SpecialistPublic(
-        id=sp.id,
-        name=sp.name,
-        timezone=sp.timezone,
-        specialty=sp.specialty,
-        bio=sp.bio,
+        id=id,
+        name=name,
+        timezone=timezone,
+        specialty=specialty,
+        bio=bio,
         weekly=[
-            s.WeeklyWindowOut(day=day, **s.WindowOut.of(w).model_dump())
-            for day in sorted(sp.weekly)
-            for w in sp.weekly[day]
+            s.WeeklyWindowOut(day=int(day), **s.WindowOut.of(w).model_dump())
+            for day in sorted(weekly, key=int)
+            for w in weekly[day]
         ],
         overrides=[
             s.OverrideOut(
                 date=date.fromisoformat(d), blocked=not ws, windows=[s.WindowOut.of(w) for w in ws]
             )
-            for d, ws in sorted(sp.overrides.items())
+            for d, ws in sorted(overrides.items())
         ],
     )
 
 
+def specialist_view(sp: Specialist) -> s.SpecialistPublic:
+    return profile_view(sp.id, sp.name, sp.timezone, sp.specialty, sp.bio, sp.weekly, sp.overrides)
+
+
 def service_view(sv: Service) -> s.ServicePublic:
-    return s.ServicePublic(
-        id=sv.id,
-        specialist_id=sv.specialist_id,
-        name=sv.name,
-        duration_minutes=sv.duration_minutes,
-        slot_interval_minutes=sv.slot_interval_minutes,
-        buffer_before_minutes=sv.buffer_before_minutes,
-        buffer_after_minutes=sv.buffer_after_minutes,
-        minimum_notice_minutes=sv.minimum_notice_minutes,
-        max_advance_days=sv.max_advance_days,
-        max_per_day=sv.max_per_day,
-        cancellation_hours=sv.cancellation_hours,
-        requires_approval=sv.requires_approval,
-        price=sv.price,
-        currency=sv.currency,
-        questions=[s.Question(**q) for q in sv.questions],
-    )
+    fields = {name: getattr(sv, name) for name in SERVICE_FIELDS}
+    return s.ServicePublic(id=sv.id, specialist_id=sv.specialist_id, **fields)
 
 
 def booking_view(
@@ -162,25 +165,37 @@ def booking_view(
 # --- catalog ------------------------------------------------------------------
 
 
-class SpecialistCreated(s.SpecialistPublic):
-    email: str
-
-
-@catalog.post("/specialists", status_code=201, response_model=SpecialistCreated)
+@catalog.post("/specialists", status_code=201)
 def register_specialist(
     body: s.SpecialistCreate, ctx: Ctx, authorization: Authorization = None
-) -> SpecialistCreated:
+) -> s.SpecialistCreated:
     _require_admin(ctx, authorization)
-    specialist_id = ctx.app.register_specialist(**body.model_dump())
-    specialist = ctx.app.specialist(specialist_id)
-    return SpecialistCreated(**specialist_view(specialist).model_dump(), email=specialist.email)
+    specialist = ctx.app.specialist(ctx.app.register_specialist(**body.model_dump()))
+    return s.SpecialistCreated(
+        **specialist_view(specialist).model_dump(),
+        email=specialist.email,
+        notification_id=_position(ctx, specialist),
+    )
 
 
 @catalog.get("/specialists")
-def list_specialists(ctx: Ctx) -> dict[str, list[s.SpecialistPublic]]:
-    return {
-        "specialists": [specialist_view(ctx.app.specialist(i)) for i in ctx.index.specialists()]
-    }
+def list_specialists(
+    ctx: Ctx,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[SingleLine | None, Query(max_length=512)] = None,
+) -> s.SpecialistPage:
+    """Public profiles by name, a page at a time."""
+    try:
+        after = decode_cursor(cursor) if cursor is not None else None
+    except ValueError as exc:
+        raise ApiError(422, "validation_error", str(exc), {"cursor": cursor}) from None
+    rows = ctx.directory.specialists(limit + 1, after)
+    page = rows[:limit]
+    more = len(rows) > limit
+    return s.SpecialistPage(
+        specialists=[profile_view(**row) for row in page],
+        next_cursor=encode_cursor((page[-1]["name"], page[-1]["id"])) if more else None,
+    )
 
 
 @catalog.get("/specialists/{specialist_id}")
@@ -201,9 +216,12 @@ def mint_specialist_token(
 @catalog.put("/specialists/{specialist_id}/schedule")
 def set_schedule(
     specialist_id: UUID, body: s.ScheduleIn, ctx: Ctx, authorization: Authorization = None
-) -> s.SpecialistPublic:
+) -> s.SpecialistChanged:
     _require_admin_or_specialist(ctx, authorization, specialist_id)
-    return specialist_view(ctx.app.set_schedule(specialist_id, body.timezone, body.by_day()))
+    specialist = ctx.app.set_schedule(specialist_id, body.timezone, body.by_day())
+    return s.SpecialistChanged(
+        **specialist_view(specialist).model_dump(), notification_id=_position(ctx, specialist)
+    )
 
 
 @catalog.put("/specialists/{specialist_id}/overrides/{day}")
@@ -213,12 +231,15 @@ def set_override(
     body: s.OverrideIn,
     ctx: Ctx,
     authorization: Authorization = None,
-) -> s.OverrideOut:
+) -> s.OverrideChanged:
     _require_admin_or_specialist(ctx, authorization, specialist_id)
     windows = [w.minutes() for w in body.windows]
-    ctx.app.set_override(specialist_id, day, windows)
-    return s.OverrideOut(
-        date=day, blocked=not windows, windows=[s.WindowOut.of(w) for w in windows]
+    specialist = ctx.app.set_override(specialist_id, day, windows)
+    return s.OverrideChanged(
+        date=day,
+        blocked=not windows,
+        windows=[s.WindowOut.of(w) for w in windows],
+        notification_id=_position(ctx, specialist),
     )
 
 
@@ -226,19 +247,38 @@ def set_override(
 def clear_override(
     specialist_id: UUID, day: date, ctx: Ctx, authorization: Authorization = None
 ) -> Response:
+    """204; the change's notification id is in the Kairos-Notification-Id header."""
     _require_admin_or_specialist(ctx, authorization, specialist_id)
-    ctx.app.clear_override(specialist_id, day)
-    return Response(status_code=204)
+    specialist = ctx.app.clear_override(specialist_id, day)
+    position = _position(ctx, specialist)
+    headers = {s.NOTIFICATION_ID_HEADER: str(position)} if position is not None else None
+    return Response(status_code=204, headers=headers)
 
 
 @catalog.post("/services", status_code=201)
 def define_service(
     body: s.ServiceCreate, ctx: Ctx, authorization: Authorization = None
-) -> s.ServicePublic:
+) -> s.ServiceChanged:
     _require_admin(ctx, authorization)
     definition = body.model_dump(exclude={"specialist_id"})
     definition["questions"] = [q.model_dump() for q in body.questions]
-    return service_view(ctx.app.define_service(body.specialist_id, **definition))
+    return _service_changed(ctx, ctx.app.define_service(body.specialist_id, **definition))
+
+
+@catalog.get("/services")
+def list_services(specialist_id: UUID, ctx: Ctx) -> s.ServiceList:
+    """A specialist's services by name: where a booking page starts."""
+    rows = ctx.directory.services_of(specialist_id)
+    if rows is None:
+        raise ApiError(
+            404, "not_found", f"no specialist with id {specialist_id}", {"id": str(specialist_id)}
+        )
+    return s.ServiceList(
+        services=[
+            s.ServicePublic(id=row["id"], specialist_id=row["specialist_id"], **row["definition"])
+            for row in rows
+        ]
+    )
 
 
 @catalog.get("/services/{service_id}")
@@ -249,7 +289,7 @@ def get_service(service_id: UUID, ctx: Ctx) -> s.ServicePublic:
 @catalog.patch("/services/{service_id}")
 def update_service(
     service_id: UUID, body: s.ServiceUpdate, ctx: Ctx, authorization: Authorization = None
-) -> s.ServicePublic:
+) -> s.ServiceChanged:
     caller = ctx.auth.caller(authorization)
     if caller is None:
         raise _refused(caller)
@@ -260,7 +300,13 @@ def update_service(
         changes = body.changes()
     except ValueError as exc:
         raise ApiError(422, "validation_error", str(exc)) from None
-    return service_view(ctx.app.update_service(service_id, changes))
+    return _service_changed(ctx, ctx.app.update_service(service_id, changes))
+
+
+def _service_changed(ctx: BookingContext, service: Service) -> s.ServiceChanged:
+    return s.ServiceChanged(
+        **service_view(service).model_dump(), notification_id=_position(ctx, service)
+    )
 
 
 # --- bookings -----------------------------------------------------------------
@@ -307,9 +353,9 @@ def list_bookings(
     ctx: Ctx,
     authorization: Authorization = None,
     specialist_id: UUID | None = None,
-    client_email: str | None = None,
-    from_: Annotated[str | None, Query(alias="from", examples=["2026-12-01"])] = None,
-    to: Annotated[str | None, Query(examples=["2026-12-31", "2026-12-31T18:00:00Z"])] = None,
+    client_email: SingleLine | None = None,
+    from_: Annotated[SingleLine | None, Query(alias="from", examples=["2026-12-01"])] = None,
+    to: Annotated[SingleLine | None, Query(examples=["2026-12-31", "2026-12-31T18:00:00Z"])] = None,
     status_: Annotated[
         Literal[
             "pending", "confirmed", "in_progress", "completed", "cancelled", "declined", "no_show"
@@ -419,9 +465,9 @@ def mark_no_show(
     return _changed_view(ctx, ctx.app.mark_no_show(booking_id, body.party, now=ctx.clock()))
 
 
-def _position(ctx: BookingContext, booking: Booking) -> int | None:
-    """The notification id of the booking's latest event: its read-your-writes hint."""
-    return notification_id_of(ctx.app, booking.id, booking.version)
+def _position(ctx: BookingContext, aggregate: Booking | Specialist | Service) -> int | None:
+    """The notification id of the aggregate's latest event: its read-your-writes hint."""
+    return notification_id_of(ctx.app, aggregate.id, aggregate.version)
 
 
 def _changed_view(ctx: BookingContext, booking: Booking) -> Response:

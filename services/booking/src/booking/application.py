@@ -9,7 +9,7 @@ from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import Recording
+from eventsourcing.persistence import IntegrityError, Recording
 from eventsourcing.utils import EnvType
 
 from booking.contention import DEFAULT_TIMEOUT, Contention
@@ -19,8 +19,10 @@ from booking.domain import (
     Booking,
     DayLedger,
     DomainError,
+    EmailTaken,
     Service,
     Specialist,
+    SpecialistEmail,
     WindowPair,
 )
 from booking.store_reads import load_many, notification_id_of
@@ -111,11 +113,15 @@ class Bookings(Application[UUID]):
         specialty: str | None = None,
         bio: str | None = None,
     ) -> UUID:
+        """A new specialist; EmailTaken if another one registered with the address."""
         zone(timezone)
         specialist = Specialist(
             name=name, email=email, timezone=timezone, specialty=specialty, bio=bio
         )
-        self.save(specialist)
+        try:
+            self.save(specialist, SpecialistEmail(email=email, specialist_id=specialist.id))
+        except IntegrityError:
+            raise EmailTaken("a specialist with this e-mail address exists") from None
         return specialist.id
 
     def set_schedule(
@@ -134,10 +140,11 @@ class Bookings(Application[UUID]):
         self.save(specialist)
         return specialist
 
-    def clear_override(self, specialist_id: UUID, day: date) -> None:
+    def clear_override(self, specialist_id: UUID, day: date) -> Specialist:
         specialist = self.specialist(specialist_id)
         specialist.clear_override(day)
         self.save(specialist)
+        return specialist
 
     def define_service(self, specialist_id: UUID, **definition: Any) -> Service:
         self.specialist(specialist_id)

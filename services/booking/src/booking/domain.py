@@ -449,3 +449,26 @@ class DayLedger(Aggregate):
     @event("Released")
     def _released(self, booking_id: UUID) -> None:
         del self.claims[str(booking_id)]
+
+
+EMAIL_NAMESPACE = uuid5(NAMESPACE_URL, "https://kairos.invalid/specialist-email")
+
+
+class EmailTaken(DomainError):
+    code = "email_taken"
+    status = 409
+
+
+class SpecialistEmail(Aggregate):
+    """One specialist's hold on an e-mail address. Its id is derived from the normalised
+    address and it is saved with the specialist it names, so a second registration with
+    the same address fails to save, even one racing the first in another process."""
+
+    @staticmethod
+    def create_id(email: str, specialist_id: UUID) -> UUID:
+        return uuid5(EMAIL_NAMESPACE, email.strip().casefold())
+
+    @event("Claimed")
+    def __init__(self, email: str, specialist_id: UUID) -> None:
+        self.email = email
+        self.specialist_id = specialist_id

@@ -1,14 +1,9 @@
-"""Query tables for lists the event store can't answer by id: specialists and bookings.
-
-The tables follow the booking event store's notification log. They are caught up
-on read, under an advisory lock, in the transaction that records how far they
-got, so a list always includes every write that committed before it was asked
-for, and several processes never apply the same event twice.
-"""
+"""The consultation history: a query table of bookings, filtered by specialist, client,
+time and status (a projection, see booking.projection)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,17 +14,10 @@ from eventsourcing.application import Application
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from booking.domain import Booking, Specialist, event_class
-
-PAGE = 1000
-_LOCK_KEY = 0x6B616972  # any constant shared by every booking process
+from booking.domain import Booking
+from booking.projection import Apply, Projection, topic
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS booking_index_position (
-    name text PRIMARY KEY, position bigint NOT NULL);
-CREATE TABLE IF NOT EXISTS specialist_directory (
-    id uuid PRIMARY KEY, name text NOT NULL, timezone text NOT NULL,
-    specialty text, bio text, position bigint NOT NULL);
 CREATE TABLE IF NOT EXISTS booking_history (
     id uuid PRIMARY KEY, specialist_id uuid NOT NULL, service_id uuid NOT NULL,
     client_name text NOT NULL, client_email text NOT NULL,
@@ -51,22 +39,11 @@ class BookingFilter:
     limit: int = 500
 
 
-def _topic(cls: type) -> str:
-    return f"{cls.__module__}:{cls.__qualname__}"
-
-
-Apply = Callable[[psycopg.Cursor[Any], Any, int], None]
-
-
-class HistoryIndex:
+class HistoryIndex(Projection):
     def __init__(self, app: Application[UUID], pool: ConnectionPool) -> None:
-        self._app = app
-        self._pool = pool
-        self._handlers: dict[str, Apply] = {
-            _topic(event_class(Specialist, "Registered")): self._registered,
-            _topic(event_class(Specialist, "ScheduleSet")): self._zone_changed,
-            _topic(event_class(Booking, "SlotRequested")): self._requested,
-            _topic(event_class(Booking, "Rescheduled")): self._rescheduled,
+        handlers: dict[str, Apply] = {
+            topic(Booking, "SlotRequested"): self._requested,
+            topic(Booking, "Rescheduled"): self._rescheduled,
         }
         for name, status in (
             ("Confirmed", "confirmed"),
@@ -77,47 +54,8 @@ class HistoryIndex:
             ("Completed", "completed"),
             ("NoShowMarked", "no_show"),
         ):
-            self._handlers[_topic(event_class(Booking, name))] = self._status(status)
-
-    def create_tables(self) -> None:
-        # Serialised: workers starting together would race on CREATE ... IF NOT EXISTS.
-        with self._pool.connection() as conn:
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
-            conn.execute(SCHEMA)
-
-    def catch_up(self) -> int:
-        """Apply every event recorded since the last catch-up; returns how many."""
-        applied = 0
-        topics = list(self._handlers)
-        with self._pool.connection() as conn, conn.cursor() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
-            cur.execute("SELECT position FROM booking_index_position WHERE name = 'history'")
-            row = cur.fetchone()
-            position = row[0] if row else 0
-            while True:
-                page = self._app.recorder.select_notifications(
-                    position, PAGE, topics=topics, inclusive_of_start=False
-                )
-                for notification in page:
-                    event = self._app.mapper.to_domain_event(notification)
-                    self._handlers[notification.topic](cur, event, notification.id)
-                if page:
-                    position = page[-1].id
-                    applied += len(page)
-                if len(page) < PAGE:
-                    break
-            cur.execute(
-                "INSERT INTO booking_index_position (name, position) VALUES ('history', %s) "
-                "ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position",
-                (position,),
-            )
-        return applied
-
-    def specialists(self) -> list[UUID]:
-        self.catch_up()
-        with self._pool.connection() as conn:
-            rows = conn.execute("SELECT id FROM specialist_directory ORDER BY name, id").fetchall()
-        return [r[0] for r in rows]
+            handlers[topic(Booking, name)] = self._status(status)
+        super().__init__(app, pool, "history", 0, SCHEMA, handlers)
 
     def bookings(self, f: BookingFilter) -> Sequence[dict[str, Any]]:
         self.catch_up()
@@ -140,21 +78,6 @@ class HistoryIndex:
             return cur.fetchall()
 
     # --- event handlers -------------------------------------------------------
-
-    @staticmethod
-    def _registered(cur: psycopg.Cursor[Any], e: Any, position: int) -> None:
-        cur.execute(
-            "INSERT INTO specialist_directory (id, name, timezone, specialty, bio, position) "
-            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
-            (e.originator_id, e.name, e.timezone, e.specialty, e.bio, position),
-        )
-
-    @staticmethod
-    def _zone_changed(cur: psycopg.Cursor[Any], e: Any, position: int) -> None:
-        cur.execute(
-            "UPDATE specialist_directory SET timezone = %s WHERE id = %s",
-            (e.timezone, e.originator_id),
-        )
 
     @staticmethod
     def _requested(cur: psycopg.Cursor[Any], e: Any, position: int) -> None:

@@ -19,6 +19,7 @@ from booking.api import ROUTERS, BookingContext
 from booking.application import Bookings
 from booking.config import BookingSettings, BookingStoreSettings
 from booking.contention import Busy
+from booking.directory import Directory
 from booking.domain import DomainError
 from booking.history import HistoryIndex
 from booking.idempotency import IdempotencyKeys
@@ -61,11 +62,13 @@ def create_app(
     )
     cache = redis.Redis.from_url(settings.redis_url)
     index = HistoryIndex(bookings, pool)
+    directory = Directory(bookings, pool)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         pool.open(wait=True)
         index.create_tables()
+        directory.create_tables()
         yield
         pool.close()
         cache.close()
@@ -82,6 +85,7 @@ def create_app(
             audience=settings.jwt_audience,
         ),
         index=index,
+        directory=directory,
         idempotency=IdempotencyKeys(cache, settings.idempotency_ttl_seconds),
         clock=clock,
     )

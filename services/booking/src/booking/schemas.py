@@ -18,6 +18,7 @@ from pydantic import (
     model_validator,
 )
 
+from kairos.text import SINGLE_LINE_PATTERN, MultiLine, SingleLine
 from kairos.timezones import UnknownTimezone, format_hhmm, iso_utc, parse_hhmm, zone
 
 
@@ -49,17 +50,31 @@ def _to_utc(instant: datetime) -> datetime:
     return utc
 
 
-Timezone = Annotated[str, AfterValidator(_known_zone), Field(examples=["Europe/Berlin"])]
-HHMM = Annotated[str, AfterValidator(_hhmm), Field(examples=["09:00"])]
+Timezone = Annotated[SingleLine, AfterValidator(_known_zone), Field(examples=["Europe/Berlin"])]
+HHMM = Annotated[SingleLine, AfterValidator(_hhmm), Field(examples=["09:00"])]
 Instant = Annotated[
     AwareDatetime, AfterValidator(_to_utc), PlainSerializer(iso_utc, return_type=str)
 ]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
-Text = Annotated[str, Field(max_length=5000)]
+Name = Annotated[SingleLine, Field(min_length=1, max_length=200)]
+Text = Annotated[MultiLine, Field(max_length=5000)]
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+_READ_YOUR_WRITES = (
+    "The change's place in the event log, on responses to commands (null on reads): pass it"
+    " as min_position to GET /v1/slots to see slots that already reflect it"
+)
+NOTIFICATION_ID_HEADER = "Kairos-Notification-Id"
+"""The same for a command answering 204, which has no body to carry it."""
+
+
+class Written(BaseModel):
+    """What a command's response adds to the resource it changed."""
+
+    notification_id: int | None = Field(default=None, description=_READ_YOUR_WRITES)
 
 
 # --- specialists --------------------------------------------------------------
@@ -136,6 +151,27 @@ class SpecialistPublic(BaseModel):
     bio: str | None
     weekly: list[WeeklyWindowOut] = []
     overrides: list[OverrideOut] = []
+
+
+class SpecialistChanged(SpecialistPublic, Written):
+    pass
+
+
+class SpecialistCreated(SpecialistChanged):
+    """The only answer that shows the e-mail address: to the admin who registered it."""
+
+    email: str
+
+
+class SpecialistPage(BaseModel):
+    specialists: list[SpecialistPublic]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last page"
+    )
+
+
+class OverrideChanged(OverrideOut, Written):
+    pass
 
 
 # --- services -----------------------------------------------------------------
@@ -229,6 +265,14 @@ class ServicePublic(ServiceCreate):
     id: UUID
 
 
+class ServiceChanged(ServicePublic, Written):
+    pass
+
+
+class ServiceList(BaseModel):
+    services: list[ServicePublic]
+
+
 # --- bookings -----------------------------------------------------------------
 
 
@@ -239,12 +283,18 @@ class ClientIn(Strict):
     phone: Annotated[str, Field(max_length=40, pattern=r"^\+?[0-9 ()\-.]{3,40}$")] | None = None
 
 
+AnswerKey = Annotated[SingleLine, Field(max_length=64)]
+
+
 class BookingCreate(Strict):
     service_id: UUID
     starts_at: Instant
     client: ClientIn
-    answers: dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=5000)]] = (
-        Field(default_factory=dict, max_length=50)
+    answers: dict[AnswerKey, Text] = Field(
+        default_factory=dict,
+        max_length=50,
+        # pydantic states a key pattern as patternProperties, which leaves other keys free.
+        json_schema_extra={"propertyNames": {"maxLength": 64, "pattern": SINGLE_LINE_PATTERN}},
     )
     notes: Text | None = None
 
@@ -252,12 +302,6 @@ class BookingCreate(Strict):
 class HistoryEntry(BaseModel):
     status: str
     at: Instant
-
-
-_READ_YOUR_WRITES = (
-    "The change's place in the event log, on responses to commands (null on reads): pass it"
-    " as min_position to GET /v1/slots to see slots that already reflect it"
-)
 
 
 class BookingPublic(BaseModel):

@@ -97,14 +97,30 @@ def _call(base: str, method: str, path: str, body: Any = None, key: str = "") ->
         return json.loads(response.read() or b"null")
 
 
+def _every_specialist(base_url: str) -> list[dict[str, Any]]:
+    """Every page of GET /v1/specialists."""
+    everyone: list[dict[str, Any]] = []
+    query = "?limit=200"
+    while True:
+        page = _call(base_url, "GET", "/v1/specialists" + query)
+        everyone += page["specialists"]
+        if page["next_cursor"] is None:
+            return everyone
+        query = f"?limit=200&cursor={page['next_cursor']}"
+
+
 def seed(base_url: str, admin_key: str) -> list[dict[str, Any]]:
     """Create the demo specialists and services; returns what exists afterwards."""
-    existing = {s["name"]: s for s in _call(base_url, "GET", "/v1/specialists")["specialists"]}
+    existing = {s["name"]: s for s in _every_specialist(base_url)}
     created = []
     for demo in DEMO:
         name = demo["specialist"]["name"]
         if name in existing:
-            created.append({"specialist": existing[name], "services": []})
+            specialist = existing[name]
+            path = f"/v1/services?specialist_id={specialist['id']}"
+            created.append(
+                {"specialist": specialist, "services": _call(base_url, "GET", path)["services"]}
+            )
             continue
         specialist = _call(base_url, "POST", "/v1/specialists", demo["specialist"], admin_key)
         _call(

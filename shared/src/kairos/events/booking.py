@@ -9,12 +9,16 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from kairos.text import Storable
+
 # The booking API validated the address in full before it entered the event store;
 # consumers only need to reject garbage. email-validator's IDNA checks cost about
 # 100 µs an event, which was most of a replay's time.
 Email = Annotated[
     str,
-    Field(max_length=320, pattern=r"^[^@\s]+@[^@\s]+$", json_schema_extra={"format": "email"}),
+    Field(
+        max_length=320, pattern=r"^[^@\s\x00]+@[^@\s\x00]+$", json_schema_extra={"format": "email"}
+    ),
 ]
 
 
@@ -23,8 +27,8 @@ class Payload(BaseModel):
 
 
 class Window(Payload):
-    start: str  # "HH:MM", local wall time
-    end: str  # "HH:MM" or "24:00"
+    start: Storable  # "HH:MM", local wall time
+    end: Storable  # "HH:MM" or "24:00"
 
 
 class WeeklyWindow(Window):
@@ -32,32 +36,32 @@ class WeeklyWindow(Window):
 
 
 class Question(Payload):
-    key: str
-    label: str
+    key: Storable
+    label: Storable
     type: Literal["text", "textarea", "select"]
     required: bool
-    options: list[str] | None = None
+    options: list[Storable] | None = None
 
 
 class Client(Payload):
-    name: str
+    name: Storable
     email: Email
-    timezone: str
-    phone: str | None = None
+    timezone: Storable
+    phone: Storable | None = None
 
 
 class SpecialistRegistered(Payload):
     specialist_id: UUID
-    name: str
+    name: Storable
     email: Email
-    timezone: str
-    specialty: str | None = None
-    bio: str | None = None
+    timezone: Storable
+    specialty: Storable | None = None
+    bio: Storable | None = None
 
 
 class ScheduleSet(Payload):
     specialist_id: UUID
-    timezone: str
+    timezone: Storable
     weekly: list[WeeklyWindow]
 
 
@@ -76,7 +80,7 @@ class OverrideCleared(Payload):
 class ServiceDefinition(Payload):
     service_id: UUID
     specialist_id: UUID
-    name: str
+    name: Storable
     duration_minutes: int
     slot_interval_minutes: int | None
     buffer_before_minutes: int
@@ -87,7 +91,7 @@ class ServiceDefinition(Payload):
     cancellation_hours: int
     requires_approval: bool
     price: Decimal | None
-    currency: str | None
+    currency: Storable | None
     questions: list[Question]
 
 
@@ -114,8 +118,8 @@ class SlotRequested(BookingTimes):
 
     service_id: UUID
     client: Client
-    answers: dict[str, str]
-    notes: str | None = None
+    answers: dict[Storable, Storable]
+    notes: Storable | None = None
 
 
 class BookingConfirmed(Payload):
@@ -132,12 +136,12 @@ class BookingPending(Payload):
 
 class BookingDeclined(Payload):
     booking_id: UUID
-    reason: str | None = None
+    reason: Storable | None = None
 
 
 class BookingCancelled(Payload):
     booking_id: UUID
-    reason: str | None = None
+    reason: Storable | None = None
     refund_eligible: bool
     cancelled_by: Literal["client", "specialist", "admin"]
 

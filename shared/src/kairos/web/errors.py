@@ -1,14 +1,27 @@
-"""The one error shape of the public API: {"error": {"code", "message", "details"}}."""
+"""The one error shape of the public API: {"error": {"code", "message", "details"}}.
+
+Every response also carries `X-Request-Id`: the caller's own, when it sent a
+well-formed one (so a request can be followed across services), or a new one. The
+id is bound to the request's log context, so every line logged while serving it
+names it. An exception no handler took is logged with that id and answered
+`500 {"error": {"code": "internal", ...}}` instead of Starlette's plain-text page;
+the id in its body is how a user's report finds the log line.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from uuid import uuid4
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kairos.timezones import UnknownTimezone
 
@@ -41,8 +54,66 @@ def error_response(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+REQUEST_ID_HEADER = "X-Request-Id"
+# Enough for a UUID or a tracing id; nothing a log line or a header could trip on.
+_VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._\-]{1,128}")
+
+
+def request_id_of(scope: Scope) -> str:
+    """The caller's request id if it is well-formed, else a new one."""
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id" and _VALID_REQUEST_ID.fullmatch(value.decode("latin-1")):
+            return str(value.decode("latin-1"))
+    return uuid4().hex
+
+
+class _RequestIds:
+    """Pure ASGI middleware: names each request and answers what escaped every handler."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = request_id_of(scope)
+        started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+            await send(message)
+
+        with structlog.contextvars.bound_contextvars(request_id=request_id):
+            try:
+                await self.app(scope, receive, send_with_id)
+            except Exception as exc:
+                structlog.get_logger("kairos.web").error(
+                    "unhandled_exception",
+                    request_id=request_id,
+                    method=scope["method"],
+                    path=scope["path"],
+                    exc_info=exc,
+                )
+                if started:  # too late for an error body: the server drops the connection
+                    raise
+                response = error_response(
+                    500,
+                    "internal",
+                    "an unexpected error occurred; quote the request id when reporting it",
+                    {"request_id": request_id},
+                    headers={REQUEST_ID_HEADER: request_id},
+                )
+                await response(scope, receive, send)
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Map ApiError, HTTP errors and request validation errors to the error shape."""
+    """Map ApiError, HTTP errors, request validation errors and anything unexpected to the
+    error shape, and give every response a request id."""
+    app.add_middleware(_RequestIds)
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
