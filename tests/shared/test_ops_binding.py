@@ -36,7 +36,8 @@ def test_a_worker_serves_its_ops_endpoints_on_127_0_0_1_by_default(
 ) -> None:
     env = service_env(fresh_database(), redis_url, kafka.bootstrap)
     env.pop("OPS_HOST", None)
-    with ServiceProcess.worker(module, env, port_env=port_env) as worker:
+    # Alive is enough: a projector is ready only once a relay's heartbeat says it is current.
+    with ServiceProcess.worker(module, env, port_env=port_env, ready_path="/healthz") as worker:
         assert listening_hosts(worker) == {"127.0.0.1"}
 
 

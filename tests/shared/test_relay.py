@@ -45,11 +45,11 @@ from kairos.messaging import (
     run_relay,
     stable_event_id,
 )
-from kairos.messaging.relay import relay_checks
-from kairos.web.ops_server import ops_app
 from kairos.messaging.kafka import TopicMismatch, create_missing_topics
+from kairos.messaging.relay import relay_checks
 from kairos.messaging.topic_metadata import TopicInfo, describe_topic
 from kairos.settings import TopicManagement
+from kairos.web.ops_server import ops_app
 
 pytestmark = [pytest.mark.integration]
 

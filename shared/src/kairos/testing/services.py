@@ -48,15 +48,23 @@ def _answers(url: str) -> bool:
 
 
 class ServiceProcess:
-    """`python -m <args>` with a free port, ready once GET /readyz answers 200.
+    """`python -m <args>` with a free port, ready once GET `ready_path` answers 200.
 
     For an API: ServiceProcess.api("booking.main:app", env). For a worker with ops
     endpoints: ServiceProcess.worker("booking.relay", env, port_env="RELAY_OPS_PORT").
     """
 
-    def __init__(self, name: str, args: Sequence[str], env: Mapping[str, str], port: int) -> None:
+    def __init__(
+        self,
+        name: str,
+        args: Sequence[str],
+        env: Mapping[str, str],
+        port: int,
+        ready_path: str = "/readyz",
+    ) -> None:
         self.name = name
         self.port = port
+        self.ready_path = ready_path
         self.url = f"http://127.0.0.1:{port}"
         self._process = ManagedProcess(name, [sys.executable, "-m", *args], env=env)
 
@@ -79,14 +87,16 @@ class ServiceProcess:
         return cls(app, args, env, port)
 
     @classmethod
-    def worker(cls, module: str, env: Mapping[str, str], port_env: str) -> ServiceProcess:
+    def worker(
+        cls, module: str, env: Mapping[str, str], port_env: str, ready_path: str = "/readyz"
+    ) -> ServiceProcess:
         port = free_port()
-        return cls(module, [module], {**env, port_env: str(port)}, port)
+        return cls(module, [module], {**env, port_env: str(port)}, port, ready_path)
 
     def start(self, timeout: float = 60) -> Self:
         self._process.start()
         wait_until(
-            lambda: _answers(self.url + "/readyz"),
+            lambda: _answers(self.url + self.ready_path),
             what=self.name,
             timeout=timeout,
             process=self._process,
