@@ -5,7 +5,8 @@ API never sends (kairos.web.errors answers in the error shape). `document_api(ap
 rewrites the generated document once, from what the routes already declare:
 
 - an `Error` schema, `{"error": {"code", "message", "details"}}`, for every 4xx;
-- 422 on every operation that takes parameters or a body (validation);
+- 422 on every operation that takes parameters or a body (validation), and 400 on
+  those with a body (one that cannot even be decoded);
 - 401 and 403 on every operation with a security requirement (kairos.web.security);
 - 404 on every operation with a path parameter (the thing it names may not exist);
 - whatever else a route lists in `responses=` (e.g. `{409: {"description": ...}}`),
@@ -48,7 +49,7 @@ _FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
 _FASTAPI_422_DESCRIPTION = "Validation Error"
 
 DESCRIPTIONS = {
-    400: "bad_request: the request cannot be read",
+    400: "bad_request: the body cannot be decoded",
     401: "unauthorized: no credential was sent",
     403: "forbidden: the credential does not give access to this resource",
     404: "not_found: what the path names does not exist",
@@ -57,7 +58,7 @@ DESCRIPTIONS = {
     425: "too_early",
     429: "too_many_requests",
 }
-_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 
 def document_api(app: FastAPI) -> None:
@@ -81,7 +82,7 @@ def with_errors(document: dict[str, Any]) -> dict[str, Any]:
         schemas.pop(name, None)
     schemas[ERROR_SCHEMA] = _ERROR_COMPONENT
     for item in document.get("paths", {}).values():
-        for method in _METHODS:
+        for method in HTTP_METHODS:
             if operation := item.get(method):
                 _document_errors(operation, item.get("parameters", []))
     return document
@@ -93,6 +94,8 @@ def _document_errors(operation: dict[str, Any], path_item_parameters: list[Any])
     derived: set[int] = set()
     if parameters or "requestBody" in operation:
         derived.add(422)
+    if "requestBody" in operation:  # a body that cannot be decoded at all
+        derived.add(400)
     if operation.get("security"):
         derived |= {401, 403}
     if any(p.get("in") == "path" for p in parameters):
