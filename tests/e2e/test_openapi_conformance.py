@@ -38,9 +38,11 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from kairos.auth import Authenticator
+from kairos.gateway import Gateway
 from kairos.infra import PostgresHandle, ensure_kafka
 from kairos.infra.postgres import database_name
 from kairos.testing.services import TEST_SECRETS, ServiceProcess, service_env
+from tests.shared.test_gateway import Served
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.slow]
 
@@ -266,3 +268,18 @@ def test_each_document_declares_the_error_shape_and_security_schemes(stack: Stac
     cancel = booking["paths"]["/v1/bookings/{booking_id}/cancel"]["post"]
     assert cancel["security"] == [{"adminKey": []}, {"specialistJwt": []}, {"manageToken": []}]
     assert set(cancel["responses"]) == {"200", "401", "403", "404", "409", "422"}
+
+
+def test_the_gateway_merges_both_documents_into_one_reference(stack: Stack) -> None:
+    services = {"booking": stack.booking, "availability": stack.availability}
+    own = {name: httpx.get(p.url + "/openapi.json").json() for name, p in services.items()}
+    upstreams = {name: process.url for name, process in services.items()}
+    with Served(Gateway(upstreams)) as gateway:
+        merged = httpx.get(gateway.url + "/openapi.json").json()
+
+    public = {path for document in own.values() for path in document["paths"] if path[:4] == "/v1/"}
+    assert set(merged["paths"]) == public
+    schemas = merged["components"]["schemas"]
+    for service, document in own.items():
+        for name in document["components"]["schemas"]:
+            assert name in schemas or f"{service}.{name}" in schemas
