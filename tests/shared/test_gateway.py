@@ -7,6 +7,7 @@ import gzip
 import http.client
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -17,10 +18,14 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from fastapi import FastAPI
+from pydantic import BaseModel, create_model
 from starlette.types import Receive, Scope, Send
 
 from kairos.gateway import Gateway, parse_upstreams, server_config
 from kairos.infra.process import free_port
+from kairos.web import document_api, install_error_handlers
+from kairos.web.security import AnyCredential
 
 LIVE = ("booking", "availability", "calendar-sync", "video")
 
@@ -260,7 +265,7 @@ def test_a_head_request_gets_the_headers_only(client: httpx.Client) -> None:
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("path", ["/", "/metrics", "/docs", "/v1/bookingsx", "/v2/slots"])
+@pytest.mark.parametrize("path", ["/", "/metrics", "/redoc", "/v1/bookingsx", "/v2/slots"])
 def test_an_unrouted_path_is_not_found(client: httpx.Client, path: str) -> None:
     assert assert_error(client.get(path), 404, "not_found") == {"path": path}
 
@@ -363,3 +368,150 @@ def test_upstreams_parse_from_service_url_pairs() -> None:
 def test_malformed_upstreams_are_refused(text: str, problem: str) -> None:
     with pytest.raises(ValueError, match=problem.replace("(", r"\(").replace(")", r"\)")):
         parse_upstreams(text)
+
+
+@pytest.mark.integration
+def test_a_header_value_with_non_ascii_bytes_reaches_the_upstream_unchanged(
+    client: httpx.Client,
+) -> None:
+    # README's booking example sends `Idempotency-Key: 7b1c…`, "…" in UTF-8 (obs-text).
+    key = "7b1c…".encode()
+    response = client.post("/v1/bookings", headers={"Idempotency-Key": key})
+
+    assert response.status_code == 200
+    assert response.json()["headers"]["idempotency-key"].encode() == key
+
+
+# --- the API reference: two FastAPI upstreams, as the services document themselves ---
+
+
+def thing(field: str) -> type[BaseModel]:
+    """A model called `Thing` with one field: two services each define one, differently."""
+    model: type[BaseModel] = create_model("Thing", **{field: (str, ...)})  # type: ignore[call-overload]
+    return model
+
+
+BookingThing, SlotThing = thing("id"), thing("start")
+
+
+def documented(name: str, model: type[BaseModel], path: str) -> FastAPI:
+    """A service with one public path, answering a `Thing`."""
+    app = FastAPI(title=f"Kairos {name}")
+    install_error_handlers(app)
+    document_api(app)
+
+    @app.get(path, response_model=model)
+    def thing(authorization: AnyCredential) -> dict[str, str]:
+        return {"id": "1", "start": "2026-01-01T00:00:00Z"}
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+@pytest.fixture(scope="module")
+def documented_client() -> Iterator[httpx.Client]:
+    with (
+        Served(documented("booking", BookingThing, "/v1/bookings")) as booking,
+        Served(documented("availability", SlotThing, "/v1/slots")) as availability,
+    ):
+        upstreams = {"booking": booking.url, "availability": availability.url}
+        yield from gateway_client(upstreams)
+
+
+def gateway_host(client: httpx.Client) -> str:
+    return client.base_url.netloc.decode()
+
+
+@pytest.mark.integration
+def test_a_redirect_of_an_upstream_to_itself_points_at_the_gateway(
+    documented_client: httpx.Client,
+) -> None:
+    response = documented_client.get("/v1/bookings/")  # FastAPI redirects to no slash
+
+    assert response.status_code == 307
+    assert response.headers["location"] == f"http://{gateway_host(documented_client)}/v1/bookings"
+    assert documented_client.get(response.headers["location"]).status_code == 200
+
+
+@pytest.mark.integration
+def test_the_merged_document_has_every_services_paths_and_components_without_collisions(
+    documented_client: httpx.Client,
+) -> None:
+    document = documented_client.get("/openapi.json").json()
+
+    # Only what the gateway routes: each service's own /healthz stays its own.
+    assert set(document["paths"]) == {"/v1/bookings", "/v1/slots"}
+    schemas = document["components"]["schemas"]
+    # Each service's `Thing` is kept, one under a name of its own, and each path still
+    # refers to its own service's.
+    assert sorted(name for name in schemas if name.endswith("Thing")) in (
+        ["Thing", "availability.Thing"],
+        ["Thing", "booking.Thing"],
+    )
+    for path, field in (("/v1/bookings", "id"), ("/v1/slots", "start")):
+        ok = document["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
+        name = ok["schema"]["$ref"].removeprefix("#/components/schemas/")
+        assert schemas[name]["properties"].keys() == {field}
+    slots = document["paths"]["/v1/slots"]["get"]["responses"]
+    # Shared definitions, identical in both, appear once under their own names.
+    assert "Error" in schemas and "availability.Error" not in schemas
+    assert set(document["components"]["securitySchemes"]) == {
+        "adminKey",
+        "specialistJwt",
+        "manageToken",
+    }
+    assert {"401", "403", "502", "504"} <= set(slots)
+
+
+@pytest.mark.integration
+def test_the_merged_document_names_a_service_that_does_not_answer(
+    upstreams: dict[str, str],
+) -> None:
+    with Served(documented("booking", BookingThing, "/v1/bookings")) as booking:
+        down = f"http://127.0.0.1:{free_port()}"
+        for client in gateway_client({"booking": booking.url, "availability": down}):
+            document = client.get("/openapi.json").json()
+
+    assert set(document["paths"]) == {"/v1/bookings"}
+    assert "availability" in document["info"]["description"]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("served_by", ["gateway", "service"])
+def test_the_docs_page_loads_its_assets_from_the_same_origin(
+    documented_client: httpx.Client, served_by: str
+) -> None:
+    if served_by == "service":
+        app = documented("booking", BookingThing, "/v1/bookings")
+        with Served(app) as service, httpx.Client(base_url=service.url) as own:
+            check_docs_page(own)
+    else:
+        check_docs_page(documented_client)
+
+
+def check_docs_page(client: httpx.Client) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert any(a.endswith("swagger-ui-bundle.js") for a in assets)
+    assert any(a.endswith("swagger-ui.css") for a in assets)
+    assert "url: '/openapi.json'" in page.text
+    for asset in assets:
+        assert asset.startswith("/docs/assets/"), f"{asset} is not served here"
+        response = client.get(asset)
+        assert response.status_code == 200, asset
+        assert response.content
+    assert client.get("/openapi.json").status_code == 200
+    assert client.get("/redoc").status_code == 404  # FastAPI's CDN page is gone
+
+
+@pytest.mark.integration
+def test_the_gateways_own_errors_under_docs_have_the_error_shape(
+    documented_client: httpx.Client,
+) -> None:
+    assert_error(documented_client.get("/docs/assets/nothing.js"), 404, "not_found")
+    assert_error(documented_client.post("/openapi.json"), 405, "method_not_allowed")

@@ -23,12 +23,21 @@ without an upstream (one not written yet) or one that does not answer, 504
 `gateway_timeout` after TIMEOUT. Its own /healthz and /readyz answer 200
 without asking the upstreams, so it can start before, after or without them.
 
+It also serves the one API reference of this origin: /openapi.json, the documents
+of its upstreams merged (kairos.gateway_docs), and /docs, Swagger UI from local
+assets (kairos.web.docs).
+
+Header values go on as the bytes they arrived as (obs-text, e.g. UTF-8 in an
+Idempotency-Key, included). A redirect of an upstream to its own address
+(FastAPI's trailing-slash redirect) is rewritten to this origin.
+
 Requests and responses are buffered whole (the API has no streaming endpoints).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import http.cookiejar
 import json
 import logging
@@ -40,7 +49,16 @@ from typing import Any
 
 import httpx
 import uvicorn
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
+
+from kairos.gateway_docs import TITLE, merge_documents
+from kairos.web.docs import DOCS_PATH, docs_routes
+from kairos.web.errors import http_error_response
 
 log = logging.getLogger("kairos.gateway")
 
@@ -85,8 +103,11 @@ _HOP_BY_HOP = frozenset(
 )
 # Replaced by our own: Host is the upstream's, Content-Length that of the body we send.
 _REPLACED = frozenset(
-    {"host", "content-length", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"}
+    {b"host", b"content-length", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host"}
 )
+OPENAPI_PATH = "/openapi.json"
+# The reference page waits for this long at most for a service's document.
+DOCUMENT_TIMEOUT = 5.0
 
 
 def route(path: str) -> str | None:
@@ -126,6 +147,13 @@ class Gateway:
         self.upstreams = {name: url.rstrip("/") for name, url in upstreams.items()}
         self._timeout = timeout
         self._client: httpx.AsyncClient | None = None
+        self._reference = Starlette(
+            routes=[
+                Route(OPENAPI_PATH, self._openapi, methods=["GET"]),
+                *docs_routes(TITLE, OPENAPI_PATH),
+            ],
+            exception_handlers={HTTPException: _http_error},
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -175,6 +203,9 @@ class Gateway:
         if path in ("/healthz", "/readyz"):
             await _send_json(send, 200, {"status": "ok"})
             return
+        if path in (OPENAPI_PATH, DOCS_PATH) or path.startswith(DOCS_PATH + "/"):
+            await self._reference(scope, receive, send)
+            return
         service = route(path)
         if service is None:
             await _send_error(send, 404, "not_found", f"no service serves {path}", {"path": path})
@@ -220,41 +251,89 @@ class Gateway:
             return
 
         headers = [
-            (name.encode("latin-1"), value.encode("latin-1"))
-            for name, value in _end_to_end(response.headers.multi_items())
+            (name, self._at_this_origin(value, scope) if name == b"location" else value)
+            for name, value in _end_to_end(response.headers.raw)
         ]
         await send(
             {"type": "http.response.start", "status": response.status_code, "headers": headers}
         )
         await send({"type": "http.response.body", "body": content})
 
+    def _at_this_origin(self, location: bytes, scope: Scope) -> bytes:
+        """An upstream's absolute Location to its own address, to this origin instead (as
+        nginx's default proxy_redirect does): the client cannot reach the upstream."""
+        host = _host(scope)
+        if host is None:
+            return location
+        scheme: str = scope.get("scheme", "http")
+        origin = scheme.encode("latin-1") + b"://" + host
+        for base in self.upstreams.values():
+            prefix = base.encode("latin-1")
+            rest = location[len(prefix) :]
+            if location.startswith(prefix) and (not rest or rest[:1] in (b"/", b"?")):
+                return origin + rest
+        return location
 
-def _end_to_end(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    """`headers` without hop-by-hop ones, including those the Connection header names."""
+    async def _openapi(self, _: Request) -> JSONResponse:
+        """The documents of the running upstreams, merged; those that cannot be fetched
+        are named in the description rather than failing the whole reference."""
+        services = [service for service in SERVICES if service in self.upstreams]
+        fetched = await asyncio.gather(*(self._document(service) for service in services))
+        documents = {s: d for s, d in zip(services, fetched, strict=True) if isinstance(d, dict)}
+        missing = {s: d for s, d in zip(services, fetched, strict=True) if isinstance(d, str)}
+        return JSONResponse(merge_documents(documents, route, missing))
+
+    async def _document(self, service: str) -> dict[str, Any] | str:
+        """`service`'s OpenAPI document, or why it could not be had."""
+        try:
+            response = await self._http_client().get(
+                self.upstreams[service] + OPENAPI_PATH, timeout=DOCUMENT_TIMEOUT
+            )
+            response.raise_for_status()
+            document: dict[str, Any] = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            log.warning("%s: no OpenAPI document: %r", service, exc)
+            return str(exc) or type(exc).__name__
+        return document
+
+
+def _end_to_end(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """`headers` without hop-by-hop ones, including those the Connection header names.
+
+    Bytes throughout: a value may hold obs-text (RFC 9110 5.5), which has no one
+    text encoding, and must reach the other side unchanged."""
     headers = [(name.lower(), value) for name, value in headers]
     named = {
-        token.strip().lower()
+        token.strip().lower().decode("latin-1")
         for name, value in headers
-        if name == "connection"
-        for token in value.split(",")
+        if name == b"connection"
+        for token in value.split(b",")
     }
-    return [(name, value) for name, value in headers if name not in _HOP_BY_HOP | named]
+    return [
+        (name, value)
+        for name, value in headers
+        if name.decode("latin-1") not in _HOP_BY_HOP | named
+    ]
 
 
-def _request_headers(scope: Scope) -> list[tuple[str, str]]:
+def _request_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
     # Surrounding whitespace is not part of a value (RFC 9110 5.5); uvicorn keeps it,
     # httpx refuses to send it (`Authorization: Bearer ` with an empty token).
-    received = [(n.decode("latin-1"), v.decode("latin-1").strip()) for n, v in scope["headers"]]
+    received: list[tuple[bytes, bytes]] = [(n, v.strip()) for n, v in scope["headers"]]
     headers = [(n, v) for n, v in _end_to_end(received) if n not in _REPLACED]
     # Appended to, as nginx's $proxy_add_x_forwarded_for does: earlier hops stay first.
-    prior = [v for n, v in received if n == "x-forwarded-for"]
-    peer = [scope["client"][0]] if scope.get("client") else []
-    if forwarded_for := ", ".join([*prior, *peer]):
-        headers.append(("x-forwarded-for", forwarded_for))
-    headers.append(("x-forwarded-proto", scope.get("scheme", "http")))
-    if host := next((v for n, v in received if n == "host"), None):
-        headers.append(("x-forwarded-host", host))
+    prior = [v for n, v in received if n == b"x-forwarded-for"]
+    peer = [scope["client"][0].encode("latin-1")] if scope.get("client") else []
+    if forwarded_for := b", ".join([*prior, *peer]):
+        headers.append((b"x-forwarded-for", forwarded_for))
+    headers.append((b"x-forwarded-proto", scope.get("scheme", "http").encode("latin-1")))
+    if host := _host(scope):
+        headers.append((b"x-forwarded-host", host))
     return headers
+
+
+def _host(scope: Scope) -> bytes | None:
+    return next((v.strip() for n, v in scope["headers"] if n.lower() == b"host"), None)
 
 
 async def _read_body(receive: Receive) -> bytes | None:
@@ -273,6 +352,11 @@ async def _send_json(send: Send, status: int, body: Any) -> None:
     headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(payload))]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    return http_error_response(exc)
 
 
 async def _send_error(send: Send, status: int, code: str, message: str, details: Any) -> None:

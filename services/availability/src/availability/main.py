@@ -26,6 +26,7 @@ from kairos.auth import now_utc
 from kairos.messaging.positions import create_positions_table
 from kairos.web import (
     configure_logging,
+    document_api,
     health_router,
     install_error_handlers,
     install_metrics,
@@ -72,6 +73,7 @@ def create_app(
     app.state.slots = SlotsContext(cache, clock, settings.min_position_wait_seconds, freshness)
     install_error_handlers(app)
     install_metrics(app, "availability")
+    document_api(app)
 
     def listener() -> None:
         if not cache.listening:

@@ -24,6 +24,7 @@ from booking.store_reads import notification_id_of
 from kairos.auth import Authenticator, Caller
 from kairos.text import SingleLine
 from kairos.web import ApiError
+from kairos.web.security import AdminCredential, AnyCredential, StaffCredential
 
 
 @dataclass
@@ -44,7 +45,21 @@ def _context(request: Request) -> BookingContext:
 
 
 Ctx = Annotated[BookingContext, Depends(_context)]
-Authorization = Annotated[str | None, Header(include_in_schema=False)]
+
+# Errors beyond those kairos.web.openapi derives from each route's parameters and credential.
+INVALID_STATE = "invalid_state: the booking's status does not allow this"
+SLOT_TAKEN = "slot_unavailable or day_full: that start is no longer free"
+STATE_CONFLICT: dict[int | str, dict[str, Any]] = {409: {"description": INVALID_STATE}}
+RESCHEDULE_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"description": f"{INVALID_STATE}; {SLOT_TAKEN}"}
+}
+BOOKING_CONFLICT: dict[int | str, dict[str, Any]] = {
+    404: {"description": "not_found: no service has that service_id"},
+    409: {"description": SLOT_TAKEN},
+}
+UNKNOWN_SPECIALIST: dict[int | str, dict[str, Any]] = {
+    404: {"description": "not_found: no specialist has that specialist_id"}
+}
 
 catalog = APIRouter(prefix="/v1", tags=["catalog"])
 bookings = APIRouter(prefix="/v1/bookings", tags=["bookings"])
@@ -167,7 +182,7 @@ def booking_view(
 
 @catalog.post("/specialists", status_code=201)
 def register_specialist(
-    body: s.SpecialistCreate, ctx: Ctx, authorization: Authorization = None
+    body: s.SpecialistCreate, ctx: Ctx, authorization: AdminCredential
 ) -> s.SpecialistCreated:
     _require_admin(ctx, authorization)
     specialist = ctx.app.specialist(ctx.app.register_specialist(**body.model_dump()))
@@ -205,7 +220,7 @@ def get_specialist(specialist_id: UUID, ctx: Ctx) -> s.SpecialistPublic:
 
 @catalog.post("/specialists/{specialist_id}/token", tags=["ops"])
 def mint_specialist_token(
-    specialist_id: UUID, ctx: Ctx, authorization: Authorization = None
+    specialist_id: UUID, ctx: Ctx, authorization: AdminCredential
 ) -> dict[str, str]:
     """Admin: a signed JWT for the specialist (until an identity provider issues them)."""
     _require_admin(ctx, authorization)
@@ -215,7 +230,7 @@ def mint_specialist_token(
 
 @catalog.put("/specialists/{specialist_id}/schedule")
 def set_schedule(
-    specialist_id: UUID, body: s.ScheduleIn, ctx: Ctx, authorization: Authorization = None
+    specialist_id: UUID, body: s.ScheduleIn, ctx: Ctx, authorization: StaffCredential
 ) -> s.SpecialistChanged:
     _require_admin_or_specialist(ctx, authorization, specialist_id)
     specialist = ctx.app.set_schedule(specialist_id, body.timezone, body.by_day())
@@ -230,7 +245,7 @@ def set_override(
     day: date,
     body: s.OverrideIn,
     ctx: Ctx,
-    authorization: Authorization = None,
+    authorization: StaffCredential,
 ) -> s.OverrideChanged:
     _require_admin_or_specialist(ctx, authorization, specialist_id)
     windows = [w.minutes() for w in body.windows]
@@ -245,7 +260,7 @@ def set_override(
 
 @catalog.delete("/specialists/{specialist_id}/overrides/{day}", status_code=204)
 def clear_override(
-    specialist_id: UUID, day: date, ctx: Ctx, authorization: Authorization = None
+    specialist_id: UUID, day: date, ctx: Ctx, authorization: StaffCredential
 ) -> Response:
     """204; the change's notification id is in the Kairos-Notification-Id header."""
     _require_admin_or_specialist(ctx, authorization, specialist_id)
@@ -255,9 +270,9 @@ def clear_override(
     return Response(status_code=204, headers=headers)
 
 
-@catalog.post("/services", status_code=201)
+@catalog.post("/services", status_code=201, responses=UNKNOWN_SPECIALIST)
 def define_service(
-    body: s.ServiceCreate, ctx: Ctx, authorization: Authorization = None
+    body: s.ServiceCreate, ctx: Ctx, authorization: AdminCredential
 ) -> s.ServiceChanged:
     _require_admin(ctx, authorization)
     definition = body.model_dump(exclude={"specialist_id"})
@@ -288,7 +303,7 @@ def get_service(service_id: UUID, ctx: Ctx) -> s.ServicePublic:
 
 @catalog.patch("/services/{service_id}")
 def update_service(
-    service_id: UUID, body: s.ServiceUpdate, ctx: Ctx, authorization: Authorization = None
+    service_id: UUID, body: s.ServiceUpdate, ctx: Ctx, authorization: StaffCredential
 ) -> s.ServiceChanged:
     caller = ctx.auth.caller(authorization)
     if caller is None:
@@ -312,7 +327,7 @@ def _service_changed(ctx: BookingContext, service: Service) -> s.ServiceChanged:
 # --- bookings -----------------------------------------------------------------
 
 
-@bookings.post("", status_code=201, response_model=s.BookingCreated)
+@bookings.post("", status_code=201, response_model=s.BookingCreated, responses=BOOKING_CONFLICT)
 def request_booking(
     body: s.BookingCreate, ctx: Ctx, idempotency_key: Annotated[str | None, Header()] = None
 ) -> Response:
@@ -351,7 +366,7 @@ def request_booking(
 @bookings.get("")
 def list_bookings(
     ctx: Ctx,
-    authorization: Authorization = None,
+    authorization: StaffCredential,
     specialist_id: UUID | None = None,
     client_email: SingleLine | None = None,
     from_: Annotated[SingleLine | None, Query(alias="from", examples=["2026-12-01"])] = None,
@@ -407,14 +422,14 @@ def _instant(value: str | None, end: bool) -> datetime | None:
 
 
 @bookings.get("/{booking_id}", response_model=s.BookingPublic)
-def get_booking(booking_id: UUID, ctx: Ctx, authorization: Authorization = None) -> Response:
+def get_booking(booking_id: UUID, ctx: Ctx, authorization: AnyCredential) -> Response:
     _, booking = _booking_for(ctx, authorization, booking_id, allow_client=True)
     return booking_view(booking)
 
 
-@bookings.post("/{booking_id}/cancel")
+@bookings.post("/{booking_id}/cancel", responses=STATE_CONFLICT)
 def cancel_booking(
-    booking_id: UUID, ctx: Ctx, body: s.CancelIn | None = None, authorization: Authorization = None
+    booking_id: UUID, ctx: Ctx, authorization: AnyCredential, body: s.CancelIn | None = None
 ) -> s.CancelOut:
     caller, _ = _booking_for(ctx, authorization, booking_id, allow_client=True)
     booking = ctx.app.cancel(
@@ -427,23 +442,25 @@ def cancel_booking(
     )
 
 
-@bookings.post("/{booking_id}/reschedule", response_model=s.BookingPublic)
+@bookings.post(
+    "/{booking_id}/reschedule", response_model=s.BookingPublic, responses=RESCHEDULE_CONFLICT
+)
 def reschedule_booking(
-    booking_id: UUID, body: s.RescheduleIn, ctx: Ctx, authorization: Authorization = None
+    booking_id: UUID, body: s.RescheduleIn, ctx: Ctx, authorization: AnyCredential
 ) -> Response:
     _booking_for(ctx, authorization, booking_id, allow_client=True)
     return _changed_view(ctx, ctx.app.reschedule(booking_id, body.starts_at, now=ctx.clock()))
 
 
-@bookings.post("/{booking_id}/approve", response_model=s.BookingPublic)
-def approve_booking(booking_id: UUID, ctx: Ctx, authorization: Authorization = None) -> Response:
+@bookings.post("/{booking_id}/approve", response_model=s.BookingPublic, responses=STATE_CONFLICT)
+def approve_booking(booking_id: UUID, ctx: Ctx, authorization: StaffCredential) -> Response:
     _booking_for(ctx, authorization, booking_id, allow_client=False)
     return _changed_view(ctx, ctx.app.approve(booking_id, now=ctx.clock()))
 
 
-@bookings.post("/{booking_id}/decline", response_model=s.BookingPublic)
+@bookings.post("/{booking_id}/decline", response_model=s.BookingPublic, responses=STATE_CONFLICT)
 def decline_booking(
-    booking_id: UUID, ctx: Ctx, body: s.DeclineIn | None = None, authorization: Authorization = None
+    booking_id: UUID, ctx: Ctx, authorization: StaffCredential, body: s.DeclineIn | None = None
 ) -> Response:
     _booking_for(ctx, authorization, booking_id, allow_client=False)
     return _changed_view(
@@ -451,15 +468,15 @@ def decline_booking(
     )
 
 
-@bookings.post("/{booking_id}/complete", response_model=s.BookingPublic)
-def complete_booking(booking_id: UUID, ctx: Ctx, authorization: Authorization = None) -> Response:
+@bookings.post("/{booking_id}/complete", response_model=s.BookingPublic, responses=STATE_CONFLICT)
+def complete_booking(booking_id: UUID, ctx: Ctx, authorization: StaffCredential) -> Response:
     _booking_for(ctx, authorization, booking_id, allow_client=False)
     return _changed_view(ctx, ctx.app.complete(booking_id, now=ctx.clock()))
 
 
-@bookings.post("/{booking_id}/no-show", response_model=s.BookingPublic)
+@bookings.post("/{booking_id}/no-show", response_model=s.BookingPublic, responses=STATE_CONFLICT)
 def mark_no_show(
-    booking_id: UUID, body: s.NoShowIn, ctx: Ctx, authorization: Authorization = None
+    booking_id: UUID, body: s.NoShowIn, ctx: Ctx, authorization: StaffCredential
 ) -> Response:
     _booking_for(ctx, authorization, booking_id, allow_client=False)
     return _changed_view(ctx, ctx.app.mark_no_show(booking_id, body.party, now=ctx.clock()))

@@ -27,6 +27,7 @@ from kairos.auth import Authenticator, now_utc
 from kairos.eventstore import open_application
 from kairos.web import (
     configure_logging,
+    document_api,
     error_response,
     health_router,
     install_error_handlers,
@@ -91,6 +92,7 @@ def create_app(
     )
     install_error_handlers(app)
     install_metrics(app, "booking")
+    document_api(app)
 
     @app.exception_handler(DomainError)
     async def _domain_error(_: Request, exc: DomainError) -> JSONResponse:

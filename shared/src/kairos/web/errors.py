@@ -110,6 +110,14 @@ class _RequestIds:
                 await response(scope, receive, send)
 
 
+def http_error_response(exc: StarletteHTTPException) -> JSONResponse:
+    """A framework HTTP error (404, 405, ...) in the error shape."""
+    code = _CODES_BY_STATUS.get(exc.status_code, "error")
+    message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+    headers = dict(exc.headers) if exc.headers else None
+    return error_response(exc.status_code, code, message, headers=headers)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map ApiError, HTTP errors, request validation errors and anything unexpected to the
     error shape, and give every response a request id."""
@@ -121,10 +129,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = _CODES_BY_STATUS.get(exc.status_code, "error")
-        message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
-        headers = dict(exc.headers) if exc.headers else None
-        return error_response(exc.status_code, code, message, headers=headers)
+        return http_error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

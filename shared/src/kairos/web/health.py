@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 import psycopg
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from psycopg_pool import ConnectionPool
+from pydantic import BaseModel
 
 Check = Callable[[], None]  # raises when the dependency does not answer
 
@@ -28,6 +29,11 @@ def postgres_check(database: str | ConnectionPool[Any]) -> Check:
     return check
 
 
+class Readiness(BaseModel):
+    status: Literal["ready", "not_ready"]
+    checks: dict[str, str]
+
+
 def health_router(checks: Mapping[str, Check]) -> APIRouter:
     router = APIRouter(tags=["health"])
 
@@ -35,7 +41,11 @@ def health_router(checks: Mapping[str, Check]) -> APIRouter:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/readyz")
+    @router.get(
+        "/readyz",
+        response_model=Readiness,
+        responses={503: {"model": Readiness, "description": "a dependency does not answer"}},
+    )
     def readyz() -> JSONResponse:
         results: dict[str, str] = {}
         for name, check in checks.items():

@@ -16,12 +16,14 @@ from fastapi import FastAPI
 from kairos.web.errors import install_error_handlers
 from kairos.web.health import Check, health_router
 from kairos.web.observability import install_metrics
+from kairos.web.openapi import document_api
 
 
 def ops_app(name: str, checks: Mapping[str, Check]) -> FastAPI:
     app = FastAPI(title=f"Kairos {name}", version="1")
     install_error_handlers(app)
     install_metrics(app, name)
+    document_api(app)
     app.include_router(health_router(checks))
     return app
 
