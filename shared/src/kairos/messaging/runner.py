@@ -104,11 +104,14 @@ class ConsumerProcess:
             if spec.effects
             else None
         )
-        self._database_url = settings.database_url
+        self.settings = settings
 
     def checks(self) -> dict[str, Check]:
         """What /readyz checks: the database answers, and the consumer is current."""
-        return {"postgres": postgres_check(self._database_url), "consumer": self._check_current}
+        return {
+            "postgres": postgres_check(self.settings.database_url),
+            "consumer": self._check_current,
+        }
 
     def _check_current(self) -> None:
         if not self.consumer.caught_up:
@@ -150,7 +153,8 @@ class ConsumerProcess:
 
     async def _report_status(self, report: StatusReport) -> None:
         def once() -> None:
-            with psycopg.connect(self._database_url, autocommit=True, connect_timeout=2) as conn:
+            url = self.settings.database_url
+            with psycopg.connect(url, autocommit=True, connect_timeout=2) as conn:
                 report(conn, self.consumer)
 
         while True:
