@@ -9,15 +9,16 @@ seconds; once the projector stops while bookings continue, the API reports not r
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from uuid import uuid4
 
 import pytest
 
-from availability.projector import projector, report_status
+from availability.projector import projector_spec
 from kairos.infra import KafkaHandle
+from kairos.messaging import ConsumerProcess
 from tests.availability.conftest import World, availability_settings
 from tests.availability.test_replay import relaying
 
@@ -48,23 +49,20 @@ async def test_a_stopped_projector_makes_the_slots_api_not_ready_and_its_stalene
     settings = availability_settings(world.database_url, redis_url).model_copy(
         update={"kafka_bootstrap_servers": kafka.bootstrap}
     )
-    consumer = projector(settings, topic=topic, group_id=f"g-{uuid4().hex[:8]}")
+    spec = replace(projector_spec(settings), topics=topic, group_id=f"g-{uuid4().hex[:8]}")
+    process = ConsumerProcess(spec, settings)
 
     def ready() -> bool:
         return world.slots_api.get("/readyz").status_code == 200
 
     async with relaying(world.database_url, kafka, topic):
-        running = asyncio.create_task(consumer.run())
-        reporting = asyncio.create_task(report_status(settings, consumer))
+        running = asyncio.create_task(process.run())
         try:
             await eventually(ready, "the slots API is ready")
             assert staleness(world, service["id"]) < settings.max_staleness_seconds
         finally:
-            consumer.stop()
+            process.stop()
             await asyncio.wait_for(running, 30)
-            reporting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reporting
 
         # Bookings go on (the relay publishes them), nothing applies them.
         world.catalog.specialist()

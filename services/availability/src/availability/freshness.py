@@ -19,19 +19,12 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from availability.tables import ProjectionStatus, projection_status
+from kairos.messaging.heartbeat import check_staleness
 
 log = logging.getLogger("availability.freshness")
 
 STALENESS_HEADER = "Kairos-Staleness"
 _REREAD_INTERVAL = 1.0
-
-
-def check_staleness(staleness: float | None, bound: float) -> None:
-    """A readiness check: raises when the read model is unknown or too far behind."""
-    if staleness is None:
-        raise RuntimeError("how current the read model is is unknown (no relay heartbeat yet)")
-    if staleness > bound:
-        raise RuntimeError(f"the read model is {staleness:.1f} s behind the log (bound {bound} s)")
 
 
 class ProjectionFreshness:

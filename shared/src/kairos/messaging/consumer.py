@@ -52,6 +52,7 @@ from pydantic import ValidationError
 
 from kairos.events import REGISTRY, Envelope, EventRegistry, UnknownEventType, dead_letter_topic
 from kairos.events.booking import Payload
+from kairos.messaging.handlers import Handler
 from kairos.messaging.heartbeat import (
     HEARTBEAT_PARTITIONS,
     Freshness,
@@ -94,9 +95,6 @@ from kairos.messaging.positions import (
 from kairos.settings import TopicManagement
 
 log = logging.getLogger("kairos.messaging.consumer")
-
-#: A handler applies one event inside the consumer's transaction; it must not commit.
-Handler = Callable[[psycopg.Connection[Any], Envelope, Any], None]
 
 T = TypeVar("T")
 

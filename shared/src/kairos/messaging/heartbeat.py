@@ -33,6 +33,15 @@ from pydantic import BaseModel, ConfigDict
 HEARTBEAT_PARTITIONS = 1
 
 
+def check_staleness(staleness: float | None, bound: float) -> None:
+    """A readiness check: raises when how current the applied events are is unknown, or
+    when they are more than `bound` seconds behind the producer's log."""
+    if staleness is None:
+        raise RuntimeError("how current it is is unknown (no relay heartbeat yet)")
+    if staleness > bound:
+        raise RuntimeError(f"what it applied is {staleness:.1f} s behind the log (bound {bound} s)")
+
+
 def heartbeat_topic(topic: str) -> str:
     """Where the relay of `topic` publishes its heartbeats."""
     return f"{topic}.heartbeat"

@@ -103,8 +103,9 @@ class ServiceProcess:
         )
         return self
 
-    def stop(self) -> None:
-        self._process.stop()
+    def stop(self) -> int | None:
+        """SIGTERM, then SIGKILL if it has not exited in time; its exit code."""
+        return self._process.stop()
 
     def kill(self) -> None:
         """Stop at once, as a crash would (SIGKILL, no clean-up)."""
