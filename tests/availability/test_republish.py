@@ -11,6 +11,7 @@ import pytest
 
 from kairos.cli import main
 from kairos.infra import KafkaHandle
+from kairos.replay import topic_partition_count
 from kairos.tail import tail
 from tests.availability.conftest import World
 
@@ -25,8 +26,9 @@ def read_topic(bootstrap: str, topic: str, count: int) -> list[dict[str, object]
 
 
 def test_a_range_is_republished_to_a_topic_of_its_own_with_ids_kept(
-    world: World, kafka: KafkaHandle
+    world: World, kafka: KafkaHandle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("KAFKA_TOPIC_MANAGEMENT", "dev")  # the test's broker is a dev broker
     specialist = world.catalog.specialist(timezone="Europe/Paris")
     service = world.catalog.service(specialist["id"])
     booking = world.catalog.booked(service["id"], "2026-03-09T09:00:00Z")
@@ -52,3 +54,18 @@ def test_a_range_is_republished_to_a_topic_of_its_own_with_ids_kept(
         (booking["notification_id"], "BookingConfirmed"),
     ]
     assert {m["specialist_id"] for m in messages} == {specialist["id"]}
+
+
+def test_republish_refuses_a_missing_platform_topic_rather_than_let_the_broker_make_it(
+    world: World, kafka: KafkaHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KAFKA_TOPIC_MANAGEMENT", "external")
+    topic = f"missing.{uuid.uuid4().hex[:8]}"
+    with pytest.raises(SystemExit, match=f"topic {topic} does not exist"):
+        main(
+            [
+                "republish", "booking", "--after", "0", "--topic", topic,
+                "--bootstrap", kafka.bootstrap, "--booking-database", world.database_url,
+            ]
+        )  # fmt: skip
+    assert asyncio.run(topic_partition_count(kafka.bootstrap, topic)) is None

@@ -19,6 +19,8 @@ import pytest
 import yaml
 
 from kairos import gateway
+from kairos.events import dead_letter_topic
+from kairos.messaging.heartbeat import HEARTBEAT_PARTITIONS, heartbeat_topic
 
 pytestmark = pytest.mark.unit
 
@@ -269,12 +271,13 @@ def test_each_service_connects_to_its_own_database_with_its_own_role() -> None:
     assert any(line.startswith("DATABASE_HOST=kairos-postgres-rw:") for line in config)
 
 
-def test_topics_are_replicated_partitioned_and_have_dead_letter_topics() -> None:
+def test_topics_are_replicated_partitioned_and_have_dead_letter_and_heartbeat_topics() -> None:
     topics = of_kind(load_dir(INFRA), "KafkaTopic")
-    expected = {
-        f"{t}.events.v1{dlq}" for t in ("booking", "calendar", "video") for dlq in ("", ".dlq")
-    }
-    assert set(topics) == expected
+    events = {f"{t}.events.v1" for t in ("booking", "calendar", "video")}
+    side = {dead_letter_topic(t) for t in events} | {heartbeat_topic(t) for t in events}
+    assert set(topics) == events | side
+    for name in map(heartbeat_topic, events):
+        assert topics[name]["spec"]["partitions"] == HEARTBEAT_PARTITIONS
     for name, topic in topics.items():
         spec = topic["spec"]
         assert (spec["topicName"], spec["replicas"]) == (name, 3)

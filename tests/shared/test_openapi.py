@@ -59,14 +59,16 @@ def responses(document: dict[str, Any], path: str, method: str) -> dict[str, Any
     return found
 
 
-def test_an_operation_without_inputs_or_credential_documents_no_error(
+def test_an_operation_without_inputs_or_credential_documents_only_the_catch_all_500(
     document: dict[str, Any],
 ) -> None:
-    assert set(responses(document, "/v1/open", "get")) == {"200"}
+    open_ = responses(document, "/v1/open", "get")
+    assert set(open_) == {"200", "500"}
+    assert open_["500"]["content"]["application/json"]["schema"]["$ref"].endswith("/Error")
 
 
 def test_parameters_bring_422_and_a_body_also_400(document: dict[str, Any]) -> None:
-    assert set(responses(document, "/v1/search", "get")) == {"200", "422"}
+    assert set(responses(document, "/v1/search", "get")) == {"200", "422", "500"}
     assert {"400", "422"} <= set(responses(document, "/v1/notes", "post"))
 
 
@@ -90,7 +92,7 @@ def test_a_path_parameter_brings_404_and_a_routes_own_errors_keep_their_descript
 ) -> None:
     close = responses(document, "/v1/notes/{note_id}/close", "post")
 
-    assert set(close) == {"200", "401", "403", "404", "409", "422"}
+    assert set(close) == {"200", "401", "403", "404", "409", "422", "500"}
     assert close["409"]["description"] == "already closed"
 
 

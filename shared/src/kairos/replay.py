@@ -13,7 +13,13 @@ from typing import TextIO
 
 from tqdm import tqdm
 
-from kairos.messaging.kafka import close_quietly, ensure_topics, make_producer
+from kairos.messaging.kafka import (
+    close_quietly,
+    ensure_topics,
+    make_admin,
+    make_producer,
+    topic_partitions,
+)
 from kairos.settings import TopicSettings
 
 
@@ -81,6 +87,15 @@ def republish_booking(
             partitions=topics.kafka_partitions,
             management=topics.kafka_topic_management,
         )
+        if (
+            topics.kafka_topic_management == "external"
+            and await topic_partition_count(bootstrap, topic) is None
+        ):
+            # The broker would create it with its own default partition count.
+            raise SystemExit(
+                f"republish: topic {topic} does not exist; the platform owns the topics "
+                "(KAFKA_TOPIC_MANAGEMENT=external): create it first"
+            )
         producer = make_producer(bootstrap, client_id="kairos-republish")
         await producer.start()
         try:
@@ -98,3 +113,12 @@ def republish_booking(
         file=out,
     )
     return 0
+
+
+async def topic_partition_count(bootstrap: str, topic: str) -> int | None:
+    admin = make_admin(bootstrap)
+    await admin.start()
+    try:
+        return await topic_partitions(admin, topic)
+    finally:
+        await admin.close()

@@ -49,13 +49,24 @@ Ctx = Annotated[BookingContext, Depends(_context)]
 # Errors beyond those kairos.web.openapi derives from each route's parameters and credential.
 INVALID_STATE = "invalid_state: the booking's status does not allow this"
 SLOT_TAKEN = "slot_unavailable or day_full: that start is no longer free"
-STATE_CONFLICT: dict[int | str, dict[str, Any]] = {409: {"description": INVALID_STATE}}
+# A command that could not be decided in time against concurrent writers (booking.contention).
+BUSY: dict[int | str, dict[str, Any]] = {
+    503: {"description": "busy: too many concurrent changes; retry after Retry-After seconds"}
+}
+STATE_CONFLICT: dict[int | str, dict[str, Any]] = {409: {"description": INVALID_STATE}, **BUSY}
+# complete and no-show only once the consultation has started (no-show: after a grace).
+NOT_YET: dict[int | str, dict[str, Any]] = {
+    **STATE_CONFLICT,
+    425: {"description": "too_early: not before details.allowed_from"},
+}
 RESCHEDULE_CONFLICT: dict[int | str, dict[str, Any]] = {
-    409: {"description": f"{INVALID_STATE}; {SLOT_TAKEN}"}
+    409: {"description": f"{INVALID_STATE}; {SLOT_TAKEN}"},
+    **BUSY,
 }
 BOOKING_CONFLICT: dict[int | str, dict[str, Any]] = {
     404: {"description": "not_found: no service has that service_id"},
     409: {"description": SLOT_TAKEN},
+    **BUSY,
 }
 UNKNOWN_SPECIALIST: dict[int | str, dict[str, Any]] = {
     404: {"description": "not_found: no specialist has that specialist_id"}
@@ -280,7 +291,7 @@ def define_service(
     return _service_changed(ctx, ctx.app.define_service(body.specialist_id, **definition))
 
 
-@catalog.get("/services")
+@catalog.get("/services", responses=UNKNOWN_SPECIALIST)
 def list_services(specialist_id: UUID, ctx: Ctx) -> s.ServiceList:
     """A specialist's services by name: where a booking page starts."""
     rows = ctx.directory.services_of(specialist_id)
@@ -468,13 +479,13 @@ def decline_booking(
     )
 
 
-@bookings.post("/{booking_id}/complete", response_model=s.BookingPublic, responses=STATE_CONFLICT)
+@bookings.post("/{booking_id}/complete", response_model=s.BookingPublic, responses=NOT_YET)
 def complete_booking(booking_id: UUID, ctx: Ctx, authorization: StaffCredential) -> Response:
     _booking_for(ctx, authorization, booking_id, allow_client=False)
     return _changed_view(ctx, ctx.app.complete(booking_id, now=ctx.clock()))
 
 
-@bookings.post("/{booking_id}/no-show", response_model=s.BookingPublic, responses=STATE_CONFLICT)
+@bookings.post("/{booking_id}/no-show", response_model=s.BookingPublic, responses=NOT_YET)
 def mark_no_show(
     booking_id: UUID, body: s.NoShowIn, ctx: Ctx, authorization: StaffCredential
 ) -> Response:

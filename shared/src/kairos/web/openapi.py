@@ -57,6 +57,8 @@ DESCRIPTIONS = {
     422: "validation_error (or a more specific code): the request is not valid",
     425: "too_early",
     429: "too_many_requests",
+    500: "internal: an unexpected error; details.request_id names it in the logs",
+    503: "busy: try again after Retry-After seconds",
 }
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
@@ -91,7 +93,7 @@ def with_errors(document: dict[str, Any]) -> dict[str, Any]:
 def _document_errors(operation: dict[str, Any], path_item_parameters: list[Any]) -> None:
     parameters = [*path_item_parameters, *operation.get("parameters", [])]
     responses: dict[str, Any] = operation.setdefault("responses", {})
-    derived: set[int] = set()
+    derived: set[int] = {500}  # the catch-all of kairos.web.errors, on every operation
     if parameters or "requestBody" in operation:
         derived.add(422)
     if "requestBody" in operation:  # a body that cannot be decoded at all
@@ -103,7 +105,7 @@ def _document_errors(operation: dict[str, Any], path_item_parameters: list[Any])
     for code in derived:
         responses.setdefault(str(code), {})
     for status, response in responses.items():
-        if not (status.isdigit() and 400 <= int(status) < 500):
+        if not (status.isdigit() and 400 <= int(status) < 600):
             continue
         content = response.get("content", {}).get("application/json", {})
         if not content.get("schema") or _is_fastapi_validation(content["schema"]):
