@@ -7,7 +7,7 @@ token is. A dependency declares which of them it accepts by its parameter's type
 
 and gets the raw header value to check (kairos.auth.Authenticator), while the
 OpenAPI operation of every route using it lists those schemes as alternatives
-(booking.access turns them into caller dependencies such as `AdminDep`). kairos.web.openapi then
+(a service wraps them in caller dependencies such as `AdminDep`). kairos.web.openapi then
 documents 401 and 403 for every operation that has a security requirement, so
 neither is listed by hand.
 """
