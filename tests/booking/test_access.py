@@ -4,6 +4,7 @@ documents in OpenAPI, and that the caller is checked before the request body."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from uuid import uuid4
 
 import pytest
 from fastapi.testclient import TestClient
@@ -75,3 +76,13 @@ def test_a_caller_without_credentials_is_refused_before_its_body_is_read(
 
     assert refused.status_code == 401
     assert refused.json()["error"]["code"] == "unauthorized"
+
+
+def test_the_services_of_an_unknown_specialist_are_a_documented_404(api: TestClient) -> None:
+    # Schemathesis found this one: the 404 was answered but not in the document.
+    missing = api.get("/v1/services", params={"specialist_id": str(uuid4())})
+    operation = expect(api.get("/openapi.json"), 200)["paths"]["/v1/services"]["get"]
+
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "not_found"
+    assert "404" in operation["responses"]

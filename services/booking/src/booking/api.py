@@ -207,7 +207,7 @@ def define_service(body: s.ServiceCreate, ctx: Ctx, _: AdminDep) -> s.ServiceCha
     return _service_changed(ctx, ctx.app.define_service(body.specialist_id, **definition))
 
 
-@catalog.get("/services")
+@catalog.get("/services", responses=UNKNOWN_SPECIALIST)
 def list_services(specialist_id: UUID, ctx: Ctx) -> s.ServiceList:
     """A specialist's services by name: where a booking page starts."""
     rows = ctx.directory.services_of(specialist_id)
