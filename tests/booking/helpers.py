@@ -13,6 +13,7 @@ from uuid import UUID, uuid4
 
 import httpx
 
+from booking.schemas import ServiceFields
 from kairos.auth import Authenticator
 from kairos.testing.services import TEST_SECRETS
 
@@ -23,6 +24,13 @@ MANAGE_TOKEN_SECRET = TEST_SECRETS["MANAGE_TOKEN_SECRET"]
 
 WEEKDAYS_NINE_TO_FIVE = [{"day": d, "start": "09:00", "end": "17:00"} for d in range(5)]
 ALL_DAY_EVERY_DAY = [{"day": d, "start": "00:00", "end": "24:00"} for d in range(7)]
+
+
+def service_definition(**overrides: Any) -> dict[str, Any]:
+    """A one-hour "Consultation" with the API's defaults (read from the schema, so they are
+    written once), then `overrides`: the fields Bookings.define_service takes."""
+    defaults = ServiceFields(name="Consultation", duration_minutes=60).model_dump()
+    return {**defaults, **overrides}
 
 
 def bearer(credential: str) -> dict[str, str]:

@@ -26,6 +26,7 @@ from booking.domain import (
 )
 from kairos.eventstore import postgres_env
 from kairos.timezones import UnknownTimezone
+from tests.booking.helpers import service_definition
 
 MONDAY = date(2026, 3, 9)
 NOW = datetime(2026, 3, 2, tzinfo=UTC)
@@ -86,23 +87,6 @@ def app(store: Store) -> Bookings:
     return app
 
 
-SERVICE_DEFAULTS: dict[str, Any] = {
-    "name": "Consultation",
-    "duration_minutes": 60,
-    "slot_interval_minutes": None,
-    "buffer_before_minutes": 0,
-    "buffer_after_minutes": 0,
-    "minimum_notice_minutes": 0,
-    "max_advance_days": 60,
-    "max_per_day": None,
-    "cancellation_hours": 24,
-    "requires_approval": False,
-    "price": None,
-    "currency": None,
-    "questions": [],
-}
-
-
 @dataclass
 class Practice:
     """One specialist with a schedule, in one application."""
@@ -111,7 +95,7 @@ class Practice:
     specialist_id: UUID
 
     def service(self, **fields: Any) -> Service:
-        return self.app.define_service(self.specialist_id, **{**SERVICE_DEFAULTS, **fields})
+        return self.app.define_service(self.specialist_id, **service_definition(**fields))
 
     def book(
         self, service: Service, starts_at: datetime, now: datetime = NOW, **kwargs: Any

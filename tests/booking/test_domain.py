@@ -22,6 +22,7 @@ from booking.domain import (
 )
 from kairos.slots import Interval, LocalWindow
 from kairos.timezones import UnknownTimezone, iso_utc
+from tests.booking.helpers import service_definition
 
 pytestmark = pytest.mark.unit
 
@@ -79,24 +80,16 @@ def in_progress() -> Booking:
 
 
 def service(**overrides: Any) -> Service:
-    fields: dict[str, Any] = {
-        "specialist_id": uuid4(),
-        "name": "Consultation",
-        "duration_minutes": 30,
-        "slot_interval_minutes": None,
-        "buffer_before_minutes": 10,
-        "buffer_after_minutes": 15,
-        "minimum_notice_minutes": 60,
-        "max_advance_days": 30,
-        "max_per_day": 4,
-        "cancellation_hours": 24,
-        "requires_approval": False,
-        "price": None,
-        "currency": None,
-        "questions": [],
-    }
-    fields.update(overrides)
-    return Service(**fields)
+    fields = service_definition(
+        specialist_id=uuid4(),
+        duration_minutes=30,
+        buffer_before_minutes=10,
+        buffer_after_minutes=15,
+        minimum_notice_minutes=60,
+        max_advance_days=30,
+        max_per_day=4,
+    )
+    return Service(**{**fields, **overrides})
 
 
 def specialist(timezone: str = "America/New_York") -> Specialist:

@@ -12,12 +12,17 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from kairos.errors import KairosError
+
 MINUTES_PER_DAY = 24 * 60
 
 
-class UnknownTimezone(ValueError):
+class UnknownTimezone(KairosError, ValueError):
+    code = "unknown_timezone"
+    status = 422
+
     def __init__(self, name: str) -> None:
-        super().__init__(f"unknown IANA time zone: {name!r}")
+        super().__init__(f"unknown IANA time zone: {name!r}", {"timezone": name})
         self.name = name
 
 

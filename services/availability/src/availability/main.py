@@ -24,15 +24,7 @@ from availability.projector import CONSUMER, PRODUCER
 from availability.tables import create_tables
 from kairos.auth import now_utc
 from kairos.messaging.positions import create_positions_table
-from kairos.web import (
-    configure_logging,
-    document_api,
-    health_router,
-    install_error_handlers,
-    install_metrics,
-    lazy_app,
-    postgres_check,
-)
+from kairos.web import configure_logging, lazy_app, postgres_check, service_app
 
 
 def create_app(
@@ -69,12 +61,6 @@ def create_app(
                 await task
         pool.close()
 
-    app = FastAPI(title="Kairos availability", version="1", lifespan=lifespan)
-    app.state.slots = SlotsContext(cache, clock, settings.min_position_wait_seconds, freshness)
-    install_error_handlers(app)
-    install_metrics(app, "availability")
-    document_api(app)
-
     def listener() -> None:
         if not cache.listening:
             raise RuntimeError("not listening for read-model changes")
@@ -83,12 +69,13 @@ def create_app(
         # A read model behind the log would offer slots that are already taken.
         freshness.check(settings.max_staleness_seconds)
 
-    app.include_router(
-        health_router(
-            {"postgres": postgres_check(pool), "changes": listener, "projection": projection}
-        )
+    app = service_app(
+        "availability",
+        {"postgres": postgres_check(pool), "changes": listener, "projection": projection},
+        [router],
+        lifespan,
     )
-    app.include_router(router)
+    app.state.slots = SlotsContext(cache, clock, settings.min_position_wait_seconds, freshness)
     return app
 
 

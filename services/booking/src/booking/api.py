@@ -7,44 +7,29 @@ runs them in its thread pool.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Response
 
 from booking import schemas as s
-from booking.application import Bookings
-from booking.directory import Directory, decode_cursor, encode_cursor
+from booking.access import (
+    AdminDep,
+    BookingAccessDep,
+    BookingStaffDep,
+    ServiceOwnerDep,
+    SpecialistDep,
+    VisibleSpecialistDep,
+)
+from booking.context import BookingContext, Ctx
+from booking.directory import decode_cursor, encode_cursor
 from booking.domain import SERVICE_FIELDS, Booking, DomainError, Service, Specialist, WindowPair
-from booking.history import BookingFilter, HistoryIndex
-from booking.idempotency import IdempotencyKeys, KeyReused, fingerprint
+from booking.history import BookingFilter
+from booking.idempotency import KeyReused, fingerprint
 from booking.store_reads import notification_id_of
-from kairos.auth import Authenticator, Caller
 from kairos.text import SingleLine
 from kairos.web import ApiError
-from kairos.web.security import AdminCredential, AnyCredential, StaffCredential
-
-
-@dataclass
-class BookingContext:
-    """Everything a request handler needs, built once in main.py."""
-
-    app: Bookings
-    auth: Authenticator
-    index: HistoryIndex
-    directory: Directory
-    idempotency: IdempotencyKeys
-    clock: Any
-
-
-def _context(request: Request) -> BookingContext:
-    ctx: BookingContext = request.app.state.booking
-    return ctx
-
-
-Ctx = Annotated[BookingContext, Depends(_context)]
 
 # Errors beyond those kairos.web.openapi derives from each route's parameters and credential.
 INVALID_STATE = "invalid_state: the booking's status does not allow this"
@@ -74,50 +59,6 @@ UNKNOWN_SPECIALIST: dict[int | str, dict[str, Any]] = {
 
 catalog = APIRouter(prefix="/v1", tags=["catalog"])
 bookings = APIRouter(prefix="/v1/bookings", tags=["bookings"])
-
-
-# --- authorisation ------------------------------------------------------------
-
-
-def _refused(caller: Caller | None) -> ApiError:
-    """401 when the request proves no identity (no credential, or one that is invalid,
-    expired, or for another issuer, audience or booking); 403 when it does, but that
-    caller may not do this."""
-    if caller is not None:
-        return ApiError(403, "forbidden", "these credentials do not give access to this resource")
-    return ApiError(
-        401, "unauthorized", "send a valid credential: Authorization: Bearer <credential>"
-    )
-
-
-def _require_admin(ctx: BookingContext, authorization: str | None) -> Caller:
-    caller = ctx.auth.caller(authorization)
-    if caller is None or not caller.is_admin:
-        raise _refused(caller)
-    return caller
-
-
-def _require_admin_or_specialist(
-    ctx: BookingContext, authorization: str | None, specialist_id: UUID
-) -> Caller:
-    caller = ctx.auth.caller(authorization)
-    if caller is None or not (caller.is_admin or caller.is_specialist(specialist_id)):
-        raise _refused(caller)
-    return caller
-
-
-def _booking_for(
-    ctx: BookingContext, authorization: str | None, booking_id: UUID, allow_client: bool
-) -> tuple[Caller, Booking]:
-    """The booking, if the caller may act on it: its token holder (when allowed), its
-    specialist, or an admin. Credentials are checked before existence is revealed."""
-    caller = ctx.auth.caller(authorization, booking_id=booking_id)
-    if caller is None or (caller.role == "client" and not allow_client):
-        raise _refused(caller)
-    booking = ctx.app.booking(booking_id)
-    if caller.role == "specialist" and not caller.is_specialist(booking.specialist_id):
-        raise _refused(caller)
-    return caller, booking
 
 
 # --- views --------------------------------------------------------------------
@@ -192,10 +133,7 @@ def booking_view(
 
 
 @catalog.post("/specialists", status_code=201)
-def register_specialist(
-    body: s.SpecialistCreate, ctx: Ctx, authorization: AdminCredential
-) -> s.SpecialistCreated:
-    _require_admin(ctx, authorization)
+def register_specialist(body: s.SpecialistCreate, ctx: Ctx, _: AdminDep) -> s.SpecialistCreated:
     specialist = ctx.app.specialist(ctx.app.register_specialist(**body.model_dump()))
     return s.SpecialistCreated(
         **specialist_view(specialist).model_dump(),
@@ -230,20 +168,16 @@ def get_specialist(specialist_id: UUID, ctx: Ctx) -> s.SpecialistPublic:
 
 
 @catalog.post("/specialists/{specialist_id}/token", tags=["ops"])
-def mint_specialist_token(
-    specialist_id: UUID, ctx: Ctx, authorization: AdminCredential
-) -> dict[str, str]:
+def mint_specialist_token(specialist_id: UUID, ctx: Ctx, _: AdminDep) -> dict[str, str]:
     """Admin: a signed JWT for the specialist (until an identity provider issues them)."""
-    _require_admin(ctx, authorization)
     ctx.app.specialist(specialist_id)
     return {"token": ctx.auth.specialist_token(specialist_id, ctx.clock())}
 
 
 @catalog.put("/specialists/{specialist_id}/schedule")
 def set_schedule(
-    specialist_id: UUID, body: s.ScheduleIn, ctx: Ctx, authorization: StaffCredential
+    specialist_id: UUID, body: s.ScheduleIn, ctx: Ctx, _: SpecialistDep
 ) -> s.SpecialistChanged:
-    _require_admin_or_specialist(ctx, authorization, specialist_id)
     specialist = ctx.app.set_schedule(specialist_id, body.timezone, body.by_day())
     return s.SpecialistChanged(
         **specialist_view(specialist).model_dump(), notification_id=_position(ctx, specialist)
@@ -256,9 +190,8 @@ def set_override(
     day: date,
     body: s.OverrideIn,
     ctx: Ctx,
-    authorization: StaffCredential,
+    _: SpecialistDep,
 ) -> s.OverrideChanged:
-    _require_admin_or_specialist(ctx, authorization, specialist_id)
     windows = [w.minutes() for w in body.windows]
     specialist = ctx.app.set_override(specialist_id, day, windows)
     return s.OverrideChanged(
@@ -270,11 +203,8 @@ def set_override(
 
 
 @catalog.delete("/specialists/{specialist_id}/overrides/{day}", status_code=204)
-def clear_override(
-    specialist_id: UUID, day: date, ctx: Ctx, authorization: StaffCredential
-) -> Response:
+def clear_override(specialist_id: UUID, day: date, ctx: Ctx, _: SpecialistDep) -> Response:
     """204; the change's notification id is in the Kairos-Notification-Id header."""
-    _require_admin_or_specialist(ctx, authorization, specialist_id)
     specialist = ctx.app.clear_override(specialist_id, day)
     position = _position(ctx, specialist)
     headers = {s.NOTIFICATION_ID_HEADER: str(position)} if position is not None else None
@@ -282,10 +212,7 @@ def clear_override(
 
 
 @catalog.post("/services", status_code=201, responses=UNKNOWN_SPECIALIST)
-def define_service(
-    body: s.ServiceCreate, ctx: Ctx, authorization: AdminCredential
-) -> s.ServiceChanged:
-    _require_admin(ctx, authorization)
+def define_service(body: s.ServiceCreate, ctx: Ctx, _: AdminDep) -> s.ServiceChanged:
     definition = body.model_dump(exclude={"specialist_id"})
     definition["questions"] = [q.model_dump() for q in body.questions]
     return _service_changed(ctx, ctx.app.define_service(body.specialist_id, **definition))
@@ -314,14 +241,8 @@ def get_service(service_id: UUID, ctx: Ctx) -> s.ServicePublic:
 
 @catalog.patch("/services/{service_id}")
 def update_service(
-    service_id: UUID, body: s.ServiceUpdate, ctx: Ctx, authorization: StaffCredential
+    service_id: UUID, body: s.ServiceUpdate, ctx: Ctx, _: ServiceOwnerDep
 ) -> s.ServiceChanged:
-    caller = ctx.auth.caller(authorization)
-    if caller is None:
-        raise _refused(caller)
-    service = ctx.app.service(service_id)
-    if not (caller.is_admin or caller.is_specialist(service.specialist_id)):
-        raise _refused(caller)
     try:
         changes = body.changes()
     except ValueError as exc:
@@ -377,8 +298,7 @@ def request_booking(
 @bookings.get("")
 def list_bookings(
     ctx: Ctx,
-    authorization: StaffCredential,
-    specialist_id: UUID | None = None,
+    specialist_id: VisibleSpecialistDep,
     client_email: SingleLine | None = None,
     from_: Annotated[SingleLine | None, Query(alias="from", examples=["2026-12-01"])] = None,
     to: Annotated[SingleLine | None, Query(examples=["2026-12-31", "2026-12-31T18:00:00Z"])] = None,
@@ -392,13 +312,6 @@ def list_bookings(
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> s.BookingList:
     """Consultation history: an admin sees all; a specialist sees only their own."""
-    caller = ctx.auth.caller(authorization)
-    if caller is None or caller.role == "client":
-        raise _refused(caller)
-    if caller.role == "specialist":
-        if specialist_id not in (None, caller.specialist_id):
-            raise _refused(caller)
-        specialist_id = caller.specialist_id
     rows = ctx.index.bookings(
         BookingFilter(
             specialist_id=specialist_id,
@@ -433,18 +346,16 @@ def _instant(value: str | None, end: bool) -> datetime | None:
 
 
 @bookings.get("/{booking_id}", response_model=s.BookingPublic)
-def get_booking(booking_id: UUID, ctx: Ctx, authorization: AnyCredential) -> Response:
-    _, booking = _booking_for(ctx, authorization, booking_id, allow_client=True)
-    return booking_view(booking)
+def get_booking(booking_id: UUID, access: BookingAccessDep) -> Response:
+    return booking_view(access.booking)
 
 
 @bookings.post("/{booking_id}/cancel", responses=STATE_CONFLICT)
 def cancel_booking(
-    booking_id: UUID, ctx: Ctx, authorization: AnyCredential, body: s.CancelIn | None = None
+    booking_id: UUID, ctx: Ctx, access: BookingAccessDep, body: s.CancelIn | None = None
 ) -> s.CancelOut:
-    caller, _ = _booking_for(ctx, authorization, booking_id, allow_client=True)
     booking = ctx.app.cancel(
-        booking_id, body.reason if body else None, by=caller.role, now=ctx.clock()
+        booking_id, body.reason if body else None, by=access.caller.role, now=ctx.clock()
     )
     return s.CancelOut(
         status="cancelled",
@@ -457,39 +368,32 @@ def cancel_booking(
     "/{booking_id}/reschedule", response_model=s.BookingPublic, responses=RESCHEDULE_CONFLICT
 )
 def reschedule_booking(
-    booking_id: UUID, body: s.RescheduleIn, ctx: Ctx, authorization: AnyCredential
+    booking_id: UUID, body: s.RescheduleIn, ctx: Ctx, _: BookingAccessDep
 ) -> Response:
-    _booking_for(ctx, authorization, booking_id, allow_client=True)
     return _changed_view(ctx, ctx.app.reschedule(booking_id, body.starts_at, now=ctx.clock()))
 
 
 @bookings.post("/{booking_id}/approve", response_model=s.BookingPublic, responses=STATE_CONFLICT)
-def approve_booking(booking_id: UUID, ctx: Ctx, authorization: StaffCredential) -> Response:
-    _booking_for(ctx, authorization, booking_id, allow_client=False)
+def approve_booking(booking_id: UUID, ctx: Ctx, _: BookingStaffDep) -> Response:
     return _changed_view(ctx, ctx.app.approve(booking_id, now=ctx.clock()))
 
 
 @bookings.post("/{booking_id}/decline", response_model=s.BookingPublic, responses=STATE_CONFLICT)
 def decline_booking(
-    booking_id: UUID, ctx: Ctx, authorization: StaffCredential, body: s.DeclineIn | None = None
+    booking_id: UUID, ctx: Ctx, _: BookingStaffDep, body: s.DeclineIn | None = None
 ) -> Response:
-    _booking_for(ctx, authorization, booking_id, allow_client=False)
     return _changed_view(
         ctx, ctx.app.decline(booking_id, body.reason if body else None, now=ctx.clock())
     )
 
 
 @bookings.post("/{booking_id}/complete", response_model=s.BookingPublic, responses=NOT_YET)
-def complete_booking(booking_id: UUID, ctx: Ctx, authorization: StaffCredential) -> Response:
-    _booking_for(ctx, authorization, booking_id, allow_client=False)
+def complete_booking(booking_id: UUID, ctx: Ctx, _: BookingStaffDep) -> Response:
     return _changed_view(ctx, ctx.app.complete(booking_id, now=ctx.clock()))
 
 
 @bookings.post("/{booking_id}/no-show", response_model=s.BookingPublic, responses=NOT_YET)
-def mark_no_show(
-    booking_id: UUID, body: s.NoShowIn, ctx: Ctx, authorization: StaffCredential
-) -> Response:
-    _booking_for(ctx, authorization, booking_id, allow_client=False)
+def mark_no_show(booking_id: UUID, body: s.NoShowIn, ctx: Ctx, _: BookingStaffDep) -> Response:
     return _changed_view(ctx, ctx.app.mark_no_show(booking_id, body.party, now=ctx.clock()))
 
 

@@ -17,6 +17,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from kairos.errors import KairosError
 from kairos.slots import Interval, LocalWindow, ServiceRules, WorkingHours
 from kairos.timezones import MINUTES_PER_DAY, iso_utc, zone
 
@@ -31,16 +32,12 @@ def event_class(aggregate: type[Aggregate], name: str) -> type[Any]:
     return cls
 
 
-class DomainError(Exception):
-    """A business rule refused a command; `code` is the API's error code."""
+class DomainError(KairosError):
+    """A business rule refused a command; `code` is the API's error code, and the shared
+    handler of KairosError answers it (kairos.web.errors)."""
 
     code = "domain_error"
     status = 422
-
-    def __init__(self, message: str, details: Any = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details = details
 
 
 class InvalidSchedule(DomainError):

@@ -11,30 +11,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import redis
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from psycopg_pool import ConnectionPool
 
-from booking.api import ROUTERS, BookingContext
+from booking.api import ROUTERS
 from booking.application import Bookings
 from booking.config import BookingSettings, BookingStoreSettings
-from booking.contention import Busy
+from booking.context import BookingContext
 from booking.directory import Directory
-from booking.domain import DomainError
 from booking.history import HistoryIndex
 from booking.idempotency import IdempotencyKeys
 from kairos.auth import Authenticator, now_utc
 from kairos.eventstore import open_application
-from kairos.web import (
-    configure_logging,
-    document_api,
-    error_response,
-    health_router,
-    install_error_handlers,
-    install_metrics,
-    lazy_app,
-    postgres_check,
-)
+from kairos.web import configure_logging, lazy_app, postgres_check, service_app
 
 
 def bookings_application(settings: BookingStoreSettings, **rules: Any) -> Bookings:
@@ -75,7 +64,15 @@ def create_app(
         cache.close()
         bookings.close()
 
-    app = FastAPI(title="Kairos booking", version="1", lifespan=lifespan)
+    def redis_ping() -> None:
+        cache.ping()
+
+    app = service_app(
+        "booking",
+        {"postgres": postgres_check(pool), "redis": redis_ping},
+        ROUTERS,
+        lifespan,
+    )
     app.state.booking = BookingContext(
         app=bookings,
         auth=Authenticator(
@@ -90,21 +87,6 @@ def create_app(
         idempotency=IdempotencyKeys(cache, settings.idempotency_ttl_seconds),
         clock=clock,
     )
-    install_error_handlers(app)
-    install_metrics(app, "booking")
-    document_api(app)
-
-    @app.exception_handler(DomainError)
-    async def _domain_error(_: Request, exc: DomainError) -> JSONResponse:
-        headers = {"Retry-After": str(exc.retry_after_seconds)} if isinstance(exc, Busy) else None
-        return error_response(exc.status, exc.code, exc.message, exc.details, headers)
-
-    def redis_ping() -> None:
-        cache.ping()
-
-    app.include_router(health_router({"postgres": postgres_check(pool), "redis": redis_ping}))
-    for router in ROUTERS:
-        app.include_router(router)
     return app
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 from uuid import UUID
 
 from pydantic import (
@@ -15,8 +15,10 @@ from pydantic import (
     EmailStr,
     Field,
     PlainSerializer,
+    create_model,
     model_validator,
 )
+from pydantic.fields import FieldInfo
 
 from kairos.text import SINGLE_LINE_PATTERN, MultiLine, SingleLine
 from kairos.timezones import UnknownTimezone, format_hhmm, iso_utc, parse_hhmm, zone
@@ -222,43 +224,45 @@ class ServiceCreate(ServiceFields):
     specialist_id: UUID
 
 
-class ServiceUpdate(Strict):
-    """Any subset of a service's fields; the rest stay as they are."""
+def _nullable(field: FieldInfo) -> Any:
+    """`field`'s type with its constraints, or None."""
+    constrained: Any = (
+        Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
+    )
+    return constrained | None
 
-    name: Name | None = None
-    duration_minutes: Annotated[int, Field(ge=5, le=24 * 60)] | None = None
-    slot_interval_minutes: Annotated[int, Field(ge=5, le=24 * 60)] | None = None
-    buffer_before_minutes: Minutes | None = None
-    buffer_after_minutes: Minutes | None = None
-    minimum_notice_minutes: Annotated[int, Field(ge=0, le=365 * 24 * 60)] | None = None
-    max_advance_days: Annotated[int, Field(ge=1, le=730)] | None = None
-    max_per_day: Annotated[int, Field(ge=1, le=1000)] | None = None
-    cancellation_hours: Annotated[int, Field(ge=0, le=24 * 365)] | None = None
-    requires_approval: bool | None = None
-    price: Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)] | None = None
-    currency: Currency | None = None
-    questions: list[Question] | None = None
+
+class ServiceChanges(Strict):
+    """Any subset of a service's fields; the rest stay as they are."""
 
     def changes(self) -> dict[str, Any]:
         # Fields sent (even as null, for the nullable ones) are changes; others are not.
-        changes = self.model_dump(mode="python", exclude_unset=True)
-        if "questions" in changes and changes["questions"] is not None:
-            changes["questions"] = [q.model_dump() for q in self.questions or []]
-        required = {
-            "name",
-            "duration_minutes",
-            "buffer_before_minutes",
-            "buffer_after_minutes",
-            "minimum_notice_minutes",
-            "max_advance_days",
-            "cancellation_hours",
-            "requires_approval",
-            "questions",
-        }
-        nulled = sorted(k for k in required if k in changes and changes[k] is None)
+        # Sent questions are dumped whole, their defaults included.
+        changes = self.model_dump(include=self.model_fields_set)
+        nulled = sorted(k for k in NOT_NULLABLE if k in changes and changes[k] is None)
         if nulled:
             raise ValueError(f"these fields cannot be null: {', '.join(nulled)}")
         return changes
+
+
+# The fields a service must always have: sent as null in an update, they are refused.
+NOT_NULLABLE = frozenset(
+    name
+    for name, field in ServiceFields.model_fields.items()
+    if type(None) not in get_args(field.annotation)
+)
+
+# The update schema is the create schema's fields, each optional and without its default,
+# derived so a new field or a changed limit is written once.
+if TYPE_CHECKING:
+    ServiceUpdate = ServiceChanges
+else:
+    ServiceUpdate = create_model(
+        "ServiceUpdate",
+        __base__=ServiceChanges,
+        __doc__=ServiceChanges.__doc__,
+        **{name: (_nullable(field), None) for name, field in ServiceFields.model_fields.items()},
+    )
 
 
 class ServicePublic(ServiceCreate):

@@ -1,5 +1,6 @@
 """HTTP pieces every service mounts the same way: errors, health, metrics, logs."""
 
+from kairos.web.app import service_app
 from kairos.web.errors import ApiError, error_response, install_error_handlers
 from kairos.web.health import health_router, postgres_check
 from kairos.web.lazy_app import lazy_app
@@ -16,4 +17,5 @@ __all__ = [
     "install_metrics",
     "lazy_app",
     "postgres_check",
+    "service_app",
 ]

@@ -11,6 +11,7 @@ the id in its body is how a user's report finds the log line.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 from uuid import uuid4
 
@@ -23,7 +24,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kairos.timezones import UnknownTimezone
+from kairos.errors import KairosError
 
 _CODES_BY_STATUS = {
     400: "bad_request",
@@ -39,16 +40,21 @@ _CODES_BY_STATUS = {
 }
 
 
-class ApiError(Exception):
-    """Raise from a route to answer with the documented error shape."""
+class ApiError(KairosError):
+    """Raise from a route for a refusal no domain error names (a malformed cursor, a
+    missing credential): the status and code are given where it is raised."""
 
     def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.details = status, code, message, details
+        super().__init__(message, details)
+        self.status, self.code = status, code
 
 
 def error_response(
-    status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+    status: int,
+    code: str,
+    message: str,
+    details: Any = None,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     body = {"error": {"code": code, "message": message, "details": jsonable_encoder(details)}}
     return JSONResponse(body, status_code=status, headers=headers)
@@ -119,13 +125,14 @@ def http_error_response(exc: StarletteHTTPException) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Map ApiError, HTTP errors, request validation errors and anything unexpected to the
-    error shape, and give every response a request id."""
+    """Map refusals (KairosError: ApiError, every domain error), HTTP errors, request
+    validation errors and anything unexpected to the error shape, and give every response
+    a request id."""
     app.add_middleware(_RequestIds)
 
-    @app.exception_handler(ApiError)
-    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+    @app.exception_handler(KairosError)
+    async def _refused(_: Request, exc: KairosError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -138,7 +145,3 @@ def install_error_handlers(app: FastAPI) -> None:
             for e in exc.errors()
         ]
         return error_response(422, "validation_error", "the request is not valid", details)
-
-    @app.exception_handler(UnknownTimezone)
-    async def _unknown_zone(_: Request, exc: UnknownTimezone) -> JSONResponse:
-        return error_response(422, "unknown_timezone", str(exc), {"timezone": exc.name})

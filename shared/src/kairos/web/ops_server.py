@@ -13,19 +13,13 @@ from collections.abc import Iterator, Mapping
 import uvicorn
 from fastapi import FastAPI
 
-from kairos.web.errors import install_error_handlers
-from kairos.web.health import Check, health_router
-from kairos.web.observability import install_metrics
-from kairos.web.openapi import document_api
+from kairos.web.app import service_app
+from kairos.web.health import Check
 
 
 def ops_app(name: str, checks: Mapping[str, Check]) -> FastAPI:
-    app = FastAPI(title=f"Kairos {name}", version="1")
-    install_error_handlers(app)
-    install_metrics(app, name)
-    document_api(app)
-    app.include_router(health_router(checks))
-    return app
+    """The app of a worker that serves no API: health, readiness and metrics only."""
+    return service_app(name, checks)
 
 
 def start_ops_server(

@@ -1,12 +1,13 @@
 """The API's credentials as OpenAPI security schemes, and the dependency routes read them by.
 
 All three are `Authorization: Bearer …` (API.md, Auth); they differ in what the
-token is. A route declares which of them it accepts by its parameter's type,
+token is. A dependency declares which of them it accepts by its parameter's type,
 
-    def cancel(..., authorization: AnyCredential) -> ...
+    def _any_party(booking_id: UUID, authorization: AnyCredential) -> BookingAccess: ...
 
-and gets the raw header value to check (kairos.auth.Authenticator), while its
-OpenAPI operation lists those schemes as alternatives. kairos.web.openapi then
+and gets the raw header value to check (kairos.auth.Authenticator), while the
+OpenAPI operation of every route using it lists those schemes as alternatives
+(a service wraps them in caller dependencies such as `AdminDep`). kairos.web.openapi then
 documents 401 and 403 for every operation that has a security requirement, so
 neither is listed by hand.
 """

@@ -1,0 +1,34 @@
+"""What every request handler of the booking service reads: the context main.py builds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from booking.application import Bookings
+from booking.directory import Directory
+from booking.history import HistoryIndex
+from booking.idempotency import IdempotencyKeys
+from kairos.auth import Authenticator
+
+
+@dataclass
+class BookingContext:
+    """Everything a request handler needs, built once in main.py."""
+
+    app: Bookings
+    auth: Authenticator
+    index: HistoryIndex
+    directory: Directory
+    idempotency: IdempotencyKeys
+    clock: Any
+
+
+def _context(request: Request) -> BookingContext:
+    ctx: BookingContext = request.app.state.booking
+    return ctx
+
+
+Ctx = Annotated[BookingContext, Depends(_context)]
