@@ -19,6 +19,7 @@ from eventsourcing.utils import get_topic
 
 from booking.application import Bookings
 from booking.domain import SERVICE_FIELDS, Booking, Service, Specialist, event_class
+from booking.snapshots import Snapshots
 from kairos.events import REGISTRY, Envelope
 from kairos.events import booking as contract
 from kairos.eventstore import open_application
@@ -45,6 +46,7 @@ class IntegrationMapper:
         # aggregate id → specialist id: most booking events don't repeat it.
         self._owners: OrderedDict[UUID, UUID] = OrderedDict()
         self._cache_size = cache_size
+        self._snapshots = Snapshots(app, cache_size)
         self._payloads: dict[type, Callable[[Any], contract.Payload]] = {
             event_class(Specialist, "Registered"): self._registered,
             event_class(Specialist, "ScheduleSet"): self._schedule_set,
@@ -121,9 +123,16 @@ class IntegrationMapper:
         return [get_topic(kind) for kind in self._payloads]
 
     def payload(self, event: Any) -> contract.Payload | None:
-        """The integration event's payload for a domain event; None for internal ones."""
+        """The integration event's payload for a domain event; None for internal ones.
+        A booking's events carry the booking as it stands after them."""
         to_payload = self._payloads.get(type(event))
-        return to_payload(event) if to_payload is not None else None
+        if to_payload is None:
+            return None
+        self._snapshots.saw(event)
+        payload = to_payload(event)
+        if isinstance(payload, contract.BookingEvent):
+            payload = payload.model_copy(update={"booking": self._snapshots.of(event)})
+        return payload
 
     def specialist_of(self, event: Any) -> UUID:
         """The specialist an event belongs to: the partitioning key of its topic."""
