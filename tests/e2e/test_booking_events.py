@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import time
 import traceback
@@ -959,7 +960,7 @@ async def test_a_booking_over_http_reaches_the_topic_as_documented_integration_e
         for m in messages
         if m.envelope.type in ("BookingConfirmed", "BookingRescheduled", "BookingCancelled")
     }
-    assert acted[("BookingConfirmed", cancelled.id)] == Act(
+    first = Act(
         "confirmed",
         "client-0@example.com",
         "Europe/Berlin",
@@ -969,15 +970,9 @@ async def test_a_booking_over_http_reaches_the_topic_as_documented_integration_e
         _instant(cancelled.starts_at),
         DURATION,
     )
-    assert acted[("BookingCancelled", cancelled.id)] == Act(
-        "cancelled",
-        "client-0@example.com",
-        "Europe/Berlin",
-        "Dr E2E 0",
-        "e2e-0@example.com",
-        "Consultation 0",
-        _instant(cancelled.starts_at),
-        DURATION,
+    assert acted[("BookingConfirmed", cancelled.id)] == first
+    assert acted[("BookingCancelled", cancelled.id)] == dataclasses.replace(
+        first, status="cancelled"
     )
     assert acted[("BookingRescheduled", moved.id)] == Act(
         "confirmed",
