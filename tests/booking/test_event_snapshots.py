@@ -41,9 +41,9 @@ def world(fresh_database: Callable[[], str], redis_url: str) -> Iterator[World]:
         yield World(database, http, Catalog(http))
 
 
-def published(database: str, after: int = 0) -> list[Envelope]:
+def published(database: str, after: int = 0, snapshots: bool = True) -> list[Envelope]:
     """The integration events after `after`, as a relay starting there publishes them."""
-    with booking_log(database) as log:
+    with booking_log(database, snapshots=snapshots) as log:
         return [e for page in log.envelopes(after, log.top()) for e in page]
 
 
@@ -179,3 +179,13 @@ def test_events_of_the_catalog_carry_no_snapshot_field(world: World) -> None:
         assert ("booking" in envelope.data) == envelope.type.startswith(
             ("Booking", "SlotRequested", "NoShowMarked")
         ), envelope.type
+
+
+def test_a_rebuild_that_reads_no_snapshot_can_go_without_them(world: World) -> None:
+    lifecycle(world)
+    with_them = published(world.database)
+    without = published(world.database, snapshots=False)
+
+    assert [e.data.get("booking") for e in without if e.type.startswith("Booking")] == [None] * 3
+    strip = [{k: v for k, v in e.data.items() if k != "booking"} for e in with_them]
+    assert strip == [{k: v for k, v in e.data.items() if k != "booking"} for e in without]
