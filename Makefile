@@ -45,4 +45,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 schemas: $(STAMP)
-	$(BIN)/python -c "from kairos.events import REGISTRY, write_schemas; write_schemas(REGISTRY)"
+	$(BIN)/python -c "from kairos.events import REGISTRIES, write_schemas; write_schemas(*REGISTRIES.values())"

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import time
 import traceback
@@ -43,7 +44,7 @@ from prometheus_client import REGISTRY as METRICS
 
 from booking.domain import DayLedger
 from kairos.events import BOOKING_TOPIC, REGISTRY, Envelope
-from kairos.events.booking import Payload
+from kairos.events.booking import BookingEvent, Payload
 from kairos.events.registry import SCHEMA_DIR
 from kairos.infra import KafkaHandle
 from kairos.messaging import (
@@ -532,6 +533,37 @@ def check_each_booking_confirmed(messages: list[Message], bookings: list[Booked]
         assert _instant(requested.envelope.data["starts_at"]) == _instant(b.starts_at)
 
 
+@dataclass(frozen=True)
+class Act:
+    """What a notifying consumer needs: the status, who (client, specialist), what, when."""
+
+    status: str
+    client_email: str
+    client_timezone: str
+    specialist_name: str
+    specialist_email: str
+    service: str
+    starts_at: datetime
+    duration: timedelta
+
+
+def act_on(envelope: Envelope) -> Act:
+    """The consumer's side: one envelope, decoded by the contract, and nothing else."""
+    event = REGISTRY.decode(envelope)
+    assert isinstance(event, BookingEvent) and event.booking is not None, envelope.type
+    b = event.booking
+    return Act(
+        b.status,
+        b.client.contact.email,
+        b.client.timezone,
+        b.specialist.contact.name,
+        b.specialist.contact.email,
+        b.service.name,
+        b.starts_at,
+        b.ends_at - b.starts_at,
+    )
+
+
 def _instant(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
@@ -817,6 +849,14 @@ async def test_a_booking_over_http_reaches_the_topic_as_documented_integration_e
     )
     assert response.status_code == 200, response.text
     cancel = response.json()
+    moved = bookings[2]
+    moved_to = base + 5 * DURATION
+    response = await http.post(
+        f"/v1/bookings/{moved.id}/reschedule",
+        headers={"Authorization": f"Bearer {moved.manage_token}"},
+        json={"starts_at": moved_to.isoformat()},
+    )
+    assert response.status_code == 200, response.text
     assert cancel == {
         "status": "cancelled",
         "refund_eligible": True,
@@ -840,6 +880,7 @@ async def test_a_booking_over_http_reaches_the_topic_as_documented_integration_e
     assert types["ServiceDefined"] == 2
     assert types["SlotRequested"] == types["BookingConfirmed"] == 3
     assert types["BookingCancelled"] == 1
+    assert types["BookingRescheduled"] == 1
 
     # The catalog, as the admin API defined it.
     of_offer = [
@@ -896,17 +937,53 @@ async def test_a_booking_over_http_reaches_the_topic_as_documented_integration_e
         "BookingCancelled",
     ]
     assert of_cancelled[1].notification_id < of_cancelled[2].notification_id
-    assert of_cancelled[2].data == {
+    assert {k: v for k, v in of_cancelled[2].data.items() if k != "booking"} == {
         "booking_id": cancelled.id,
         "reason": "changed my mind",
         "refund_eligible": True,
         "cancelled_by": "client",
     }
-    for b in bookings[1:]:
-        assert [m.envelope.type for m in booking_events(messages)[b.id]] == [
-            "SlotRequested",
-            "BookingConfirmed",
-        ]
+    assert [m.envelope.type for m in booking_events(messages)[bookings[1].id]] == [
+        "SlotRequested",
+        "BookingConfirmed",
+    ]
+    assert [m.envelope.type for m in booking_events(messages)[moved.id]] == [
+        "SlotRequested",
+        "BookingConfirmed",
+        "BookingRescheduled",
+    ]
+
+    # A consumer acts on a confirmation, a move or a cancellation from its envelope alone:
+    # who to tell, when, and about what (issue 8, events a consumer can act on alone).
+    acted = {
+        (m.envelope.type, str(m.envelope.aggregate_id)): act_on(m.envelope)
+        for m in messages
+        if m.envelope.type in ("BookingConfirmed", "BookingRescheduled", "BookingCancelled")
+    }
+    first = Act(
+        "confirmed",
+        "client-0@example.com",
+        "Europe/Berlin",
+        "Dr E2E 0",
+        "e2e-0@example.com",
+        "Consultation 0",
+        _instant(cancelled.starts_at),
+        DURATION,
+    )
+    assert acted[("BookingConfirmed", cancelled.id)] == first
+    assert acted[("BookingCancelled", cancelled.id)] == dataclasses.replace(
+        first, status="cancelled"
+    )
+    assert acted[("BookingRescheduled", moved.id)] == Act(
+        "confirmed",
+        "client-2@example.com",
+        "Europe/Berlin",
+        "Dr E2E 1",
+        "e2e-1@example.com",
+        "Consultation 1",
+        moved_to,
+        DURATION,
+    )
 
 
 async def test_a_relay_killed_mid_stream_loses_nothing_and_the_consumer_applies_each_event_once(

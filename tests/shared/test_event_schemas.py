@@ -3,19 +3,31 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 import pytest
 from pydantic import ValidationError
 
-from kairos.events import REGISTRY, Envelope, EventRegistry, UnknownEventType
-from kairos.events.booking import BookingCancelled, Payload
+from kairos.events import (
+    BOOKING_TOPIC,
+    CALENDAR_TOPIC,
+    REGISTRIES,
+    REGISTRY,
+    VIDEO_TOPIC,
+    Envelope,
+    EventRegistry,
+    UnknownEventType,
+    contract_schemas,
+)
+from kairos.events.booking import BookingCancelled, BookingConfirmed, BookingRescheduled, Payload
+from kairos.events.calendar import ExternalBusyChanged
 from kairos.events.registry import SCHEMA_DIR
+from kairos.events.video import SessionEnded
 
 
 def test_every_committed_schema_matches_its_model() -> None:
-    expected = REGISTRY.schemas()
+    expected = contract_schemas(*REGISTRIES.values())
     committed = {path.name: json.loads(path.read_text()) for path in SCHEMA_DIR.glob("*.json")}
     stale = sorted(name for name in expected if committed.get(name) != expected[name])
     extra = sorted(set(committed) - set(expected))
@@ -24,13 +36,97 @@ def test_every_committed_schema_matches_its_model() -> None:
     )
 
 
-def _envelope(type_: str, version: int, data: dict[str, object]) -> Envelope:
+def test_each_topic_has_its_own_registry_of_the_documented_event_types() -> None:
+    """API.md, Kafka topics: the types each topic carries (calendar-sync also says when a
+    calendar is disconnected, so its busy time can stop blocking)."""
+    for name in ("SlotRequested", "BookingConfirmed", "BookingRescheduled", "NoShowMarked"):
+        assert REGISTRIES[BOOKING_TOPIC].latest_version(name) == 1
+    for name in ("ExternalBusyChanged", "CalendarConnected", "CalendarDisconnected"):
+        assert REGISTRIES[CALENDAR_TOPIC].latest_version(name) == 1
+        with pytest.raises(UnknownEventType):
+            REGISTRIES[BOOKING_TOPIC].latest_version(name)
+    for name in ("SessionStarted", "SessionEnded", "RecordingAvailable"):
+        assert REGISTRIES[VIDEO_TOPIC].latest_version(name) == 1
+        with pytest.raises(UnknownEventType):
+            REGISTRIES[CALENDAR_TOPIC].latest_version(name)
+    for name in REGISTRIES[CALENDAR_TOPIC].schemas():
+        assert (SCHEMA_DIR / name).is_file(), f"{name} is not committed"
+    for name in REGISTRIES[VIDEO_TOPIC].schemas():
+        assert (SCHEMA_DIR / name).is_file(), f"{name} is not committed"
+
+
+def test_calendar_and_video_events_decode_from_their_topics_registries() -> None:
+    busy = _envelope(
+        "ExternalBusyChanged",
+        1,
+        {
+            "connection_id": str(uuid4()),
+            "specialist_id": str(uuid4()),
+            "range_start": "2026-03-09T00:00:00Z",
+            "range_end": "2026-04-09T00:00:00Z",
+            "busy": [{"starts_at": "2026-03-09T10:00:00Z", "ends_at": "2026-03-09T11:00:00Z"}],
+        },
+        producer="calendar-sync",
+    )
+    decoded = REGISTRIES[CALENDAR_TOPIC].decode(busy)
+    assert isinstance(decoded, ExternalBusyChanged)
+    assert decoded.busy[0].ends_at - decoded.busy[0].starts_at == timedelta(hours=1)
+
+    ended = _envelope(
+        "SessionEnded",
+        1,
+        {
+            "booking_id": str(uuid4()),
+            "room": "booking-1",
+            "started_at": None,
+            "ended_at": "2026-03-09T11:00:00Z",
+            "participants": ["specialist"],
+            "no_show_suggested": "client",
+        },
+        producer="video",
+    )
+    session = REGISTRIES[VIDEO_TOPIC].decode(ended)
+    assert isinstance(session, SessionEnded) and session.no_show_suggested == "client"
+    with pytest.raises(UnknownEventType):
+        REGISTRY.decode(ended)  # not a booking.events.v1 type
+
+
+def test_a_booking_event_published_before_snapshots_existed_still_decodes() -> None:
+    booking_id = uuid4()
+    old_confirmed = REGISTRY.decode(
+        _envelope("BookingConfirmed", 1, {"booking_id": str(booking_id)})
+    )
+    assert isinstance(old_confirmed, BookingConfirmed)
+    assert old_confirmed.booking_id == booking_id and old_confirmed.booking is None
+
+    instant = "2026-03-09T09:00:00Z"
+    old_rescheduled = REGISTRY.decode(
+        _envelope(
+            "BookingRescheduled",
+            1,
+            {
+                "booking_id": str(booking_id),
+                "starts_at": instant,
+                "ends_at": instant,
+                "busy_from": instant,
+                "busy_until": instant,
+                "previous_starts_at": instant,
+                "previous_ends_at": instant,
+            },
+        )
+    )
+    assert isinstance(old_rescheduled, BookingRescheduled) and old_rescheduled.booking is None
+
+
+def _envelope(
+    type_: str, version: int, data: dict[str, object], producer: str = "booking"
+) -> Envelope:
     return Envelope(
         event_id=uuid4(),
         type=type_,
         version=version,
         occurred_at=datetime.now(UTC),
-        producer="booking",
+        producer=producer,
         notification_id=1,
         aggregate_id=uuid4(),
         specialist_id=uuid4(),

@@ -20,8 +20,9 @@ import pytest
 from aiokafka import TopicPartition
 from prometheus_client import REGISTRY as METRICS
 
-from kairos.events import Envelope, dead_letter_topic
+from kairos.events import CALENDAR_TOPIC, Envelope, dead_letter_topic
 from kairos.events.booking import OverrideCleared, Payload, ScheduleSet, SpecialistRegistered
+from kairos.events.calendar import ExternalBusyChanged
 from kairos.infra import KafkaHandle
 from kairos.messaging import (
     PREVIOUS_HEADER,
@@ -228,6 +229,26 @@ async def test_a_consumer_applies_typed_events_and_records_its_position_with_the
     assert counted("kairos_consumer_messages_total", consumer=name, outcome="applied") == 2
     assert counted("kairos_consumer_messages_total", consumer=name, outcome="unhandled") == 1
     assert counted("kairos_consumer_handler_seconds_count", consumer=name) == 2
+
+
+@pytest.mark.parametrize("topic", [CALENDAR_TOPIC])
+async def test_a_consumer_decodes_each_topic_with_that_topics_registry(
+    kafka: KafkaHandle, database: str, topic: str, start: Callable[..., Awaitable[Running]]
+) -> None:
+    """calendar.events.v1 carries calendar-sync's event types, which booking's registry
+    does not know: without its own registry the event would be dead-lettered."""
+    busy = ExternalBusyChanged(
+        connection_id=uuid4(),
+        specialist_id=SPECIALIST,
+        range_start=datetime(2026, 3, 1, tzinfo=UTC),
+        range_end=datetime(2026, 4, 1, tzinfo=UTC),
+        busy=[],
+    )
+    await produce(kafka.bootstrap, topic, envelope(1, busy))
+    running = await start({ExternalBusyChanged: record_applied}, group=uuid4().hex)
+
+    await eventually(lambda: position(database, running.consumer.name) == 1, what="the event")
+    assert applied(database) == [(1, "ExternalBusyChanged")]
 
 
 async def test_a_redelivered_event_is_skipped(

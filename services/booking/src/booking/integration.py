@@ -19,6 +19,7 @@ from eventsourcing.utils import get_topic
 
 from booking.application import Bookings
 from booking.domain import SERVICE_FIELDS, Booking, Service, Specialist, event_class
+from booking.snapshots import Snapshots
 from kairos.events import REGISTRY, Envelope
 from kairos.events import booking as contract
 from kairos.eventstore import open_application
@@ -40,11 +41,16 @@ def _uuid(value: Any) -> UUID:
 class IntegrationMapper:
     """Callable: (domain event, notification id) → Envelope, or None for internal events."""
 
-    def __init__(self, app: Application[UUID], cache_size: int = 100_000) -> None:
+    def __init__(
+        self, app: Application[UUID], cache_size: int = 100_000, snapshots: bool = True
+    ) -> None:
         self._app = app
         # aggregate id → specialist id: most booking events don't repeat it.
         self._owners: OrderedDict[UUID, UUID] = OrderedDict()
         self._cache_size = cache_size
+        # About half the mapping's cost: a rebuild of a read model that reads no snapshot
+        # (availability) goes without; the relay and `republish` always compute them.
+        self._snapshots = Snapshots(app, cache_size) if snapshots else None
         self._payloads: dict[type, Callable[[Any], contract.Payload]] = {
             event_class(Specialist, "Registered"): self._registered,
             event_class(Specialist, "ScheduleSet"): self._schedule_set,
@@ -121,9 +127,18 @@ class IntegrationMapper:
         return [get_topic(kind) for kind in self._payloads]
 
     def payload(self, event: Any) -> contract.Payload | None:
-        """The integration event's payload for a domain event; None for internal ones."""
+        """The integration event's payload for a domain event; None for internal ones.
+        A booking's events carry the booking as it stands after them."""
         to_payload = self._payloads.get(type(event))
-        return to_payload(event) if to_payload is not None else None
+        if to_payload is None:
+            return None
+        payload = to_payload(event)
+        if self._snapshots is None:
+            return payload
+        self._snapshots.saw(event)
+        if isinstance(payload, contract.BookingEvent):
+            payload = payload.model_copy(update={"booking": self._snapshots.of(event)})
+        return payload
 
     def specialist_of(self, event: Any) -> UUID:
         """The specialist an event belongs to: the partitioning key of its topic."""
@@ -184,14 +199,17 @@ class IntegrationMapper:
 
 
 @contextmanager
-def booking_log(database_url: str) -> Iterator[NotificationLog]:
-    """The booking event store as integration events: what read models rebuild from.
+def booking_log(database_url: str, snapshots: bool = True) -> Iterator[NotificationLog]:
+    """The booking event store as integration events: what read models rebuild from
+    (without the booking snapshots if told: for a read model that ignores them).
 
     The mapper remembers every booking's specialist (a replay meets a booking's later
     events long after its first), which costs about 200 bytes a booking.
     """
     app = open_application(lambda env: Bookings(env=env), database_url)
     try:
-        yield NotificationLog(app, IntegrationMapper(app, cache_size=sys.maxsize))
+        yield NotificationLog(
+            app, IntegrationMapper(app, cache_size=sys.maxsize, snapshots=snapshots)
+        )
     finally:
         app.close()

@@ -4,26 +4,15 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from kairos.events.payload import Email, Payload
 from kairos.text import Storable
 
-# The booking API validated the address in full before it entered the event store;
-# consumers only need to reject garbage. email-validator's IDNA checks cost about
-# 100 µs an event, which was most of a replay's time.
-Email = Annotated[
-    str,
-    Field(
-        max_length=320, pattern=r"^[^@\s\x00]+@[^@\s\x00]+$", json_schema_extra={"format": "email"}
-    ),
-]
-
-
-class Payload(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+__all__ = ["Email", "Payload"]  # re-exported: consumers import them from here
 
 
 class Window(Payload):
@@ -103,10 +92,74 @@ class ServiceUpdated(ServiceDefinition):
     """Carries the whole definition after the change, so consumers just replace it."""
 
 
-class BookingTimes(Payload):
-    """The booked interval and the interval it keeps busy (padded by the service's buffers)."""
+class PersonalContact(Payload):
+    """A person's name and how to reach them: the one sub-model of a snapshot that holds
+    contact details, so they can be made erasable in one place (never log it)."""
+
+    name: Storable
+    email: Email
+    phone: Storable | None = None
+
+
+class BookedService(Payload):
+    service_id: UUID
+    name: Storable
+    duration_minutes: int
+
+
+class BookedSpecialist(Payload):
+    specialist_id: UUID
+    timezone: Storable
+    contact: PersonalContact
+
+
+class BookedClient(Payload):
+    timezone: Storable
+    contact: PersonalContact
+
+
+BookingStatus = Literal[
+    "requested",
+    "pending",
+    "confirmed",
+    "declined",
+    "cancelled",
+    "in_progress",
+    "completed",
+    "no_show",
+]
+
+
+class BookingSnapshot(Payload):
+    """The booking as it stands after the event that carries it: enough for a consumer to
+    act (who, when, what) without projecting other events. The service and specialist are
+    as they stood when the event happened."""
+
+    status: BookingStatus
+    service: BookedService
+    specialist: BookedSpecialist
+    client: BookedClient
+    starts_at: datetime
+    ends_at: datetime
+    busy_from: datetime = Field(description="starts_at less the service's before-buffer")
+    busy_until: datetime = Field(description="ends_at plus the service's after-buffer")
+    answers: dict[Storable, Storable]
+
+
+class BookingEvent(Payload):
+    """An event of one booking's lifecycle."""
 
     booking_id: UUID
+    booking: BookingSnapshot | None = Field(
+        default=None,
+        description="The booking after this event; absent only from events published before"
+        " snapshots existed (republishing them from the event store adds it)",
+    )
+
+
+class BookingTimes(BookingEvent):
+    """The booked interval and the interval it keeps busy (padded by the service's buffers)."""
+
     starts_at: datetime
     ends_at: datetime
     busy_from: datetime
@@ -122,25 +175,19 @@ class SlotRequested(BookingTimes):
     notes: Storable | None = None
 
 
-class BookingConfirmed(Payload):
+class BookingConfirmed(BookingEvent):
     """The booking holds its time (directly, or approved after BookingPending)."""
 
-    booking_id: UUID
 
-
-class BookingPending(Payload):
+class BookingPending(BookingEvent):
     """The booking awaits the specialist's approval; its time is held meanwhile."""
 
-    booking_id: UUID
 
-
-class BookingDeclined(Payload):
-    booking_id: UUID
+class BookingDeclined(BookingEvent):
     reason: Storable | None = None
 
 
-class BookingCancelled(Payload):
-    booking_id: UUID
+class BookingCancelled(BookingEvent):
     reason: Storable | None = None
     refund_eligible: bool
     cancelled_by: Literal["client", "specialist", "admin"]
@@ -151,19 +198,16 @@ class BookingRescheduled(BookingTimes):
     previous_ends_at: datetime
 
 
-class BookingStarted(Payload):
+class BookingStarted(BookingEvent):
     """The consultation began (e.g. both parties joined its video session): in_progress.
     The booking keeps its time; it can no longer be cancelled or rescheduled."""
 
-    booking_id: UUID
+
+class BookingCompleted(BookingEvent):
+    """The consultation took place."""
 
 
-class BookingCompleted(Payload):
-    booking_id: UUID
-
-
-class NoShowMarked(Payload):
-    booking_id: UUID
+class NoShowMarked(BookingEvent):
     party: Literal["client", "specialist"]
 
 

@@ -11,8 +11,11 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from kairos.events.booking import BOOKING_EVENTS, Payload
+from kairos.events.booking import BOOKING_EVENTS
+from kairos.events.calendar import CALENDAR_EVENTS
 from kairos.events.envelope import Envelope
+from kairos.events.payload import Payload
+from kairos.events.video import VIDEO_EVENTS
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 
@@ -68,10 +71,21 @@ class EventRegistry:
         return out
 
 
-def write_schemas(registry: EventRegistry, directory: Path = SCHEMA_DIR) -> list[Path]:
+def contract_schemas(*registries: EventRegistry) -> dict[str, dict[str, Any]]:
+    """The JSON Schemas of several topics' registries, in one directory: type names are
+    unique across the contract, so a clash is a mistake."""
+    out: dict[str, dict[str, Any]] = {}
+    for registry in registries:
+        for filename, schema in registry.schemas().items():
+            if out.setdefault(filename, schema) != schema:
+                raise ValueError(f"two topics define {filename} differently")
+    return out
+
+
+def write_schemas(*registries: EventRegistry, directory: Path = SCHEMA_DIR) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for filename, schema in registry.schemas().items():
+    for filename, schema in contract_schemas(*registries).items():
         path = directory / filename
         path.write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n")
         written.append(path)
@@ -86,3 +100,8 @@ def _registry_of(models: Iterable[type[Payload]]) -> EventRegistry:
 
 
 REGISTRY = _registry_of(BOOKING_EVENTS)
+"""booking.events.v1"""
+CALENDAR_REGISTRY = _registry_of(CALENDAR_EVENTS)
+"""calendar.events.v1"""
+VIDEO_REGISTRY = _registry_of(VIDEO_EVENTS)
+"""video.events.v1"""

@@ -50,7 +50,14 @@ from psycopg import errors as psycopg_errors
 from psycopg_pool import ConnectionPool
 from pydantic import ValidationError
 
-from kairos.events import REGISTRY, Envelope, EventRegistry, UnknownEventType, dead_letter_topic
+from kairos.events import (
+    REGISTRIES,
+    REGISTRY,
+    Envelope,
+    EventRegistry,
+    UnknownEventType,
+    dead_letter_topic,
+)
 from kairos.events.booking import Payload
 from kairos.messaging.handlers import Handler
 from kairos.messaging.heartbeat import (
@@ -152,6 +159,8 @@ class EventConsumer:
     topic's relay for `heartbeat_timeout` seconds, the lag is unknown.
     `topic_management` (KAFKA_TOPIC_MANAGEMENT): "dev" creates missing topics, "external"
     creates none and raises TopicMismatch when a topic's partitions differ.
+    Each message is decoded by `registry`, or by default by its topic's registry
+    (`kairos.events.REGISTRIES`; booking's for a topic it does not name).
     """
 
     def __init__(
@@ -163,7 +172,7 @@ class EventConsumer:
         database: ConnectionPool | str,
         name: str | None = None,
         *,
-        registry: EventRegistry = REGISTRY,
+        registry: EventRegistry | None = None,
         partitions: int = TOPIC_PARTITIONS,
         topic_management: TopicManagement = "dev",
         timeouts: GroupTimeouts | None = None,
@@ -408,7 +417,7 @@ class EventConsumer:
         message: Any,
     ) -> bool:
         """Apply, skip or dead-letter one message; False if the partition was rewound."""
-        envelope, payload, rejection = self._decode(message.value)
+        envelope, payload, rejection = self._decode(message.value, message.topic)
         if envelope is None:
             assert rejection is not None
             await self._dead_letter(producer, message, *rejection)
@@ -472,7 +481,7 @@ class EventConsumer:
         )
 
     def _decode(
-        self, value: bytes | None
+        self, value: bytes | None, topic: str
     ) -> tuple[Envelope | None, Payload | None, tuple[str, str] | None]:
         if value is None:
             return None, None, ("undecodable", "the message has no value")
@@ -485,7 +494,10 @@ class EventConsumer:
         except ValidationError as exc:
             return None, None, ("invalid-envelope", str(exc))
         try:
-            return envelope, self._registry.decode(envelope), None
+            registry = (
+                self._registry if self._registry is not None else REGISTRIES.get(topic, REGISTRY)
+            )
+            return envelope, registry.decode(envelope), None
         except UnknownEventType as exc:
             return envelope, None, ("unknown-type", str(exc))
         except ValidationError as exc:

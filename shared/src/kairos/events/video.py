@@ -1,0 +1,54 @@
+"""Version 1 payloads of the video service's integration events (`video.events.v1`).
+
+One video session per booking (API.md, video). Envelope: producer "video", aggregate id
+= the booking id, key = the specialist id. booking consumes SessionStarted to mark the
+booking in progress, and SessionEnded's no-show suggestion to ask about a no-show.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from pydantic import Field
+
+from kairos.events.payload import Payload
+from kairos.text import Storable
+
+Party = Literal["client", "specialist"]
+
+
+class SessionStarted(Payload):
+    """The first participant joined the booking's room."""
+
+    booking_id: UUID
+    room: Storable
+    started_at: datetime
+    participants: list[Party]
+
+
+class SessionEnded(Payload):
+    """The room closed (everyone left, or it timed out)."""
+
+    booking_id: UUID
+    room: Storable
+    started_at: datetime | None = Field(description="None when nobody ever joined")
+    ended_at: datetime
+    participants: list[Party] = Field(description="Who joined at some point")
+    no_show_suggested: Party | None = Field(
+        default=None, description="A party that never joined, for the specialist to confirm"
+    )
+
+
+class RecordingAvailable(Payload):
+    """A recording of the session is stored (only with every party's consent)."""
+
+    booking_id: UUID
+    recording_id: UUID
+    url: Storable = Field(description="Where the video service serves it, behind its own auth")
+    duration_seconds: int = Field(ge=0)
+    size_bytes: int = Field(ge=0)
+
+
+VIDEO_EVENTS: tuple[type[Payload], ...] = (SessionStarted, SessionEnded, RecordingAvailable)
