@@ -233,6 +233,7 @@ def _banner(stack: Stack, env: Mapping[str, str], services: Sequence[ServiceSpec
         "",
         "Kairos dev stack is up. Ctrl-C stops everything.",
         f"  API             {API_URL}  (every /v1 path, routed as the k8s Ingress does)",
+        f"  API reference   {API_URL}/docs  (every service's OpenAPI document, merged)",
         f"  Slots           curl '{API_URL}/v1/slots?service_id=<id>&{week}'",
         "                  (<id>: a service id the seed printed above)",
     ]
