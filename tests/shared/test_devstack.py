@@ -166,4 +166,4 @@ def test_the_banner_shows_each_services_docs_and_metrics_and_a_slots_query() -> 
         assert f"docs http://127.0.0.1:{port}/docs" in banner
     for port in (8010, 8001, 8020, 8021):
         assert f"metrics http://127.0.0.1:{port}/metrics" in banner
-    assert "8000/docs" not in banner  # the gateway has none
+    assert "API reference   http://127.0.0.1:8000/docs" in banner  # the gateway merges them
