@@ -11,7 +11,7 @@ import pytest
 
 from kairos.cli import main
 from kairos.infra import KafkaHandle
-from kairos.replay import topic_partition_count
+from kairos.messaging.kafka import make_admin, topic_partitions
 from kairos.tail import tail
 from tests.availability.conftest import World
 
@@ -68,4 +68,13 @@ def test_republish_refuses_a_missing_platform_topic_rather_than_let_the_broker_m
                 "--bootstrap", kafka.bootstrap, "--booking-database", world.database_url,
             ]
         )  # fmt: skip
-    assert asyncio.run(topic_partition_count(kafka.bootstrap, topic)) is None
+    assert asyncio.run(partitions_of(kafka.bootstrap, topic)) is None
+
+
+async def partitions_of(bootstrap: str, topic: str) -> int | None:
+    admin = make_admin(bootstrap)
+    await admin.start()
+    try:
+        return await topic_partitions(admin, topic)
+    finally:
+        await admin.close()

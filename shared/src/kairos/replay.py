@@ -13,13 +13,7 @@ from typing import TextIO
 
 from tqdm import tqdm
 
-from kairos.messaging.kafka import (
-    close_quietly,
-    ensure_topics,
-    make_admin,
-    make_producer,
-    topic_partitions,
-)
+from kairos.messaging.kafka import TopicMismatch, close_quietly, ensure_topics, make_producer
 from kairos.settings import TopicSettings
 
 
@@ -82,21 +76,16 @@ def republish_booking(
     async def send() -> int:
         # A downstream consumer may want the range on a topic of its own (created only
         # on the dev broker; the platform's topics are only checked).
-        await ensure_topics(
-            bootstrap,
-            [topic],
-            partitions=topics.kafka_partitions,
-            management=topics.kafka_topic_management,
-        )
-        if (
-            topics.kafka_topic_management == "external"
-            and await topic_partition_count(bootstrap, topic) is None
-        ):
-            # The broker would create it with its own default partition count.
-            raise SystemExit(
-                f"republish: topic {topic} does not exist; the platform owns the topics "
-                "(KAFKA_TOPIC_MANAGEMENT=external): create it first"
+        try:
+            await ensure_topics(
+                bootstrap,
+                [topic],
+                partitions=topics.kafka_partitions,
+                management=topics.kafka_topic_management,
+                missing_ok=False,
             )
+        except TopicMismatch as exc:
+            raise SystemExit(f"republish: {exc}") from exc
         producer = make_producer(bootstrap, client_id="kairos-republish")
         await producer.start()
         try:
@@ -114,12 +103,3 @@ def republish_booking(
         file=out,
     )
     return 0
-
-
-async def topic_partition_count(bootstrap: str, topic: str) -> int | None:
-    admin = make_admin(bootstrap)
-    await admin.start()
-    try:
-        return await topic_partitions(admin, topic)
-    finally:
-        await admin.close()

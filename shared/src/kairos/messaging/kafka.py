@@ -187,9 +187,12 @@ async def ensure_topics(
     partitions: int = TOPIC_PARTITIONS,
     dead_letter_partitions: int = DEAD_LETTER_PARTITIONS,
     management: TopicManagement = "dev",
+    missing_ok: bool = True,
 ) -> list[str]:
     """On the dev broker, create each topic and its `.dlq` unless they exist; elsewhere,
-    check that those that exist have `partitions` (TopicMismatch if not). Never deletes.
+    check that those that exist have `partitions` (TopicMismatch if not), and that each
+    exists unless `missing_ok` (a consumer waits for one; a producer would have the broker
+    create it with its own default count). Never deletes.
 
     Returns the topics this call created. On the dev broker a topic that exists with
     another partition count is left alone (the relay that owns it recreates it).
@@ -200,6 +203,11 @@ async def ensure_topics(
         if management == "external":
             for topic in topics:
                 count = await topic_partitions(admin, topic)
+                if count is None and not missing_ok:
+                    raise TopicMismatch(
+                        f"topic {topic} does not exist; the platform owns the topics "
+                        "(KAFKA_TOPIC_MANAGEMENT=external): create it first"
+                    )
                 if count is not None and count != partitions:
                     raise partition_mismatch(topic, count, partitions)
             return []
