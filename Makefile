@@ -8,9 +8,9 @@ STAMP := $(VENV)/.kairos-installed
 
 # Every service with code is installed; a service gets its src/ when its first module lands.
 SERVICES := $(patsubst %/src,%,$(wildcard services/*/src))
-PYPROJECTS := $(wildcard pyproject.toml shared/pyproject.toml services/*/pyproject.toml)
+PYPROJECTS := $(wildcard pyproject.toml shared/pyproject.toml devtools/pyproject.toml services/*/pyproject.toml)
 # mypy stops at a src/ without modules, so only those with code are passed.
-MYPY_PATHS := shared/src $(sort $(foreach f,$(wildcard services/*/src/*/*.py),$(firstword $(subst /src/, ,$(f)))/src))
+MYPY_PATHS := shared/src devtools/src $(sort $(foreach f,$(wildcard services/*/src/*/*.py),$(firstword $(subst /src/, ,$(f)))/src))
 
 .DEFAULT_GOAL := help
 .PHONY: help .venv dev test lint bench schemas
@@ -27,7 +27,7 @@ help:
 
 $(STAMP): $(PYPROJECTS) requirements-dev.txt $(addsuffix /src,$(SERVICES))
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -e 'shared[dev]' $(addprefix -e ,$(SERVICES)) -r requirements-dev.txt
+	$(BIN)/python -m pip install -e shared -e devtools $(addprefix -e ,$(SERVICES)) -r requirements-dev.txt
 	touch $@
 
 dev: $(STAMP)
