@@ -12,6 +12,7 @@ from booking.config import BookingSettings
 from booking.main import create_app
 from kairos.infra import PostgresHandle
 from kairos.infra.postgres import database_name
+from kairos.testing.services import TEST_SECRETS
 from tests.booking.helpers import (
     ADMIN_API_KEY,
     JWT_SECRET,
@@ -32,6 +33,9 @@ def booking_settings(database_url: str, redis_url: str) -> BookingSettings:
         admin_api_key=ADMIN_API_KEY,
         jwt_secret=JWT_SECRET,
         manage_token_secret=MANAGE_TOKEN_SECRET,
+        privacy_database_url=database_url,
+        privacy_master_key=TEST_SECRETS["PRIVACY_MASTER_KEY"],
+        privacy_index_key=TEST_SECRETS["PRIVACY_INDEX_KEY"],
         db_pool_size=4,
         db_max_overflow=4,
     )

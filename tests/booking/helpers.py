@@ -12,9 +12,11 @@ from typing import Any, Protocol
 from uuid import UUID, uuid4
 
 import httpx
+from psycopg_pool import ConnectionPool
 
 from booking.schemas import ServiceFields
 from kairos.auth import Authenticator
+from kairos.privacy import KeyStore, PersonalData
 from kairos.testing.services import TEST_SECRETS
 
 # The secrets every test-started service process gets (kairos.testing.service_env).
@@ -165,3 +167,11 @@ def as_read(written: dict[str, Any]) -> dict[str, Any]:
     command's `notification_id`, after checking that it carried one."""
     assert isinstance(written.get("notification_id"), int), written
     return {k: v for k, v in written.items() if k != "notification_id"}
+
+
+def reveal(database_url: str, value: Any) -> str:
+    """A personal field in clear (or erased), read as a consumer reads it (kairos.privacy),
+    from the key store the test services keep in their own database."""
+    with ConnectionPool(database_url, min_size=1, max_size=1) as pool:
+        keys = KeyStore(pool, TEST_SECRETS["PRIVACY_MASTER_KEY"], TEST_SECRETS["PRIVACY_INDEX_KEY"])
+        return PersonalData(keys).reveal(value)

@@ -75,7 +75,8 @@ def as_deployed(api: TestClient) -> Iterator[TestClient]:
 def test_liveness_and_readiness_are_served(api: TestClient) -> None:
     assert expect(api.get("/healthz"), 200) == {"status": "ok"}
     ready = expect(api.get("/readyz"), 200)
-    assert ready == {"status": "ready", "checks": {"postgres": "ok", "redis": "ok"}}
+    checks = {"postgres": "ok", "key-store": "ok", "redis": "ok"}
+    assert ready == {"status": "ready", "checks": checks}
 
 
 def test_metrics_are_served_in_the_prometheus_format(api: TestClient) -> None:

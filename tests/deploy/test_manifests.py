@@ -39,7 +39,7 @@ SECRET_KEYS = {"ADMIN_API_KEY", "JWT_SECRET", "MANAGE_TOKEN_SECRET"}
 # every kind of caller; the video service will admit specialists (JWT) and clients (manage
 # token) to their rooms, calendar-sync specialists (JWT); the rest authenticate nobody.
 SECRETS_USED = {
-    "booking": SECRET_KEYS,
+    "booking": SECRET_KEYS | {"PRIVACY_MASTER_KEY", "PRIVACY_INDEX_KEY"},
     "booking-relay": set(),
     "availability": set(),
     "availability-projector": set(),

@@ -26,6 +26,7 @@ CONNECTIONS = {
     "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
     "REDIS_URL": "redis://127.0.0.1:1/0",
     "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1",
+    "PRIVACY_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
 }
 SECRET_NAMES = sorted(TEST_SECRETS)
 

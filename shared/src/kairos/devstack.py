@@ -37,6 +37,9 @@ PROJECTOR_OPS_PORT = 8021
 DEV_DATABASE = "kairos_dev"
 EVENTS_TOPIC = "booking.events.v1"
 SECRET_NAMES = ("ADMIN_API_KEY", "JWT_SECRET", "MANAGE_TOKEN_SECRET")
+# Kept in the state directory across runs, like the database: new ones would make every
+# person stored so far read as erased (kairos.privacy).
+LASTING_SECRET_NAMES = ("PRIVACY_MASTER_KEY", "PRIVACY_INDEX_KEY")
 STATE_DIR_ENV = "KAIROS_STATE_DIR"
 STATE_FILE = "dev.env"
 
@@ -207,7 +210,19 @@ def _answers_200(url: str) -> bool:
 
 
 def _dev_secrets() -> dict[str, str]:
-    return {name: os.environ.get(name) or secrets.token_urlsafe(32) for name in SECRET_NAMES}
+    fresh = {name: os.environ.get(name) or secrets.token_urlsafe(32) for name in SECRET_NAMES}
+    return {**fresh, **{name: _lasting_secret(name) for name in LASTING_SECRET_NAMES}}
+
+
+def _lasting_secret(name: str) -> str:
+    if os.environ.get(name):
+        return os.environ[name]
+    path = state_dir() / name.lower()
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(32))
+    return path.read_text().strip()
 
 
 def _raise_if_exited(processes: Sequence[ManagedProcess]) -> None:
@@ -315,6 +330,8 @@ def run_dev(
             stack.postgres.drop_database(DEV_DATABASE)
             stack.postgres.create_database(DEV_DATABASE)
         env = {**os.environ, **stack.env(), **_dev_secrets(), "PYTHONUNBUFFERED": "1"}
+        # dev keeps the key store in the one dev database
+        env.setdefault("PRIVACY_DATABASE_URL", stack.database_url)
         running.extend(_spawn(spec, env, console) for spec in services)
         for spec in services:
             if spec.ready_url is not None:

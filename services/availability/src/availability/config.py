@@ -17,3 +17,6 @@ class AvailabilitySettings(ServiceSettings):
     # The booking event store, read by `kairos replay availability` (not by the
     # service): in dev one database holds both.
     booking_database_url: str | None = None
+    # The key store's database (kairos.privacy), where the projector reports erasures as
+    # a participant; unset, it takes no part (erasures then don't wait for it).
+    privacy_database_url: str | None = None

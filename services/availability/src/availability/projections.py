@@ -17,6 +17,7 @@ from uuid import UUID
 
 from availability.tables import BUSY, OVERRIDES, SERVICES, SPECIALISTS, Change, Patch, Upsert
 from kairos.events import booking as contract
+from kairos.events.sealed import as_text
 from kairos.timezones import parse_hhmm
 
 BOOKING_SOURCE = "booking"
@@ -42,7 +43,8 @@ def _minutes(windows: list[contract.Window]) -> list[list[int]]:
 
 
 def _specialist_registered(o: Origin, e: contract.SpecialistRegistered) -> list[Change]:
-    row = {"name": e.name, "timezone": e.timezone, "weekly": {}}
+    # The name stays sealed here: this read model never shows it.
+    row = {"name": as_text(e.name), "timezone": e.timezone, "weekly": {}}
     return [Upsert(SPECIALISTS, (e.specialist_id,), row, o.notification_id)]
 
 

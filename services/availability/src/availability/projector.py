@@ -11,6 +11,7 @@ from the relay). Every second it records how current it is for the query process
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -19,9 +20,10 @@ import psycopg
 from availability.config import AvailabilitySettings
 from availability.projections import Origin, project
 from availability.tables import create_tables, notify_changed, record_status, write
-from kairos.events import BOOKING_TOPIC
-from kairos.events.booking import Payload
+from kairos.events import BOOKING_TOPIC, Envelope
+from kairos.events.booking import Payload, PersonErased
 from kairos.messaging import ConsumerSpec, EventConsumer, Handlers, build_consumer, run_consumer
+from kairos.privacy import ErasureLedger
 
 CONSUMER = "availability"
 PRODUCER = "booking"
@@ -38,6 +40,34 @@ def apply(conn: psycopg.Connection[Any], envelope: Origin, payload: Payload) -> 
         notify_changed(conn, envelope.specialist_id, envelope.notification_id)
 
 
+def erasure_handlers(ledger: ErasureLedger) -> Handlers:
+    """`handlers`, plus taking part in erasures through `ledger`."""
+    with_erasures = Handlers()
+    for event, handler in handlers.items():
+        with_erasures.register(event, handler)
+
+    @with_erasures.on
+    def on_person_erased(
+        conn: psycopg.Connection[Any], envelope: Envelope, event: PersonErased
+    ) -> None:
+        """The read model keeps personal fields only sealed (a specialist's name), which
+        the deleted keys made unreadable: nothing is left to forget, so report done. A
+        redelivered event reports again, which changes nothing."""
+        ledger.report(event.erasure_id, CONSUMER)
+
+    return with_erasures
+
+
+def _setup(ledger: ErasureLedger | None) -> Callable[[psycopg.Connection[Any]], None]:
+    def setup(conn: psycopg.Connection[Any]) -> None:
+        create_tables(conn)
+        if ledger is not None:
+            ledger.create_tables()
+            ledger.register(CONSUMER)
+
+    return setup
+
+
 def record_progress(conn: psycopg.Connection[Any], consumer: EventConsumer) -> None:
     """How current the read model is, for the query processes' /readyz and staleness."""
     record_status(
@@ -51,11 +81,13 @@ def record_progress(conn: psycopg.Connection[Any], consumer: EventConsumer) -> N
 
 
 def projector_spec(settings: AvailabilitySettings) -> ConsumerSpec:
+    url = settings.privacy_database_url
+    ledger = ErasureLedger(url) if url else None
     return ConsumerSpec(
         CONSUMER,
         BOOKING_TOPIC,
-        handlers,
-        setup=create_tables,
+        erasure_handlers(ledger) if ledger else handlers,
+        setup=_setup(ledger),
         max_staleness_seconds=settings.max_staleness_seconds,
         report_status=record_progress,
         ops_port_env="PROJECTOR_OPS_PORT",

@@ -26,8 +26,10 @@ from booking.context import BookingContext, Ctx
 from booking.directory import decode_cursor, encode_cursor
 from booking.domain import SERVICE_FIELDS, Booking, DomainError, Service, Specialist, WindowPair
 from booking.history import BookingFilter
-from booking.idempotency import KeyReused, fingerprint
+from booking.idempotency import KeyReused, canonical
+from booking.privacy_api import privacy
 from booking.store_reads import notification_id_of
+from kairos.privacy import Revealer
 from kairos.text import SingleLine
 from kairos.web import ApiError
 
@@ -95,8 +97,17 @@ def profile_view(
     )
 
 
-def specialist_view(sp: Specialist) -> s.SpecialistPublic:
-    return profile_view(sp.id, sp.name, sp.timezone, sp.specialty, sp.bio, sp.weekly, sp.overrides)
+def specialist_view(sp: Specialist, r: Revealer) -> s.SpecialistPublic:
+    """The public profile; the name and bio read as erased once the specialist is."""
+    return profile_view(
+        sp.id,
+        r.reveal(sp.name),
+        sp.timezone,
+        sp.specialty,
+        r.reveal_optional(sp.bio),
+        sp.weekly,
+        sp.overrides,
+    )
 
 
 def service_view(sv: Service) -> s.ServicePublic:
@@ -105,11 +116,18 @@ def service_view(sv: Service) -> s.ServicePublic:
 
 
 def booking_view(
-    b: Booking, model: type[s.BookingPublic] = s.BookingPublic, **extra: Any
+    b: Booking, r: Revealer, model: type[s.BookingPublic] = s.BookingPublic, **extra: Any
 ) -> Response:
-    """A booking as JSON. Built without validation: the aggregate's state was validated
-    on the way in, and validating it again (emails above all) was a tenth of a booking's
-    CPU."""
+    """A booking as JSON, its personal fields revealed (or erased). Built without
+    validation: the aggregate's state was validated on the way in, and validating it
+    again (emails above all) was a tenth of a booking's CPU."""
+    r.prefetch([b.client, b.answers, b.notes])
+    client = {
+        **b.client,
+        "name": r.reveal(b.client["name"]),
+        "email": r.reveal(b.client["email"]),
+        "phone": r.reveal_optional(b.client.get("phone")),
+    }
     view = model.model_construct(
         id=b.id,
         status=b.status,
@@ -117,9 +135,9 @@ def booking_view(
         specialist_id=b.specialist_id,
         starts_at=b.starts_at,
         ends_at=b.ends_at,
-        client=s.ClientIn.model_construct(**b.client),
-        answers=b.answers,
-        notes=b.notes,
+        client=s.ClientIn.model_construct(**client),
+        answers={key: r.reveal(value) for key, value in b.answers.items()},
+        notes=r.reveal_optional(b.notes),
         history=[s.HistoryEntry.model_construct(status=st, at=at) for st, at in b.history],
         refund_eligible=b.refund_eligible,
         cancellation_reason=b.cancel_reason,
@@ -135,9 +153,10 @@ def booking_view(
 @catalog.post("/specialists", status_code=201)
 def register_specialist(body: s.SpecialistCreate, ctx: Ctx, _: AdminDep) -> s.SpecialistCreated:
     specialist = ctx.app.specialist(ctx.app.register_specialist(**body.model_dump()))
+    r = ctx.personal.revealer()
     return s.SpecialistCreated(
-        **specialist_view(specialist).model_dump(),
-        email=specialist.email,
+        **specialist_view(specialist, r).model_dump(),
+        email=r.reveal(specialist.email),
         notification_id=_position(ctx, specialist),
     )
 
@@ -164,7 +183,7 @@ def list_specialists(
 
 @catalog.get("/specialists/{specialist_id}")
 def get_specialist(specialist_id: UUID, ctx: Ctx) -> s.SpecialistPublic:
-    return specialist_view(ctx.app.specialist(specialist_id))
+    return specialist_view(ctx.app.specialist(specialist_id), ctx.personal.revealer())
 
 
 @catalog.post("/specialists/{specialist_id}/token", tags=["ops"])
@@ -180,7 +199,8 @@ def set_schedule(
 ) -> s.SpecialistChanged:
     specialist = ctx.app.set_schedule(specialist_id, body.timezone, body.by_day())
     return s.SpecialistChanged(
-        **specialist_view(specialist).model_dump(), notification_id=_position(ctx, specialist)
+        **specialist_view(specialist, ctx.personal.revealer()).model_dump(),
+        notification_id=_position(ctx, specialist),
     )
 
 
@@ -263,7 +283,7 @@ def _service_changed(ctx: BookingContext, service: Service) -> s.ServiceChanged:
 def request_booking(
     body: s.BookingCreate, ctx: Ctx, idempotency_key: Annotated[str | None, Header()] = None
 ) -> Response:
-    digest = fingerprint(body.model_dump(mode="json"))
+    digest = ctx.app.sealer(body.client.email).digest(canonical(body.model_dump(mode="json")))
     booking_id = ctx.idempotency.reserve(idempotency_key, digest) if idempotency_key else None
     try:
         placed = ctx.app.request_booking(
@@ -287,6 +307,7 @@ def request_booking(
         booking, position = ctx.app.booking_as_requested(booking.id)
     response = booking_view(
         booking,
+        ctx.personal.revealer(),
         s.BookingCreated,
         manage_token=ctx.auth.manage_token(booking.id),
         notification_id=position,
@@ -322,7 +343,20 @@ def list_bookings(
             limit=limit,
         )
     )
-    return s.BookingList(bookings=[s.BookingSummary(**row) for row in rows])
+    r = ctx.personal.revealer()
+    r.prefetch([[row["client_name"], row["client_email"]] for row in rows])
+    return s.BookingList(
+        bookings=[
+            s.BookingSummary(
+                **{
+                    **row,
+                    "client_name": r.reveal(row["client_name"]),
+                    "client_email": r.reveal(row["client_email"]),
+                }
+            )
+            for row in rows
+        ]
+    )
 
 
 def _instant(value: str | None, end: bool) -> datetime | None:
@@ -346,8 +380,8 @@ def _instant(value: str | None, end: bool) -> datetime | None:
 
 
 @bookings.get("/{booking_id}", response_model=s.BookingPublic)
-def get_booking(booking_id: UUID, access: BookingAccessDep) -> Response:
-    return booking_view(access.booking)
+def get_booking(booking_id: UUID, ctx: Ctx, access: BookingAccessDep) -> Response:
+    return booking_view(access.booking, ctx.personal.revealer())
 
 
 @bookings.post("/{booking_id}/cancel", responses=STATE_CONFLICT)
@@ -403,7 +437,7 @@ def _position(ctx: BookingContext, aggregate: Booking | Specialist | Service) ->
 
 
 def _changed_view(ctx: BookingContext, booking: Booking) -> Response:
-    return booking_view(booking, notification_id=_position(ctx, booking))
+    return booking_view(booking, ctx.personal.revealer(), notification_id=_position(ctx, booking))
 
 
-ROUTERS = (catalog, bookings)
+ROUTERS = (catalog, bookings, privacy)

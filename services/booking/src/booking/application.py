@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, NamedTuple, TypeVar
@@ -26,6 +27,7 @@ from booking.domain import (
     WindowPair,
 )
 from booking.store_reads import load_many, notification_id_of
+from kairos.privacy import PersonalData, Sealer
 from kairos.slots import Interval, Rejection, check_start
 from kairos.timezones import MINUTES_PER_DAY, iso_utc, local_date, local_to_utc, zone
 
@@ -98,10 +100,14 @@ class Bookings(Application[UUID]):
         env: EnvType | None = None,
         no_show_grace: timedelta = NO_SHOW_GRACE,
         contention_timeout: timedelta = DEFAULT_TIMEOUT,
+        personal: PersonalData | None = None,
     ) -> None:
+        """`personal` seals what commands record of people; without it (readers such as
+        the relay, and the unit tests of the rules) commands keep values as given."""
         super().__init__(env=env)
         self.no_show_grace = no_show_grace
         self.contention = Contention(contention_timeout)
+        self.personal = personal
 
     # --- catalog --------------------------------------------------------------
 
@@ -115,14 +121,30 @@ class Bookings(Application[UUID]):
     ) -> UUID:
         """A new specialist; EmailTaken if another one registered with the address."""
         zone(timezone)
+        seal = self.sealer(email)
         specialist = Specialist(
-            name=name, email=email, timezone=timezone, specialty=specialty, bio=bio
+            name=seal.seal(name),
+            email=seal.seal(email),
+            timezone=timezone,
+            specialty=specialty,
+            bio=seal.seal_optional(bio),
         )
+        hold = SpecialistEmail(index=self.email_index(email), specialist_id=specialist.id)
         try:
-            self.save(specialist, SpecialistEmail(email=email, specialist_id=specialist.id))
+            self.save(specialist, hold)
         except IntegrityError:
             raise EmailTaken("a specialist with this e-mail address exists") from None
         return specialist.id
+
+    def sealer(self, email: str) -> Sealer | _Unsealed:
+        """Seals the values of the person with this address."""
+        return self.personal.sealer(email) if self.personal else _Unsealed()
+
+    def email_index(self, email: str) -> str:
+        """The blind index of an address: what a specialist's e-mail hold is keyed by."""
+        if self.personal is None:
+            return email.strip().casefold()
+        return self.personal.keys.digest(email).hex()
 
     def set_schedule(
         self, specialist_id: UUID, timezone: str | None, weekly: dict[int, list[WindowPair]]
@@ -192,6 +214,15 @@ class Bookings(Application[UUID]):
         that booking unchanged (the idempotent retry of a request), with no position."""
         service = self._read_only(service_id, Service, "service")
         service.check_answers(answers)
+        seal = self.sealer(client["email"])
+        client = {
+            **client,
+            "name": seal.seal(client["name"]),
+            "email": seal.seal(client["email"]),
+            "phone": seal.seal_optional(client.get("phone")),
+        }
+        sealed_answers = {key: seal.seal(value) for key, value in answers.items()}
+        sealed_notes = seal.seal_optional(notes)
         retry_of_request = booking_id is not None
         booking_id = booking_id or uuid4()
         specialist = self._read_only(service.specialist_id, Specialist, "specialist")
@@ -222,8 +253,8 @@ class Bookings(Application[UUID]):
                 busy_from=busy.start,
                 busy_until=busy.end,
                 client=client,
-                answers=answers,
-                notes=notes,
+                answers=sealed_answers,
+                notes=sealed_notes,
                 fingerprint=fingerprint,
                 ledger_days=claim_days,
                 at=now,
@@ -445,3 +476,16 @@ class Bookings(Application[UUID]):
         if found is None:
             raise NotFound(f"no {noun} with id {aggregate_id}", {"id": str(aggregate_id)})
         return found
+
+
+class _Unsealed:
+    """A Sealer's stand-in for a Bookings without PersonalData: keeps values as given."""
+
+    def seal(self, value: str) -> str:
+        return value
+
+    def seal_optional(self, value: str | None) -> str | None:
+        return value
+
+    def digest(self, text: str) -> str:
+        return hashlib.sha256(text.encode()).hexdigest()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from booking.contention import DEFAULT_TIMEOUT
 from booking.domain import NO_SHOW_GRACE
+from kairos.privacy.settings import PrivacySettings
 from kairos.settings import CallerAuthSettings, ServiceSettings
 
 
@@ -18,7 +19,7 @@ class BookingStoreSettings(ServiceSettings):
     db_max_overflow: int = 20
 
 
-class BookingSettings(BookingStoreSettings, CallerAuthSettings):
+class BookingSettings(BookingStoreSettings, CallerAuthSettings, PrivacySettings):
     idempotency_ttl_seconds: int = 24 * 60 * 60
     # How long a command may keep losing races on a busy specialist's day before it
     # answers 503 busy (booking.contention); a slot is never refused for losing a race.

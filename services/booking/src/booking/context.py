@@ -9,9 +9,11 @@ from fastapi import Depends, Request
 
 from booking.application import Bookings
 from booking.directory import Directory
+from booking.erasure import Erasures
 from booking.history import HistoryIndex
 from booking.idempotency import IdempotencyKeys
 from kairos.auth import Authenticator
+from kairos.privacy import PersonalData
 
 
 @dataclass
@@ -23,6 +25,8 @@ class BookingContext:
     index: HistoryIndex
     directory: Directory
     idempotency: IdempotencyKeys
+    personal: PersonalData
+    erasures: Erasures
     clock: Any
 
 

@@ -3,6 +3,11 @@
 A projection (see booking.projection): a page of GET /v1/specialists or a
 specialist's GET /v1/services is one indexed query, not one event-store load per
 aggregate. Rows hold what the public views show, never an e-mail address.
+
+A specialist's name and bio are personal data sealed in the events; the public list
+is sorted by name, so rows hold them in clear, revealed when projected, with the
+specialist's data subject: erasing the subject overwrites them (`forget`), and a
+rebuild after that reveals them as erased.
 """
 
 from __future__ import annotations
@@ -21,12 +26,15 @@ from psycopg_pool import ConnectionPool
 
 from booking.domain import SERVICE_FIELDS, Service, Specialist
 from booking.projection import Projection, as_json, topic
+from kairos.privacy import ERASED, PersonalData, subject_of
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS specialist_profiles (
     id uuid PRIMARY KEY, name text NOT NULL, timezone text NOT NULL,
     specialty text, bio text,
     weekly jsonb NOT NULL DEFAULT '{}', overrides jsonb NOT NULL DEFAULT '{}');
+ALTER TABLE specialist_profiles ADD COLUMN IF NOT EXISTS subject uuid;
+CREATE INDEX IF NOT EXISTS specialist_profiles_by_subject ON specialist_profiles (subject);
 CREATE INDEX IF NOT EXISTS specialist_profiles_by_name ON specialist_profiles (name, id);
 CREATE TABLE IF NOT EXISTS service_definitions (
     id uuid PRIMARY KEY, specialist_id uuid NOT NULL, definition jsonb NOT NULL);
@@ -39,7 +47,10 @@ After = tuple[str, UUID]
 
 
 class Directory(Projection):
-    def __init__(self, app: Application[UUID], pool: ConnectionPool) -> None:
+    def __init__(
+        self, app: Application[UUID], pool: ConnectionPool, personal: PersonalData
+    ) -> None:
+        self._personal = personal
         super().__init__(
             app,
             pool,
@@ -62,7 +73,8 @@ class Directory(Projection):
         where, params = ("WHERE (name, id) > (%s, %s)", [*after]) if after else ("", [])
         with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             cur.execute(
-                f"SELECT * FROM specialist_profiles {where} ORDER BY name, id LIMIT %s",
+                "SELECT id, name, timezone, specialty, bio, weekly, overrides "
+                f"FROM specialist_profiles {where} ORDER BY name, id LIMIT %s",
                 [*params, limit],
             )
             return cur.fetchall()
@@ -81,14 +93,30 @@ class Directory(Projection):
             )
             return cur.fetchall()
 
+    def forget(self, subjects: list[UUID]) -> None:
+        """Overwrite the profiles of erased subjects. Under the projection's lock: a
+        catch-up that revealed a name before the key went commits before this runs."""
+        with self._locked() as cur:
+            cur.execute(
+                "UPDATE specialist_profiles SET name = %s, bio = NULL WHERE subject = ANY(%s)",
+                (ERASED, subjects),
+            )
+
     # --- event handlers -------------------------------------------------------
 
-    @staticmethod
-    def _registered(cur: psycopg.Cursor[Any], e: Any, position: int) -> None:
+    def _registered(self, cur: psycopg.Cursor[Any], e: Any, position: int) -> None:
+        revealer = self._personal.revealer()
         cur.execute(
-            "INSERT INTO specialist_profiles (id, name, timezone, specialty, bio) "
-            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
-            (e.originator_id, e.name, e.timezone, e.specialty, e.bio),
+            "INSERT INTO specialist_profiles (id, name, timezone, specialty, bio, subject) "
+            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
+            (
+                e.originator_id,
+                revealer.reveal(e.name),
+                e.timezone,
+                e.specialty,
+                revealer.reveal_optional(e.bio),
+                subject_of(e.name),
+            ),
         )
 
     @staticmethod

@@ -23,6 +23,10 @@ from kairos.timezones import MINUTES_PER_DAY, iso_utc, zone
 
 # A pair of minutes since local midnight; the end may be 1440 (24:00).
 WindowPair = list[int]
+# A personal value as events store it: sealed under its person's key (the JSON form of
+# kairos.privacy.Sealed), or plain text in events stored before sealing. The service
+# layer seals; aggregates only keep what they are given.
+PersonalValue = str | dict[str, str]
 
 
 def event_class(aggregate: type[Aggregate], name: str) -> type[Any]:
@@ -85,7 +89,12 @@ class Specialist(Aggregate):
 
     @event("Registered")
     def __init__(
-        self, name: str, email: str, timezone: str, specialty: str | None, bio: str | None
+        self,
+        name: PersonalValue,
+        email: PersonalValue,
+        timezone: str,
+        specialty: str | None,
+        bio: PersonalValue | None,
     ) -> None:
         self.name = name
         self.email = email
@@ -252,8 +261,8 @@ class Booking(Aggregate):
         busy_from: datetime,
         busy_until: datetime,
         client: dict[str, Any],
-        answers: dict[str, str],
-        notes: str | None,
+        answers: dict[str, PersonalValue],
+        notes: PersonalValue | None,
         fingerprint: str,
         ledger_days: list[str],
         at: datetime,
@@ -448,7 +457,7 @@ class DayLedger(Aggregate):
         del self.claims[str(booking_id)]
 
 
-EMAIL_NAMESPACE = uuid5(NAMESPACE_URL, "https://kairos.invalid/specialist-email")
+EMAIL_NAMESPACE = uuid5(NAMESPACE_URL, "https://kairos.invalid/specialist-email-index")
 
 
 class EmailTaken(DomainError):
@@ -457,15 +466,37 @@ class EmailTaken(DomainError):
 
 
 class SpecialistEmail(Aggregate):
-    """One specialist's hold on an e-mail address. Its id is derived from the normalised
-    address and it is saved with the specialist it names, so a second registration with
-    the same address fails to save, even one racing the first in another process."""
+    """One specialist's hold on an e-mail address. Its id is derived from the address's
+    blind index (a keyed digest, kairos.privacy: never the address itself) and it is saved
+    with the specialist it names, so a second registration with the same address fails to
+    save, even one racing the first in another process."""
+
+    class Claimed(Aggregate.Created):
+        class_version = 2
+        index: str
+        specialist_id: UUID
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            # Version 1 held the address in clear (and its hold's id derived from it).
+            state.pop("email", None)
+            state["index"] = ""
 
     @staticmethod
-    def create_id(email: str, specialist_id: UUID) -> UUID:
-        return uuid5(EMAIL_NAMESPACE, email.strip().casefold())
+    def create_id(index: str, specialist_id: UUID) -> UUID:
+        return uuid5(EMAIL_NAMESPACE, index)
 
-    @event("Claimed")
-    def __init__(self, email: str, specialist_id: UUID) -> None:
-        self.email = email
+    @event(Claimed)
+    def __init__(self, index: str, specialist_id: UUID) -> None:
+        self.index = index
         self.specialist_id = specialist_id
+
+
+class Erasure(Aggregate):
+    """A person forgotten: the data subjects whose keys were deleted (kairos.privacy). It
+    holds no personal data; it is published so that other services forget theirs."""
+
+    @event("Requested")
+    def __init__(self, id: UUID, subjects: list[UUID], at: datetime) -> None:
+        self.subjects = subjects
+        self.at = at

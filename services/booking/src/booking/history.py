@@ -1,5 +1,9 @@
 """The consultation history: a query table of bookings, filtered by specialist, client,
-time and status (a projection, see booking.projection)."""
+time and status (a projection, see booking.projection).
+
+Client names and addresses stay sealed here as in the events (kairos.privacy): a row
+keeps the client's data subject, and a search by address looks the subject up in the
+key store's blind index. An erased client's rows no longer match and read as erased."""
 
 from __future__ import annotations
 
@@ -15,18 +19,23 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from booking.domain import Booking
-from booking.projection import Apply, Projection, topic
+from booking.projection import Apply, Projection, as_json, topic
+from kairos.privacy import KeyStore, subject_of
 
+# The first version of this table held names and addresses in clear: it goes, and this
+# one fills itself from the log on its first read.
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS booking_history (
+DROP TABLE IF EXISTS booking_history;
+CREATE TABLE IF NOT EXISTS booking_history_v2 (
     id uuid PRIMARY KEY, specialist_id uuid NOT NULL, service_id uuid NOT NULL,
-    client_name text NOT NULL, client_email text NOT NULL,
+    client_subject uuid, client_name jsonb NOT NULL, client_email jsonb NOT NULL,
     starts_at timestamptz NOT NULL, ends_at timestamptz NOT NULL, status text NOT NULL);
-CREATE INDEX IF NOT EXISTS booking_history_specialist
-    ON booking_history (specialist_id, starts_at);
-CREATE INDEX IF NOT EXISTS booking_history_client
-    ON booking_history (lower(client_email), starts_at);
+CREATE INDEX IF NOT EXISTS booking_history_v2_specialist
+    ON booking_history_v2 (specialist_id, starts_at);
+CREATE INDEX IF NOT EXISTS booking_history_v2_client
+    ON booking_history_v2 (client_subject, starts_at);
 """
+TABLE = "booking_history_v2"
 
 
 @dataclass(frozen=True)
@@ -40,7 +49,8 @@ class BookingFilter:
 
 
 class HistoryIndex(Projection):
-    def __init__(self, app: Application[UUID], pool: ConnectionPool) -> None:
+    def __init__(self, app: Application[UUID], pool: ConnectionPool, keys: KeyStore) -> None:
+        self._keys = keys
         handlers: dict[str, Apply] = {
             topic(Booking, "SlotRequested"): self._requested,
             topic(Booking, "Rescheduled"): self._rescheduled,
@@ -55,42 +65,51 @@ class HistoryIndex(Projection):
             ("NoShowMarked", "no_show"),
         ):
             handlers[topic(Booking, name)] = self._status(status)
-        super().__init__(app, pool, "history", 0, SCHEMA, handlers)
+        super().__init__(app, pool, "history_v2", 0, SCHEMA, handlers)
 
     def bookings(self, f: BookingFilter) -> Sequence[dict[str, Any]]:
         self.catch_up()
-        conditions = [
+        conditions: list[tuple[str, Any]] = [
             ("specialist_id = %s", f.specialist_id),
-            ("lower(client_email) = lower(%s)", f.client_email),
+            *self._client_condition(f.client_email),
             ("starts_at >= %s", f.starts_from),
             ("starts_at < %s", f.starts_before),
             ("status = %s", f.status),
         ]
         given = [(clause, value) for clause, value in conditions if value]
         clauses = ["TRUE", *(clause for clause, _ in given)]
-        params: list[Any] = [value for _, value in given]
-        sql = (
-            f"SELECT * FROM booking_history WHERE {' AND '.join(clauses)} "
-            "ORDER BY starts_at, id LIMIT %s"
-        )
+        # A clause with several placeholders comes with a tuple of their values.
+        params = [v for _, value in given for v in (value if isinstance(value, tuple) else [value])]
+        sql = f"SELECT * FROM {TABLE} WHERE {' AND '.join(clauses)} ORDER BY starts_at, id LIMIT %s"
         with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             cur.execute(sql, [*params, f.limit])
             return cur.fetchall()
+
+    def _client_condition(self, email: str | None) -> list[tuple[str, Any]]:
+        """Rows of the client with this address: by their data subject, and by the address
+        itself in rows of events stored before sealing. An unknown (or erased) address
+        matches no sealed row."""
+        if not email:
+            return []
+        subject = self._keys.subject_of(email)
+        clause = "(client_subject = %s OR lower(client_email #>> '{}') = lower(%s))"
+        return [(clause, (subject, email))]
 
     # --- event handlers -------------------------------------------------------
 
     @staticmethod
     def _requested(cur: psycopg.Cursor[Any], e: Any, position: int) -> None:
         cur.execute(
-            "INSERT INTO booking_history (id, specialist_id, service_id, client_name, "
-            "client_email, starts_at, ends_at, status) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
-            "ON CONFLICT (id) DO NOTHING",
+            f"INSERT INTO {TABLE} (id, specialist_id, service_id, client_subject, client_name, "
+            "client_email, starts_at, ends_at, status) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
             (
                 e.originator_id,
                 e.specialist_id,
                 e.service_id,
-                e.client["name"],
-                e.client["email"],
+                subject_of(e.client["email"]),
+                as_json(e.client["name"]),
+                as_json(e.client["email"]),
                 e.starts_at,
                 e.ends_at,
                 "requested",
@@ -100,15 +119,13 @@ class HistoryIndex(Projection):
     @staticmethod
     def _rescheduled(cur: psycopg.Cursor[Any], e: Any, position: int) -> None:
         cur.execute(
-            "UPDATE booking_history SET starts_at = %s, ends_at = %s WHERE id = %s",
+            f"UPDATE {TABLE} SET starts_at = %s, ends_at = %s WHERE id = %s",
             (e.starts_at, e.ends_at, e.originator_id),
         )
 
     @staticmethod
     def _status(status: str) -> Apply:
         def apply(cur: psycopg.Cursor[Any], e: Any, position: int) -> None:
-            cur.execute(
-                "UPDATE booking_history SET status = %s WHERE id = %s", (status, e.originator_id)
-            )
+            cur.execute(f"UPDATE {TABLE} SET status = %s WHERE id = %s", (status, e.originator_id))
 
         return apply

@@ -26,10 +26,11 @@ class KeyReused(DomainError):
     code = "idempotency_key_reused"
 
 
-def fingerprint(body: Any) -> str:
-    """A stable digest of a parsed request body."""
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+def canonical(body: Any) -> str:
+    """A parsed request body as stable text, for its fingerprint: a digest keyed by the
+    client's data key (kairos.privacy.Sealer.digest), so that once the client is erased
+    nobody can test a guessed body against the fingerprint kept in the booking's event."""
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
 
 
 class IdempotencyKeys:

@@ -18,7 +18,7 @@ from eventsourcing.application import Application
 from eventsourcing.utils import get_topic
 
 from booking.application import Bookings
-from booking.domain import SERVICE_FIELDS, Booking, Service, Specialist, event_class
+from booking.domain import SERVICE_FIELDS, Booking, Erasure, Service, Specialist, event_class
 from booking.snapshots import Snapshots
 from kairos.events import REGISTRY, Envelope
 from kairos.events import booking as contract
@@ -28,6 +28,8 @@ from kairos.timezones import format_hhmm
 
 PRODUCER = "booking"
 EVENT_ID_NAMESPACE = uuid5(NAMESPACE_URL, "https://kairos.invalid/events/booking")
+# The partitioning key of events that concern no specialist (PersonErased).
+NO_SPECIALIST = UUID(int=0)
 
 
 def _windows(pairs: list[list[int]]) -> list[contract.Window]:
@@ -103,6 +105,9 @@ class IntegrationMapper:
             event_class(Booking, "NoShowMarked"): lambda e: contract.NoShowMarked(
                 booking_id=e.originator_id, party=e.party
             ),
+            event_class(Erasure, "Requested"): lambda e: contract.PersonErased(
+                erasure_id=e.originator_id, subjects=e.subjects
+            ),
         }
 
     def __call__(self, event: Any, notification_id: int) -> Envelope | None:
@@ -144,6 +149,8 @@ class IntegrationMapper:
         """The specialist an event belongs to: the partitioning key of its topic."""
         if isinstance(event, Specialist.Event):
             return _uuid(event.originator_id)
+        if isinstance(event, Erasure.Event):
+            return NO_SPECIALIST
         owner = getattr(event, "specialist_id", None)
         if owner is None:
             owner = self._owners.get(event.originator_id)

@@ -19,10 +19,12 @@ from booking.application import Bookings
 from booking.config import BookingSettings, BookingStoreSettings
 from booking.context import BookingContext
 from booking.directory import Directory
+from booking.erasure import Erasures
 from booking.history import HistoryIndex
 from booking.idempotency import IdempotencyKeys
 from kairos.auth import Authenticator, now_utc
 from kairos.eventstore import open_application
+from kairos.privacy import ErasureLedger, KeyStore, PersonalData
 from kairos.web import configure_logging, lazy_app, postgres_check, service_app
 
 
@@ -42,25 +44,42 @@ def create_app(
 ) -> FastAPI:
     settings = settings or BookingSettings()
     configure_logging(settings.log_level)
+    privacy_pool = ConnectionPool(
+        settings.privacy_database_url, min_size=1, max_size=settings.db_pool_size, open=False
+    )
+    keys = KeyStore(
+        privacy_pool,
+        settings.privacy_master_key.get_secret_value(),
+        settings.privacy_index_key.get_secret_value(),
+    )
+    personal = PersonalData(keys)
+    ledger = ErasureLedger(privacy_pool)
     bookings = bookings_application(
         settings,
         no_show_grace=timedelta(minutes=settings.no_show_grace_minutes),
         contention_timeout=timedelta(seconds=settings.contention_timeout_seconds),
+        personal=personal,
     )
     pool = ConnectionPool(
         settings.database_url, min_size=1, max_size=settings.db_pool_size, open=False
     )
     cache = redis.Redis.from_url(settings.redis_url)
-    index = HistoryIndex(bookings, pool)
-    directory = Directory(bookings, pool)
+    index = HistoryIndex(bookings, pool, keys)
+    directory = Directory(bookings, pool, personal)
+    erasures = Erasures(bookings, personal, ledger, directory)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         pool.open(wait=True)
+        privacy_pool.open(wait=True)
+        keys.create_tables()
+        ledger.create_tables()
         index.create_tables()
         directory.create_tables()
+        erasures.resume(clock())
         yield
         pool.close()
+        privacy_pool.close()
         cache.close()
         bookings.close()
 
@@ -69,7 +88,11 @@ def create_app(
 
     app = service_app(
         "booking",
-        {"postgres": postgres_check(pool), "redis": redis_ping},
+        {
+            "postgres": postgres_check(pool),
+            "key-store": postgres_check(privacy_pool),
+            "redis": redis_ping,
+        },
         ROUTERS,
         lifespan,
     )
@@ -85,6 +108,8 @@ def create_app(
         index=index,
         directory=directory,
         idempotency=IdempotencyKeys(cache, settings.idempotency_ttl_seconds),
+        personal=personal,
+        erasures=erasures,
         clock=clock,
     )
     return app

@@ -10,7 +10,8 @@ so a new one fills itself from the first event on its first read.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
@@ -70,12 +71,18 @@ class Projection:
             conn.execute(POSITIONS)
             conn.execute(self._schema)
 
+    @contextmanager
+    def _locked(self) -> Iterator[psycopg.Cursor[Any]]:
+        """A transaction holding this projection's lock: no catch-up runs meanwhile."""
+        with self._pool.connection() as conn, conn.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock,))
+            yield cur
+
     def catch_up(self) -> int:
         """Apply every event recorded since the last catch-up; returns how many."""
         applied = 0
         topics = list(self._handlers)
-        with self._pool.connection() as conn, conn.cursor() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock,))
+        with self._locked() as cur:
             cur.execute(
                 "SELECT position FROM booking_index_position WHERE name = %s", (self._name,)
             )

@@ -367,3 +367,24 @@ class BookingSummary(BaseModel):
 
 class BookingList(BaseModel):
     bookings: list[BookingSummary]
+
+
+# --- privacy ---------------------------------------------------------------------------
+
+
+class ErasureCreate(Strict):
+    """The person to forget, by the e-mail address they booked or registered with."""
+
+    email: EmailStr
+
+
+class ErasureCreated(BaseModel):
+    id: UUID
+
+
+ErasureState = Literal["pending", "done"]
+
+
+class ErasureStatusOut(BaseModel):
+    state: ErasureState = Field(description="done once every service has forgotten the person")
+    services: dict[str, ErasureState] = Field(description="Each participating service's state")

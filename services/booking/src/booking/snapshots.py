@@ -106,7 +106,9 @@ def _specialist(specialist: Specialist) -> contract.BookedSpecialist:
     return contract.BookedSpecialist(
         specialist_id=specialist.id,
         timezone=specialist.timezone,
-        contact=contract.PersonalContact(name=specialist.name, email=specialist.email),
+        contact=contract.PersonalContact.model_validate(
+            {"name": specialist.name, "email": specialist.email}
+        ),
     )
 
 
@@ -140,15 +142,15 @@ class Snapshots:
             specialist=self._specialists.at(booking.specialist_id, event.timestamp),
             client=contract.BookedClient(
                 timezone=client["timezone"],
-                contact=contract.PersonalContact(
-                    name=client["name"], email=client["email"], phone=client.get("phone")
+                contact=contract.PersonalContact.model_validate(
+                    {"name": client["name"], "email": client["email"], "phone": client.get("phone")}
                 ),
             ),
             starts_at=booking.starts_at,
             ends_at=booking.ends_at,
             busy_from=booking.busy_from,
             busy_until=booking.busy_until,
-            answers=booking.answers,
+            answers=booking.answers,  # type: ignore[arg-type]  # sealed: validated as Sealed
         )
 
     def _booking_after(self, event: Any) -> Booking:

@@ -10,9 +10,10 @@ from uuid import UUID
 from pydantic import Field
 
 from kairos.events.payload import Email, Payload
+from kairos.events.sealed import Personal, PersonalEmail, Sealed
 from kairos.text import Storable
 
-__all__ = ["Email", "Payload"]  # re-exported: consumers import them from here
+__all__ = ["Email", "Payload", "Sealed"]  # re-exported: consumers import them from here
 
 
 class Window(Payload):
@@ -33,19 +34,19 @@ class Question(Payload):
 
 
 class Client(Payload):
-    name: Storable
-    email: Email
+    name: Personal
+    email: PersonalEmail
     timezone: Storable
-    phone: Storable | None = None
+    phone: Personal | None = None
 
 
 class SpecialistRegistered(Payload):
     specialist_id: UUID
-    name: Storable
-    email: Email
+    name: Personal
+    email: PersonalEmail
     timezone: Storable
     specialty: Storable | None = None
-    bio: Storable | None = None
+    bio: Personal | None = None
 
 
 class ScheduleSet(Payload):
@@ -93,12 +94,12 @@ class ServiceUpdated(ServiceDefinition):
 
 
 class PersonalContact(Payload):
-    """A person's name and how to reach them: the one sub-model of a snapshot that holds
-    contact details, so they can be made erasable in one place (never log it)."""
+    """A person's name and how to reach them, sealed under their key (kairos.privacy):
+    read them with PersonalData.reveal."""
 
-    name: Storable
-    email: Email
-    phone: Storable | None = None
+    name: Personal
+    email: PersonalEmail
+    phone: Personal | None = None
 
 
 class BookedService(Payload):
@@ -143,7 +144,7 @@ class BookingSnapshot(Payload):
     ends_at: datetime
     busy_from: datetime = Field(description="starts_at less the service's before-buffer")
     busy_until: datetime = Field(description="ends_at plus the service's after-buffer")
-    answers: dict[Storable, Storable]
+    answers: dict[Storable, Personal]
 
 
 class BookingEvent(Payload):
@@ -171,8 +172,8 @@ class SlotRequested(BookingTimes):
 
     service_id: UUID
     client: Client
-    answers: dict[Storable, Storable]
-    notes: Storable | None = None
+    answers: dict[Storable, Personal]
+    notes: Personal | None = None
 
 
 class BookingConfirmed(BookingEvent):
@@ -211,6 +212,17 @@ class NoShowMarked(BookingEvent):
     party: Literal["client", "specialist"]
 
 
+class PersonErased(Payload):
+    """A person was erased (POST /v1/privacy/erasures): their keys are gone, so their sealed
+    values read as erased from now on. A service that keeps data derived from personal
+    fields forgets what it holds of these subjects, then reports to the erasure ledger
+    (kairos.privacy.ErasureLedger.report). It names no specialist: its envelope's
+    specialist_id is the nil UUID."""
+
+    erasure_id: UUID
+    subjects: list[UUID] = Field(description="The erased data subjects (Sealed.subject)")
+
+
 BOOKING_EVENTS: tuple[type[Payload], ...] = (
     SpecialistRegistered,
     ScheduleSet,
@@ -227,4 +239,5 @@ BOOKING_EVENTS: tuple[type[Payload], ...] = (
     BookingStarted,
     BookingCompleted,
     NoShowMarked,
+    PersonErased,
 )

@@ -18,6 +18,8 @@ TEST_SECRETS = {
     "ADMIN_API_KEY": "test-admin-key-0123456789abcdef0123456789",
     "JWT_SECRET": "test-jwt-secret-0123456789abcdef0123456789",
     "MANAGE_TOKEN_SECRET": "test-manage-secret-0123456789abcdef0123",
+    "PRIVACY_MASTER_KEY": "test-privacy-master-0123456789abcdef0123",
+    "PRIVACY_INDEX_KEY": "test-privacy-index-0123456789abcdef01234",
 }
 
 
@@ -28,6 +30,8 @@ def service_env(
     return {
         **os.environ,
         "DATABASE_URL": database_url,
+        # The key store shares the service's database in tests, as in dev.
+        "PRIVACY_DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         # A test's broker is a dev broker: the processes create (and the relay recreates)

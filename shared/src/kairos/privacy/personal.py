@@ -1,0 +1,107 @@
+"""`PersonalData`: the one way to seal personal values and to read them back.
+
+A producer seals a person's values with `sealer(email)`; a consumer or a view reads
+any personal field with `reveal` (or a `Revealer` for a batch: one query for all the
+subjects of a page). Keys are read from the key store on every call, never kept
+between calls: once an erasure has deleted a key, no process can open its values,
+and a reveal gives ERASED.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from kairos.events.sealed import ERASED, Sealed, as_sealed
+from kairos.privacy import crypto
+from kairos.privacy.keys import KeyStore, SubjectKey
+
+
+class Sealer:
+    """Seals the values of one data subject."""
+
+    def __init__(self, key: SubjectKey) -> None:
+        self._key = key
+
+    @property
+    def subject(self) -> UUID:
+        return self._key.subject
+
+    def seal(self, value: str) -> dict[str, Any]:
+        """The stored (JSON) form of `value`, sealed."""
+        return crypto.seal(self._key.key, self._key.subject, value).stored()
+
+    def seal_optional(self, value: str | None) -> dict[str, Any] | None:
+        return None if value is None else self.seal(value)
+
+    def digest(self, text: str) -> str:
+        """A digest of personal `text` (a request's fingerprint) that can't be checked
+        against a guess once this subject is erased."""
+        return crypto.keyed_digest(self._key.key, text)
+
+
+class Revealer:
+    """Opens sealed values; keys are fetched once per subject for this revealer's life,
+    which is one view, page or event: make a new one for each."""
+
+    def __init__(self, keys: KeyStore) -> None:
+        self._store = keys
+        self._keys: dict[UUID, bytes | None] = {}
+
+    def prefetch(self, values: Any) -> None:
+        """Fetch, in one query, the keys of every sealed value in `values` (nested lists
+        and dicts of stored values)."""
+        subjects = {s.subject for s in _sealed_in(values) if s.subject not in self._keys}
+        if subjects:
+            found = self._store.keys(subjects)
+            self._keys.update({subject: found.get(subject) for subject in subjects})
+
+    def reveal(self, value: Any) -> str:
+        """The clear text of a personal value (a Sealed or its stored JSON form); ERASED if
+        its subject was erased; a legacy plain string as it is."""
+        sealed = as_sealed(value)
+        if sealed is None:
+            if not isinstance(value, str):
+                raise TypeError(f"not a personal value: {type(value).__name__}")
+            return value
+        if sealed.subject not in self._keys:
+            self.prefetch([sealed])
+        key = self._keys[sealed.subject]
+        if key is None:
+            return ERASED
+        try:
+            return crypto.open_sealed(key, sealed)
+        except crypto.Unreadable:
+            return ERASED
+
+    def reveal_optional(self, value: Any) -> str | None:
+        return None if value is None else self.reveal(value)
+
+
+def _sealed_in(values: Any) -> list[Sealed]:
+    sealed = as_sealed(values)
+    if sealed is not None:
+        return [sealed]
+    if isinstance(values, dict):
+        return [s for v in values.values() for s in _sealed_in(v)]
+    if isinstance(values, list | tuple):
+        return [s for v in values for s in _sealed_in(v)]
+    return []
+
+
+class PersonalData:
+    """Seals and reveals personal values against one key store."""
+
+    def __init__(self, keys: KeyStore) -> None:
+        self.keys = keys
+
+    def sealer(self, email: str) -> Sealer:
+        """Seals the values of the person with this address (their key, made if new)."""
+        return Sealer(self.keys.key_for(email))
+
+    def revealer(self) -> Revealer:
+        return Revealer(self.keys)
+
+    def reveal(self, value: Any) -> str:
+        """One personal value in clear, or ERASED: the shared way to read a personal field."""
+        return self.revealer().reveal(value)
