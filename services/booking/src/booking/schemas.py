@@ -20,6 +20,7 @@ from pydantic import (
 )
 from pydantic.fields import FieldInfo
 
+from booking.domain import ServiceTerms
 from kairos.text import SINGLE_LINE_PATTERN, MultiLine, SingleLine
 from kairos.timezones import UnknownTimezone, format_hhmm, iso_utc, parse_hhmm, zone
 
@@ -218,6 +219,10 @@ class ServiceFields(Strict):
         if len(keys) != len(set(keys)):
             raise ValueError("question keys must be unique")
         return self
+
+    def terms(self) -> ServiceTerms:
+        """The domain's terms of the service: these fields (not a subclass's additions)."""
+        return ServiceTerms(**self.model_dump(include=set(ServiceFields.model_fields)))
 
 
 class ServiceCreate(ServiceFields):
