@@ -14,7 +14,7 @@ from eventsourcing.persistence import StoredEvent
 from booking.application import Bookings
 from booking.domain import Service, ServiceTerms
 from booking.integration import IntegrationMapper
-from booking.schemas import ServiceFields
+from booking.schemas import ReminderIn, ServiceFields
 from kairos.events import booking as contract
 from tests.booking.helpers import service_terms
 
@@ -35,6 +35,7 @@ def test_the_api_the_domain_and_the_contract_name_the_same_fields() -> None:
 
     assert set(ServiceFields.model_fields) == domain
     assert set(contract.ServiceDefinition.model_fields) == domain | {"service_id", "specialist_id"}
+    assert set(ReminderIn.model_fields) == set(contract.Reminder.model_fields)
 
 
 def as_stored_by_version_1(app: Bookings, event: Service.Defined) -> StoredEvent:
@@ -73,3 +74,39 @@ def test_a_new_service_is_stored_with_its_terms_grouped(app: Bookings) -> None:
     assert state["class_version"] == 2
     assert state["specialist_id"] == specialist_id
     assert ServiceTerms(**state["terms"]) == service_terms()
+
+
+REMINDERS = [{"before_minutes": 120, "channels": ["sms"], "to": ["client"], "join_link": False}]
+
+
+def test_reminders_and_the_no_show_notice_travel_in_the_service_events(app: Bookings) -> None:
+    specialist_id = app.register_specialist("Dr. Grey", "grey@example.org", "UTC")
+    service = app.define_service(
+        specialist_id, service_terms(reminders=REMINDERS, no_show_notice="Sorry we missed you")
+    )
+    app.update_service(service.id, {"reminders": None})
+    mapper = IntegrationMapper(app)
+
+    defined, updated = (mapper.payload(e) for e in app.repository.event_store.get(service.id))
+
+    assert isinstance(defined, contract.ServiceDefined)
+    assert defined.reminders == [contract.Reminder.model_validate(r) for r in REMINDERS]
+    assert defined.no_show_notice == "Sorry we missed you"
+    assert isinstance(updated, contract.ServiceUpdated)
+    assert (updated.reminders, updated.no_show_notice) == (None, "Sorry we missed you")
+    published = defined.model_dump(mode="json")
+    assert contract.ServiceDefined.model_validate(published) == defined
+
+
+def test_a_service_event_published_before_reminders_existed_still_decodes(app: Bookings) -> None:
+    specialist_id = app.register_specialist("Dr. Grey", "grey@example.org", "UTC")
+    service = app.define_service(specialist_id, service_terms())
+    [defined] = app.repository.event_store.get(service.id)
+    published = IntegrationMapper(app).payload(defined)
+    assert published is not None
+    old = published.model_dump(mode="json", exclude={"reminders", "no_show_notice"})
+
+    read = contract.ServiceDefined.model_validate(old)
+
+    assert (read.reminders, read.no_show_notice) == (None, None)
+    assert read == published

@@ -155,6 +155,9 @@ class ServiceTerms:
     price: Decimal | None
     currency: str | None
     questions: list[dict[str, Any]]
+    # Added later: absent from the services defined before, hence the defaults.
+    reminders: list[dict[str, Any]] | None = None  # None: the default reminders
+    no_show_notice: str | None = None
 
 
 # Read by the upcaster of version 1 events, which stored the terms beside the owner.
