@@ -52,8 +52,9 @@ import availability.rebuild as rebuild_module
 from availability.api import slots_body
 from availability.tables import CHANGED_CHANNEL
 from booking.application import Bookings
-from booking.domain import Booking, Service, Specialist
+from booking.domain import Booking, Service, ServiceTerms, Specialist
 from booking.integration import IntegrationMapper
+from booking.schemas import ServiceFields
 from kairos.events import BOOKING_TOPIC
 from kairos.eventstore import open_application, postgres_env
 from kairos.infra import PostgresHandle, ensure_kafka, ensure_postgres, ensure_redis
@@ -91,13 +92,6 @@ FOLLOW_UP = {
     "minimum_notice_minutes": 60,
     "max_advance_days": 60,
     "max_per_day": None,
-}
-SERVICE_DEFAULTS = {
-    "cancellation_hours": 24,
-    "requires_approval": False,
-    "price": None,
-    "currency": None,
-    "questions": [],
 }
 WARM_UP_REQUESTS = 300
 QUERY_ROUNDS = 3
@@ -243,8 +237,13 @@ def _next_monday(today: date, at_least: int = 2) -> date:
     return day + timedelta(days=(7 - day.weekday()) % 7)
 
 
+def _terms(definition: dict[str, Any]) -> ServiceTerms:
+    """The definition, the rest as the API defaults it."""
+    return ServiceFields.model_validate(definition).terms()
+
+
 def _define(app: Bookings, specialist_id: UUID, definition: dict[str, Any]) -> UUID:
-    return app.define_service(specialist_id, **definition, **SERVICE_DEFAULTS).id
+    return app.define_service(specialist_id, _terms(definition)).id
 
 
 def _seed_world(database_url: str) -> World:
@@ -269,10 +268,8 @@ def _seed_world(database_url: str) -> World:
         for day, windows in overrides.items():
             app.set_override(busy_id, day, windows)
         services = {
-            _define(app, busy_id, CONSULTATION): ServiceRules.from_minutes(
-                **_rule_fields(CONSULTATION)
-            ),
-            _define(app, busy_id, FOLLOW_UP): ServiceRules.from_minutes(**_rule_fields(FOLLOW_UP)),
+            _define(app, busy_id, CONSULTATION): ServiceRules.of(_terms(CONSULTATION)),
+            _define(app, busy_id, FOLLOW_UP): ServiceRules.of(_terms(FOLLOW_UP)),
         }
         consultation = next(iter(services))
         hours = WorkingHours(
@@ -336,10 +333,6 @@ def _seed_world(database_url: str) -> World:
         fresh_first_day=now.date() + timedelta(days=2),
         seed_seconds=time.perf_counter() - started,
     )
-
-
-def _rule_fields(definition: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in definition.items() if k != "name"}
 
 
 # --- 2: the naive implementation ------------------------------------------------------
@@ -864,7 +857,7 @@ def _generate_store(url: str) -> int:
             specialist.set_schedule(specialist.timezone, {d: [list(WORKDAY)] for d in range(5)})
             specialist.set_override(base + timedelta(days=2 + i % 5), [[9 * 60, 12 * 60]])
             services = [
-                Service(specialist_id=specialist.id, **definition, **SERVICE_DEFAULTS)
+                Service.define(specialist.id, _terms(definition))
                 for definition in (CONSULTATION, FOLLOW_UP)[: spec["services_per_specialist"]]
             ]
             catalog += [specialist, *services]

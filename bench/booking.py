@@ -25,6 +25,7 @@ import aiohttp
 import psutil  # type: ignore[import-untyped]
 
 from booking.application import Bookings
+from booking.schemas import ServiceFields
 from kairos.eventstore import postgres_env
 from kairos.infra import ensure_postgres, ensure_redis
 from kairos.testing import ServiceProcess, service_env
@@ -44,22 +45,8 @@ def _seed(database_url: str, count: int) -> list[UUID]:
     for i in range(count):
         specialist_id = app.register_specialist(f"Bench {i}", f"bench{i}@example.com", "UTC")
         app.set_schedule(specialist_id, None, {day: [[0, 24 * 60]] for day in range(7)})
-        service = app.define_service(
-            specialist_id,
-            name="Session",
-            duration_minutes=SLOT_MINUTES,
-            slot_interval_minutes=None,
-            buffer_before_minutes=0,
-            buffer_after_minutes=0,
-            minimum_notice_minutes=0,
-            max_advance_days=60,
-            max_per_day=None,
-            cancellation_hours=24,
-            requires_approval=False,
-            price=None,
-            currency=None,
-            questions=[],
-        )
+        session = ServiceFields(name="Session", duration_minutes=SLOT_MINUTES)
+        service = app.define_service(specialist_id, session.terms())
         services.append(service.id)
     app.close()
     return services

@@ -64,6 +64,7 @@ from kairos.settings import TopicSettings
 from kairos.slots import Interval, ServiceRules, WorkingHours, offered_slots
 from kairos.timezones import local_date
 from tests.availability.conftest import World, availability_settings
+from tests.booking.helpers import service_terms
 
 pytestmark = pytest.mark.integration
 
@@ -172,8 +173,7 @@ def catalog(world: World, specialists: int, seed: int = 7) -> Dataset:
         app.set_schedule(specialist_id, None, weekly)
         data.specialists.append(specialist_id)
         for k, (duration, interval, before, after, per_day, approval) in enumerate(SERVICES):
-            service = app.define_service(
-                specialist_id,
+            terms = service_terms(
                 name=f"Service {k}",
                 duration_minutes=duration,
                 slot_interval_minutes=interval,
@@ -182,12 +182,9 @@ def catalog(world: World, specialists: int, seed: int = 7) -> Dataset:
                 minimum_notice_minutes=60,
                 max_advance_days=HORIZON_DAYS,
                 max_per_day=per_day,
-                cancellation_hours=24,
                 requires_approval=approval,
-                price=None,
-                currency=None,
-                questions=[],
             )
+            service = app.define_service(specialist_id, terms)
             data.services[service.id] = specialist_id
         today = data.now.date()
         app.set_override(specialist_id, today + timedelta(days=3 + n % 5), [])

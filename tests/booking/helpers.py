@@ -6,7 +6,7 @@ in-process, or an `httpx.Client` against a running booking process.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 from uuid import UUID, uuid4
@@ -14,6 +14,7 @@ from uuid import UUID, uuid4
 import httpx
 from psycopg_pool import ConnectionPool
 
+from booking.domain import ServiceTerms
 from booking.schemas import ServiceFields
 from kairos.auth import Authenticator
 from kairos.privacy import KeyStore, PersonalData
@@ -28,11 +29,14 @@ WEEKDAYS_NINE_TO_FIVE = [{"day": d, "start": "09:00", "end": "17:00"} for d in r
 ALL_DAY_EVERY_DAY = [{"day": d, "start": "00:00", "end": "24:00"} for d in range(7)]
 
 
-def service_definition(**overrides: Any) -> dict[str, Any]:
-    """A one-hour "Consultation" with the API's defaults (read from the schema, so they are
-    written once), then `overrides`: the fields Bookings.define_service takes."""
-    defaults = ServiceFields(name="Consultation", duration_minutes=60).model_dump()
-    return {**defaults, **overrides}
+CONSULTATION = {"name": "Consultation", "duration_minutes": 60}
+"""What every test's service starts from: a one-hour service, the rest as the API defaults."""
+
+
+def service_terms(**overrides: Any) -> ServiceTerms:
+    """The CONSULTATION with the API's defaults (read from the schema, so they are written
+    once), then `overrides`: what Bookings.define_service takes."""
+    return replace(ServiceFields.model_validate(CONSULTATION).terms(), **overrides)
 
 
 def bearer(credential: str) -> dict[str, str]:
@@ -130,12 +134,7 @@ class Catalog:
         return dict(created)
 
     def service(self, specialist_id: str, **fields: Any) -> dict[str, Any]:
-        body = {
-            "specialist_id": specialist_id,
-            "name": "Consultation",
-            "duration_minutes": 60,
-            **fields,
-        }
+        body = {"specialist_id": specialist_id, **CONSULTATION, **fields}
         return dict(
             expect(self.http.request("POST", "/v1/services", json=body, headers=ADMIN), 201)
         )

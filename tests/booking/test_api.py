@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from booking.application import Bookings
 from booking.domain import DayLedger
 from booking.main import create_app
+from kairos.events.booking import DEFAULT_REMINDERS
 from tests.booking.conftest import API_NOW, booking_settings
 from tests.booking.helpers import (
     ADMIN,
@@ -118,6 +119,20 @@ def test_the_openapi_document_describes_every_catalog_and_booking_endpoint(
         ("/v1/bookings/{booking_id}/complete", "post"),
         ("/v1/bookings/{booking_id}/no-show", "post"),
     }
+
+
+def test_the_openapi_document_shows_the_default_reminders_in_the_service_bodies(
+    api: TestClient,
+) -> None:
+    schemas = expect(api.get("/openapi.json"), 200)["components"]["schemas"]
+    defaults = [r.model_dump() for r in DEFAULT_REMINDERS]
+
+    for body in ("ServiceCreate", "ServiceUpdate", "ServicePublic"):
+        reminders = schemas[body]["properties"]["reminders"]
+        assert reminders["examples"] == [defaults], body
+        assert "default reminders" in reminders["description"], body
+        assert "no_show_notice" in schemas[body]["properties"], body
+    assert schemas["ReminderIn"]["properties"]["before_minutes"]["maximum"] == 30 * 24 * 60
 
 
 # --- specialists ----------------------------------------------------------------------------
@@ -373,6 +388,8 @@ def test_defining_a_service_answers_201_with_its_documented_defaults(
         "price": None,
         "currency": None,
         "questions": [],
+        "reminders": None,
+        "no_show_notice": None,
     }
     assert expect(api.get(f"/v1/services/{service['id']}"), 200) == as_read(service)
 
@@ -400,6 +417,58 @@ def test_a_service_can_be_patched_field_by_field(api: TestClient, catalog: Catal
     assert expect(catalog.book(sv["id"], at(9, 15)), 201)["status"] == "pending"
 
 
+REMINDERS = [
+    {"before_minutes": 3 * 24 * 60, "channels": ["email"], "to": ["client"], "join_link": False},
+    {"before_minutes": 10, "channels": ["sms", "push"], "to": ["specialist"], "join_link": True},
+]
+
+
+def test_a_service_keeps_its_reminders_and_no_show_notice_until_a_patch_nulls_them(
+    api: TestClient, catalog: Catalog
+) -> None:
+    sp = catalog.specialist()
+    notice = "We missed you today.\nBook again at any time."
+    sv = catalog.service(sp["id"], reminders=REMINDERS, no_show_notice=notice)
+
+    assert (sv["reminders"], sv["no_show_notice"]) == (REMINDERS, notice)
+    assert expect(api.get(f"/v1/services/{sv['id']}"), 200) == as_read(sv)
+    [listed] = expect(api.get("/v1/services", params={"specialist_id": sp["id"]}), 200)["services"]
+    assert listed == as_read(sv)
+
+    quiet = expect(
+        api.patch(f"/v1/services/{sv['id']}", json={"reminders": []}, headers=ADMIN), 200
+    )
+    assert (quiet["reminders"], quiet["no_show_notice"]) == ([], notice)
+    defaults = expect(
+        api.patch(
+            f"/v1/services/{sv['id']}",
+            json={"reminders": None, "no_show_notice": None},
+            headers=ADMIN,
+        ),
+        200,
+    )
+    assert (defaults["reminders"], defaults["no_show_notice"]) == (None, None)
+    [listed] = expect(api.get("/v1/services", params={"specialist_id": sp["id"]}), 200)["services"]
+    assert listed == as_read(defaults)
+
+
+def reminder(**fields: Any) -> dict[str, Any]:
+    return {"before_minutes": 60, "channels": ["email"], "to": ["client"], **fields}
+
+
+INVALID_REMINDERS = [
+    [reminder(before_minutes=0)],
+    [reminder(before_minutes=30 * 24 * 60 + 1)],
+    [reminder(channels=[])],
+    [reminder(to=[])],
+    [reminder(channels=["fax"])],
+    [reminder(to=["everyone"])],
+    [reminder(channels=["sms", "sms"])],
+    [reminder(), reminder(channels=["push"])],  # two reminders at the same offset
+    [reminder(colour="red")],
+]
+
+
 @pytest.mark.parametrize(
     "changes",
     [
@@ -409,6 +478,14 @@ def test_a_service_can_be_patched_field_by_field(api: TestClient, catalog: Catal
         {"questions": None},
         {"colour": "red"},
         {"max_per_day": 0},
+        {
+            "questions": [
+                {"key": "k", "label": "K", "type": "text"},
+                {"key": "k", "label": "Again", "type": "text"},
+            ]
+        },
+        *({"reminders": reminders} for reminders in INVALID_REMINDERS),
+        {"no_show_notice": "nul\x00"},
     ],
 )
 def test_a_patch_that_nulls_a_required_field_or_breaks_a_rule_is_422(
@@ -443,6 +520,8 @@ def test_a_patch_that_nulls_a_required_field_or_breaks_a_rule_is_422(
         },
         {"questions": [{"key": "has space", "label": "K", "type": "text"}]},
         {"colour": "red"},
+        *({"reminders": reminders} for reminders in INVALID_REMINDERS),
+        {"no_show_notice": "x" * 5001},
     ],
 )
 def test_an_invalid_service_definition_is_422(

@@ -26,7 +26,7 @@ from booking.domain import (
 )
 from kairos.eventstore import postgres_env
 from kairos.timezones import UnknownTimezone
-from tests.booking.helpers import service_definition
+from tests.booking.helpers import service_terms
 
 MONDAY = date(2026, 3, 9)
 NOW = datetime(2026, 3, 2, tzinfo=UTC)
@@ -95,7 +95,7 @@ class Practice:
     specialist_id: UUID
 
     def service(self, **fields: Any) -> Service:
-        return self.app.define_service(self.specialist_id, **service_definition(**fields))
+        return self.app.define_service(self.specialist_id, service_terms(**fields))
 
     def book(
         self, service: Service, starts_at: datetime, now: datetime = NOW, **kwargs: Any

@@ -22,7 +22,7 @@ from booking.domain import (
 )
 from kairos.slots import Interval, LocalWindow
 from kairos.timezones import UnknownTimezone, iso_utc
-from tests.booking.helpers import service_definition
+from tests.booking.helpers import service_terms
 
 pytestmark = pytest.mark.unit
 
@@ -80,16 +80,16 @@ def in_progress() -> Booking:
 
 
 def service(**overrides: Any) -> Service:
-    fields = service_definition(
-        specialist_id=uuid4(),
-        duration_minutes=30,
-        buffer_before_minutes=10,
-        buffer_after_minutes=15,
-        minimum_notice_minutes=60,
-        max_advance_days=30,
-        max_per_day=4,
-    )
-    return Service(**{**fields, **overrides})
+    terms = {
+        "duration_minutes": 30,
+        "buffer_before_minutes": 10,
+        "buffer_after_minutes": 15,
+        "minimum_notice_minutes": 60,
+        "max_advance_days": 30,
+        "max_per_day": 4,
+        **overrides,
+    }
+    return Service.define(uuid4(), service_terms(**terms))
 
 
 def specialist(timezone: str = "America/New_York") -> Specialist:
@@ -575,7 +575,7 @@ def test_updating_a_service_records_only_the_changes() -> None:
     assert type(event) is Service.Updated
     assert event.changes == {"slot_interval_minutes": 15, "requires_approval": True}
     assert sv.rules().interval == timedelta(minutes=15)
-    assert sv.requires_approval is True
+    assert sv.terms.requires_approval is True
 
 
 QUESTIONS = [

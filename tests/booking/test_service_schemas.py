@@ -8,12 +8,17 @@ import pytest
 from pydantic import ValidationError
 
 from booking.schemas import ServiceFields, ServiceUpdate
+from kairos.events.booking import DEFAULT_REMINDERS
 
 pytestmark = pytest.mark.unit
 
 
 def question(key: str) -> dict[str, Any]:
     return {"key": key, "label": key.upper(), "type": "text"}
+
+
+def reminder(before_minutes: int) -> dict[str, Any]:
+    return {"before_minutes": before_minutes, "channels": ["email"], "to": ["client"]}
 
 
 def test_an_update_may_send_any_field_of_the_create_schema_and_nothing_else() -> None:
@@ -31,6 +36,10 @@ def test_an_update_may_send_any_field_of_the_create_schema_and_nothing_else() ->
         {"currency": "eur"},
         {"name": ""},
         {"questions": [question(f"q{n}") for n in range(51)]},
+        {"questions": [question("goal"), question("goal")]},
+        {"reminders": [reminder(60), reminder(60)]},
+        {"reminders": [reminder(30 * 24 * 60 + 1)]},
+        {"no_show_notice": "x" * 5001},
     ],
 )
 def test_an_update_is_held_to_the_limits_of_the_create_schema(change: dict[str, Any]) -> None:
@@ -53,3 +62,16 @@ def test_sent_questions_are_changes_in_full_with_their_defaults() -> None:
     changes = ServiceUpdate.model_validate({"questions": [question("goal")]}).changes()
 
     assert changes == {"questions": [{**question("goal"), "required": False, "options": None}]}
+
+
+def test_the_default_reminders_are_as_documented_and_hold_to_the_apis_rules() -> None:
+    defaults = [r.model_dump() for r in DEFAULT_REMINDERS]
+
+    assert [(r["before_minutes"], r["channels"], r["to"], r["join_link"]) for r in defaults] == [
+        (48 * 60, ["email", "push"], ["client", "specialist"], False),
+        (24 * 60, ["email"], ["client"], False),
+        (60, ["sms", "push"], ["client"], False),
+        (15, ["email", "push"], ["client", "specialist"], True),
+    ]
+    service = ServiceFields(name="Check-up", duration_minutes=30, reminders=defaults)
+    assert service.model_dump()["reminders"] == defaults

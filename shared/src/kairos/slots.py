@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import enum
+import inspect
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -99,9 +100,19 @@ class ServiceRules:
             max_per_day=max_per_day,
         )
 
+    @classmethod
+    def of(cls, definition: object) -> ServiceRules:
+        """The rules of a service definition that has RULE_FIELDS as attributes (the booking
+        domain's terms, a ServiceDefined payload)."""
+        return cls.from_minutes(**{name: getattr(definition, name) for name in RULE_FIELDS})
+
     def padded(self, start: datetime) -> Interval:
         """The interval a booking starting at `start` keeps busy: itself plus its buffers."""
         return Interval(start - self.buffer_before, start + self.duration + self.buffer_after)
+
+
+RULE_FIELDS = tuple(inspect.signature(ServiceRules.from_minutes).parameters)
+"""The fields of a service definition the slot rules read: from_minutes names them."""
 
 
 class Rejection(enum.Enum):

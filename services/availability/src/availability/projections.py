@@ -18,6 +18,7 @@ from uuid import UUID
 from availability.tables import BUSY, OVERRIDES, SERVICES, SPECIALISTS, Change, Patch, Upsert
 from kairos.events import booking as contract
 from kairos.events.sealed import as_text
+from kairos.slots import RULE_FIELDS
 from kairos.timezones import parse_hhmm
 
 BOOKING_SOURCE = "booking"
@@ -69,15 +70,7 @@ def _override_cleared(o: Origin, e: contract.OverrideCleared) -> list[Change]:
 
 
 def _service_defined(o: Origin, e: contract.ServiceDefinition) -> list[Change]:
-    rules = {
-        "duration_minutes": e.duration_minutes,
-        "slot_interval_minutes": e.slot_interval_minutes,
-        "buffer_before_minutes": e.buffer_before_minutes,
-        "buffer_after_minutes": e.buffer_after_minutes,
-        "minimum_notice_minutes": e.minimum_notice_minutes,
-        "max_advance_days": e.max_advance_days,
-        "max_per_day": e.max_per_day,
-    }
+    rules = e.model_dump(include=set(RULE_FIELDS))
     row = {"specialist_id": e.specialist_id, "name": e.name, "rules": rules}
     return [Upsert(SERVICES, (e.service_id,), row, o.notification_id)]
 

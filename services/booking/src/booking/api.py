@@ -7,6 +7,7 @@ runs them in its thread pool.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import asdict
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -24,7 +25,7 @@ from booking.access import (
 )
 from booking.context import BookingContext, Ctx
 from booking.directory import decode_cursor, encode_cursor
-from booking.domain import SERVICE_FIELDS, Booking, DomainError, Service, Specialist, WindowPair
+from booking.domain import Booking, DomainError, Service, Specialist, WindowPair
 from booking.history import BookingFilter
 from booking.idempotency import KeyReused, canonical
 from booking.privacy_api import privacy
@@ -111,8 +112,7 @@ def specialist_view(sp: Specialist, r: Revealer) -> s.SpecialistPublic:
 
 
 def service_view(sv: Service) -> s.ServicePublic:
-    fields = {name: getattr(sv, name) for name in SERVICE_FIELDS}
-    return s.ServicePublic(id=sv.id, specialist_id=sv.specialist_id, **fields)
+    return s.ServicePublic(id=sv.id, specialist_id=sv.specialist_id, **asdict(sv.terms))
 
 
 def booking_view(
@@ -233,9 +233,7 @@ def clear_override(specialist_id: UUID, day: date, ctx: Ctx, _: SpecialistDep) -
 
 @catalog.post("/services", status_code=201, responses=UNKNOWN_SPECIALIST)
 def define_service(body: s.ServiceCreate, ctx: Ctx, _: AdminDep) -> s.ServiceChanged:
-    definition = body.model_dump(exclude={"specialist_id"})
-    definition["questions"] = [q.model_dump() for q in body.questions]
-    return _service_changed(ctx, ctx.app.define_service(body.specialist_id, **definition))
+    return _service_changed(ctx, ctx.app.define_service(body.specialist_id, body.terms()))
 
 
 @catalog.get("/services", responses=UNKNOWN_SPECIALIST)

@@ -22,6 +22,7 @@ from booking.domain import (
     DomainError,
     EmailTaken,
     Service,
+    ServiceTerms,
     Specialist,
     SpecialistEmail,
     WindowPair,
@@ -168,9 +169,9 @@ class Bookings(Application[UUID]):
         self.save(specialist)
         return specialist
 
-    def define_service(self, specialist_id: UUID, **definition: Any) -> Service:
+    def define_service(self, specialist_id: UUID, terms: ServiceTerms) -> Service:
         self.specialist(specialist_id)
-        service = Service(specialist_id=specialist_id, **definition)
+        service = Service.define(specialist_id, terms)
         self.save(service)
         return service
 
@@ -259,7 +260,7 @@ class Bookings(Application[UUID]):
                 ledger_days=claim_days,
                 at=now,
             )
-            if service.requires_approval:
+            if service.terms.requires_approval:
                 booking.hold_for_approval(at=now)
             else:
                 booking.confirm(at=now)

@@ -24,7 +24,7 @@ from eventsourcing.application import Application
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from booking.domain import SERVICE_FIELDS, Service, Specialist
+from booking.domain import Service, Specialist
 from booking.projection import Projection, as_json, topic
 from kairos.privacy import ERASED, PersonalData, subject_of
 
@@ -143,11 +143,10 @@ class Directory(Projection):
 
     @staticmethod
     def _service_defined(cur: psycopg.Cursor[Any], e: Any, position: int) -> None:
-        definition = {name: getattr(e, name) for name in SERVICE_FIELDS}
         cur.execute(
             "INSERT INTO service_definitions (id, specialist_id, definition) "
             "VALUES (%s, %s, %s) ON CONFLICT (id) DO NOTHING",
-            (e.originator_id, e.specialist_id, as_json(definition)),
+            (e.originator_id, e.specialist_id, as_json(e.terms)),
         )
 
     @staticmethod

@@ -8,7 +8,7 @@ readable by any version of this code.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from itertools import pairwise
@@ -146,84 +146,72 @@ class Specialist(Aggregate):
         )
 
 
-SERVICE_FIELDS = (
-    "name",
-    "duration_minutes",
-    "slot_interval_minutes",
-    "buffer_before_minutes",
-    "buffer_after_minutes",
-    "minimum_notice_minutes",
-    "max_advance_days",
-    "max_per_day",
-    "cancellation_hours",
-    "requires_approval",
-    "price",
-    "currency",
-    "questions",
-)
+@dataclass(frozen=True)
+class ServiceTerms:
+    """What a client books and on which terms: a service's whole definition but its owner.
+    The domain's one list of a service's fields; events carry it as a plain dict."""
+
+    name: str
+    duration_minutes: int
+    slot_interval_minutes: int | None
+    buffer_before_minutes: int
+    buffer_after_minutes: int
+    minimum_notice_minutes: int
+    max_advance_days: int
+    max_per_day: int | None
+    cancellation_hours: int
+    requires_approval: bool
+    price: Decimal | None
+    currency: str | None
+    questions: list[dict[str, Any]]
+    # Added later: absent from the services defined before, hence the defaults.
+    reminders: list[dict[str, Any]] | None = None  # None: the default reminders
+    no_show_notice: str | None = None
+
+
+# Read by the upcaster of version 1 events, which stored the terms beside the owner.
+_TERM_NAMES = frozenset(f.name for f in fields(ServiceTerms))
 
 
 class Service(Aggregate):
-    """What a client books (an event type): duration, buffers, limits, policy, questions."""
+    """What a client books (an event type): its owner and its terms (duration, buffers,
+    limits, policy, questions)."""
 
-    @event("Defined")
-    def __init__(
-        self,
-        specialist_id: UUID,
-        name: str,
-        duration_minutes: int,
-        slot_interval_minutes: int | None,
-        buffer_before_minutes: int,
-        buffer_after_minutes: int,
-        minimum_notice_minutes: int,
-        max_advance_days: int,
-        max_per_day: int | None,
-        cancellation_hours: int,
-        requires_approval: bool,
-        price: Decimal | None,
-        currency: str | None,
-        questions: list[dict[str, Any]],
-    ) -> None:
+    class Defined(Aggregate.Created):
+        specialist_id: UUID
+        terms: dict[str, Any]
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["terms"] = {name: state.pop(name) for name in _TERM_NAMES if name in state}
+
+    @classmethod
+    def define(cls, specialist_id: UUID, terms: ServiceTerms) -> Service:
+        return cls(specialist_id=specialist_id, terms=asdict(terms))
+
+    @event(Defined)
+    def __init__(self, specialist_id: UUID, terms: dict[str, Any]) -> None:
         self.specialist_id = specialist_id
-        self.name = name
-        self.duration_minutes = duration_minutes
-        self.slot_interval_minutes = slot_interval_minutes
-        self.buffer_before_minutes = buffer_before_minutes
-        self.buffer_after_minutes = buffer_after_minutes
-        self.minimum_notice_minutes = minimum_notice_minutes
-        self.max_advance_days = max_advance_days
-        self.max_per_day = max_per_day
-        self.cancellation_hours = cancellation_hours
-        self.requires_approval = requires_approval
-        self.price = price
-        self.currency = currency
-        self.questions = questions
+        self.terms = ServiceTerms(**terms)
 
     @event("Updated")
     def update(self, changes: dict[str, Any]) -> None:
-        for name, value in changes.items():
-            setattr(self, name, value)
+        self.terms = replace(self.terms, **changes)
 
     def rules(self) -> ServiceRules:
-        return ServiceRules.from_minutes(
-            duration_minutes=self.duration_minutes,
-            slot_interval_minutes=self.slot_interval_minutes,
-            buffer_before_minutes=self.buffer_before_minutes,
-            buffer_after_minutes=self.buffer_after_minutes,
-            minimum_notice_minutes=self.minimum_notice_minutes,
-            max_advance_days=self.max_advance_days,
-            max_per_day=self.max_per_day,
-        )
+        return ServiceRules.of(self.terms)
 
     def check_answers(self, answers: dict[str, str]) -> None:
         missing = [
             q["key"]
-            for q in self.questions
+            for q in self.terms.questions
             if q.get("required") and not str(answers.get(q["key"], "")).strip()
         ]
         if missing:
             raise MissingAnswer("required intake questions are unanswered", {"missing": missing})
-        for q in self.questions:
+        for q in self.terms.questions:
             value = answers.get(q["key"])
             if q["type"] == "select" and value and value not in (q.get("options") or []):
                 raise MissingAnswer(
@@ -232,7 +220,7 @@ class Service(Aggregate):
                 )
 
     def refund_eligible(self, starts_at: datetime, now: datetime) -> bool:
-        return now <= starts_at - timedelta(hours=self.cancellation_hours)
+        return now <= starts_at - timedelta(hours=self.terms.cancellation_hours)
 
 
 ACTIVE = frozenset({"pending", "confirmed"})

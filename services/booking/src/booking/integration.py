@@ -11,6 +11,7 @@ import sys
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -18,7 +19,7 @@ from eventsourcing.application import Application
 from eventsourcing.utils import get_topic
 
 from booking.application import Bookings
-from booking.domain import SERVICE_FIELDS, Booking, Erasure, Service, Specialist, event_class
+from booking.domain import Booking, Erasure, Service, Specialist, event_class
 from booking.snapshots import Snapshots
 from kairos.events import REGISTRY, Envelope
 from kairos.events import booking as contract
@@ -187,8 +188,11 @@ class IntegrationMapper:
     def _service_at(self, e: Any) -> dict[str, Any]:
         # An update records only the changed fields; consumers get the whole definition.
         service: Service = self._app.repository.get(e.originator_id, version=e.originator_version)
-        fields = {name: getattr(service, name) for name in SERVICE_FIELDS}
-        return {"service_id": service.id, "specialist_id": service.specialist_id, **fields}
+        return {
+            "service_id": service.id,
+            "specialist_id": service.specialist_id,
+            **asdict(service.terms),
+        }
 
     @staticmethod
     def _slot_requested(e: Any) -> contract.Payload:

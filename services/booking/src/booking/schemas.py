@@ -20,6 +20,8 @@ from pydantic import (
 )
 from pydantic.fields import FieldInfo
 
+from booking.domain import ServiceTerms
+from kairos.events.booking import DEFAULT_REMINDERS, ReminderChannel, ReminderRecipient
 from kairos.text import SINGLE_LINE_PATTERN, MultiLine, SingleLine
 from kairos.timezones import UnknownTimezone, format_hhmm, iso_utc, parse_hhmm, zone
 
@@ -193,6 +195,37 @@ class Question(Strict):
         return self
 
 
+def _distinct(values: list[Any]) -> list[Any]:
+    twice = sorted({str(v) for v in values if values.count(v) > 1})
+    if twice:
+        raise ValueError(f"listed more than once: {', '.join(twice)}")
+    return values
+
+
+def _distinct_keys(questions: list[Question]) -> list[Question]:
+    _distinct([q.key for q in questions])
+    return questions
+
+
+# Validators on the fields' types, not the model, so the derived update schema has them.
+Questions = Annotated[list[Question], Field(max_length=50), AfterValidator(_distinct_keys)]
+
+
+class ReminderIn(Strict):
+    before_minutes: Annotated[
+        int, Field(ge=1, le=30 * 24 * 60, description="How long before the start (≤ 30 days)")
+    ]
+    channels: Annotated[list[ReminderChannel], Field(min_length=1), AfterValidator(_distinct)]
+    to: Annotated[list[ReminderRecipient], Field(min_length=1), AfterValidator(_distinct)]
+    join_link: bool = Field(default=False, description="Whether it carries the link to join")
+
+
+def _distinct_offsets(reminders: list[ReminderIn]) -> list[ReminderIn]:
+    _distinct([r.before_minutes for r in reminders])
+    return reminders
+
+
+Reminders = Annotated[list[ReminderIn], Field(max_length=20), AfterValidator(_distinct_offsets)]
 Minutes = Annotated[int, Field(ge=0, le=7 * 24 * 60)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 
@@ -210,14 +243,20 @@ class ServiceFields(Strict):
     requires_approval: bool = False
     price: Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)] | None = None
     currency: Currency | None = None
-    questions: list[Question] = Field(default_factory=list, max_length=50)
+    questions: Questions = Field(default_factory=list)
+    reminders: Reminders | None = Field(
+        default=None,
+        description="Replaces the default reminders, which null (or absence) keeps; [] sends"
+        " none. The defaults are the example.",
+        examples=[[r.model_dump() for r in DEFAULT_REMINDERS]],
+    )
+    no_show_notice: Text | None = Field(
+        default=None, description="Sent to a client marked a no-show; none if null"
+    )
 
-    @model_validator(mode="after")
-    def _unique_question_keys(self) -> ServiceFields:
-        keys = [q.key for q in self.questions]
-        if len(keys) != len(set(keys)):
-            raise ValueError("question keys must be unique")
-        return self
+    def terms(self) -> ServiceTerms:
+        """The domain's terms of the service: these fields (not a subclass's additions)."""
+        return ServiceTerms(**self.model_dump(include=set(ServiceFields.model_fields)))
 
 
 class ServiceCreate(ServiceFields):
@@ -261,7 +300,13 @@ else:
         "ServiceUpdate",
         __base__=ServiceChanges,
         __doc__=ServiceChanges.__doc__,
-        **{name: (_nullable(field), None) for name, field in ServiceFields.model_fields.items()},
+        **{
+            name: (
+                _nullable(field),
+                Field(default=None, description=field.description, examples=field.examples),
+            )
+            for name, field in ServiceFields.model_fields.items()
+        },
     )
 
 

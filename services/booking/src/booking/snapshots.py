@@ -98,7 +98,9 @@ class History(Generic[T]):
 
 def _service(service: Service) -> contract.BookedService:
     return contract.BookedService(
-        service_id=service.id, name=service.name, duration_minutes=service.duration_minutes
+        service_id=service.id,
+        name=service.terms.name,
+        duration_minutes=service.terms.duration_minutes,
     )
 
 

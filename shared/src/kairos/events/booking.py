@@ -67,6 +67,31 @@ class OverrideCleared(Payload):
     date: date
 
 
+ReminderChannel = Literal["email", "sms", "push"]
+ReminderRecipient = Literal["client", "specialist"]
+
+
+class Reminder(Payload):
+    """One reminder of a booking: how long before its start, by which channels, to whom,
+    and whether it carries the link to join the consultation."""
+
+    before_minutes: int
+    channels: list[ReminderChannel]
+    to: list[ReminderRecipient]
+    join_link: bool = False
+
+
+DEFAULT_REMINDERS: tuple[Reminder, ...] = (
+    Reminder(before_minutes=48 * 60, channels=["email", "push"], to=["client", "specialist"]),
+    Reminder(before_minutes=24 * 60, channels=["email"], to=["client"]),
+    Reminder(before_minutes=60, channels=["sms", "push"], to=["client"]),
+    Reminder(
+        before_minutes=15, channels=["email", "push"], to=["client", "specialist"], join_link=True
+    ),
+)
+"""The reminders of a service whose `reminders` is null (API.md, Notifications)."""
+
+
 class ServiceDefinition(Payload):
     service_id: UUID
     specialist_id: UUID
@@ -83,6 +108,15 @@ class ServiceDefinition(Payload):
     price: Decimal | None
     currency: Storable | None
     questions: list[Question]
+    # Added to v1; absent from the events published before, hence the defaults.
+    reminders: list[Reminder] | None = Field(
+        default=None,
+        description="The service's reminders; null: the defaults"
+        " (DEFAULT_REMINDERS in kairos.events.booking)",
+    )
+    no_show_notice: Storable | None = Field(
+        default=None, description="Sent to a client marked a no-show, if set"
+    )
 
 
 class ServiceDefined(ServiceDefinition):

@@ -46,7 +46,6 @@ import asyncio
 import contextlib
 import logging
 import math
-import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -90,9 +89,10 @@ from kairos.messaging.relay_topic import (
     TopicMissing,
     TopicNotClean,
 )
+from kairos.messaging.worker import until_signalled
 from kairos.settings import TopicManagement
 from kairos.web.health import Check, postgres_check
-from kairos.web.ops_server import start_ops_server
+from kairos.web.ops_server import serving_ops
 
 log = logging.getLogger("kairos.messaging.relay")
 
@@ -580,8 +580,7 @@ def run_relay(
             partitions=settings.kafka_partitions,
             batch_size=batch_size,
         )
-        ops = None if ops_port is None else (settings.ops_host, ops_port)
-        asyncio.run(_until_signalled(relay, settings.database_url, ops))
+        asyncio.run(until_signalled(_published(relay, settings, ops_port), relay.stop))
     except TopicMismatch as refused:
         log.error("relay %s: refusing to run: %s", name or topic, refused)
         raise SystemExit(2) from None
@@ -594,26 +593,8 @@ def relay_checks(relay: OutboxRelay, database_url: str) -> dict[str, Check]:
     return {"postgres": postgres_check(database_url), "kafka": relay.check_broker}
 
 
-async def _until_signalled(
-    relay: OutboxRelay, database_url: str, ops_address: tuple[str, int] | None
-) -> None:
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, relay.stop)
-
-    ops = (
-        start_ops_server(
-            f"relay-{relay.name}",
-            ops_address[1],
-            relay_checks(relay, database_url),
-            host=ops_address[0],
-        )
-        if ops_address is not None
-        else None
-    )
-    log.info("relay %s: publishing to %s", relay.name, relay.topic)
-    try:
+async def _published(relay: OutboxRelay, settings: RelaySettings, ops_port: int | None) -> None:
+    checks = relay_checks(relay, settings.database_url)
+    async with serving_ops(f"relay-{relay.name}", ops_port, checks, host=settings.ops_host):
+        log.info("relay %s: publishing to %s", relay.name, relay.topic)
         await relay.run()
-    finally:
-        if ops is not None:
-            ops.cancel()

@@ -22,10 +22,8 @@ run a consumer inside their own event loop. See docs/consumers.md.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
-import signal
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,10 +36,11 @@ from kairos.messaging.consumer import EventConsumer
 from kairos.messaging.handlers import Handler
 from kairos.messaging.heartbeat import check_staleness
 from kairos.messaging.kafka import GroupTimeouts
+from kairos.messaging.worker import until_signalled
 from kairos.settings import ServiceSettings
 from kairos.web.health import Check, postgres_check
 from kairos.web.observability import configure_logging
-from kairos.web.ops_server import start_ops_server
+from kairos.web.ops_server import serving_ops
 
 log = logging.getLogger("kairos.messaging.runner")
 
@@ -138,19 +137,12 @@ class ConsumerProcess:
         helpers = []
         if self.spec.report_status is not None:
             helpers.append(asyncio.create_task(self._report_status(self.spec.report_status)))
-        if ops_port is not None:
-            helpers.append(
-                start_ops_server(
-                    f"{self.spec.name}-consumer",
-                    ops_port,
-                    self.checks(),
-                    host=self.settings.ops_host,
-                )
-            )
+        ops_name = f"{self.spec.name}-consumer"
         try:
-            await asyncio.wait(workers, return_when=asyncio.FIRST_COMPLETED)
-            self.stop()
-            outcomes = await asyncio.gather(*workers, return_exceptions=True)
+            async with serving_ops(ops_name, ops_port, self.checks(), host=self.settings.ops_host):
+                await asyncio.wait(workers, return_when=asyncio.FIRST_COMPLETED)
+                self.stop()
+                outcomes = await asyncio.gather(*workers, return_exceptions=True)
         finally:
             self.stop()
             for task in helpers:
@@ -178,17 +170,6 @@ def run_consumer(spec: ConsumerSpec, settings: ServiceSettings) -> None:
     """Run the consumer of `spec` until SIGTERM or SIGINT: the body of its `main()`."""
     configure_logging(settings.log_level)
     ops_port = int(os.environ.get(spec.ops_port_env, str(DEFAULT_OPS_PORT)))
-    asyncio.run(_until_signalled(ConsumerProcess(spec, settings), ops_port))
-
-
-async def _until_signalled(process: ConsumerProcess, ops_port: int) -> None:
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, process.stop)
-    log.info("%s: consuming %s", process.spec.name, process.spec.topics)
-    try:
-        await process.run(ops_port)
-    finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(ValueError, RuntimeError):
-                loop.remove_signal_handler(signum)
+    process = ConsumerProcess(spec, settings)
+    log.info("%s: consuming %s", spec.name, spec.topics)
+    asyncio.run(until_signalled(process.run(ops_port), process.stop))

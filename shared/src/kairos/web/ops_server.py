@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 
 import uvicorn
 from fastapi import FastAPI
@@ -22,11 +22,15 @@ def ops_app(name: str, checks: Mapping[str, Check]) -> FastAPI:
     return service_app(name, checks)
 
 
-def start_ops_server(
-    name: str, port: int, checks: Mapping[str, Check], *, host: str
-) -> asyncio.Task[None]:
-    """Serve the ops endpoints on `host`:`port` (the OPS_HOST setting) from the running
-    loop; cancel the task to stop."""
+@contextlib.asynccontextmanager
+async def serving_ops(
+    name: str, port: int | None, checks: Mapping[str, Check], *, host: str
+) -> AsyncIterator[None]:
+    """The ops endpoints served on `host`:`port` (the OPS_HOST setting) from the running
+    loop while inside (none when `port` is None), stopped on the way out."""
+    if port is None:
+        yield
+        return
     config = uvicorn.Config(
         ops_app(name, checks),
         host=host,
@@ -35,7 +39,12 @@ def start_ops_server(
         access_log=False,
         lifespan="off",
     )
-    return asyncio.get_running_loop().create_task(_EmbeddedServer(config).serve())
+    server = asyncio.get_running_loop().create_task(_EmbeddedServer(config).serve())
+    try:
+        yield
+    finally:
+        server.cancel()
+        await asyncio.gather(server, return_exceptions=True)
 
 
 class _EmbeddedServer(uvicorn.Server):
