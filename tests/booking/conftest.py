@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 
 from booking.config import BookingSettings
 from booking.main import create_app
-from kairos.infra import PostgresHandle
-from kairos.infra.postgres import database_name
+from kairos_dev.infra import PostgresHandle
+from kairos_dev.infra.postgres import database_name
 from tests.booking.helpers import (
     ADMIN_API_KEY,
     JWT_SECRET,

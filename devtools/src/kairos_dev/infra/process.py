@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-log = logging.getLogger("kairos.infra")
+log = logging.getLogger("kairos_dev.infra")
 
 LOCALHOST = "127.0.0.1"
 _PR_SET_PDEATHSIG = 1

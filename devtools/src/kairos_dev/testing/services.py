@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Self
 
-from kairos.infra.process import ManagedProcess, free_port, wait_until
+from kairos_dev.infra.process import ManagedProcess, free_port, wait_until
 
 TEST_SECRETS = {
     # At least 32 bytes each, as the services require (kairos.settings).
