@@ -212,6 +212,23 @@ def test_pods_run_as_the_user_the_image_creates() -> None:
         assert deployment["spec"]["template"]["spec"]["securityContext"]["runAsUser"] == 10001, name
 
 
+def test_images_hold_the_runtime_and_services_never_the_dev_tooling() -> None:
+    # The build context is shared/ and services/ only, so devtools/ cannot be copied in.
+    included = [
+        line.removeprefix("!")
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.startswith("!")
+    ]
+    assert sorted(included) == ["services", "shared"]
+    instructions = [
+        line
+        for line in (ROOT / "Dockerfile").read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    installs = [line for line in instructions if "pip install" in line]
+    assert installs and not [line for line in installs if re.search("devtools|kairos-dev", line)]
+
+
 # --- configuration and secrets -------------------------------------------------
 
 
