@@ -17,8 +17,6 @@ import signal
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +25,13 @@ from typing import TextIO
 
 from kairos.plugins import PluginError
 from kairos_dev.infra import Stack
-from kairos_dev.infra.process import ManagedProcess, ProcessExitedError, port_is_free, wait_until
+from kairos_dev.infra.process import (
+    ManagedProcess,
+    ProcessExitedError,
+    answers_200,
+    port_is_free,
+    wait_until,
+)
 from kairos_dev.registration import (
     API_HOST,
     API_PORT,
@@ -183,14 +187,6 @@ def _check_port(spec: ServiceSpec) -> None:
         )
 
 
-def _answers_200(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
-
-
 def _dev_secrets() -> dict[str, str]:
     return {name: os.environ.get(name) or secrets.token_urlsafe(32) for name in SECRET_NAMES}
 
@@ -254,7 +250,7 @@ def _spawn(spec: ServiceSpec, env: Mapping[str, str], console: _Console) -> Mana
 def _wait_ready(url: str, name: str, services: Sequence[ManagedProcess]) -> None:
     def ready() -> bool:
         _raise_if_exited(services)
-        return _answers_200(url)
+        return answers_200(url)
 
     wait_until(ready, what=name, timeout=120, interval=0.2)
 
