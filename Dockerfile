@@ -7,8 +7,16 @@
 #       -t kairos-calendar-sync .
 #
 # EXTRA_SERVICES installs more service packages beside it, for ops commands that
-# need them: `kairos replay availability` decodes the booking event store, so the
-# availability image is built with --build-arg EXTRA_SERVICES=booking.
+# need them: `kairos replay availability` decodes the booking event store with the
+# booking package (found through its `kairos.event_sources` entry point, never
+# imported by availability's code), so the availability image is built with
+# --build-arg EXTRA_SERVICES=booking.
+#
+# An image holds the runtime library (shared/) and services only, never the dev
+# tooling (devtools/, package kairos_dev: dev stack, gateway, infrastructure
+# providers, fakes, `kairos dev`/`token`); the runtime never imports it
+# (tests/shared/test_runtime_boundary.py). A service's dev.py, which registers it
+# with the dev stack, is copied but never imported here.
 #
 # The image runs as uid 10001 on a read-only root filesystem; the only writable
 # path it needs is /tmp, which Kubernetes mounts as an emptyDir.
@@ -24,7 +32,7 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 RUN python -m venv /opt/venv
 WORKDIR /src
 
-# The shared library first: its layer is reused by every service's build.
+# The runtime library first: its layer is reused by every service's build.
 COPY shared/ shared/
 RUN --mount=type=cache,target=/root/.cache/pip pip install ./shared
 

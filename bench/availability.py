@@ -15,7 +15,7 @@ booking → slot gone through the real processes, and replay speed over 1,000,00
    is gone; then the same with min_position.
 4. Replay: a booking event store of 1,000,000 published events (cached between runs in
    the database kairos_bench_replay), rebuilt into a fresh database with
-   `kairos.replay.replay_availability`, timed by phase.
+   `availability.replay.replay_availability`, timed by phase.
 
 The load generator shares the machine's cores with the services, PostgreSQL and
 whatever else runs: each measure is repeated and the median of the rounds reported.
@@ -50,6 +50,7 @@ from aiokafka import TopicPartition
 
 import availability.rebuild as rebuild_module
 from availability.api import slots_body
+from availability.replay import replay_availability
 from availability.tables import CHANGED_CHANNEL
 from booking.application import Bookings
 from booking.domain import Booking, Service, ServiceTerms, Specialist
@@ -57,15 +58,15 @@ from booking.integration import IntegrationMapper
 from booking.schemas import ServiceFields
 from kairos.events import BOOKING_TOPIC
 from kairos.eventstore import open_application, postgres_env
-from kairos.infra import PostgresHandle, ensure_kafka, ensure_postgres, ensure_redis
 from kairos.messaging import TOPIC_PARTITIONS, make_consumer, make_producer
 from kairos.messaging.notification_log import LoggedEvent, NotificationLog
 from kairos.ordered_recorder import OrderedInsertRecorder
-from kairos.replay import replay_availability
+from kairos.settings import TopicSettings
 from kairos.slots import Interval, LocalWindow, ServiceRules, WorkingHours
 from kairos.slots import offered_slots as kairos_offered_slots
-from kairos.testing import ServiceProcess, service_env
 from kairos.timezones import iso_utc
+from kairos_dev.infra import PostgresHandle, ensure_kafka, ensure_postgres, ensure_redis
+from kairos_dev.testing import ServiceProcess, service_env
 
 # --- 1 and 2: the slot query ------------------------------------------------------
 ZONE = "Europe/Berlin"
@@ -1029,7 +1030,9 @@ def _replay_once(
         try:
             with PhaseTimers() as timers, GcPauses() as pauses:
                 started = time.perf_counter()
-                code = replay_availability(target, store, page_size=REPLAY_PAGE_SIZE, out=out)
+                code = replay_availability(
+                    target, store, page_size=REPLAY_PAGE_SIZE, topics=TopicSettings(), out=out
+                )
                 wall = time.perf_counter() - started
         finally:
             gc.enable()
@@ -1238,7 +1241,13 @@ def run() -> dict[str, Any]:
         try:
             world = _seed_world(database_url)
             started = time.perf_counter()
-            replay_availability(database_url, database_url, page_size=5000, out=io.StringIO())
+            replay_availability(
+                database_url,
+                database_url,
+                page_size=5000,
+                topics=TopicSettings(),
+                out=io.StringIO(),
+            )
             projected = time.perf_counter() - started
             env = service_env(database_url, redis.url, kafka.bootstrap)
             with _stack(env) as stack:

@@ -29,12 +29,12 @@ from availability.api import slots_body
 from availability.projector import CONSUMER, PRODUCER
 from availability.readmodel import day_bounds, load
 from availability.rebuild import rebuild
+from availability.replay import replay_availability
 from bench.availability import REPLAY_DATABASE, ZONE, World, _seed_world, naive_slots
 from booking.integration import booking_log
-from kairos.infra import ensure_postgres
 from kairos.messaging.notification_log import LoggedEvent, NotificationLog
-from kairos.replay import replay_availability
 from kairos.settings import TopicSettings
+from kairos_dev.infra import ensure_postgres
 
 PROFILE_EVENTS = 200_000
 TOP = 18

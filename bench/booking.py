@@ -27,8 +27,8 @@ import psutil  # type: ignore[import-untyped]
 from booking.application import Bookings
 from booking.schemas import ServiceFields
 from kairos.eventstore import postgres_env
-from kairos.infra import ensure_postgres, ensure_redis
-from kairos.testing import ServiceProcess, service_env
+from kairos_dev.infra import ensure_postgres, ensure_redis
+from kairos_dev.testing import ServiceProcess, service_env
 
 SPECIALISTS = 1_000
 SEQUENTIAL_REQUESTS = 2_000

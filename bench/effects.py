@@ -23,8 +23,8 @@ from pydantic import BaseModel
 
 from kairos.effects import Effect, EffectDispatcher, EffectHandler, EffectKind, record_effect
 from kairos.effects.store import create_effects_table
-from kairos.infra import ensure_postgres
-from kairos.infra.postgres import database_name
+from kairos_dev.infra import ensure_postgres
+from kairos_dev.infra.postgres import database_name
 
 EFFECTS = 10_000
 SLOW_EFFECTS = 2_000

@@ -1,4 +1,4 @@
-"""Infrastructure for every test tier, started on demand through kairos.infra.
+"""Infrastructure for every test tier, started on demand through kairos_dev.infra.
 
 Explicit URLs in the environment (DATABASE_URL, REDIS_URL, KAFKA_BOOTSTRAP_SERVERS)
 win; otherwise Docker, the machine's servers, or processes started here
@@ -12,14 +12,14 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from kairos.infra import (
+from kairos_dev.infra import (
     KafkaHandle,
     PostgresHandle,
     ensure_kafka,
     ensure_postgres,
     ensure_redis,
 )
-from kairos.infra.postgres import database_name
+from kairos_dev.infra.postgres import database_name
 
 #: Tests use Redis database 1, so a dev stack on the same machine server keeps database 0.
 TEST_REDIS_DB = 1

@@ -26,12 +26,12 @@ from availability.projector import CONSUMER, PRODUCER, apply
 from availability.tables import record_status
 from booking.integration import booking_log
 from booking.main import create_app as create_booking
-from kairos.infra import PostgresHandle
-from kairos.infra.postgres import database_name
 from kairos.messaging import specialist_partition
 from kairos.messaging.notification_log import NotificationLog
 from kairos.messaging.positions import TABLE as POSITIONS
 from kairos.messaging.positions import create_positions_table
+from kairos_dev.infra import PostgresHandle
+from kairos_dev.infra.postgres import database_name
 from tests.booking.conftest import API_NOW, booking_settings
 from tests.booking.helpers import Catalog, FrozenClock, expect
 

@@ -28,10 +28,10 @@ from availability.projector import CONSUMER, projector
 from availability.tables import SPECIALISTS
 from kairos.events import Envelope, dead_letter_topic
 from kairos.events.booking import SpecialistRegistered
-from kairos.infra import KafkaHandle, PostgresHandle
-from kairos.infra.postgres import database_name
 from kairos.messaging import EventConsumer, ensure_topics, make_consumer, make_producer
 from kairos.messaging.kafka import close_quietly
+from kairos_dev.infra import KafkaHandle, PostgresHandle
+from kairos_dev.infra.postgres import database_name
 from tests.availability.conftest import availability_settings
 from tests.shared.test_messaging_consumer import read_all
 

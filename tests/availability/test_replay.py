@@ -1,6 +1,6 @@
 """Replaying the availability read model from the booking event store.
 
-`kairos replay availability` (`kairos.replay.replay_availability`) folds the booking
+`kairos replay availability` (`availability.replay.replay_availability`) folds the booking
 log in memory, COPYs it into fresh tables, catches up, swaps them in and hands the
 live consumer's positions over (availability/rebuild.py). Checked here, on real
 PostgreSQL (and a real broker where a consumer runs):
@@ -41,12 +41,12 @@ from psycopg import sql
 from availability.main import create_app as create_availability
 from availability.projector import CONSUMER, PRODUCER, apply, projector
 from availability.rebuild import rebuild
+from availability.replay import replay_availability
 from availability.tables import CHANGED_CHANNEL, TABLES
 from booking.application import Bookings
 from booking.integration import IntegrationMapper, booking_log
 from kairos.events import REGISTRY, Envelope
 from kairos.eventstore import open_application
-from kairos.infra import KafkaHandle
 from kairos.messaging import (
     TOPIC_PARTITIONS,
     OutboxRelay,
@@ -59,10 +59,10 @@ from kairos.messaging import (
 )
 from kairos.messaging.kafka import close_quietly
 from kairos.messaging.notification_log import LoggedEvent, NotificationLog, republish
-from kairos.replay import replay_availability
 from kairos.settings import TopicSettings
 from kairos.slots import Interval, ServiceRules, WorkingHours, offered_slots
 from kairos.timezones import local_date
+from kairos_dev.infra import KafkaHandle
 from tests.availability.conftest import World, availability_settings
 from tests.booking.helpers import service_terms
 

@@ -10,9 +10,9 @@ import uuid
 import pytest
 
 from kairos.cli import main
-from kairos.infra import KafkaHandle
 from kairos.messaging.kafka import make_admin, topic_partitions
 from kairos.tail import tail
+from kairos_dev.infra import KafkaHandle
 from tests.availability.conftest import World
 
 pytestmark = pytest.mark.integration

@@ -17,8 +17,8 @@ from uuid import uuid4
 import pytest
 
 from availability.projector import projector_spec
-from kairos.infra import KafkaHandle
 from kairos.messaging import ConsumerProcess
+from kairos_dev.infra import KafkaHandle
 from tests.availability.conftest import World, availability_settings
 from tests.availability.test_replay import relaying
 

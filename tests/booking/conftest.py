@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 
 from booking.config import BookingSettings
 from booking.main import create_app
-from kairos.infra import PostgresHandle
-from kairos.infra.postgres import database_name
-from kairos.testing.services import TEST_SECRETS
+from kairos_dev.infra import PostgresHandle
+from kairos_dev.infra.postgres import database_name
+from kairos_dev.testing.services import TEST_SECRETS
 from tests.booking.helpers import (
     ADMIN_API_KEY,
     JWT_SECRET,

@@ -18,9 +18,9 @@ from booking.domain import ServiceTerms
 from booking.schemas import ServiceFields
 from kairos.auth import Authenticator
 from kairos.privacy import KeyStore, PersonalData
-from kairos.testing.services import TEST_SECRETS
+from kairos_dev.testing.services import TEST_SECRETS
 
-# The secrets every test-started service process gets (kairos.testing.service_env).
+# The secrets every test-started service process gets (kairos_dev.testing.service_env).
 ADMIN_API_KEY = TEST_SECRETS["ADMIN_API_KEY"]
 JWT_SECRET = TEST_SECRETS["JWT_SECRET"]
 MANAGE_TOKEN_SECRET = TEST_SECRETS["MANAGE_TOKEN_SECRET"]

@@ -3,14 +3,14 @@
     with booking_process(database_url, redis_url) as service:
         httpx.get(service.url + "/readyz")
 
-It is kairos.testing.ServiceProcess running `booking.main:app` with the test credentials of
+It is kairos_dev.testing.ServiceProcess running `booking.main:app` with the test credentials of
 tests/booking/helpers.py, so `Catalog(httpx.Client(base_url=service.url))` drives it.
 `service.stop(); service.start()` restarts it on the same port, database and Redis.
 """
 
 from __future__ import annotations
 
-from kairos.testing import ServiceProcess, service_env
+from kairos_dev.testing import ServiceProcess, service_env
 
 
 def booking_process(database_url: str, redis_url: str, **env: str) -> ServiceProcess:

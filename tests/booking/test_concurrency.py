@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from kairos.testing import ServiceProcess, service_env
+from kairos_dev.testing import ServiceProcess, service_env
 from tests.booking.helpers import ADMIN, ALL_DAY_EVERY_DAY, Catalog, booking_body, expect, iso
 from tests.booking.service_process import booking_process
 from tests.booking.stored import double_bookings, stored_bookings

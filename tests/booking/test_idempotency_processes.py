@@ -13,7 +13,7 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 
-from kairos.testing import ServiceProcess
+from kairos_dev.testing import ServiceProcess
 from tests.booking.helpers import ALL_DAY_EVERY_DAY, Catalog, booking_body, expect
 from tests.booking.service_process import booking_process
 from tests.booking.stored import stored_bookings

@@ -18,9 +18,10 @@ from typing import Any
 import pytest
 import yaml
 
-from kairos import gateway
 from kairos.events import dead_letter_topic
 from kairos.messaging.heartbeat import HEARTBEAT_PARTITIONS, heartbeat_topic
+from kairos_dev.gateway import Router
+from kairos_dev.registration import registered_services
 
 pytestmark = pytest.mark.unit
 
@@ -211,6 +212,23 @@ def test_pods_run_as_the_user_the_image_creates() -> None:
         assert deployment["spec"]["template"]["spec"]["securityContext"]["runAsUser"] == 10001, name
 
 
+def test_images_hold_the_runtime_and_services_never_the_dev_tooling() -> None:
+    # The build context is shared/ and services/ only, so devtools/ cannot be copied in.
+    included = [
+        line.removeprefix("!")
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.startswith("!")
+    ]
+    assert sorted(included) == ["services", "shared"]
+    instructions = [
+        line
+        for line in (ROOT / "Dockerfile").read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    installs = [line for line in instructions if "pip install" in line]
+    assert installs and not [line for line in installs if re.search("devtools|kairos-dev", line)]
+
+
 # --- configuration and secrets -------------------------------------------------
 
 
@@ -379,16 +397,19 @@ def test_the_ingress_sends_each_public_path_to_its_owner(
     assert ingress_route(ingress_paths(), request_path) == service
 
 
-def test_the_dev_gateway_has_the_ingress_routes_in_the_same_order() -> None:
-    assert ingress_paths() == gateway.ROUTES
+def test_the_dev_gateway_has_the_ingress_routes_and_tries_them_as_ingress_nginx_does() -> None:
+    # The routes the services register with the dev stack, tried longest first.
+    table = Router(registered_services()).table
+    assert sorted(table) == sorted(ingress_paths())
+    lengths = [len(path) for path, _ in table]
+    assert lengths == sorted(lengths, reverse=True)
 
 
 @pytest.mark.parametrize(("request_path", "service"), ROUTING)
 def test_the_dev_gateway_sends_each_public_path_where_the_ingress_does(
     request_path: str, service: str | None
 ) -> None:
-    # It tries the routes in the written order, ingress-nginx longest first.
-    assert gateway.route(request_path) == service
+    assert Router(registered_services())(request_path) == service
 
 
 # --- built overlays --------------------------------------------------------------

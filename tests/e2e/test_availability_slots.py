@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from kairos.infra import KafkaHandle
-from kairos.testing.services import TEST_SECRETS, ServiceProcess, service_env
+from kairos_dev.infra import KafkaHandle
+from kairos_dev.testing.services import TEST_SECRETS, ServiceProcess, service_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 

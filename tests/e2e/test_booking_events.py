@@ -46,7 +46,6 @@ from booking.domain import DayLedger
 from kairos.events import BOOKING_TOPIC, REGISTRY, Envelope
 from kairos.events.booking import BookingEvent, Payload
 from kairos.events.registry import SCHEMA_DIR
-from kairos.infra import KafkaHandle
 from kairos.messaging import (
     PREVIOUS_HEADER,
     TOPIC_PARTITIONS,
@@ -55,7 +54,8 @@ from kairos.messaging import (
     make_consumer,
     partition_for,
 )
-from kairos.testing.services import TEST_SECRETS, ServiceProcess, service_env
+from kairos_dev.infra import KafkaHandle
+from kairos_dev.testing.services import TEST_SECRETS, ServiceProcess, service_env
 
 try:  # Validate against the committed JSON Schemas fully when jsonschema is there.
     import jsonschema

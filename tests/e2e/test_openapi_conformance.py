@@ -38,10 +38,10 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from kairos.auth import Authenticator
-from kairos.gateway import Gateway
-from kairos.infra import PostgresHandle, ensure_kafka
-from kairos.infra.postgres import database_name
-from kairos.testing.services import TEST_SECRETS, ServiceProcess, service_env
+from kairos_dev.gateway import Gateway
+from kairos_dev.infra import PostgresHandle, ensure_kafka
+from kairos_dev.infra.postgres import database_name
+from kairos_dev.testing.services import TEST_SECRETS, ServiceProcess, service_env
 from tests.shared.test_gateway import Served
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.slow]

@@ -17,9 +17,9 @@ import psycopg
 import pytest
 
 from kairos.effects import effect_id
-from kairos.infra import KafkaHandle
 from kairos.messaging import applied_position
-from kairos.testing.services import ServiceProcess, service_env
+from kairos_dev.infra import KafkaHandle
+from kairos_dev.testing.services import ServiceProcess, service_env
 from tests.shared.effects_fakes import ROOT
 from tests.shared.test_messaging_consumer import (
     PARTITION,

@@ -1,4 +1,5 @@
-"""`kairos dev` runs the stack, and stops all of it when any service stops."""
+"""`kairos dev` runs the stack the services register, and stops all of it when any
+service stops."""
 
 from __future__ import annotations
 
@@ -10,10 +11,15 @@ from types import SimpleNamespace
 
 import pytest
 
-from kairos import devstack
-from kairos.devstack import SERVICES, ServiceSpec, gateway_spec, run_dev
-from kairos.gateway import Gateway, parse_upstreams
-from kairos.infra.process import free_port, port_is_free
+from kairos_dev import devstack
+from kairos_dev.devstack import Plan, ServiceSpec, gateway_spec, plan, run_dev
+from kairos_dev.gateway import Gateway, parse_upstreams
+from kairos_dev.infra.process import free_port, port_is_free
+from kairos_dev.registration import API_URL
+
+# The stack of the registered services: booking, availability, calendar-sync, video.
+PLAN = plan()
+SERVICES = PLAN.processes
 
 FAKE_API = """
 import http.server, sys
@@ -66,14 +72,12 @@ def test_dev_runner_seeds_then_stops_everything_when_a_service_exits(
     worker = ServiceSpec("worker", "fake_worker", ("fake_worker", state_file))
     out = io.StringIO()
 
-    code = run_dev(
-        services=[api, gateway, worker],
-        seed=ServiceSpec(
-            "seed", "fake_seed",
-            ("fake_seed", marker, f"http://127.0.0.1:{gateway_port}/v1/specialists", fetched),
-        ),
-        out=out,
+    seed = ServiceSpec(
+        "seed", "fake_seed",
+        ("fake_seed", marker, f"http://127.0.0.1:{gateway_port}/v1/specialists", fetched),
     )  # fmt: skip
+
+    code = run_dev(Plan((api, gateway, worker), seeds=(seed,)), out=out)
 
     assert code == 1
     output = out.getvalue()
@@ -94,7 +98,7 @@ def test_dev_runner_names_a_missing_service_module_before_starting_anything() ->
     out = io.StringIO()
     missing = ServiceSpec("relay", "booking_missing.relay", ("booking_missing.relay",))
 
-    assert run_dev(services=[missing], seed=None, out=out) == 1
+    assert run_dev(Plan((missing,)), out=out) == 1
     assert "module booking_missing.relay is not importable" in out.getvalue()
     assert "infra |" not in out.getvalue()
 
@@ -108,15 +112,15 @@ def test_dev_runner_refuses_a_taken_port() -> None:
         spec = ServiceSpec("api", "json", (sys.executable,), port=port)
         out = io.StringIO()
 
-        assert run_dev(services=[spec], seed=None, out=out) == 1
+        assert run_dev(Plan((spec,)), out=out) == 1
     assert f"port {port} on 127.0.0.1 is already in use" in out.getvalue()
 
 
 @pytest.mark.unit
 def test_the_gateway_is_the_public_origin_and_forwards_to_every_api_of_the_stack() -> None:
     *services, gateway = SERVICES
-    assert (gateway.module, gateway.port) == ("kairos.gateway", devstack.API_PORT)
-    assert gateway.ready_url == f"{devstack.API_URL}/readyz"
+    assert (gateway.module, gateway.port) == ("kairos_dev.gateway", 8000)
+    assert gateway.ready_url == f"{API_URL}/readyz"
     [(name, value)] = gateway.env
     assert name == "GATEWAY_UPSTREAMS"
     upstreams = parse_upstreams(value)
@@ -127,7 +131,9 @@ def test_the_gateway_is_the_public_origin_and_forwards_to_every_api_of_the_stack
         "booking": "http://127.0.0.1:8010",
         "availability": "http://127.0.0.1:8020",
     }
-    assert devstack.SEED.args[-1] == devstack.API_URL == "http://127.0.0.1:8000"
+    [seed] = PLAN.seeds
+    assert seed.args == ("booking.seed", "--base-url", API_URL)
+    assert API_URL == "http://127.0.0.1:8000"
 
 
 @pytest.mark.unit
@@ -157,7 +163,7 @@ def test_the_banner_shows_each_services_docs_and_metrics_and_a_slots_query() -> 
         kafka=SimpleNamespace(bootstrap="127.0.0.1:9092"),
     )  # fmt: skip
 
-    banner = "\n".join(devstack._banner(stack, {"ADMIN_API_KEY": "k"}, SERVICES))  # type: ignore[arg-type]
+    banner = "\n".join(devstack._banner(stack, {"ADMIN_API_KEY": "k"}, PLAN))  # type: ignore[arg-type]
 
     assert "http://127.0.0.1:8000 " in banner
     assert "curl 'http://127.0.0.1:8000/v1/slots?service_id=<id>&from=" in banner

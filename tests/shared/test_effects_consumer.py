@@ -23,8 +23,8 @@ from kairos.effects import (
 )
 from kairos.events import Envelope
 from kairos.events.booking import SpecialistRegistered
-from kairos.infra import KafkaHandle
 from kairos.messaging import EventConsumer, create_positions_table
+from kairos_dev.infra import KafkaHandle
 from tests.shared.test_messaging_consumer import (
     FAST,
     PARTITIONS,

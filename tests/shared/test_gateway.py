@@ -22,10 +22,10 @@ from fastapi import FastAPI
 from pydantic import BaseModel, create_model
 from starlette.types import Receive, Scope, Send
 
-from kairos.gateway import Gateway, parse_upstreams, server_config
-from kairos.infra.process import free_port
 from kairos.web import document_api, install_error_handlers
 from kairos.web.security import AnyCredential
+from kairos_dev.gateway import Gateway, parse_upstreams, server_config
+from kairos_dev.infra.process import free_port
 
 LIVE = ("booking", "availability", "calendar-sync", "video")
 
@@ -313,7 +313,7 @@ def test_python_m_kairos_gateway_serves_the_upstreams_of_its_environment(
 ) -> None:
     port = free_port()
     env = {**os.environ, "GATEWAY_UPSTREAMS": f"availability={upstreams['availability']}"}
-    command = [sys.executable, "-m", "kairos.gateway", "--port", str(port)]
+    command = [sys.executable, "-m", "kairos_dev.gateway", "--port", str(port)]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
@@ -337,7 +337,7 @@ def test_python_m_kairos_gateway_serves_the_upstreams_of_its_environment(
 def test_python_m_kairos_gateway_refuses_an_upstream_no_route_leads_to() -> None:
     env = {**os.environ, "GATEWAY_UPSTREAMS": "bookings=http://127.0.0.1:8010"}
     result = subprocess.run(
-        [sys.executable, "-m", "kairos.gateway"], env=env, capture_output=True, text=True
+        [sys.executable, "-m", "kairos_dev.gateway"], env=env, capture_output=True, text=True
     )
 
     assert result.returncode == 2

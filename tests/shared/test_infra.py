@@ -16,7 +16,7 @@ import pytest
 import redis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from kairos.infra import (
+from kairos_dev.infra import (
     Handle,
     KafkaHandle,
     PostgresHandle,
@@ -25,11 +25,11 @@ from kairos.infra import (
     ensure_postgres,
     ensure_redis,
 )
-from kairos.infra import docker as docker_detection
-from kairos.infra import handle as handle_module
-from kairos.infra import kafka as kafka_provider
-from kairos.infra import postgres as postgres_provider
-from kairos.infra import redis as redis_provider
+from kairos_dev.infra import docker as docker_detection
+from kairos_dev.infra import handle as handle_module
+from kairos_dev.infra import kafka as kafka_provider
+from kairos_dev.infra import postgres as postgres_provider
+from kairos_dev.infra import redis as redis_provider
 
 
 def _query_one(url: str, query: str) -> object:

@@ -23,7 +23,6 @@ from prometheus_client import REGISTRY as METRICS
 from kairos.events import CALENDAR_TOPIC, Envelope, dead_letter_topic
 from kairos.events.booking import OverrideCleared, Payload, ScheduleSet, SpecialistRegistered
 from kairos.events.calendar import ExternalBusyChanged
-from kairos.infra import KafkaHandle
 from kairos.messaging import (
     PREVIOUS_HEADER,
     AlreadyApplied,
@@ -40,6 +39,7 @@ from kairos.messaging import (
     record,
 )
 from kairos.messaging.heartbeat import Heartbeat, heartbeat_topic
+from kairos_dev.infra import KafkaHandle
 
 pytestmark = [pytest.mark.integration]
 

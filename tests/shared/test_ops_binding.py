@@ -8,8 +8,8 @@ from collections.abc import Callable
 import psutil
 import pytest
 
-from kairos.infra import KafkaHandle
-from kairos.testing.services import ServiceProcess, service_env
+from kairos_dev.infra import KafkaHandle
+from kairos_dev.testing.services import ServiceProcess, service_env
 
 pytestmark = [pytest.mark.integration]
 

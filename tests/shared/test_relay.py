@@ -31,7 +31,6 @@ from prometheus_client import REGISTRY as METRICS
 from kairos.events import Envelope, dead_letter_topic
 from kairos.events.booking import OverrideCleared, Payload, SpecialistRegistered
 from kairos.eventstore import postgres_env
-from kairos.infra import KafkaHandle
 from kairos.messaging import (
     PREVIOUS_HEADER,
     EventConsumer,
@@ -50,6 +49,7 @@ from kairos.messaging.relay import relay_checks
 from kairos.messaging.topic_metadata import TopicInfo, describe_topic
 from kairos.settings import TopicManagement
 from kairos.web.ops_server import ops_app
+from kairos_dev.infra import KafkaHandle
 
 pytestmark = [pytest.mark.integration]
 

@@ -17,8 +17,8 @@ from booking.config import BookingSettings, BookingStoreSettings
 from kairos import cli
 from kairos.auth import JWT_AUDIENCE, JWT_ISSUER, Authenticator
 from kairos.settings import MIN_SECRET_BYTES
-from kairos.testing import service_env
-from kairos.testing.services import TEST_SECRETS
+from kairos_dev.testing import service_env
+from kairos_dev.testing.services import TEST_SECRETS
 
 pytestmark = pytest.mark.unit
 

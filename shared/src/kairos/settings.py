@@ -41,6 +41,15 @@ Secret = Annotated[SecretStr, AfterValidator(_long_enough)]
 #: topic, and a relay or consumer refuses to start when a topic's partitions differ.
 TopicManagement = Literal["dev", "external"]
 
+# The environment variables of the settings that tools outside a service read too (the
+# ops commands, the dev stack): each is its field's name, upper-cased.
+DATABASE_URL_ENV = "DATABASE_URL"
+REDIS_URL_ENV = "REDIS_URL"
+KAFKA_BOOTSTRAP_ENV = "KAFKA_BOOTSTRAP_SERVERS"
+KAFKA_PARTITIONS_ENV = "KAFKA_PARTITIONS"
+#: "dev" or "external" (TopicManagement).
+TOPIC_MANAGEMENT_ENV = "KAFKA_TOPIC_MANAGEMENT"
+
 #: KAFKA_PARTITIONS when unset: the dev broker's topics. deploy/k8s sets its own.
 DEFAULT_PARTITIONS = 6
 

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
+import sys
 from typing import TextIO
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaConnectionError
+
+from kairos.commands import Command, setting
+from kairos.settings import KAFKA_BOOTSTRAP_ENV
 
 
 def render(key: bytes | None, value: bytes | None) -> str:
@@ -57,3 +63,26 @@ async def tail(bootstrap: str, topic: str, *, out: TextIO, max_messages: int | N
                 return
     finally:
         await consumer.stop()
+
+
+def _arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("topic")
+    parser.add_argument(
+        "--bootstrap", help=f"default: ${KAFKA_BOOTSTRAP_ENV}, the running kairos dev, :9092"
+    )
+    parser.add_argument("--max-messages", type=int, help="exit after this many messages")
+
+
+def _run(args: argparse.Namespace) -> int:
+    bootstrap = args.bootstrap or setting(KAFKA_BOOTSTRAP_ENV) or "127.0.0.1:9092"
+    try:
+        asyncio.run(tail(bootstrap, args.topic, out=sys.stdout, max_messages=args.max_messages))
+    except KeyboardInterrupt:
+        pass
+    except KafkaConnectionError:
+        print(f"kairos tail: no Kafka broker answers at {bootstrap}", file=sys.stderr)
+        return 1
+    return 0
+
+
+TAIL_COMMAND = Command("print a topic's messages from the beginning", _run, _arguments)

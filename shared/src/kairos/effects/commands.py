@@ -10,28 +10,21 @@ from uuid import UUID
 
 import psycopg
 
+from kairos.commands import Command, setting
 from kairos.effects.store import parked_effects, redrive
+from kairos.settings import DATABASE_URL_ENV
 
-Setting = Callable[[str], str | None]
+
+def _parked_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--limit", type=int, default=100)
+    _database_option(parser)
 
 
-def add_effects_command(commands: Any, setting: Setting) -> None:
-    """Register `effects` on the `kairos` command's subparsers; `setting` reads
-    DATABASE_URL (from the environment or the running dev stack)."""
-    effects = commands.add_parser("effects", help="list and re-drive parked effects")
-    actions = effects.add_subparsers(dest="action", required=True)
-
-    parked = actions.add_parser("parked", help="list parked effects with their last error")
-    parked.add_argument("--limit", type=int, default=100)
-    _database_option(parked)
-    parked.set_defaults(run=lambda args: _list(args, setting))
-
-    again = actions.add_parser("redrive", help="make parked effects due again")
-    which = again.add_mutually_exclusive_group(required=True)
+def _redrive_arguments(parser: argparse.ArgumentParser) -> None:
+    which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("ids", nargs="*", default=[], type=UUID, metavar="ID")
     which.add_argument("--all", action="store_true", help="every parked effect")
-    _database_option(again)
-    again.set_defaults(run=lambda args: _redrive(args, setting))
+    _database_option(parser)
 
 
 def _database_option(parser: argparse.ArgumentParser) -> None:
@@ -39,9 +32,9 @@ def _database_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _with_database(
-    args: argparse.Namespace, setting: Setting, action: Callable[[psycopg.Connection[Any]], int]
+    args: argparse.Namespace, action: Callable[[psycopg.Connection[Any]], int]
 ) -> int:
-    database = args.database or setting("DATABASE_URL")
+    database = args.database or setting(DATABASE_URL_ENV)
     if not database:
         print("kairos effects: set DATABASE_URL (or start `kairos dev`)", file=sys.stderr)
         return 2
@@ -53,7 +46,7 @@ def _with_database(
         return 2
 
 
-def _list(args: argparse.Namespace, setting: Setting) -> int:
+def _list(args: argparse.Namespace) -> int:
     def list_parked(conn: psycopg.Connection[Any]) -> int:
         effects = parked_effects(conn, args.limit)
         for effect in effects:
@@ -62,10 +55,10 @@ def _list(args: argparse.Namespace, setting: Setting) -> int:
         print(f"{len(effects)} parked", file=sys.stderr)
         return 0
 
-    return _with_database(args, setting, list_parked)
+    return _with_database(args, list_parked)
 
 
-def _redrive(args: argparse.Namespace, setting: Setting) -> int:
+def _redrive(args: argparse.Namespace) -> int:
     def redrive_parked(conn: psycopg.Connection[Any]) -> int:
         done = redrive(conn, None if args.all else args.ids)
         for effect_id in done:
@@ -76,4 +69,8 @@ def _redrive(args: argparse.Namespace, setting: Setting) -> int:
         print(f"{len(done)} re-driven", file=sys.stderr)
         return 1 if missing else 0
 
-    return _with_database(args, setting, redrive_parked)
+    return _with_database(args, redrive_parked)
+
+
+PARKED_COMMAND = Command("list parked effects with their last error", _list, _parked_arguments)
+REDRIVE_COMMAND = Command("make parked effects due again", _redrive, _redrive_arguments)

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import redis
 
-from kairos.infra.handle import Handle, Provider, select
-from kairos.infra.process import LOCALHOST, ManagedProcess, free_port, wait_until
+from kairos.settings import REDIS_URL_ENV
+from kairos_dev.infra.handle import Handle, Provider, select
+from kairos_dev.infra.process import LOCALHOST, ManagedProcess, free_port, wait_until
 
-REDIS_URL_ENV = "REDIS_URL"
 MACHINE_PORT = 6379
 
 

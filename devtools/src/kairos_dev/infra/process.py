@@ -13,10 +13,12 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-log = logging.getLogger("kairos.infra")
+log = logging.getLogger("kairos_dev.infra")
 
 LOCALHOST = "127.0.0.1"
 _PR_SET_PDEATHSIG = 1
@@ -43,6 +45,15 @@ def port_is_free(port: int, host: str = LOCALHOST) -> bool:
         except OSError:
             return False
         return True
+
+
+def answers_200(url: str) -> bool:
+    """True if a GET of `url` answers 200 within a second (a readiness probe)."""
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
 
 
 def _parent_death_signal(sig: int) -> Callable[[], None] | None:

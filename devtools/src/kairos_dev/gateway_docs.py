@@ -1,6 +1,6 @@
 """One API reference at the one origin: the services' OpenAPI documents merged into one.
 
-The gateway (kairos.gateway) serves the result at /openapi.json and Swagger UI at
+The gateway (kairos_dev.gateway) serves the result at /openapi.json and Swagger UI at
 /docs. Each service keeps its own document; merging takes from each only the paths
 the gateway routes to that service (its /healthz, /readyz stay its own), and all of
 its components. A component name two services define differently (two `Booking`

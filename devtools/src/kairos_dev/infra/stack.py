@@ -7,14 +7,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from kairos.infra.kafka import (
+from kairos.settings import (
+    DATABASE_URL_ENV,
     KAFKA_BOOTSTRAP_ENV,
+    REDIS_URL_ENV,
     TOPIC_MANAGEMENT_ENV,
-    KafkaHandle,
-    ensure_kafka,
 )
-from kairos.infra.postgres import DATABASE_URL_ENV, PostgresHandle, ensure_postgres
-from kairos.infra.redis import REDIS_URL_ENV, RedisHandle, ensure_redis
+from kairos_dev.infra.kafka import KafkaHandle, ensure_kafka
+from kairos_dev.infra.postgres import PostgresHandle, ensure_postgres
+from kairos_dev.infra.redis import RedisHandle, ensure_redis
 
 
 class Stack:

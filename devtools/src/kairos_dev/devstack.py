@@ -1,13 +1,14 @@
 """`kairos dev`: the whole stack in the foreground, infrastructure first, then the services.
 
-The public origin is the gateway on API_URL (kairos.gateway), which forwards to
-the services' own ports as the k8s Ingress does; GATEWAY_UPSTREAMS says where.
+The services are those registered (kairos_dev.registration): their processes, demo
+seeds, topics and banner lines. The public origin is the gateway on API_URL
+(kairos_dev.gateway), which forwards to the services' own ports as the k8s Ingress
+does; GATEWAY_UPSTREAMS says where.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime
 import importlib.util
 import logging
 import os
@@ -16,26 +17,34 @@ import signal
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
-from kairos.infra import Stack
-from kairos.infra.process import ManagedProcess, ProcessExitedError, port_is_free, wait_until
+from kairos.plugins import PluginError
+from kairos_dev.infra import Stack
+from kairos_dev.infra.process import (
+    ManagedProcess,
+    ProcessExitedError,
+    answers_200,
+    port_is_free,
+    wait_until,
+)
+from kairos_dev.registration import (
+    API_HOST,
+    API_PORT,
+    API_URL,
+    DEV_SERVICES,
+    BannerLine,
+    DevService,
+    ServiceSpec,
+    local_url,
+    registered_services,
+)
 
-API_HOST = "127.0.0.1"
-API_PORT = 8000  # the gateway: the one public origin, as the Ingress is in k8s
-API_URL = f"http://{API_HOST}:{API_PORT}"
-RELAY_OPS_PORT = 8001
-BOOKING_PORT = 8010
-AVAILABILITY_PORT = 8020
-PROJECTOR_OPS_PORT = 8021
 DEV_DATABASE = "kairos_dev"
-EVENTS_TOPIC = "booking.events.v1"
 SECRET_NAMES = ("ADMIN_API_KEY", "JWT_SECRET", "MANAGE_TOKEN_SECRET")
 # Kept in the state directory across runs, like the database: new ones would make every
 # person stored so far read as erased (kairos.privacy).
@@ -44,81 +53,61 @@ STATE_DIR_ENV = "KAIROS_STATE_DIR"
 STATE_FILE = "dev.env"
 
 
-def _local(port: int) -> str:
-    return f"http://{API_HOST}:{port}"
-
-
-@dataclass(frozen=True)
-class ServiceSpec:
-    """One process of the stack, run as `python -m <args>`."""
-
-    name: str
-    module: str  # must be importable before anything starts
-    args: tuple[str, ...]
-    port: int | None = None  # must be free before anything starts
-    ready_url: str | None = None  # polled until it answers 200
-    env: tuple[tuple[str, str], ...] = ()  # extra environment for this process only
-    url: str | None = None  # its own HTTP server, shown in the banner (/metrics, and /docs if api)
-    api: bool = False  # serves an API with its OpenAPI docs at /docs
+class DevStackError(RuntimeError):
+    """The stack cannot start or keep running; the message says why."""
 
 
 def gateway_spec(port: int, upstreams: Mapping[str, str]) -> ServiceSpec:
-    """The dev gateway (kairos.gateway) on `port`, forwarding to {service: base URL}."""
+    """The dev gateway (kairos_dev.gateway) on `port`, forwarding to {service: base URL}."""
     return ServiceSpec(
         "gateway",
-        "kairos.gateway",
-        ("kairos.gateway", "--host", API_HOST, "--port", str(port)),
+        "kairos_dev.gateway",
+        ("kairos_dev.gateway", "--host", API_HOST, "--port", str(port)),
         port=port,
-        ready_url=f"{_local(port)}/readyz",
+        ready_url=f"{local_url(port)}/readyz",
         env=(("GATEWAY_UPSTREAMS", ",".join(f"{k}={v}" for k, v in upstreams.items())),),
     )
 
 
-# What the gateway forwards to (service names as in kairos.gateway.ROUTES). Routes
-# to services not listed here (calendar-sync, video: no API yet) answer 502.
-GATEWAY_UPSTREAMS = {"booking": _local(BOOKING_PORT), "availability": _local(AVAILABILITY_PORT)}
+@dataclass(frozen=True)
+class Plan:
+    """What `kairos dev` runs, and what its banner shows."""
+
+    processes: tuple[ServiceSpec, ...]
+    seeds: tuple[ServiceSpec, ...] = ()
+    topics: tuple[str, ...] = ()
+    hints: tuple[BannerLine, ...] = ()
 
 
-def _api(name: str, app: str, port: int) -> ServiceSpec:
-    """A service's API: `uvicorn <app>` on `port`."""
-    return ServiceSpec(
-        name,
-        app.partition(":")[0],
-        ("uvicorn", app, "--host", API_HOST, "--port", str(port)),
-        port=port,
-        ready_url=f"{_local(port)}/readyz",
-        url=_local(port),
-        api=True,
+def plan(services: Sequence[DevService] | None = None) -> Plan:
+    """The stack of `services` (default: the registered ones, kairos_dev.registration):
+    their processes, then the gateway, forwarding to each one's API."""
+    services = registered_services() if services is None else services
+    upstreams = {
+        service.name: api.url
+        for service in services
+        if (api := service.api) is not None and api.url is not None
+    }
+    processes = (
+        *(process for service in services for process in service.processes),
+        # Last, so the stack counts as up once the public origin answers; its own
+        # readiness does not depend on the upstreams, so the order is not required.
+        gateway_spec(API_PORT, upstreams),
+    )
+    _check_distinct("process name", [process.name for process in processes])
+    _check_distinct("port", [process.port for process in processes if process.port is not None])
+    return Plan(
+        processes,
+        seeds=tuple(service.seed for service in services if service.seed is not None),
+        topics=tuple(topic for service in services for topic in service.topics),
+        hints=tuple(line for s in services if s.hints is not None for line in s.hints(API_URL)),
     )
 
 
-def _worker(name: str, module: str, port: int, port_env: str) -> ServiceSpec:
-    """A worker (`python -m <module>`) serving only ops endpoints, on the port in `port_env`."""
-    return ServiceSpec(
-        name,
-        module,
-        (module,),
-        port=port,
-        ready_url=f"{_local(port)}/readyz",
-        env=((port_env, str(port)),),
-        url=_local(port),
-    )
-
-
-SERVICES: tuple[ServiceSpec, ...] = (
-    _api("booking-api", "booking.main:app", BOOKING_PORT),
-    _worker("relay", "booking.relay", RELAY_OPS_PORT, "RELAY_OPS_PORT"),
-    _api("availability", "availability.main:app", AVAILABILITY_PORT),
-    _worker("projector", "availability.projector", PROJECTOR_OPS_PORT, "PROJECTOR_OPS_PORT"),
-    # Last, so the stack counts as up once the public origin answers; its own
-    # readiness does not depend on the upstreams, so the order is not required.
-    gateway_spec(API_PORT, GATEWAY_UPSTREAMS),
-)
-SEED = ServiceSpec("seed", "booking.seed", ("booking.seed", "--base-url", API_URL))
-
-
-class DevStackError(RuntimeError):
-    """The stack cannot start or keep running; the message says why."""
+def _check_distinct(what: str, values: Sequence[object]) -> None:
+    """Two services' registrations must not claim the same port or process name."""
+    if repeated := sorted({str(v) for v in values if values.count(v) > 1}):
+        raise DevStackError(f"{what} {', '.join(repeated)} is registered twice ({DEV_SERVICES})")
 
 
 def state_dir() -> Path:
@@ -201,14 +190,6 @@ def _check_port(spec: ServiceSpec) -> None:
         )
 
 
-def _answers_200(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
-
-
 def _dev_secrets() -> dict[str, str]:
     fresh = {name: os.environ.get(name) or secrets.token_urlsafe(32) for name in SECRET_NAMES}
     return {**fresh, **{name: _lasting_secret(name) for name in LASTING_SECRET_NAMES}}
@@ -241,30 +222,35 @@ def _command(*args: str) -> str:
     return " ".join([program, *args])
 
 
-def _banner(stack: Stack, env: Mapping[str, str], services: Sequence[ServiceSpec]) -> list[str]:
-    today = datetime.date.today()
-    week = f"from={today}&to={today + datetime.timedelta(days=6)}&timezone=Europe/London"
+def _banner(stack: Stack, env: Mapping[str, str], stack_plan: Plan) -> list[str]:
+    def line(label: str, text: str) -> str:
+        return f"  {label:<15} {text}"
+
     lines = [
         "",
         "Kairos dev stack is up. Ctrl-C stops everything.",
-        f"  API             {API_URL}  (every /v1 path, routed as the k8s Ingress does)",
-        f"  API reference   {API_URL}/docs  (every service's OpenAPI document, merged)",
-        f"  Slots           curl '{API_URL}/v1/slots?service_id=<id>&{week}'",
-        "                  (<id>: a service id the seed printed above)",
+        line("API", f"{API_URL}  (every /v1 path, routed as the k8s Ingress does)"),
+        line("API reference", f"{API_URL}/docs  (every service's OpenAPI document, merged)"),
+        *(line(label, text) for label, text in stack_plan.hints),
     ]
-    for spec in services:
+    for spec in stack_plan.processes:
         if spec.url is not None:
             docs = f"docs {spec.url}/docs  " if spec.api else ""
-            lines.append(f"  {spec.name:<15} {docs}metrics {spec.url}/metrics")
+            lines.append(line(spec.name, f"{docs}metrics {spec.url}/metrics"))
+    topics = f"  topic {', '.join(stack_plan.topics)}" if stack_plan.topics else ""
     return [
         *lines,
-        f"  PostgreSQL      {stack.database_url}",
-        f"  Redis           {stack.redis.url}",
-        f"  Kafka           {stack.kafka.bootstrap}  topic {EVENTS_TOPIC}",
-        f"  Admin API key   {env['ADMIN_API_KEY']}",
-        f"                  send it as: Authorization: Bearer {env['ADMIN_API_KEY']}",
-        f"  Watch events    {_command('tail', EVENTS_TOPIC)}",
-        f"  Specialist JWT  {_command('token', '<specialist-id>')}",
+        line("PostgreSQL", stack.database_url),
+        line("Redis", stack.redis.url),
+        line("Kafka", stack.kafka.bootstrap + topics),
+        line("Admin API key", env["ADMIN_API_KEY"]),
+        line("", f"send it as: Authorization: Bearer {env['ADMIN_API_KEY']}"),
+        *(
+            [line("Watch events", _command("tail", stack_plan.topics[0]))]
+            if stack_plan.topics
+            else []
+        ),
+        line("Specialist JWT", _command("token", "<specialist-id>")),
         "",
     ]
 
@@ -279,7 +265,7 @@ def _spawn(spec: ServiceSpec, env: Mapping[str, str], console: _Console) -> Mana
 def _wait_ready(url: str, name: str, services: Sequence[ManagedProcess]) -> None:
     def ready() -> bool:
         _raise_if_exited(services)
-        return _answers_200(url)
+        return answers_200(url)
 
     wait_until(ready, what=name, timeout=120, interval=0.2)
 
@@ -301,18 +287,15 @@ def _run_seed(
 
 
 def run_dev(
-    *,
-    services: Sequence[ServiceSpec] = SERVICES,
-    seed: ServiceSpec | None = SEED,
-    fresh: bool = False,
-    out: TextIO = sys.stdout,
+    stack_plan: Plan | None = None, *, fresh: bool = False, out: TextIO = sys.stdout
 ) -> int:
-    """Run the stack until Ctrl-C/SIGTERM (exit 0) or until a service dies (exit 1)."""
+    """Run the stack (default: the registered services' plan()) until Ctrl-C/SIGTERM
+    (exit 0) or until a service dies (exit 1)."""
     console = _Console(out)
     say = console.printer("kairos")
     handler = logging.StreamHandler(out)
     handler.setFormatter(logging.Formatter(f"{'infra':>{console.width}} | %(message)s"))
-    infra_log = logging.getLogger("kairos.infra")
+    infra_log = logging.getLogger("kairos_dev.infra")
     infra_log.addHandler(handler)
     previous_level = infra_log.level
     infra_log.setLevel(logging.INFO)
@@ -321,7 +304,9 @@ def run_dev(
     stack: Stack | None = None
     running: list[ManagedProcess] = []
     try:
-        for spec in [*services, *([seed] if seed else [])]:
+        stack_plan = plan() if stack_plan is None else stack_plan
+        services = stack_plan.processes
+        for spec in [*services, *stack_plan.seeds]:
             _check_module(spec)
             _check_port(spec)
         stack = Stack.start(database=DEV_DATABASE, postgres_data_dir=state_dir() / "postgres")
@@ -337,19 +322,20 @@ def run_dev(
             if spec.ready_url is not None:
                 say(f"waiting for {spec.ready_url}")
                 _wait_ready(spec.ready_url, spec.name, running)
-        if seed is not None and (code := _run_seed(seed, env, console, running)):
-            say(f"warning: {seed.name} exited with code {code}; the stack keeps running")
+        for seed in stack_plan.seeds:
+            if code := _run_seed(seed, env, console, running):
+                say(f"warning: {seed.name} exited with code {code}; the stack keeps running")
         state = {"KAIROS_DEV_PID": str(os.getpid()), **stack.env()}
         state |= {name: env[name] for name in SECRET_NAMES}
         with _state_file(state):
-            console.raw("\n".join(_banner(stack, env, services)))
+            console.raw("\n".join(_banner(stack, env, stack_plan)))
             while True:
                 _raise_if_exited(running)
                 time.sleep(0.2)
     except KeyboardInterrupt:
         say("stopping")
         return 0
-    except (DevStackError, ProcessExitedError, TimeoutError) as exc:
+    except (DevStackError, PluginError, ProcessExitedError, TimeoutError) as exc:
         say(f"error: {exc}; stopping")
         return 1
     finally:

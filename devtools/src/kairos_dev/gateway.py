@@ -2,18 +2,19 @@
 
 API.md promises one origin for every service. In Kubernetes that is the Ingress
 (deploy/k8s/base/ingress.yaml); in `kairos dev` it is this small reverse proxy.
-ROUTES is the Ingress's path table, in the same order; tests/deploy checks that
-the two never drift apart.
+Its path table is the routes the services register (kairos_dev.registration), tried
+longest first as ingress-nginx tries the Ingress's; tests/deploy checks that the two
+tables never drift apart.
 
 Run it as
 
     GATEWAY_UPSTREAMS=booking=http://127.0.0.1:8010,availability=http://127.0.0.1:8020 \\
-        python -m kairos.gateway --host 127.0.0.1 --port 8000
+        python -m kairos_dev.gateway --host 127.0.0.1 --port 8000
 
 GATEWAY_UPSTREAMS holds comma-separated `service=base-url` pairs. The service
-names are the backends of ROUTES (the k8s Service names: booking, availability,
-calendar-sync, video); an unknown name is refused at start, so a typo cannot
-silently leave a service unrouted.
+names are those of the registered services with routes (the k8s Service names);
+an unknown name is refused at start, so a typo cannot silently leave a service
+unrouted.
 
 Method, path, query, headers and body go on unchanged, less hop-by-hop headers,
 with X-Forwarded-For/-Proto/-Host added; status, headers and body come back the
@@ -24,7 +25,7 @@ without an upstream (one not written yet) or one that does not answer, 504
 without asking the upstreams, so it can start before, after or without them.
 
 It also serves the one API reference of this origin: /openapi.json, the documents
-of its upstreams merged (kairos.gateway_docs), and /docs, Swagger UI from local
+of its upstreams merged (kairos_dev.gateway_docs), and /docs, Swagger UI from local
 assets (kairos.web.docs).
 
 Header values go on as the bytes they arrived as (obs-text, e.g. UTF-8 in an
@@ -56,32 +57,14 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from kairos.gateway_docs import TITLE, merge_documents
 from kairos.web.docs import DOCS_PATH, docs_routes
 from kairos.web.errors import http_error_response
+from kairos_dev.gateway_docs import TITLE, merge_documents
+from kairos_dev.registration import DevService, registered_services
 
-log = logging.getLogger("kairos.gateway")
+log = logging.getLogger("kairos_dev.gateway")
 
-# (path regex, service), exactly as deploy/k8s/base/ingress.yaml lists them.
-# The first match wins here; ingress-nginx tries the longest path first instead,
-# which is why the Ingress keeps every specific path longer than the general one
-# it overrides. Both orders then give the same answer.
-ROUTES: list[tuple[str, str]] = [
-    (r"/v1/bookings/[^/]+/(join|session|notes)(/|$)", "video"),
-    (r"/v1/webhooks/livekit(/|$)", "video"),
-    (r"/v1/specialists/[^/]+/calendars(/|$)", "calendar-sync"),
-    (r"/v1/webhooks/(google|microsoft)(/|$)", "calendar-sync"),
-    (r"/v1/calendars(/|$)", "calendar-sync"),
-    (r"/v1/slots(/|$)", "availability"),
-    (r"/v1/specialists(/|$)", "booking"),
-    (r"/v1/services(/|$)", "booking"),
-    (r"/v1/bookings(/|$)", "booking"),
-]
-SERVICES = tuple(dict.fromkeys(service for _, service in ROUTES))
 UPSTREAMS_ENV = "GATEWAY_UPSTREAMS"
-
-# ingress-nginx matches case-insensitively (`location ~*`); so do we.
-_COMPILED = [(re.compile(pattern, re.IGNORECASE), service) for pattern, service in ROUTES]
 
 # Long enough for any request of this API, short enough that a hung upstream
 # surfaces as an error rather than a client that waits forever.
@@ -110,12 +93,31 @@ OPENAPI_PATH = "/openapi.json"
 DOCUMENT_TIMEOUT = 5.0
 
 
-def route(path: str) -> str | None:
-    """The service that serves `path`, or None if no route matches."""
-    for pattern, service in _COMPILED:
-        if pattern.match(path):
-            return service
-    return None
+def routes_of(services: Iterable[DevService]) -> list[tuple[str, str]]:
+    """(path regex, service) of `services`, in the order they are tried: longest first,
+    as ingress-nginx writes regex locations (the first match wins); which is why a path
+    that overrides a more general one of another service must be the longer."""
+    table = [(path, service.name) for service in services for path in service.routes]
+    return sorted(table, key=lambda entry: (-len(entry[0]), entry[0]))
+
+
+class Router:
+    """The service that serves a path, by the routes of `services` (routes_of)."""
+
+    def __init__(self, services: Iterable[DevService]) -> None:
+        services = list(services)
+        #: The services routes lead to, in the order given (their documents' order in
+        #: the merged reference: a later one's clashing component names are prefixed).
+        self.services = tuple(service.name for service in services if service.routes)
+        self.table = routes_of(services)
+        # ingress-nginx matches case-insensitively (`location ~*`); so do we.
+        self._compiled = [(re.compile(path, re.IGNORECASE), name) for path, name in self.table]
+
+    def __call__(self, path: str) -> str | None:
+        for pattern, service in self._compiled:
+            if pattern.match(path):
+                return service
+        return None
 
 
 def parse_upstreams(text: str) -> dict[str, str]:
@@ -139,10 +141,19 @@ def parse_upstreams(text: str) -> dict[str, str]:
 class Gateway:
     """The ASGI app: route, forward, and answer for upstreams that cannot."""
 
-    def __init__(self, upstreams: Mapping[str, str], *, timeout: httpx.Timeout = TIMEOUT) -> None:
-        if unknown := sorted(set(upstreams) - set(SERVICES)):
+    def __init__(
+        self,
+        upstreams: Mapping[str, str],
+        *,
+        services: Iterable[DevService] | None = None,
+        timeout: httpx.Timeout = TIMEOUT,
+    ) -> None:
+        """Routes to `services` (default: the registered ones) by their routes."""
+        self.route = Router(registered_services() if services is None else services)
+        routed = self.route.services
+        if unknown := sorted(set(upstreams) - set(routed)):
             raise ValueError(
-                f"no route leads to {', '.join(unknown)}; services are {', '.join(SERVICES)}"
+                f"no route leads to {', '.join(unknown)}; services are {', '.join(routed)}"
             )
         self.upstreams = {name: url.rstrip("/") for name, url in upstreams.items()}
         self._timeout = timeout
@@ -206,7 +217,7 @@ class Gateway:
         if path in (OPENAPI_PATH, DOCS_PATH) or path.startswith(DOCS_PATH + "/"):
             await self._reference(scope, receive, send)
             return
-        service = route(path)
+        service = self.route(path)
         if service is None:
             await _send_error(send, 404, "not_found", f"no service serves {path}", {"path": path})
             return
@@ -277,11 +288,11 @@ class Gateway:
     async def _openapi(self, _: Request) -> JSONResponse:
         """The documents of the running upstreams, merged; those that cannot be fetched
         are named in the description rather than failing the whole reference."""
-        services = [service for service in SERVICES if service in self.upstreams]
+        services = [service for service in self.route.services if service in self.upstreams]
         fetched = await asyncio.gather(*(self._document(service) for service in services))
         documents = {s: d for s, d in zip(services, fetched, strict=True) if isinstance(d, dict)}
         missing = {s: d for s, d in zip(services, fetched, strict=True) if isinstance(d, str)}
-        return JSONResponse(merge_documents(documents, route, missing))
+        return JSONResponse(merge_documents(documents, self.route, missing))
 
     async def _document(self, service: str) -> dict[str, Any] | str:
         """`service`'s OpenAPI document, or why it could not be had."""
@@ -381,7 +392,7 @@ def server_config(gateway: Gateway, host: str, port: int) -> uvicorn.Config:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m kairos.gateway",
+        prog="python -m kairos_dev.gateway",
         description=f"Dev reverse proxy; upstreams from ${UPSTREAMS_ENV} (service=url,...).",
     )
     parser.add_argument("--host", default="127.0.0.1")
@@ -394,7 +405,7 @@ def main(argv: list[str] | None = None) -> None:
         gateway = Gateway(parse_upstreams(os.environ.get(UPSTREAMS_ENV, "")))
     except ValueError as exc:
         parser.exit(2, f"gateway: {UPSTREAMS_ENV}: {exc}\n")
-    for service in SERVICES:
+    for service in gateway.route.services:
         print(f"{service} -> {gateway.upstreams.get(service, 'not running (502)')}", flush=True)
     uvicorn.Server(server_config(gateway, args.host, args.port)).run()
 

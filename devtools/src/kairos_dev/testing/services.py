@@ -5,13 +5,11 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Self
 
-from kairos.infra.process import ManagedProcess, free_port, wait_until
+from kairos_dev.infra.process import ManagedProcess, answers_200, free_port, wait_until
 
 TEST_SECRETS = {
     # At least 32 bytes each, as the services require (kairos.settings).
@@ -41,14 +39,6 @@ def service_env(
         **TEST_SECRETS,
         **extra,
     }
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
 
 
 class ServiceProcess:
@@ -100,7 +90,7 @@ class ServiceProcess:
     def start(self, timeout: float = 60) -> Self:
         self._process.start()
         wait_until(
-            lambda: _answers(self.url + self.ready_path),
+            lambda: answers_200(self.url + self.ready_path),
             what=self.name,
             timeout=timeout,
             process=self._process,

@@ -8,9 +8,9 @@ from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Literal, Self, TypeVar
 
-from kairos.infra.docker import docker_engine
+from kairos_dev.infra.docker import docker_engine
 
-log = logging.getLogger("kairos.infra")
+log = logging.getLogger("kairos_dev.infra")
 
 Provider = Literal["env", "docker", "machine", "own"]
 PROVIDER_ORDER: tuple[Provider, ...] = ("env", "docker", "machine", "own")

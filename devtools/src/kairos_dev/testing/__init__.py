@@ -1,5 +1,5 @@
 """Helpers for tests and benchmarks: real service processes on free ports."""
 
-from kairos.testing.services import ServiceProcess, service_env
+from kairos_dev.testing.services import ServiceProcess, service_env
 
 __all__ = ["ServiceProcess", "service_env"]

@@ -1,0 +1,20 @@
+"""Booking in `kairos dev` (entry point `kairos.dev_services`, read by kairos_dev only):
+its API and outbox relay, the demo seed, and the public paths that are booking's."""
+
+from __future__ import annotations
+
+from kairos.events import BOOKING_TOPIC
+from kairos_dev.registration import API_URL, DevService, api, one_off, worker
+
+SERVICE = DevService(
+    "booking",
+    # Everything about specialists, services and bookings that a longer path of another
+    # service does not claim (as in deploy/k8s/base/ingress.yaml).
+    routes=(r"/v1/specialists(/|$)", r"/v1/services(/|$)", r"/v1/bookings(/|$)"),
+    processes=(
+        api("booking-api", "booking.main:app", port=8010),
+        worker("relay", "booking.relay", port=8001, port_env="RELAY_OPS_PORT"),
+    ),
+    seed=one_off("seed", "booking.seed", "--base-url", API_URL),
+    topics=(BOOKING_TOPIC,),
+)
