@@ -27,15 +27,15 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from availability.projector import projector_spec
+from availability.replay import replay_availability
 from kairos.events import REGISTRY, Envelope
 from kairos.events.booking import SlotRequested, SpecialistRegistered
-from kairos_dev.infra import KafkaHandle
 from kairos.messaging import TOPIC_PARTITIONS, ensure_topics, make_producer
 from kairos.messaging.kafka import close_quietly
 from kairos.messaging.notification_log import NotificationLog, republish
 from kairos.privacy import ERASED, KeyStore, PersonalData
-from availability.replay import replay_availability
 from kairos.settings import TopicSettings
+from kairos_dev.infra import KafkaHandle
 from kairos_dev.testing.services import TEST_SECRETS
 from tests.availability.conftest import World, availability_settings, running_world
 from tests.booking.helpers import ADMIN, bearer, expect, specialist_jwt

@@ -46,6 +46,7 @@ from booking.domain import DayLedger
 from kairos.events import BOOKING_TOPIC, REGISTRY, Envelope
 from kairos.events.booking import BookingEvent, Payload
 from kairos.events.registry import SCHEMA_DIR
+from kairos.events.sealed import as_sealed
 from kairos.messaging import (
     PREVIOUS_HEADER,
     TOPIC_PARTITIONS,
@@ -56,6 +57,7 @@ from kairos.messaging import (
 )
 from kairos_dev.infra import KafkaHandle
 from kairos_dev.testing.services import TEST_SECRETS, ServiceProcess, service_env
+from tests.booking.helpers import reveal
 
 try:  # Validate against the committed JSON Schemas fully when jsonschema is there.
     import jsonschema
@@ -547,21 +549,27 @@ class Act:
     duration: timedelta
 
 
-def act_on(envelope: Envelope) -> Act:
-    """The consumer's side: one envelope, decoded by the contract, and nothing else."""
+def act_on(envelope: Envelope, database: str) -> Act:
+    """The consumer's side: one envelope, decoded by the contract, its personal fields
+    opened through the key store (kairos.privacy), and nothing else."""
     event = REGISTRY.decode(envelope)
     assert isinstance(event, BookingEvent) and event.booking is not None, envelope.type
     b = event.booking
     return Act(
         b.status,
-        b.client.contact.email,
+        reveal(database, b.client.contact.email),
         b.client.timezone,
-        b.specialist.contact.name,
-        b.specialist.contact.email,
+        reveal(database, b.specialist.contact.name),
+        reveal(database, b.specialist.contact.email),
         b.service.name,
         b.starts_at,
         b.ends_at - b.starts_at,
     )
+
+
+def opened(stack: Stack, data: dict[str, Any], *personal: str) -> dict[str, Any]:
+    """`data` with its `personal` fields revealed."""
+    return {k: reveal(stack.database, v) if k in personal else v for k, v in data.items()}
 
 
 def _instant(text: str) -> datetime:
@@ -889,7 +897,9 @@ async def test_a_booking_over_http_reaches_the_topic_as_documented_integration_e
         if str(m.envelope.specialist_id) == offer.specialist_id
     ]
     registered = next(e for e in of_offer if e.type == "SpecialistRegistered")
-    assert registered.data == {
+    # Personal fields travel sealed (ARCHITECTURE.md rule 7); a consumer opens them.
+    assert as_sealed(registered.data["name"]) and as_sealed(registered.data["email"])
+    assert opened(stack, registered.data, "name", "email") == {
         "specialist_id": offer.specialist_id,
         "name": "Dr E2E 0",
         "email": "e2e-0@example.com",
@@ -920,13 +930,14 @@ async def test_a_booking_over_http_reaches_the_topic_as_documented_integration_e
     requested = next(
         m.envelope for m in messages if m.envelope.data.get("booking_id") == bookings[1].id
     )
-    assert requested.data["client"] == {
+    assert opened(stack, requested.data["client"], "name", "email") == {
         "name": "Client 1",
         "email": "client-1@example.com",
         "timezone": "Europe/Berlin",
         "phone": None,
     }
-    assert requested.data["notes"] == "booking #1"
+    assert as_sealed(requested.data["notes"])
+    assert reveal(stack.database, requested.data["notes"]) == "booking #1"
     assert _instant(requested.data["ends_at"]) - _instant(requested.data["starts_at"]) == DURATION
 
     # Cancel → BookingCancelled, after the confirmation.
@@ -956,7 +967,7 @@ async def test_a_booking_over_http_reaches_the_topic_as_documented_integration_e
     # A consumer acts on a confirmation, a move or a cancellation from its envelope alone:
     # who to tell, when, and about what (issue 8, events a consumer can act on alone).
     acted = {
-        (m.envelope.type, str(m.envelope.aggregate_id)): act_on(m.envelope)
+        (m.envelope.type, str(m.envelope.aggregate_id)): act_on(m.envelope, stack.database)
         for m in messages
         if m.envelope.type in ("BookingConfirmed", "BookingRescheduled", "BookingCancelled")
     }
