@@ -10,7 +10,12 @@ SERVICE = DevService(
     "booking",
     # Everything about specialists, services and bookings that a longer path of another
     # service does not claim (as in deploy/k8s/base/ingress.yaml).
-    routes=(r"/v1/specialists(/|$)", r"/v1/services(/|$)", r"/v1/bookings(/|$)"),
+    routes=(
+        r"/v1/specialists(/|$)",
+        r"/v1/services(/|$)",
+        r"/v1/bookings(/|$)",
+        r"/v1/privacy(/|$)",
+    ),
     processes=(
         api("booking-api", "booking.main:app", port=8010),
         worker("relay", "booking.relay", port=8001, port_env="RELAY_OPS_PORT"),
