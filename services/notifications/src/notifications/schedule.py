@@ -7,7 +7,7 @@ and recorded on its own. A reminder whose time has already passed when the
 booking is made (or moved) is not scheduled: a booking made 30 minutes ahead
 gets only the 15-minute reminder, never a burst of late ones.
 
-Due times are instants (start − offset, computed in UTC), so a DST change between
+Due times are instants (start - offset, computed in UTC), so a DST change between
 the booking and its reminder moves nothing: "24 h before" is 24 real hours.
 """
 
