@@ -14,7 +14,6 @@ from decimal import Decimal
 from uuid import UUID
 
 from kairos.events.booking import BookingSnapshot
-
 from notifications.contacts import Contact, contact_of
 
 

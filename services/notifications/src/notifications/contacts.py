@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kairos.events.booking import BookingSnapshot
-
 from notifications.schedule import Recipient
 
 

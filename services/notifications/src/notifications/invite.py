@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Literal
 from uuid import UUID
 
-from icalendar import Calendar, Event, vCalAddress
+from icalendar import STATUS, Calendar, Event, vCalAddress
 
 from notifications.appointment import Appointment, Links
 from notifications.contacts import Contact
@@ -61,7 +61,7 @@ def invite(
         start=appointment.starts_at.astimezone(UTC),
         end=appointment.ends_at.astimezone(UTC),
         summary=f"{appointment.service_name} with {specialist.name}",
-        status="CANCELLED" if method == "CANCEL" else "CONFIRMED",
+        status=STATUS.CANCELLED if method == "CANCEL" else STATUS.CONFIRMED,
         organizer=_address(specialist),
     )
     if method != "PUBLISH":

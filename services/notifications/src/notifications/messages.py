@@ -22,9 +22,9 @@ from typing import Any, Literal
 from uuid import UUID
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
 from kairos.providers.mail import Attachment, OutgoingMail
 from kairos.timezones import zone
-
 from notifications.appointment import Appointment, Links, Person
 from notifications.invite import CONTENT_TYPE, Method
 from notifications.schedule import Recipient
