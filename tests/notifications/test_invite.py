@@ -3,6 +3,7 @@ through a real CalDAV server (Radicale) where a reschedule replaces the entry.""
 
 from __future__ import annotations
 
+import os
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import replace
@@ -99,7 +100,7 @@ def caldav(tmp_path: Path) -> Iterator[str]:
         "--logging-level",
         "warning",
     ]
-    with ServiceProcess("radicale", args, {}, port, ready_path="/.web/") as server:
+    with ServiceProcess("radicale", args, os.environ, port, ready_path="/.web/") as server:
         collection = f"{server.url}/ada/kairos/"
         _request("MKCALENDAR", collection)
         yield collection
