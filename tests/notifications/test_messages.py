@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
-from typing import get_args
-from uuid import uuid4
+from typing import Any, get_args
 
 import pytest
 
-from notifications.appointment import Links
+from kairos.providers.mail import OutgoingMail
+from notifications.appointment import Appointment, Links
 from notifications.messages import (
     INVITE_METHODS,
     MessageKind,
@@ -19,6 +19,7 @@ from notifications.messages import (
     compose,
     short_text,
 )
+from notifications.schedule import Recipient
 from tests.notifications.conftest import make_appointment
 
 pytestmark = pytest.mark.unit
@@ -36,23 +37,33 @@ OPTIONS = MessageOptions(
 KINDS: tuple[MessageKind, ...] = get_args(MessageKind)
 
 
+def mail(
+    kind: MessageKind,
+    links: Links,
+    appointment: Appointment | None = None,
+    recipient: Recipient = "client",
+    **keywords: Any,
+) -> OutgoingMail:
+    """`compose` with this file's sender and date (and a new booking unless given)."""
+    appointment = appointment or make_appointment(START)
+    return compose(
+        kind, appointment, recipient, links, sender=SENDER, date=SENT, **{"version": 0, **keywords}
+    )
+
+
 def test_a_client_in_new_york_and_a_specialist_in_kolkata_each_see_both_times(
     links: Links,
 ) -> None:
     appointment = make_appointment(START)
 
-    to_client = compose(
-        "confirmation", appointment, "client", links, version=0, sender=SENDER, date=SENT
-    )
-    to_specialist = compose(
-        "new_booking", appointment, "specialist", links, version=0, sender=SENDER, date=SENT
-    )
+    to_client = mail("confirmation", links, appointment)
+    to_specialist = mail("new_booking", links, appointment, "specialist")
 
     new_york = "Wed 10 Jun 2026, 10:00 EDT (America/New_York)"
     kolkata = "Wed 10 Jun 2026, 19:30 IST (Asia/Kolkata)"
-    for mail in (to_client, to_specialist):
-        assert new_york in mail.text and kolkata in mail.text
-        assert new_york in mail.html and kolkata in mail.html
+    for sent in (to_client, to_specialist):
+        assert new_york in sent.text and kolkata in sent.text
+        assert new_york in (sent.html or "") and kolkata in (sent.html or "")
     assert to_client.to == ("ada@client.example",)
     assert to_specialist.to == ("priya@clinic.example",)
     assert new_york in to_client.subject  # each reads their own time first
@@ -63,17 +74,9 @@ def test_a_client_in_new_york_and_a_specialist_in_kolkata_each_see_both_times(
 def test_the_client_message_carries_service_specialist_price_policy_and_links(
     links: Links,
 ) -> None:
-    mail = compose(
-        "confirmation",
-        make_appointment(START),
-        "client",
-        links,
-        version=0,
-        sender=SENDER,
-        date=SENT,
-    )
+    sent = mail("confirmation", links)
 
-    for text in (mail.text, mail.html):
+    for text in (sent.text, sent.html or ""):
         assert "First consultation" in text
         assert "Dr. Priya Rao" in text
         assert "80.00 EUR" in text
@@ -84,42 +87,30 @@ def test_the_client_message_carries_service_specialist_price_policy_and_links(
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_every_kind_renders_a_subject_text_and_html(kind: MessageKind, links: Links) -> None:
-    recipient = "specialist" if kind in ("approval_request", "new_booking") else "client"
-    mail = compose(
-        kind,
-        make_appointment(START),
-        recipient,
-        links,
-        version=2,
-        sender=SENDER,
-        date=SENT,
-        invite=b"BEGIN:VCALENDAR" if kind in INVITE_METHODS else None,
-        options=OPTIONS,
-    )
+    recipient: Recipient = "specialist" if kind in ("approval_request", "new_booking") else "client"
+    invite = b"BEGIN:VCALENDAR" if kind in INVITE_METHODS else None
 
-    assert mail.subject and "\n" not in mail.subject
-    assert mail.text.strip() and mail.html is not None
-    assert mail.html.startswith("<!DOCTYPE html>")
-    assert mail.message_id.endswith("@kairos.example>")
-    assert ("invite.ics" in [a.filename for a in mail.attachments]) == (kind in INVITE_METHODS)
+    sent = mail(kind, links, None, recipient, version=2, invite=invite, options=OPTIONS)
+
+    assert sent.subject and "\n" not in sent.subject
+    assert sent.text.strip() and sent.html is not None
+    assert sent.html.startswith("<!DOCTYPE html>")
+    assert sent.message_id.endswith("@kairos.example>")
+    assert ("invite.ics" in [a.filename for a in sent.attachments]) == (kind in INVITE_METHODS)
 
 
 def test_a_cancellation_offers_no_join_link_and_attaches_a_cancel(links: Links) -> None:
-    mail = compose(
+    sent = mail(
         "cancelled",
-        make_appointment(START),
-        "client",
         links,
         version=1,
-        sender=SENDER,
-        date=SENT,
         invite=b"BEGIN:VCALENDAR",
         options=MessageOptions(reason="Called away"),
     )
 
-    assert links.join not in mail.text and links.join not in (mail.html or "")
-    assert "Called away" in mail.text
-    assert mail.attachments[0].content_type == "text/calendar; method=CANCEL"
+    assert links.join not in sent.text and links.join not in (sent.html or "")
+    assert "Called away" in sent.text
+    assert sent.attachments[0].content_type == "text/calendar; method=CANCEL"
 
 
 def test_the_message_id_is_the_same_each_time_and_differs_by_kind_version_and_recipient(
@@ -127,32 +118,29 @@ def test_the_message_id_is_the_same_each_time_and_differs_by_kind_version_and_re
 ) -> None:
     appointment = make_appointment(START)
 
-    def mid(kind: MessageKind, version: int, recipient: str = "client", **kw: object) -> str:
-        options = MessageOptions(**kw)  # type: ignore[arg-type]
-        return compose(
-            kind,
-            appointment,
-            recipient,  # type: ignore[arg-type]
-            links,
-            version=version,
-            sender=SENDER,
-            date=SENT,
-            options=options,
+    def mid(
+        kind: MessageKind,
+        version: int,
+        recipient: Recipient = "client",
+        before: timedelta | None = None,
+    ) -> str:
+        options = MessageOptions(reminder_before=before)
+        return mail(
+            kind, links, appointment, recipient, version=version, options=options
         ).message_id
 
     assert mid("confirmation", 0) == mid("confirmation", 0)
-    assert (
-        mid("confirmation", 0)
-        == f"<confirmation.v0.client.{appointment.booking_id}@kairos.example>"
+    assert mid("confirmation", 0) == (
+        f"<confirmation.v0.client.{appointment.booking_id}@kairos.example>"
     )
     ids = {
         mid("confirmation", 0),
         mid("confirmation", 1),
         mid("rescheduled", 1),
         mid("rescheduled", 1, "specialist"),
-        mid("reminder", 0, reminder_before=timedelta(hours=48)),
-        mid("reminder", 0, reminder_before=timedelta(minutes=15)),
-        mid("reminder", 1, reminder_before=timedelta(minutes=15)),
+        mid("reminder", 0, before=timedelta(hours=48)),
+        mid("reminder", 0, before=timedelta(minutes=15)),
+        mid("reminder", 1, before=timedelta(minutes=15)),
     }
     assert len(ids) == 7
 
@@ -160,13 +148,11 @@ def test_the_message_id_is_the_same_each_time_and_differs_by_kind_version_and_re
 def test_names_are_escaped_in_html(links: Links) -> None:
     appointment = make_appointment(START, client_name='<img src="https://evil.example/x.png">')
 
-    mail = compose(
-        "new_booking", appointment, "specialist", links, version=0, sender=SENDER, date=SENT
-    )
+    sent = mail("new_booking", links, appointment, "specialist")
 
-    assert "<img" not in (mail.html or "")
-    assert "&lt;img" in (mail.html or "")
-    assert '<img src="https://evil.example/x.png">' in mail.text  # plain text needs no escaping
+    assert "<img" not in (sent.html or "")
+    assert "&lt;img" in (sent.html or "")
+    assert '<img src="https://evil.example/x.png">' in sent.text  # plain text needs no escaping
 
 
 class ResourceFinder(HTMLParser):
@@ -194,18 +180,8 @@ class ResourceFinder(HTMLParser):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_the_html_fetches_nothing_from_elsewhere(kind: MessageKind, links: Links) -> None:
-    mail = compose(
-        kind,
-        make_appointment(START),
-        "client",
-        links,
-        version=0,
-        sender=SENDER,
-        date=SENT,
-        options=OPTIONS,
-    )
     finder = ResourceFinder()
-    finder.feed(mail.html or "")
+    finder.feed(mail(kind, links, options=OPTIONS).html or "")
 
     assert finder.fetched == []
     assert not finder.tags & {"img", "script", "link", "iframe", "object", "video", "audio"}
@@ -215,36 +191,17 @@ def test_an_untranslated_locale_falls_back_to_english(links: Links) -> None:
     appointment = make_appointment(START)
     french_client = replace(appointment, client=replace(appointment.client, locale="fr"))
 
-    english = compose(
-        "reminder",
-        appointment,
-        "client",
-        links,
-        version=0,
-        sender=SENDER,
-        date=SENT,
-        options=OPTIONS,
-    )
-    french = compose(
-        "reminder",
-        french_client,
-        "client",
-        links,
-        version=0,
-        sender=SENDER,
-        date=SENT,
-        options=OPTIONS,
-    )
+    english = mail("reminder", links, appointment, options=OPTIONS)
+    french = mail("reminder", links, french_client, options=OPTIONS)
 
     assert french.subject == english.subject and french.text == english.text
 
 
 def test_the_short_reminder_fits_an_sms_and_carries_the_join_link_when_asked(links: Links) -> None:
-    appointment = make_appointment(START, booking_id=uuid4())
+    appointment = make_appointment(START)
+    an_hour = MessageOptions(reminder_before=timedelta(hours=1))
 
-    one_hour = short_text(
-        "reminder", appointment, "client", links, MessageOptions(reminder_before=timedelta(hours=1))
-    )
+    one_hour = short_text("reminder", appointment, "client", links, an_hour)
     fifteen = short_text("reminder", appointment, "client", links, OPTIONS)
 
     assert "starts in 1 hour" in one_hour and links.manage in one_hour

@@ -5,9 +5,14 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
-T = TypeVar("T")
+
+class Listed(Protocol):
+    def as_json(self) -> dict[str, Any]: ...
+
+
+T = TypeVar("T", bound=Listed)
 
 #: Enough for a dev session or a benchmark run; older entries fall off.
 DEFAULT_CAPACITY = 20_000

@@ -29,7 +29,7 @@ from fastapi import FastAPI, HTTPException, Response
 from fastapi.responses import HTMLResponse
 
 from kairos_dev.fakes.recorded import Recorded
-from kairos_dev.fakes.server import app_with_health, arguments, serve
+from kairos_dev.fakes.server import app_with_health, arguments, message_routes, serve
 
 PREFIX = "/dev/mail"
 REJECTED_DOMAIN = "rejected.invalid"
@@ -161,13 +161,7 @@ def mail_app(mails: Recorded[CapturedMail]) -> FastAPI:
             raise HTTPException(404, "no such message")
         return mail
 
-    @app.get(f"{PREFIX}/messages")
-    def list_messages() -> dict[str, list[dict[str, Any]]]:
-        return {"messages": [m.as_json() for m in mails.newest_first()]}
-
-    @app.delete(f"{PREFIX}/messages", status_code=204)
-    def clear_messages() -> None:
-        mails.clear()
+    message_routes(app, f"{PREFIX}/messages", mails)
 
     @app.get(f"{PREFIX}/messages/{{mail_id}}")
     def get_message(mail_id: int) -> dict[str, Any]:

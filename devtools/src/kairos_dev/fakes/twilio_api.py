@@ -30,7 +30,7 @@ from fastapi import BackgroundTasks, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from kairos_dev.fakes.recorded import Recorded
-from kairos_dev.fakes.server import app_with_health, arguments, serve
+from kairos_dev.fakes.server import app_with_health, arguments, message_routes, serve
 
 API_VERSION = "2010-04-01"
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
@@ -161,13 +161,7 @@ def twilio_app(auth_token: str, messages: Recorded[Sms] | None = None) -> FastAP
             background.add_task(report, sms)
         return sms.resource()
 
-    @app.get("/dev/sms/messages")
-    def list_messages() -> dict[str, list[dict[str, Any]]]:
-        return {"messages": [sms.as_json() for sms in log.newest_first()]}
-
-    @app.delete("/dev/sms/messages", status_code=204)
-    def clear_messages() -> None:
-        log.clear()
+    message_routes(app, "/dev/sms/messages", log)
 
     return app
 

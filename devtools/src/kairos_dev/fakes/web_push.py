@@ -31,7 +31,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from kairos_dev.fakes.recorded import Recorded
-from kairos_dev.fakes.server import app_with_health, arguments, serve
+from kairos_dev.fakes.server import app_with_health, arguments, message_routes, serve
 
 
 def b64url(data: bytes) -> str:
@@ -187,13 +187,7 @@ def push_app(public_url: str) -> FastAPI:
             messages.replace_first(lambda m: m is held, message)
         return Response(status_code=201, headers={"Location": f"/push/messages/{message.id}"})
 
-    @app.get("/dev/push/messages")
-    def list_messages() -> dict[str, list[dict[str, Any]]]:
-        return {"messages": [m.as_json() for m in messages.newest_first()]}
-
-    @app.delete("/dev/push/messages", status_code=204)
-    def clear_messages() -> None:
-        messages.clear()
+    message_routes(app, "/dev/push/messages", messages)
 
     return app
 
