@@ -1,0 +1,279 @@
+"""The notifications consumer's handlers: each keeps the booking as it stands and
+records what must be sent (effects, ARCHITECTURE.md rule 6); nothing is sent here.
+
+- confirmed at once: "confirmation" (invite REQUEST) to the client, "new_booking" to
+  the specialist, and the reminders of the service's schedule;
+- pending: "pending" to the client, "approval_request" to the specialist; approved
+  (confirmed after pending): "confirmed" with the invite, and the reminders;
+- declined: "declined" with METHOD:CANCEL;
+- cancelled: "cancelled" with METHOD:CANCEL to both, and the pending reminders dropped;
+- rescheduled: "rescheduled" with the invite at SEQUENCE+1 to both, and the pending
+  reminders replaced by the new time's;
+- a no-show marked against the client: the "no_show_notice".
+
+An effect's key is the message's own identity, (booking, message, recipient,
+version) like its Message-ID, so however often an event arrives, and under
+whatever event id, each message is recorded once.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from pydantic import BaseModel
+
+from kairos.effects import EffectKind, cancel_effects, record_effect
+from kairos.events import Envelope
+from kairos.events.booking import (
+    BookingCancelled,
+    BookingCompleted,
+    BookingConfirmed,
+    BookingDeclined,
+    BookingEvent,
+    BookingPending,
+    BookingRescheduled,
+    BookingSnapshot,
+    BookingStarted,
+    NoShowMarked,
+    ServiceDefined,
+    ServiceUpdated,
+)
+from kairos.messaging import Handlers
+from notifications.invite import Method
+from notifications.messages import MessageKind
+from notifications.schedule import (
+    DEFAULT_REMINDERS,
+    Channel,
+    Recipient,
+    ReminderRule,
+    due_reminders,
+)
+from notifications.tables import BookingRow, booking_row, save_booking, save_terms
+
+log = logging.getLogger("notifications.consumers")
+
+
+class Notice(BaseModel):
+    """An e-mail sent as soon as its event is applied. Ids only: the message is built
+    from the booking as it stands when it is sent."""
+
+    booking_id: UUID
+    message: MessageKind
+    recipient: Recipient
+    version: int  # the booking's sequence when it was recorded
+    invite: Method | None = None
+
+
+class Reminder(BaseModel):
+    booking_id: UUID
+    recipient: Recipient
+    version: int
+    before_seconds: int
+    with_join_link: bool
+
+    @property
+    def before(self) -> timedelta:
+        return timedelta(seconds=self.before_seconds)
+
+
+NOTICE = EffectKind("notifications.notice", Notice)
+REMINDERS: dict[Channel, EffectKind[Reminder]] = {
+    channel: EffectKind(f"notifications.reminder.{channel}", Reminder)
+    for channel in ("email", "sms", "push")
+}
+REMINDER_PREFIX = "notifications.reminder."
+
+handlers = Handlers()
+
+
+def booking_reason(booking_id: UUID) -> str:
+    return f"booking:{booking_id}"
+
+
+def reminder_rules(service_id: UUID) -> tuple[ReminderRule, ...]:
+    """The service's reminder schedule (its `reminders` setting, once the service
+    definition carries one; API.md's defaults until then)."""
+    return DEFAULT_REMINDERS
+
+
+def _notice(
+    conn: psycopg.Connection[Any],
+    envelope: Envelope,
+    booking_id: UUID,
+    version: int,
+    messages: tuple[tuple[MessageKind, Recipient], ...],
+    invite: Method | None = None,
+) -> None:
+    """Record each (message, recipient) as an e-mail due at once."""
+    for message, recipient in messages:
+        notice = Notice(
+            booking_id=booking_id,
+            message=message,
+            recipient=recipient,
+            version=version,
+            invite=invite,
+        )
+        record_effect(
+            conn,
+            NOTICE,
+            notice,
+            key=f"{booking_id}:{message}:{recipient}:v{version}",
+            reason=booking_reason(booking_id),
+            due_at=envelope.occurred_at,
+        )
+
+
+def _schedule_reminders(
+    conn: psycopg.Connection[Any],
+    booking_id: UUID,
+    booking: BookingSnapshot,
+    version: int,
+    now: datetime,
+) -> None:
+    """Record the booking's reminders still ahead of `now` (when it was booked or moved)."""
+    for due in due_reminders(reminder_rules(booking.service.service_id), booking.starts_at, now):
+        record_effect(
+            conn,
+            REMINDERS[due.channel],
+            Reminder(
+                booking_id=booking_id,
+                recipient=due.recipient,
+                version=version,
+                before_seconds=int(due.before.total_seconds()),
+                with_join_link=due.with_join_link,
+            ),
+            key=f"{booking_id}:v{version}:{due.key}",
+            reason=booking_reason(booking_id),
+            due_at=due.due_at,
+        )
+
+
+def _snapshot(envelope: Envelope, event: BookingEvent) -> BookingSnapshot | None:
+    if event.booking is None:
+        # Published before events carried the booking: nothing to tell anyone with.
+        log.warning("%s %s has no booking snapshot: skipped", envelope.type, envelope.event_id)
+    return event.booking
+
+
+def _sequence(previous: BookingRow | None) -> int:
+    return previous.sequence if previous is not None else 0
+
+
+@handlers.on
+def on_service_defined(
+    conn: psycopg.Connection[Any], envelope: Envelope, event: ServiceDefined | ServiceUpdated
+) -> None:
+    save_terms(conn, event)
+
+
+@handlers.on
+def on_booking_pending(
+    conn: psycopg.Connection[Any], envelope: Envelope, event: BookingPending
+) -> None:
+    if (booking := _snapshot(envelope, event)) is None:
+        return
+    version = _sequence(booking_row(conn, event.booking_id))
+    save_booking(conn, event.booking_id, booking, sequence=version, at=envelope.occurred_at)
+    _notice(
+        conn,
+        envelope,
+        event.booking_id,
+        version,
+        (("pending", "client"), ("approval_request", "specialist")),
+    )
+
+
+@handlers.on
+def on_booking_confirmed(
+    conn: psycopg.Connection[Any], envelope: Envelope, event: BookingConfirmed
+) -> None:
+    if (booking := _snapshot(envelope, event)) is None:
+        return
+    previous = booking_row(conn, event.booking_id)
+    version = _sequence(previous)
+    save_booking(conn, event.booking_id, booking, sequence=version, at=envelope.occurred_at)
+    approved = previous is not None and previous.status == "pending"
+    messages: tuple[tuple[MessageKind, Recipient], ...] = (
+        (("confirmed", "client"),)
+        if approved
+        else (("confirmation", "client"), ("new_booking", "specialist"))
+    )
+    _notice(conn, envelope, event.booking_id, version, messages, invite="REQUEST")
+    _schedule_reminders(conn, event.booking_id, booking, version, envelope.occurred_at)
+
+
+@handlers.on
+def on_booking_rescheduled(
+    conn: psycopg.Connection[Any], envelope: Envelope, event: BookingRescheduled
+) -> None:
+    if (booking := _snapshot(envelope, event)) is None:
+        return
+    version = _sequence(booking_row(conn, event.booking_id)) + 1
+    save_booking(
+        conn,
+        event.booking_id,
+        booking,
+        sequence=version,
+        at=envelope.occurred_at,
+        previous_starts_at=event.previous_starts_at,
+    )
+    cancel_effects(conn, booking_reason(event.booking_id), REMINDER_PREFIX)
+    messages: tuple[tuple[MessageKind, Recipient], ...] = (
+        ("rescheduled", "client"),
+        ("rescheduled", "specialist"),
+    )
+    _notice(conn, envelope, event.booking_id, version, messages, invite="REQUEST")
+    if booking.status == "confirmed":
+        _schedule_reminders(conn, event.booking_id, booking, version, envelope.occurred_at)
+
+
+@handlers.on
+def on_booking_ended(
+    conn: psycopg.Connection[Any], envelope: Envelope, event: BookingCancelled | BookingDeclined
+) -> None:
+    """A cancel or decline: the invite is withdrawn (SEQUENCE+1) and the reminders dropped."""
+    if (booking := _snapshot(envelope, event)) is None:
+        return
+    version = _sequence(booking_row(conn, event.booking_id)) + 1
+    save_booking(
+        conn,
+        event.booking_id,
+        booking,
+        sequence=version,
+        at=envelope.occurred_at,
+        reason=event.reason,
+    )
+    cancel_effects(conn, booking_reason(event.booking_id), REMINDER_PREFIX)
+    messages: tuple[tuple[MessageKind, Recipient], ...] = (
+        (("declined", "client"),)
+        if isinstance(event, BookingDeclined)
+        else (("cancelled", "client"), ("cancelled", "specialist"))
+    )
+    _notice(conn, envelope, event.booking_id, version, messages, invite="CANCEL")
+
+
+@handlers.on
+def on_booking_progressed(
+    conn: psycopg.Connection[Any], envelope: Envelope, event: BookingStarted | BookingCompleted
+) -> None:
+    """Kept so that the reminders' re-check sees a consultation that began or ended."""
+    if (booking := _snapshot(envelope, event)) is None:
+        return
+    version = _sequence(booking_row(conn, event.booking_id))
+    save_booking(conn, event.booking_id, booking, sequence=version, at=envelope.occurred_at)
+
+
+@handlers.on
+def on_no_show_marked(
+    conn: psycopg.Connection[Any], envelope: Envelope, event: NoShowMarked
+) -> None:
+    if (booking := _snapshot(envelope, event)) is None:
+        return
+    version = _sequence(booking_row(conn, event.booking_id))
+    save_booking(conn, event.booking_id, booking, sequence=version, at=envelope.occurred_at)
+    if event.party == "client":
+        _notice(conn, envelope, event.booking_id, version, (("no_show_notice", "client"),))
