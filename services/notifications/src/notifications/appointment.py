@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Protocol
 from uuid import UUID
 
 from kairos.events.booking import BookingSnapshot
@@ -32,6 +33,13 @@ class Links:
 
     manage: str
     join: str
+
+
+class LinkIssuer(Protocol):
+    """Gives a recipient their links to a booking when a message is built: they never
+    travel on a topic, and a manage link carries a bearer credential."""
+
+    def links_for(self, booking_id: UUID, recipient: str) -> Links: ...
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,9 @@ records what must be sent (effects, ARCHITECTURE.md rule 6); nothing is sent her
 
 An effect's key is the message's own identity, (booking, message, recipient,
 version) like its Message-ID, so however often an event arrives, and under
-whatever event id, each message is recorded once.
+whatever event id, each message is recorded once. A booking that has ended stays
+ended: a late copy of an earlier event changes nothing, and a copy of a
+reschedule does not move the invite's SEQUENCE again.
 """
 
 from __future__ import annotations
@@ -163,6 +165,15 @@ def _sequence(previous: BookingRow | None) -> int:
     return previous.sequence if previous is not None else 0
 
 
+#: Where a booking's life ends: a later copy of an earlier event (a producer's retry,
+#: a republish) must not bring it back, nor bump its invite again.
+FINAL: frozenset[str] = frozenset({"cancelled", "declined", "completed", "no_show"})
+
+
+def _over(previous: BookingRow | None, *also: str) -> bool:
+    return previous is not None and (previous.status in FINAL or previous.status in also)
+
+
 @handlers.on
 def on_service_defined(
     conn: psycopg.Connection[Any], envelope: Envelope, event: ServiceDefined | ServiceUpdated
@@ -174,9 +185,10 @@ def on_service_defined(
 def on_booking_pending(
     conn: psycopg.Connection[Any], envelope: Envelope, event: BookingPending
 ) -> None:
-    if (booking := _snapshot(envelope, event)) is None:
+    previous = booking_row(conn, event.booking_id)
+    if (booking := _snapshot(envelope, event)) is None or _over(previous, "confirmed"):
         return
-    version = _sequence(booking_row(conn, event.booking_id))
+    version = _sequence(previous)
     save_booking(conn, event.booking_id, booking, sequence=version, at=envelope.occurred_at)
     _notice(
         conn,
@@ -191,9 +203,9 @@ def on_booking_pending(
 def on_booking_confirmed(
     conn: psycopg.Connection[Any], envelope: Envelope, event: BookingConfirmed
 ) -> None:
-    if (booking := _snapshot(envelope, event)) is None:
-        return
     previous = booking_row(conn, event.booking_id)
+    if (booking := _snapshot(envelope, event)) is None or _over(previous, "in_progress"):
+        return
     version = _sequence(previous)
     save_booking(conn, event.booking_id, booking, sequence=version, at=envelope.occurred_at)
     approved = previous is not None and previous.status == "pending"
@@ -210,9 +222,16 @@ def on_booking_confirmed(
 def on_booking_rescheduled(
     conn: psycopg.Connection[Any], envelope: Envelope, event: BookingRescheduled
 ) -> None:
-    if (booking := _snapshot(envelope, event)) is None:
+    previous = booking_row(conn, event.booking_id)
+    if (booking := _snapshot(envelope, event)) is None or _over(previous, "in_progress"):
         return
-    version = _sequence(booking_row(conn, event.booking_id)) + 1
+    if (
+        previous is not None
+        and previous.snapshot.starts_at == event.starts_at
+        and previous.previous_starts_at == event.previous_starts_at
+    ):
+        return  # this very move again
+    version = _sequence(previous) + 1
     save_booking(
         conn,
         event.booking_id,
@@ -236,9 +255,10 @@ def on_booking_ended(
     conn: psycopg.Connection[Any], envelope: Envelope, event: BookingCancelled | BookingDeclined
 ) -> None:
     """A cancel or decline: the invite is withdrawn (SEQUENCE+1) and the reminders dropped."""
-    if (booking := _snapshot(envelope, event)) is None:
+    previous = booking_row(conn, event.booking_id)
+    if (booking := _snapshot(envelope, event)) is None or _over(previous):
         return
-    version = _sequence(booking_row(conn, event.booking_id)) + 1
+    version = _sequence(previous) + 1
     save_booking(
         conn,
         event.booking_id,
@@ -261,19 +281,22 @@ def on_booking_progressed(
     conn: psycopg.Connection[Any], envelope: Envelope, event: BookingStarted | BookingCompleted
 ) -> None:
     """Kept so that the reminders' re-check sees a consultation that began or ended."""
-    if (booking := _snapshot(envelope, event)) is None:
+    previous = booking_row(conn, event.booking_id)
+    if (booking := _snapshot(envelope, event)) is None or _over(previous):
         return
-    version = _sequence(booking_row(conn, event.booking_id))
-    save_booking(conn, event.booking_id, booking, sequence=version, at=envelope.occurred_at)
+    save_booking(
+        conn, event.booking_id, booking, sequence=_sequence(previous), at=envelope.occurred_at
+    )
 
 
 @handlers.on
 def on_no_show_marked(
     conn: psycopg.Connection[Any], envelope: Envelope, event: NoShowMarked
 ) -> None:
-    if (booking := _snapshot(envelope, event)) is None:
+    previous = booking_row(conn, event.booking_id)
+    if (booking := _snapshot(envelope, event)) is None or _over(previous):
         return
-    version = _sequence(booking_row(conn, event.booking_id))
+    version = _sequence(previous)
     save_booking(conn, event.booking_id, booking, sequence=version, at=envelope.occurred_at)
     if event.party == "client":
         _notice(conn, envelope, event.booking_id, version, (("no_show_notice", "client"),))

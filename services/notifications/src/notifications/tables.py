@@ -18,6 +18,7 @@ from psycopg.types.json import Jsonb
 
 from kairos.ddl import create_if_missing
 from kairos.events.booking import BookingSnapshot, BookingStatus, ServiceDefinition
+from kairos.providers.push import PushSubscription
 from notifications.appointment import Terms
 
 _DDL = """
@@ -31,6 +32,16 @@ CREATE TABLE IF NOT EXISTS notification_bookings (
     previous_starts_at timestamptz,
     updated_at timestamptz NOT NULL
 );
+-- Browsers' Web Push subscriptions: a client's per booking, a specialist's per specialist.
+CREATE TABLE IF NOT EXISTS push_subscriptions (
+    id uuid PRIMARY KEY,
+    owner text NOT NULL,
+    endpoint text NOT NULL,
+    p256dh text NOT NULL,
+    auth text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS push_subscriptions_owner ON push_subscriptions (owner);
 CREATE TABLE IF NOT EXISTS notification_services (
     service_id uuid PRIMARY KEY,
     price numeric,
@@ -120,3 +131,35 @@ def terms_of(conn: psycopg.Connection[Any], service_id: UUID) -> Terms:
         (service_id,),
     ).fetchone()
     return Terms() if row is None else Terms(row[0], row[1], row[2])
+
+
+def push_owner(booking: BookingSnapshot, booking_id: UUID, recipient: str) -> str:
+    """Whose subscriptions a recipient's pushes go to: the client's are the booking's
+    (they have no account), the specialist's are theirs."""
+    if recipient == "client":
+        return f"booking:{booking_id}"
+    return f"specialist:{booking.specialist.specialist_id}"
+
+
+def add_push_subscription(
+    conn: psycopg.Connection[Any], subscription_id: UUID, owner: str, subscription: PushSubscription
+) -> None:
+    conn.execute(
+        "INSERT INTO push_subscriptions (id, owner, endpoint, p256dh, auth)"
+        " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
+        (subscription_id, owner, subscription.endpoint, subscription.p256dh, subscription.auth),
+    )
+
+
+def push_subscriptions(
+    conn: psycopg.Connection[Any], owner: str
+) -> list[tuple[UUID, PushSubscription]]:
+    rows = conn.execute(
+        "SELECT id, endpoint, p256dh, auth FROM push_subscriptions WHERE owner = %s ORDER BY id",
+        (owner,),
+    ).fetchall()
+    return [(row[0], PushSubscription(row[1], row[2], row[3])) for row in rows]
+
+
+def remove_push_subscription(conn: psycopg.Connection[Any], subscription_id: UUID) -> None:
+    conn.execute("DELETE FROM push_subscriptions WHERE id = %s", (subscription_id,))
