@@ -20,7 +20,7 @@ from kairos.events.booking import (
     BookingSnapshot,
     NoShowMarked,
 )
-from tests.notifications.conftest import snapshot
+from tests.notifications.samples import snapshot
 from tests.shared.test_messaging_consumer import PRODUCER, SPECIALIST
 
 _positions = itertools.count(1)

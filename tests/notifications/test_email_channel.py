@@ -18,8 +18,8 @@ from notifications.appointment import Appointment, Links
 from notifications.channels.email import SmtpMailer
 from notifications.invite import invite, invite_uid
 from notifications.messages import compose
-from tests.notifications.conftest import make_appointment
 from tests.notifications.fakes import Fake, smtp_sink
+from tests.notifications.samples import make_appointment
 
 pytestmark = pytest.mark.integration
 

@@ -18,7 +18,7 @@ from kairos.infra.process import free_port
 from kairos.testing import ServiceProcess
 from notifications.appointment import Appointment, Links
 from notifications.invite import Method, invite, invite_uid
-from tests.notifications.conftest import make_appointment
+from tests.notifications.samples import make_appointment
 
 START = datetime(2026, 6, 10, 14, 0, tzinfo=UTC)
 STAMP = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)

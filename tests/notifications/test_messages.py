@@ -20,7 +20,7 @@ from notifications.messages import (
     short_text,
 )
 from notifications.schedule import Recipient
-from tests.notifications.conftest import make_appointment
+from tests.notifications.samples import make_appointment
 
 pytestmark = pytest.mark.unit
 
