@@ -21,6 +21,8 @@ reschedule does not move the invite's SEQUENCE again.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -89,6 +91,9 @@ REMINDERS: dict[Channel, EffectKind[Reminder]] = {
 }
 REMINDER_PREFIX = "notifications.reminder."
 
+#: Which messages an event sends, to whom.
+Messages = tuple[tuple[MessageKind, Recipient], ...]
+
 handlers = Handlers()
 
 
@@ -107,7 +112,7 @@ def _notice(
     envelope: Envelope,
     booking_id: UUID,
     version: int,
-    messages: tuple[tuple[MessageKind, Recipient], ...],
+    messages: Messages,
     invite: Method | None = None,
 ) -> None:
     """Record each (message, recipient) as an e-mail due at once."""
@@ -170,8 +175,45 @@ def _sequence(previous: BookingRow | None) -> int:
 FINAL: frozenset[str] = frozenset({"cancelled", "declined", "completed", "no_show"})
 
 
-def _over(previous: BookingRow | None, *also: str) -> bool:
-    return previous is not None and (previous.status in FINAL or previous.status in also)
+@dataclass(frozen=True)
+class Applied:
+    booking: BookingSnapshot
+    version: int  # the booking's sequence after the event
+    previous: BookingRow | None
+
+
+def _apply(
+    conn: psycopg.Connection[Any],
+    envelope: Envelope,
+    event: BookingEvent,
+    *,
+    bump: bool = False,
+    unless: frozenset[str] = frozenset(),
+    repeats: Callable[[BookingRow], bool] | None = None,
+    reason: str | None = None,
+    previous_starts_at: datetime | None = None,
+) -> Applied | None:
+    """Keep the booking as `event` leaves it (its sequence +1 with `bump`); None when the
+    event changes nothing: it has no snapshot, the booking has ended or is in a status
+    of `unless`, or the event `repeats` what the booking already shows."""
+    previous = booking_row(conn, event.booking_id)
+    if (booking := _snapshot(envelope, event)) is None:
+        return None
+    if previous is not None and (
+        previous.status in FINAL | unless or (repeats is not None and repeats(previous))
+    ):
+        return None
+    version = _sequence(previous) + (1 if bump else 0)
+    save_booking(
+        conn,
+        event.booking_id,
+        booking,
+        sequence=version,
+        at=envelope.occurred_at,
+        reason=reason,
+        previous_starts_at=previous_starts_at,
+    )
+    return Applied(booking, version, previous)
 
 
 @handlers.on
@@ -185,69 +227,58 @@ def on_service_defined(
 def on_booking_pending(
     conn: psycopg.Connection[Any], envelope: Envelope, event: BookingPending
 ) -> None:
-    previous = booking_row(conn, event.booking_id)
-    if (booking := _snapshot(envelope, event)) is None or _over(previous, "confirmed"):
+    if (applied := _apply(conn, envelope, event, unless=frozenset({"confirmed"}))) is None:
         return
-    version = _sequence(previous)
-    save_booking(conn, event.booking_id, booking, sequence=version, at=envelope.occurred_at)
-    _notice(
-        conn,
-        envelope,
-        event.booking_id,
-        version,
-        (("pending", "client"), ("approval_request", "specialist")),
-    )
+    messages: Messages = (("pending", "client"), ("approval_request", "specialist"))
+    _notice(conn, envelope, event.booking_id, applied.version, messages)
 
 
 @handlers.on
 def on_booking_confirmed(
     conn: psycopg.Connection[Any], envelope: Envelope, event: BookingConfirmed
 ) -> None:
-    previous = booking_row(conn, event.booking_id)
-    if (booking := _snapshot(envelope, event)) is None or _over(previous, "in_progress"):
+    if (applied := _apply(conn, envelope, event, unless=frozenset({"in_progress"}))) is None:
         return
-    version = _sequence(previous)
-    save_booking(conn, event.booking_id, booking, sequence=version, at=envelope.occurred_at)
-    approved = previous is not None and previous.status == "pending"
-    messages: tuple[tuple[MessageKind, Recipient], ...] = (
+    approved = applied.previous is not None and applied.previous.status == "pending"
+    messages: Messages = (
         (("confirmed", "client"),)
         if approved
         else (("confirmation", "client"), ("new_booking", "specialist"))
     )
-    _notice(conn, envelope, event.booking_id, version, messages, invite="REQUEST")
-    _schedule_reminders(conn, event.booking_id, booking, version, envelope.occurred_at)
+    _notice(conn, envelope, event.booking_id, applied.version, messages, invite="REQUEST")
+    _schedule_reminders(
+        conn, event.booking_id, applied.booking, applied.version, envelope.occurred_at
+    )
 
 
 @handlers.on
 def on_booking_rescheduled(
     conn: psycopg.Connection[Any], envelope: Envelope, event: BookingRescheduled
 ) -> None:
-    previous = booking_row(conn, event.booking_id)
-    if (booking := _snapshot(envelope, event)) is None or _over(previous, "in_progress"):
-        return
-    if (
-        previous is not None
-        and previous.snapshot.starts_at == event.starts_at
-        and previous.previous_starts_at == event.previous_starts_at
-    ):
-        return  # this very move again
-    version = _sequence(previous) + 1
-    save_booking(
+    def same_move(previous: BookingRow) -> bool:
+        return (
+            previous.snapshot.starts_at == event.starts_at
+            and previous.previous_starts_at == event.previous_starts_at
+        )
+
+    applied = _apply(
         conn,
-        event.booking_id,
-        booking,
-        sequence=version,
-        at=envelope.occurred_at,
+        envelope,
+        event,
+        bump=True,
+        unless=frozenset({"in_progress"}),
+        repeats=same_move,
         previous_starts_at=event.previous_starts_at,
     )
+    if applied is None:
+        return
     cancel_effects(conn, booking_reason(event.booking_id), REMINDER_PREFIX)
-    messages: tuple[tuple[MessageKind, Recipient], ...] = (
-        ("rescheduled", "client"),
-        ("rescheduled", "specialist"),
-    )
-    _notice(conn, envelope, event.booking_id, version, messages, invite="REQUEST")
-    if booking.status == "confirmed":
-        _schedule_reminders(conn, event.booking_id, booking, version, envelope.occurred_at)
+    messages: Messages = (("rescheduled", "client"), ("rescheduled", "specialist"))
+    _notice(conn, envelope, event.booking_id, applied.version, messages, invite="REQUEST")
+    if applied.booking.status == "confirmed":
+        _schedule_reminders(
+            conn, event.booking_id, applied.booking, applied.version, envelope.occurred_at
+        )
 
 
 @handlers.on
@@ -255,25 +286,15 @@ def on_booking_ended(
     conn: psycopg.Connection[Any], envelope: Envelope, event: BookingCancelled | BookingDeclined
 ) -> None:
     """A cancel or decline: the invite is withdrawn (SEQUENCE+1) and the reminders dropped."""
-    previous = booking_row(conn, event.booking_id)
-    if (booking := _snapshot(envelope, event)) is None or _over(previous):
+    if (applied := _apply(conn, envelope, event, bump=True, reason=event.reason)) is None:
         return
-    version = _sequence(previous) + 1
-    save_booking(
-        conn,
-        event.booking_id,
-        booking,
-        sequence=version,
-        at=envelope.occurred_at,
-        reason=event.reason,
-    )
     cancel_effects(conn, booking_reason(event.booking_id), REMINDER_PREFIX)
-    messages: tuple[tuple[MessageKind, Recipient], ...] = (
+    messages: Messages = (
         (("declined", "client"),)
         if isinstance(event, BookingDeclined)
         else (("cancelled", "client"), ("cancelled", "specialist"))
     )
-    _notice(conn, envelope, event.booking_id, version, messages, invite="CANCEL")
+    _notice(conn, envelope, event.booking_id, applied.version, messages, invite="CANCEL")
 
 
 @handlers.on
@@ -281,22 +302,12 @@ def on_booking_progressed(
     conn: psycopg.Connection[Any], envelope: Envelope, event: BookingStarted | BookingCompleted
 ) -> None:
     """Kept so that the reminders' re-check sees a consultation that began or ended."""
-    previous = booking_row(conn, event.booking_id)
-    if (booking := _snapshot(envelope, event)) is None or _over(previous):
-        return
-    save_booking(
-        conn, event.booking_id, booking, sequence=_sequence(previous), at=envelope.occurred_at
-    )
+    _apply(conn, envelope, event)
 
 
 @handlers.on
 def on_no_show_marked(
     conn: psycopg.Connection[Any], envelope: Envelope, event: NoShowMarked
 ) -> None:
-    previous = booking_row(conn, event.booking_id)
-    if (booking := _snapshot(envelope, event)) is None or _over(previous):
-        return
-    version = _sequence(previous)
-    save_booking(conn, event.booking_id, booking, sequence=version, at=envelope.occurred_at)
-    if event.party == "client":
-        _notice(conn, envelope, event.booking_id, version, (("no_show_notice", "client"),))
+    if (applied := _apply(conn, envelope, event)) is not None and event.party == "client":
+        _notice(conn, envelope, event.booking_id, applied.version, (("no_show_notice", "client"),))

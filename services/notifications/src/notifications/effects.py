@@ -28,7 +28,8 @@ from notifications.channels import Channels
 from notifications.consumers import NOTICE, REMINDERS, Notice, Reminder
 from notifications.contacts import contact_of
 from notifications.invite import invite
-from notifications.messages import MessageOptions, compose, short_text
+from notifications.messages import MessageKind, MessageOptions, compose, short_text
+from notifications.schedule import Recipient
 from notifications.tables import (
     BookingRow,
     booking_row,
@@ -104,19 +105,31 @@ class Notifier:
                 links=links if notice.invite != "CANCEL" else None,
             )
         options = MessageOptions(reason=row.reason, previous_starts_at=row.previous_starts_at)
-        self.channels.mail.send(
-            compose(
-                notice.message,
-                appointment,
-                notice.recipient,
-                links,
-                version=notice.version,
-                sender=self.sender,
-                date=effect.due_at,
-                invite=ics,
-                options=options,
-            )
+        self._mail(effect, notice.message, appointment, notice.recipient, links, options, ics)
+
+    def _mail(
+        self,
+        effect: Effect[Any],
+        message: MessageKind,
+        appointment: Appointment,
+        recipient: Recipient,
+        links: Links,
+        options: MessageOptions,
+        invite: bytes | None = None,
+    ) -> None:
+        """Send one e-mail, dated when it was due: a repeat is the very same message."""
+        mail = compose(
+            message,
+            appointment,
+            recipient,
+            links,
+            version=effect.data.version,
+            sender=self.sender,
+            date=effect.due_at,
+            invite=invite,
+            options=options,
         )
+        self.channels.mail.send(mail)
 
     def _reminder(self, effect: Effect[Reminder]) -> tuple[BookingRow, Appointment, Links]:
         row, appointment = self._load(effect.data.booking_id)
@@ -131,17 +144,8 @@ class Notifier:
     def send_email_reminder(self, effect: Effect[Reminder]) -> None:
         reminder = effect.data
         _, appointment, links = self._reminder(effect)
-        self.channels.mail.send(
-            compose(
-                "reminder",
-                appointment,
-                reminder.recipient,
-                links,
-                version=reminder.version,
-                sender=self.sender,
-                date=effect.due_at,
-                options=self._options(reminder),
-            )
+        self._mail(
+            effect, "reminder", appointment, reminder.recipient, links, self._options(reminder)
         )
 
     def send_sms_reminder(self, effect: Effect[Reminder]) -> None:
