@@ -205,3 +205,15 @@ async def test_a_cancelled_booking_sends_the_cancel_once_and_no_reminder(
         event = Calendar.from_ical(delivery.fakes.mail.get_bytes(attachment["url"])).events[0]
         assert event["SEQUENCE"] == 1 and event["STATUS"] == "CANCELLED"
     assert "Called away" in delivery.mails(booking)[0]["text"]
+
+
+async def test_two_dispatchers_send_each_message_once(delivery: Delivery) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    bookings = [Booking(now + timedelta(days=3, hours=n)) for n in range(10)]
+    await delivery.consumer.send(*(booking.confirmed(now) for booking in bookings))
+
+    await asyncio.gather(*(delivery.dispatch(now + MINUTE) for _ in range(2)))
+
+    for booking in bookings:
+        ids = [m["message_id"] for m in delivery.mails(booking)]
+        assert len(ids) == 2 and len(set(ids)) == 2, ids
