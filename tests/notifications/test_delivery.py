@@ -122,10 +122,11 @@ class Delivery:
 def delivery(consumer: Consumer, fakes: Fakes) -> Iterator[Delivery]:
     clock = Clock()
     with ConnectionPool(consumer.database, min_size=1, max_size=4) as pool:
-        notifier = Notifier(
-            pool, channels(fakes), FixedLinks(), "Kairos <no-reply@kairos.example>", clock
-        )
+        sending = channels(fakes)
+        notifier = Notifier(pool, sending, FixedLinks(), "Kairos <no-reply@kairos.example>", clock)
         yield Delivery(consumer, fakes, clock, notifier)
+        assert isinstance(sending.mail, SmtpMailer)
+        sending.mail.close()
 
 
 async def test_a_booking_gets_its_emails_once_and_its_reminders_at_their_time(

@@ -34,9 +34,11 @@ def sink() -> Iterator[Fake]:
 
 
 @pytest.fixture
-def mailer(sink: Fake) -> SmtpMailer:
+def mailer(sink: Fake) -> Iterator[SmtpMailer]:
     sink.delete("/dev/mail/messages")
-    return SmtpMailer("127.0.0.1", sink.port, security="none", timeout=5)
+    mailer = SmtpMailer("127.0.0.1", sink.port, security="none", timeout=5)
+    yield mailer
+    mailer.close()
 
 
 def confirmation(links: Links, appointment: Appointment | None = None) -> OutgoingMail:
@@ -103,12 +105,16 @@ def test_the_sink_page_lists_the_mail(mailer: SmtpMailer, sink: Fake, links: Lin
     assert "invite.ics" in page and f"/dev/mail/messages/{received['id']}/html" in page
 
 
-def test_a_refused_recipient_is_permanent(mailer: SmtpMailer, links: Links) -> None:
+def test_a_refused_recipient_is_permanent_and_the_next_message_goes(
+    mailer: SmtpMailer, sink: Fake, links: Links
+) -> None:
     mail = replace(confirmation(links), to=("nobody@rejected.invalid",))
 
     with pytest.raises(DeliveryRejected) as refused:
         mailer.send(mail)
     assert "rejected.invalid" not in str(refused.value)  # addresses stay out of logs
+    mailer.send(confirmation(links))
+    assert len(sink.messages("mail")) == 1
 
 
 def test_a_deferred_recipient_is_retried(mailer: SmtpMailer, links: Links) -> None:
@@ -121,3 +127,4 @@ def test_a_server_that_is_down_is_retried(links: Links) -> None:
 
     with pytest.raises(DeliveryDeferred):
         mailer.send(confirmation(links))
+    mailer.close()

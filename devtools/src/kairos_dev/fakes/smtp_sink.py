@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import functools
 import html
 import itertools
 from dataclasses import dataclass, field
@@ -128,10 +129,27 @@ def parse_mail(mail_id: int, raw: bytes, envelope_to: list[str]) -> CapturedMail
     )
 
 
+class Received:
+    """A message as it came off the wire; parsed the first time it is shown, so that
+    accepting one costs the sender next to nothing (a benchmark sends thousands)."""
+
+    def __init__(self, mail_id: int, raw: bytes, envelope_to: list[str]) -> None:
+        self.id = mail_id
+        self._raw = raw
+        self._envelope_to = envelope_to
+
+    @functools.cached_property
+    def mail(self) -> CapturedMail:
+        return parse_mail(self.id, self._raw, self._envelope_to)
+
+    def as_json(self) -> dict[str, Any]:
+        return self.mail.as_json()
+
+
 class SinkHandler:
     """aiosmtpd's handler: accept (or refuse, by domain) and keep each message."""
 
-    def __init__(self, mails: Recorded[CapturedMail]) -> None:
+    def __init__(self, mails: Recorded[Received]) -> None:
         self.mails = mails
         self._ids = itertools.count(1)
 
@@ -148,18 +166,18 @@ class SinkHandler:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
-        self.mails.add(parse_mail(next(self._ids), raw, list(envelope.rcpt_tos)))
+        self.mails.add(Received(next(self._ids), raw, list(envelope.rcpt_tos)))
         return "250 Message accepted for delivery"
 
 
-def mail_app(mails: Recorded[CapturedMail]) -> FastAPI:
+def mail_app(mails: Recorded[Received]) -> FastAPI:
     app = app_with_health("Kairos dev SMTP sink")
 
     def one(mail_id: int) -> CapturedMail:
-        mail = mails.find(lambda m: m.id == mail_id)
-        if mail is None:
+        received = mails.find(lambda m: m.id == mail_id)
+        if received is None:
             raise HTTPException(404, "no such message")
-        return mail
+        return received.mail
 
     message_routes(app, f"{PREFIX}/messages", mails)
 
@@ -190,7 +208,7 @@ def mail_app(mails: Recorded[CapturedMail]) -> FastAPI:
 
     @app.get(PREFIX, response_class=HTMLResponse)
     def page() -> HTMLResponse:
-        return HTMLResponse(_list_page(mails.newest_first()))
+        return HTMLResponse(_list_page([received.mail for received in mails.newest_first()]))
 
     @app.get(f"{PREFIX}/{{mail_id}}", response_class=HTMLResponse)
     def message_page(mail_id: int) -> HTMLResponse:
@@ -258,7 +276,7 @@ def main() -> None:
     parser = arguments("An SMTP sink that shows what it received at /dev/mail")
     parser.add_argument("--smtp-port", type=int, required=True, help="the SMTP port")
     options = parser.parse_args()
-    mails: Recorded[CapturedMail] = Recorded()
+    mails: Recorded[Received] = Recorded()
     controller = Controller(SinkHandler(mails), hostname=options.host, port=options.smtp_port)
     controller.start()
     try:

@@ -11,7 +11,7 @@ text, which often quotes an address (ARCHITECTURE.md rule 7).
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+import threading
 from email.message import EmailMessage
 from email.utils import format_datetime
 
@@ -45,17 +45,37 @@ def mime_message(mail: OutgoingMail) -> EmailMessage:
     return message
 
 
-@dataclass(frozen=True)
-class SmtpMailer:
-    """A `Mailer` that opens one SMTP session per message (the effect dispatcher runs
-    several at once, one per thread)."""
+class _Session:
+    """One thread's event loop and its open SMTP connection (None until needed)."""
 
-    host: str
-    port: int
-    security: SmtpSecurity = "starttls"
-    username: str | None = None
-    password: str | None = None
-    timeout: float = 10.0
+    def __init__(self) -> None:
+        self.runner = asyncio.Runner()
+        self.client: aiosmtplib.SMTP | None = None
+
+
+class SmtpMailer:
+    """A `Mailer` that keeps one SMTP connection open per thread (the effect dispatcher
+    sends from several), so that a message costs one MAIL/RCPT/DATA exchange rather
+    than a connection, a greeting and a TLS handshake."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        security: SmtpSecurity = "starttls",
+        username: str | None = None,
+        password: str | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.security: SmtpSecurity = security
+        self._username = username
+        self._password = password
+        self.timeout = timeout
+        self._local = threading.local()
+        self._sessions: list[_Session] = []
+        self._lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: ChannelSettings) -> SmtpMailer | None:
@@ -71,31 +91,72 @@ class SmtpMailer:
             timeout=settings.provider_timeout_seconds,
         )
 
-    def send(self, mail: OutgoingMail) -> None:
-        """Send from a thread with no event loop (the dispatcher's): see `send_async`."""
-        asyncio.run(self.send_async(mail))
+    def __repr__(self) -> str:
+        return f"SmtpMailer({self.host}:{self.port}, {self.security})"
 
-    async def send_async(self, mail: OutgoingMail) -> None:
-        try:
-            await aiosmtplib.send(
-                mime_message(mail),
+    def send(self, mail: OutgoingMail) -> None:
+        """Send from a thread that runs no event loop (the dispatcher's workers)."""
+        session = self._session()
+        session.runner.run(self._send(session, mime_message(mail)))
+
+    def close(self) -> None:
+        """Close every thread's connection and loop (at shutdown)."""
+        with self._lock:
+            sessions, self._sessions = self._sessions, []
+        for session in sessions:
+            if session.client is not None and session.client.is_connected:
+                session.client.close()
+            session.runner.close()
+
+    def _session(self) -> _Session:
+        session: _Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = _Session()
+            with self._lock:
+                self._sessions.append(session)
+        return session
+
+    async def _connected(self, session: _Session) -> aiosmtplib.SMTP:
+        if session.client is None or not session.client.is_connected:
+            session.client = aiosmtplib.SMTP(
                 hostname=self.host,
                 port=self.port,
-                username=self.username,
-                password=self.password,
+                username=self._username,
+                password=self._password,
                 use_tls=self.security == "tls",
                 start_tls=self.security == "starttls",
                 timeout=self.timeout,
             )
+            await session.client.connect()
+        return session.client
+
+    async def _send(self, session: _Session, message: EmailMessage) -> None:
+        try:
+            try:
+                await (await self._connected(session)).send_message(message)
+            except aiosmtplib.SMTPServerDisconnected:
+                # The server closed a connection that sat idle: open a new one, once.
+                session.client = None
+                await (await self._connected(session)).send_message(message)
         except aiosmtplib.SMTPRecipientsRefused as exc:
+            self._drop(session)
             codes = [refusal.code for refusal in exc.recipients]
             raise _by_code(min(codes), f"recipients refused: {codes}") from exc
         except aiosmtplib.SMTPResponseException as exc:
+            self._drop(session)
             # The code only: a server's text often quotes the address it refused.
             raise _by_code(exc.code, f"SMTP server answered {exc.code}") from exc
         except (aiosmtplib.SMTPException, OSError) as exc:
+            self._drop(session)
             # Connection refused or dropped, timeouts, TLS trouble: the server may be back.
             raise DeliveryDeferred(f"SMTP {self.host}:{self.port}: {exc}") from exc
+
+    @staticmethod
+    def _drop(session: _Session) -> None:
+        """Forget a connection after a failure: the next message starts afresh."""
+        if session.client is not None and session.client.is_connected:
+            session.client.close()
+        session.client = None
 
 
 def _by_code(code: int, message: str) -> Exception:
