@@ -13,7 +13,7 @@ from kairos.events.booking import (
     BookingSnapshot,
     PersonalContact,
 )
-from notifications.appointment import Appointment, Terms, appointment_of
+from notifications.appointment import Appointment, Links, Terms, appointment_of
 
 CLIENT_ZONE = "America/New_York"
 SPECIALIST_ZONE = "Asia/Kolkata"
@@ -58,3 +58,13 @@ def make_appointment(
         snapshot(starts_at, **snapshot_options),
         Terms(price=Decimal("80"), currency="EUR", cancellation_hours=24),
     )
+
+
+class FixedLinks:
+    """The links a recipient gets: they name the booking, so a test can find its messages."""
+
+    def links_for(self, booking_id: UUID, recipient: str) -> Links:
+        return Links(
+            manage=f"https://kairos.example/b/{booking_id}/manage#{recipient}",
+            join=f"https://kairos.example/b/{booking_id}/join",
+        )

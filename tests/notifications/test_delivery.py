@@ -7,11 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import psycopg
 import pytest
@@ -22,7 +27,6 @@ from pydantic import SecretStr
 
 from kairos.effects import EffectDispatcher
 from kairos.providers.push import PushSubscription
-from notifications.appointment import Links
 from notifications.channels import Channels
 from notifications.channels.email import SmtpMailer
 from notifications.channels.push import VapidPushSender
@@ -33,6 +37,7 @@ from notifications.tables import add_push_subscription
 from tests.notifications.bookings import MINUTE, Booking
 from tests.notifications.fakes import Fake, run_fake, smtp_sink
 from tests.notifications.running import Consumer
+from tests.notifications.samples import FixedLinks
 
 pytestmark = [pytest.mark.integration]
 
@@ -47,14 +52,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-class FixedLinks:
-    def links_for(self, booking_id: UUID, recipient: str) -> Links:
-        return Links(
-            manage=f"https://kairos.example/b/{booking_id}/manage#{recipient}",
-            join=f"https://kairos.example/b/{booking_id}/join",
-        )
 
 
 @dataclass(frozen=True)
@@ -218,3 +215,71 @@ async def test_two_dispatchers_send_each_message_once(delivery: Delivery) -> Non
     for booking in bookings:
         ids = [m["message_id"] for m in delivery.mails(booking)]
         assert len(ids) == 2 and len(set(ids)) == 2, ids
+
+
+# A dispatcher killed (SIGKILL) while sending: it runs in a subprocess
+# (tests/notifications/crash_worker.py) that hangs before or after the SMTP server took
+# the e-mail; a successor takes over once the dead one's lease has run out.
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def kill_while_sending(delivery: Delivery, point: str) -> str:
+    """Run the doomed dispatcher until it reaches `point`, kill it; the Message-ID it held."""
+    url = delivery.consumer.database
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE reached (message_id text)")
+    command = [
+        sys.executable,
+        "-m",
+        "tests.notifications.crash_worker",
+        url,
+        str(delivery.fakes.mail.port),
+        point,
+    ]
+    process = subprocess.Popen(command, cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 60
+        while (reached := _reached(url)) is None:
+            assert process.poll() is None, "the worker died before it got there"
+            assert time.monotonic() < deadline, "the worker never got there"
+            await asyncio.sleep(0.05)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(30)
+    return reached
+
+
+def _reached(url: str) -> str | None:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT message_id FROM reached").fetchone()
+    return None if row is None else str(row[0])
+
+
+async def test_a_crash_after_the_smtp_server_took_an_email_repeats_it_once_with_its_message_id(
+    delivery: Delivery,
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    booking = Booking(now + timedelta(days=3))
+    await delivery.consumer.send(booking.confirmed(now))
+
+    held = await kill_while_sending(delivery, "after-send")
+    assert await delivery.dispatch(now + MINUTE) == 1  # the other one; the held one is leased
+    await delivery.dispatch(now + timedelta(hours=2))  # the lease ran out
+
+    ids = sorted(m["message_id"] for m in delivery.mails(booking))
+    assert ids.count(held) == 2  # the receiver sees the repeat for what it is
+    assert len(ids) == 3 and len(set(ids)) == 2
+
+
+async def test_a_crash_before_sending_still_sends_the_email_once(delivery: Delivery) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    booking = Booking(now + timedelta(days=3))
+    await delivery.consumer.send(booking.confirmed(now))
+
+    held = await kill_while_sending(delivery, "before-send")
+    assert held not in [m["message_id"] for m in delivery.mails(booking)]
+    await delivery.dispatch(now + timedelta(hours=2))
+
+    ids = [m["message_id"] for m in delivery.mails(booking)]
+    assert sorted(ids) == sorted(set(ids)) and held in ids and len(ids) == 2
