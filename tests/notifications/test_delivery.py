@@ -21,6 +21,7 @@ from uuid import uuid4
 import psycopg
 import pytest
 from icalendar import Calendar
+from prometheus_client import REGISTRY
 from psycopg_pool import ConnectionPool
 from py_vapid import Vapid
 from pydantic import SecretStr
@@ -126,6 +127,10 @@ def delivery(consumer: Consumer, fakes: Fakes) -> Iterator[Delivery]:
         sending.mail.close()
 
 
+def _sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
 async def test_a_booking_gets_its_emails_once_and_its_reminders_at_their_time(
     delivery: Delivery,
 ) -> None:
@@ -141,6 +146,9 @@ async def test_a_booking_gets_its_emails_once_and_its_reminders_at_their_time(
             PushSubscription(subscription["endpoint"], **subscription["keys"]),
         )
 
+    sent_before = _sample("kairos_notifications_sent_total", channel="email")
+    late_before = _sample("kairos_notifications_lateness_seconds_count", channel="email")
+
     await delivery.consumer.send(confirmed, booking.again(confirmed))
     await delivery.dispatch(now + timedelta(seconds=1))
     await delivery.dispatch(now + timedelta(seconds=2))  # nothing new is due
@@ -149,6 +157,10 @@ async def test_a_booking_gets_its_emails_once_and_its_reminders_at_their_time(
         "ada@client.example: Booked",
         "priya@clinic.example: New booking",
     ]
+    assert _sample("kairos_notifications_sent_total", channel="email") == sent_before + 2
+    assert (
+        _sample("kairos_notifications_lateness_seconds_count", channel="email") == late_before + 2
+    )
     confirmation = next(m for m in delivery.mails(booking) if m["to"] == ["ada@client.example"])
     ics = delivery.fakes.mail.get_bytes(confirmation["attachments"][0]["url"])
     assert Calendar.from_ical(ics)["METHOD"] == "REQUEST"

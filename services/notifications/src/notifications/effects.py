@@ -29,6 +29,7 @@ from notifications.consumers import NOTICE, REMINDERS, Notice, Reminder
 from notifications.contacts import contact_of
 from notifications.invite import invite
 from notifications.messages import MessageKind, MessageOptions, compose, short_text
+from notifications.metrics import sending
 from notifications.schedule import Recipient
 from notifications.tables import (
     BookingRow,
@@ -129,7 +130,8 @@ class Notifier:
             invite=invite,
             options=options,
         )
-        self.channels.mail.send(mail)
+        with sending("email", effect.due_at, self.clock):
+            self.channels.mail.send(mail)
 
     def _reminder(self, effect: Effect[Reminder]) -> tuple[BookingRow, Appointment, Links]:
         row, appointment = self._load(effect.data.booking_id)
@@ -157,7 +159,8 @@ class Notifier:
         body = short_text(
             "reminder", appointment, reminder.recipient, links, self._options(reminder)
         )
-        self.channels.sms.send(OutgoingSms(to=phone, body=body, idempotency_key=str(effect.id)))
+        with sending("sms", effect.due_at, self.clock):
+            self.channels.sms.send(OutgoingSms(to=phone, body=body, idempotency_key=str(effect.id)))
 
     def send_push_reminder(self, effect: Effect[Reminder]) -> None:
         reminder = effect.data
@@ -176,9 +179,10 @@ class Notifier:
             subscriptions = push_subscriptions(conn, owner)
         for subscription_id, subscription in subscriptions:
             try:
-                self.channels.push.send(
-                    OutgoingPush(subscription, payload, idempotency_key=str(effect.id))
-                )
+                with sending("push", effect.due_at, self.clock):
+                    self.channels.push.send(
+                        OutgoingPush(subscription, payload, idempotency_key=str(effect.id))
+                    )
             except SubscriptionGone:
                 # The browser unsubscribed or the subscription expired: forget it.
                 with self.pool.connection() as conn:
