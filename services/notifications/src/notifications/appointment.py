@@ -1,0 +1,74 @@
+"""What every notification of a booking says, gathered from the event and the service.
+
+A booking snapshot carries who, when and what; the service's price and cancellation
+policy come from its definition (`Terms`), and the links from the link issuer
+(`Links`): they never travel on a topic. Messages and invites take an `Appointment`
+and know nothing of events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Protocol
+from uuid import UUID
+
+from kairos.events.booking import BookingSnapshot
+from notifications.contacts import Contact, contact_of
+
+
+@dataclass(frozen=True)
+class Terms:
+    """What the client agreed to, from the service definition."""
+
+    price: Decimal | None = None
+    currency: str | None = None
+    cancellation_hours: int = 24
+
+
+@dataclass(frozen=True)
+class Links:
+    """Where the client manages (reschedules, cancels) and joins the consultation."""
+
+    manage: str
+    join: str
+
+
+class LinkIssuer(Protocol):
+    """Gives a recipient their links to a booking when a message is built: they never
+    travel on a topic, and a manage link carries a bearer credential."""
+
+    def links_for(self, booking_id: UUID, recipient: str) -> Links: ...
+
+
+@dataclass(frozen=True)
+class Person:
+    contact: Contact
+    timezone: str  # IANA zone: times are shown to this person in it
+    locale: str | None = None  # None: English
+
+
+@dataclass(frozen=True)
+class Appointment:
+    booking_id: UUID
+    service_name: str
+    starts_at: datetime
+    ends_at: datetime
+    client: Person
+    specialist: Person
+    terms: Terms
+
+
+def appointment_of(
+    booking_id: UUID, booking: BookingSnapshot, terms: Terms, client_locale: str | None = None
+) -> Appointment:
+    return Appointment(
+        booking_id=booking_id,
+        service_name=booking.service.name,
+        starts_at=booking.starts_at,
+        ends_at=booking.ends_at,
+        client=Person(contact_of(booking, "client"), booking.client.timezone, client_locale),
+        specialist=Person(contact_of(booking, "specialist"), booking.specialist.timezone),
+        terms=terms,
+    )

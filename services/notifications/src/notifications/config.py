@@ -1,0 +1,46 @@
+"""How the notification channels are reached, from the environment.
+
+Every channel is optional: one whose settings are absent is not configured, and its
+messages are skipped (`notifications.channels.unconfigured`), so a deployment
+without an SMS account still sends e-mail. Credentials have no defaults.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SmtpSecurity = Literal["starttls", "tls", "none"]
+
+
+class ChannelSettings(BaseSettings):
+    # Validation errors must not echo a setting's value: it may be a secret.
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", hide_input_in_errors=True)
+
+    # E-mail: configured when SMTP_HOST and MAIL_FROM are set.
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_security: SmtpSecurity = "starttls"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    mail_from: str | None = Field(None, description='"Kairos <no-reply@example.com>"')
+
+    # SMS (Twilio Messages API): configured when the account, token and sender are set.
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_from: str | None = Field(None, description="E.164 sender number")
+    # Where Twilio posts delivery status (the notifications API's callback route).
+    twilio_status_callback_url: str | None = None
+    # Another base URL for the Messages API: the dev stack's and the tests' fake.
+    twilio_api_url: str | None = None
+
+    # Web Push: configured when the VAPID key and subject are set.
+    vapid_private_key: SecretStr | None = Field(
+        None, description="the application server's P-256 private key: raw or DER, base64url"
+    )
+    vapid_subject: str | None = Field(None, description='"mailto:ops@example.com"')
+
+    # Every provider call gives up after this; the effect lease (5 min) outlasts it.
+    provider_timeout_seconds: float = Field(10.0, gt=0)

@@ -1,0 +1,313 @@
+"""The notifications consumer's handlers: each keeps the booking as it stands and
+records what must be sent (effects, ARCHITECTURE.md rule 6); nothing is sent here.
+
+- confirmed at once: "confirmation" (invite REQUEST) to the client, "new_booking" to
+  the specialist, and the reminders of the service's schedule;
+- pending: "pending" to the client, "approval_request" to the specialist; approved
+  (confirmed after pending): "confirmed" with the invite, and the reminders;
+- declined: "declined" with METHOD:CANCEL;
+- cancelled: "cancelled" with METHOD:CANCEL to both, and the pending reminders dropped;
+- rescheduled: "rescheduled" with the invite at SEQUENCE+1 to both, and the pending
+  reminders replaced by the new time's;
+- a no-show marked against the client: the "no_show_notice".
+
+An effect's key is the message's own identity, (booking, message, recipient,
+version) like its Message-ID, so however often an event arrives, and under
+whatever event id, each message is recorded once. A booking that has ended stays
+ended: a late copy of an earlier event changes nothing, and a copy of a
+reschedule does not move the invite's SEQUENCE again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from pydantic import BaseModel
+
+from kairos.effects import EffectKind, cancel_effects, record_effect
+from kairos.events import Envelope
+from kairos.events.booking import (
+    BookingCancelled,
+    BookingCompleted,
+    BookingConfirmed,
+    BookingDeclined,
+    BookingEvent,
+    BookingPending,
+    BookingRescheduled,
+    BookingSnapshot,
+    BookingStarted,
+    NoShowMarked,
+    ServiceDefined,
+    ServiceUpdated,
+)
+from kairos.messaging import Handlers
+from notifications.invite import Method
+from notifications.messages import MessageKind
+from notifications.schedule import (
+    DEFAULT_REMINDERS,
+    Channel,
+    Recipient,
+    ReminderRule,
+    due_reminders,
+)
+from notifications.tables import BookingRow, booking_row, save_booking, save_terms
+
+log = logging.getLogger("notifications.consumers")
+
+
+class Notice(BaseModel):
+    """An e-mail sent as soon as its event is applied. Ids only: the message is built
+    from the booking as it stands when it is sent."""
+
+    booking_id: UUID
+    message: MessageKind
+    recipient: Recipient
+    version: int  # the booking's sequence when it was recorded
+    invite: Method | None = None
+
+
+class Reminder(BaseModel):
+    booking_id: UUID
+    recipient: Recipient
+    version: int
+    before_seconds: int
+    with_join_link: bool
+
+    @property
+    def before(self) -> timedelta:
+        return timedelta(seconds=self.before_seconds)
+
+
+NOTICE = EffectKind("notifications.notice", Notice)
+REMINDERS: dict[Channel, EffectKind[Reminder]] = {
+    channel: EffectKind(f"notifications.reminder.{channel}", Reminder)
+    for channel in ("email", "sms", "push")
+}
+REMINDER_PREFIX = "notifications.reminder."
+
+#: Which messages an event sends, to whom.
+Messages = tuple[tuple[MessageKind, Recipient], ...]
+
+handlers = Handlers()
+
+
+def booking_reason(booking_id: UUID) -> str:
+    return f"booking:{booking_id}"
+
+
+def reminder_rules(service_id: UUID) -> tuple[ReminderRule, ...]:
+    """The service's reminder schedule (its `reminders` setting, once the service
+    definition carries one; API.md's defaults until then)."""
+    return DEFAULT_REMINDERS
+
+
+def _notice(
+    conn: psycopg.Connection[Any],
+    envelope: Envelope,
+    booking_id: UUID,
+    version: int,
+    messages: Messages,
+    invite: Method | None = None,
+) -> None:
+    """Record each (message, recipient) as an e-mail due at once."""
+    for message, recipient in messages:
+        notice = Notice(
+            booking_id=booking_id,
+            message=message,
+            recipient=recipient,
+            version=version,
+            invite=invite,
+        )
+        record_effect(
+            conn,
+            NOTICE,
+            notice,
+            key=f"{booking_id}:{message}:{recipient}:v{version}",
+            reason=booking_reason(booking_id),
+            due_at=envelope.occurred_at,
+        )
+
+
+def _schedule_reminders(
+    conn: psycopg.Connection[Any],
+    booking_id: UUID,
+    booking: BookingSnapshot,
+    version: int,
+    now: datetime,
+) -> None:
+    """Record the booking's reminders still ahead of `now` (when it was booked or moved)."""
+    for due in due_reminders(reminder_rules(booking.service.service_id), booking.starts_at, now):
+        record_effect(
+            conn,
+            REMINDERS[due.channel],
+            Reminder(
+                booking_id=booking_id,
+                recipient=due.recipient,
+                version=version,
+                before_seconds=int(due.before.total_seconds()),
+                with_join_link=due.with_join_link,
+            ),
+            key=f"{booking_id}:v{version}:{due.key}",
+            reason=booking_reason(booking_id),
+            due_at=due.due_at,
+        )
+
+
+def _snapshot(envelope: Envelope, event: BookingEvent) -> BookingSnapshot | None:
+    if event.booking is None:
+        # Published before events carried the booking: nothing to tell anyone with.
+        log.warning("%s %s has no booking snapshot: skipped", envelope.type, envelope.event_id)
+    return event.booking
+
+
+def _sequence(previous: BookingRow | None) -> int:
+    return previous.sequence if previous is not None else 0
+
+
+#: Where a booking's life ends: a later copy of an earlier event (a producer's retry,
+#: a republish) must not bring it back, nor bump its invite again.
+FINAL: frozenset[str] = frozenset({"cancelled", "declined", "completed", "no_show"})
+
+
+@dataclass(frozen=True)
+class Applied:
+    booking: BookingSnapshot
+    version: int  # the booking's sequence after the event
+    previous: BookingRow | None
+
+
+def _apply(
+    conn: psycopg.Connection[Any],
+    envelope: Envelope,
+    event: BookingEvent,
+    *,
+    bump: bool = False,
+    unless: frozenset[str] = frozenset(),
+    repeats: Callable[[BookingRow], bool] | None = None,
+    reason: str | None = None,
+    previous_starts_at: datetime | None = None,
+) -> Applied | None:
+    """Keep the booking as `event` leaves it (its sequence +1 with `bump`); None when the
+    event changes nothing: it has no snapshot, the booking has ended or is in a status
+    of `unless`, or the event `repeats` what the booking already shows."""
+    previous = booking_row(conn, event.booking_id)
+    if (booking := _snapshot(envelope, event)) is None:
+        return None
+    if previous is not None and (
+        previous.status in FINAL | unless or (repeats is not None and repeats(previous))
+    ):
+        return None
+    version = _sequence(previous) + (1 if bump else 0)
+    save_booking(
+        conn,
+        event.booking_id,
+        booking,
+        sequence=version,
+        at=envelope.occurred_at,
+        reason=reason,
+        previous_starts_at=previous_starts_at,
+    )
+    return Applied(booking, version, previous)
+
+
+@handlers.on
+def on_service_defined(
+    conn: psycopg.Connection[Any], envelope: Envelope, event: ServiceDefined | ServiceUpdated
+) -> None:
+    save_terms(conn, event)
+
+
+@handlers.on
+def on_booking_pending(
+    conn: psycopg.Connection[Any], envelope: Envelope, event: BookingPending
+) -> None:
+    if (applied := _apply(conn, envelope, event, unless=frozenset({"confirmed"}))) is None:
+        return
+    messages: Messages = (("pending", "client"), ("approval_request", "specialist"))
+    _notice(conn, envelope, event.booking_id, applied.version, messages)
+
+
+@handlers.on
+def on_booking_confirmed(
+    conn: psycopg.Connection[Any], envelope: Envelope, event: BookingConfirmed
+) -> None:
+    if (applied := _apply(conn, envelope, event, unless=frozenset({"in_progress"}))) is None:
+        return
+    approved = applied.previous is not None and applied.previous.status == "pending"
+    messages: Messages = (
+        (("confirmed", "client"),)
+        if approved
+        else (("confirmation", "client"), ("new_booking", "specialist"))
+    )
+    _notice(conn, envelope, event.booking_id, applied.version, messages, invite="REQUEST")
+    _schedule_reminders(
+        conn, event.booking_id, applied.booking, applied.version, envelope.occurred_at
+    )
+
+
+@handlers.on
+def on_booking_rescheduled(
+    conn: psycopg.Connection[Any], envelope: Envelope, event: BookingRescheduled
+) -> None:
+    def same_move(previous: BookingRow) -> bool:
+        return (
+            previous.snapshot.starts_at == event.starts_at
+            and previous.previous_starts_at == event.previous_starts_at
+        )
+
+    applied = _apply(
+        conn,
+        envelope,
+        event,
+        bump=True,
+        unless=frozenset({"in_progress"}),
+        repeats=same_move,
+        previous_starts_at=event.previous_starts_at,
+    )
+    if applied is None:
+        return
+    cancel_effects(conn, booking_reason(event.booking_id), REMINDER_PREFIX)
+    messages: Messages = (("rescheduled", "client"), ("rescheduled", "specialist"))
+    _notice(conn, envelope, event.booking_id, applied.version, messages, invite="REQUEST")
+    if applied.booking.status == "confirmed":
+        _schedule_reminders(
+            conn, event.booking_id, applied.booking, applied.version, envelope.occurred_at
+        )
+
+
+@handlers.on
+def on_booking_ended(
+    conn: psycopg.Connection[Any], envelope: Envelope, event: BookingCancelled | BookingDeclined
+) -> None:
+    """A cancel or decline: the invite is withdrawn (SEQUENCE+1) and the reminders dropped."""
+    if (applied := _apply(conn, envelope, event, bump=True, reason=event.reason)) is None:
+        return
+    cancel_effects(conn, booking_reason(event.booking_id), REMINDER_PREFIX)
+    messages: Messages = (
+        (("declined", "client"),)
+        if isinstance(event, BookingDeclined)
+        else (("cancelled", "client"), ("cancelled", "specialist"))
+    )
+    _notice(conn, envelope, event.booking_id, applied.version, messages, invite="CANCEL")
+
+
+@handlers.on
+def on_booking_progressed(
+    conn: psycopg.Connection[Any], envelope: Envelope, event: BookingStarted | BookingCompleted
+) -> None:
+    """Kept so that the reminders' re-check sees a consultation that began or ended."""
+    _apply(conn, envelope, event)
+
+
+@handlers.on
+def on_no_show_marked(
+    conn: psycopg.Connection[Any], envelope: Envelope, event: NoShowMarked
+) -> None:
+    if (applied := _apply(conn, envelope, event)) is not None and event.party == "client":
+        _notice(conn, envelope, event.booking_id, applied.version, (("no_show_notice", "client"),))

@@ -1,0 +1,189 @@
+"""What the notifications dispatcher does with each effect the handlers recorded: the
+re-check just before it fires, and the send.
+
+Each message is built when it is sent, from the booking as it stands then (its row in
+`notification_bookings`), and dated with the effect's due time, so a repeat after a
+crash is the same message with the same Message-ID. The re-checks drop what no
+longer makes sense: a message about a version of the booking that has since moved
+on, a reminder of a booking that is no longer confirmed or has already started.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from kairos.effects import Effect, EffectHandler
+from kairos.providers.push import OutgoingPush, SubscriptionGone
+from kairos.providers.sms import OutgoingSms
+from notifications.appointment import Appointment, LinkIssuer, Links, appointment_of
+from notifications.channels import Channels
+from notifications.consumers import NOTICE, REMINDERS, Notice, Reminder
+from notifications.contacts import contact_of
+from notifications.invite import invite
+from notifications.messages import MessageKind, MessageOptions, compose, short_text
+from notifications.metrics import sending
+from notifications.schedule import Recipient
+from notifications.tables import (
+    BookingRow,
+    booking_row,
+    push_owner,
+    push_subscriptions,
+    remove_push_subscription,
+    terms_of,
+)
+
+Clock = Callable[[], datetime]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def notice_still_due(conn: psycopg.Connection[Any], effect: Effect[Notice]) -> bool:
+    """Only a message about the booking as it still is: one recorded before a reschedule
+    or cancel would show a time or an invite that no longer holds."""
+    row = booking_row(conn, effect.data.booking_id)
+    return row is not None and row.sequence == effect.data.version
+
+
+@dataclass(frozen=True)
+class Notifier:
+    """Builds and sends the messages of the effects, through `channels`."""
+
+    pool: ConnectionPool
+    channels: Channels
+    links: LinkIssuer
+    sender: str  # the From of every e-mail
+    clock: Clock = _utc_now
+
+    def handlers(self) -> list[EffectHandler[Any]]:
+        """The dispatcher's handlers: one for the notices, one per reminder channel."""
+        reminders: list[EffectHandler[Any]] = [
+            EffectHandler(REMINDERS["email"], self.send_email_reminder, self.reminder_still_due),
+            EffectHandler(REMINDERS["sms"], self.send_sms_reminder, self.reminder_still_due),
+            EffectHandler(REMINDERS["push"], self.send_push_reminder, self.reminder_still_due),
+        ]
+        return [EffectHandler(NOTICE, self.send_notice, notice_still_due), *reminders]
+
+    def reminder_still_due(self, conn: psycopg.Connection[Any], effect: Effect[Reminder]) -> bool:
+        """Only for a booking still confirmed at the time it was scheduled for, and not
+        yet begun (a dispatcher that was down does not send "starts in 1 hour" late)."""
+        row = booking_row(conn, effect.data.booking_id)
+        return (
+            row is not None
+            and row.status == "confirmed"
+            and row.sequence == effect.data.version
+            and self.clock() < row.snapshot.starts_at
+        )
+
+    def _load(self, booking_id: UUID) -> tuple[BookingRow, Appointment]:
+        with self.pool.connection() as conn:
+            row = booking_row(conn, booking_id)
+            if row is None:
+                raise LookupError(f"booking {booking_id} is not known here")
+            terms = terms_of(conn, row.snapshot.service.service_id)
+        return row, appointment_of(booking_id, row.snapshot, terms)
+
+    def send_notice(self, effect: Effect[Notice]) -> None:
+        notice = effect.data
+        row, appointment = self._load(notice.booking_id)
+        links = self.links.links_for(notice.booking_id, notice.recipient)
+        ics = None
+        if notice.invite is not None:
+            ics = invite(
+                appointment,
+                notice.invite,
+                sequence=notice.version,
+                stamp=effect.due_at,
+                links=links if notice.invite != "CANCEL" else None,
+            )
+        options = MessageOptions(reason=row.reason, previous_starts_at=row.previous_starts_at)
+        self._mail(effect, notice.message, appointment, notice.recipient, links, options, ics)
+
+    def _mail(
+        self,
+        effect: Effect[Any],
+        message: MessageKind,
+        appointment: Appointment,
+        recipient: Recipient,
+        links: Links,
+        options: MessageOptions,
+        invite: bytes | None = None,
+    ) -> None:
+        """Send one e-mail, dated when it was due: a repeat is the very same message."""
+        mail = compose(
+            message,
+            appointment,
+            recipient,
+            links,
+            version=effect.data.version,
+            sender=self.sender,
+            date=effect.due_at,
+            invite=invite,
+            options=options,
+        )
+        with sending("email", effect.due_at, self.clock):
+            self.channels.mail.send(mail)
+
+    def _reminder(self, effect: Effect[Reminder]) -> tuple[BookingRow, Appointment, Links]:
+        row, appointment = self._load(effect.data.booking_id)
+        return row, appointment, self.links.links_for(effect.data.booking_id, effect.data.recipient)
+
+    @staticmethod
+    def _options(reminder: Reminder) -> MessageOptions:
+        return MessageOptions(
+            reminder_before=reminder.before, with_join_link=reminder.with_join_link
+        )
+
+    def send_email_reminder(self, effect: Effect[Reminder]) -> None:
+        reminder = effect.data
+        _, appointment, links = self._reminder(effect)
+        self._mail(
+            effect, "reminder", appointment, reminder.recipient, links, self._options(reminder)
+        )
+
+    def send_sms_reminder(self, effect: Effect[Reminder]) -> None:
+        reminder = effect.data
+        row, appointment, links = self._reminder(effect)
+        phone = contact_of(row.snapshot, reminder.recipient).phone
+        if phone is None:
+            return  # no number to text: the e-mail and push reminders still go
+        body = short_text(
+            "reminder", appointment, reminder.recipient, links, self._options(reminder)
+        )
+        with sending("sms", effect.due_at, self.clock):
+            self.channels.sms.send(OutgoingSms(to=phone, body=body, idempotency_key=str(effect.id)))
+
+    def send_push_reminder(self, effect: Effect[Reminder]) -> None:
+        reminder = effect.data
+        row, appointment, links = self._reminder(effect)
+        options = self._options(reminder)
+        payload = json.dumps(
+            {
+                "title": appointment.service_name,
+                "body": short_text("reminder", appointment, reminder.recipient, links, options),
+                "url": links.join if reminder.with_join_link else links.manage,
+                "booking_id": str(reminder.booking_id),
+            }
+        ).encode()
+        owner = push_owner(row.snapshot, reminder.booking_id, reminder.recipient)
+        with self.pool.connection() as conn:
+            subscriptions = push_subscriptions(conn, owner)
+        for subscription_id, subscription in subscriptions:
+            try:
+                with sending("push", effect.due_at, self.clock):
+                    self.channels.push.send(
+                        OutgoingPush(subscription, payload, idempotency_key=str(effect.id))
+                    )
+            except SubscriptionGone:
+                # The browser unsubscribed or the subscription expired: forget it.
+                with self.pool.connection() as conn:
+                    remove_push_subscription(conn, subscription_id)

@@ -1,0 +1,165 @@
+"""Notifications' own tables: each booking as it last stood, and each service's terms.
+
+The handlers write them in the consumer's transaction; the effects read them when
+they fire, so a message is built from the booking as it is then (and skipped when
+its booking moved on). A booking row holds the event's snapshot, contact details
+included: it is personal data and goes with an erasure (ARCHITECTURE.md rule 7).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from kairos.ddl import create_if_missing
+from kairos.events.booking import BookingSnapshot, BookingStatus, ServiceDefinition
+from kairos.providers.push import PushSubscription
+from notifications.appointment import Terms
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS notification_bookings (
+    booking_id uuid PRIMARY KEY,
+    status text NOT NULL,
+    -- the invite's SEQUENCE and the messages' version: +1 on each reschedule and on cancel
+    sequence integer NOT NULL,
+    snapshot jsonb NOT NULL,
+    reason text,
+    previous_starts_at timestamptz,
+    updated_at timestamptz NOT NULL
+);
+-- Browsers' Web Push subscriptions: a client's per booking, a specialist's per specialist.
+CREATE TABLE IF NOT EXISTS push_subscriptions (
+    id uuid PRIMARY KEY,
+    owner text NOT NULL,
+    endpoint text NOT NULL,
+    p256dh text NOT NULL,
+    auth text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS push_subscriptions_owner ON push_subscriptions (owner);
+CREATE TABLE IF NOT EXISTS notification_services (
+    service_id uuid PRIMARY KEY,
+    price numeric,
+    currency text,
+    cancellation_hours integer NOT NULL
+);
+"""
+_DDL_LOCK = 0x6B6169726F730020
+
+
+def create_tables(conn: psycopg.Connection[Any]) -> None:
+    create_if_missing(conn, _DDL_LOCK, _DDL)
+
+
+@dataclass(frozen=True)
+class BookingRow:
+    booking_id: UUID
+    status: BookingStatus
+    sequence: int
+    snapshot: BookingSnapshot
+    reason: str | None
+    previous_starts_at: datetime | None
+
+
+def save_booking(
+    conn: psycopg.Connection[Any],
+    booking_id: UUID,
+    snapshot: BookingSnapshot,
+    *,
+    sequence: int,
+    at: datetime,
+    reason: str | None = None,
+    previous_starts_at: datetime | None = None,
+) -> None:
+    conn.execute(
+        "INSERT INTO notification_bookings"
+        " (booking_id, status, sequence, snapshot, reason, previous_starts_at, updated_at)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (booking_id) DO UPDATE SET status = EXCLUDED.status,"
+        " sequence = EXCLUDED.sequence, snapshot = EXCLUDED.snapshot, reason = EXCLUDED.reason,"
+        " previous_starts_at = EXCLUDED.previous_starts_at, updated_at = EXCLUDED.updated_at",
+        (
+            booking_id,
+            snapshot.status,
+            sequence,
+            Jsonb(snapshot.model_dump(mode="json")),
+            reason,
+            previous_starts_at,
+            at,
+        ),
+    )
+
+
+def booking_row(conn: psycopg.Connection[Any], booking_id: UUID) -> BookingRow | None:
+    row = conn.execute(
+        "SELECT status, sequence, snapshot, reason, previous_starts_at"
+        " FROM notification_bookings WHERE booking_id = %s",
+        (booking_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    status, sequence, snapshot, reason, previous_starts_at = row
+    return BookingRow(
+        booking_id,
+        status,
+        sequence,
+        BookingSnapshot.model_validate(snapshot),
+        reason,
+        previous_starts_at,
+    )
+
+
+def save_terms(conn: psycopg.Connection[Any], service: ServiceDefinition) -> None:
+    conn.execute(
+        "INSERT INTO notification_services (service_id, price, currency, cancellation_hours)"
+        " VALUES (%s, %s, %s, %s) ON CONFLICT (service_id) DO UPDATE SET price = EXCLUDED.price,"
+        " currency = EXCLUDED.currency, cancellation_hours = EXCLUDED.cancellation_hours",
+        (service.service_id, service.price, service.currency, service.cancellation_hours),
+    )
+
+
+def terms_of(conn: psycopg.Connection[Any], service_id: UUID) -> Terms:
+    """The service's terms; the defaults of API.md for a service not seen (yet)."""
+    row = conn.execute(
+        "SELECT price, currency, cancellation_hours FROM notification_services"
+        " WHERE service_id = %s",
+        (service_id,),
+    ).fetchone()
+    return Terms() if row is None else Terms(row[0], row[1], row[2])
+
+
+def push_owner(booking: BookingSnapshot, booking_id: UUID, recipient: str) -> str:
+    """Whose subscriptions a recipient's pushes go to: the client's are the booking's
+    (they have no account), the specialist's are theirs."""
+    if recipient == "client":
+        return f"booking:{booking_id}"
+    return f"specialist:{booking.specialist.specialist_id}"
+
+
+def add_push_subscription(
+    conn: psycopg.Connection[Any], subscription_id: UUID, owner: str, subscription: PushSubscription
+) -> None:
+    conn.execute(
+        "INSERT INTO push_subscriptions (id, owner, endpoint, p256dh, auth)"
+        " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
+        (subscription_id, owner, subscription.endpoint, subscription.p256dh, subscription.auth),
+    )
+
+
+def push_subscriptions(
+    conn: psycopg.Connection[Any], owner: str
+) -> list[tuple[UUID, PushSubscription]]:
+    rows = conn.execute(
+        "SELECT id, endpoint, p256dh, auth FROM push_subscriptions WHERE owner = %s ORDER BY id",
+        (owner,),
+    ).fetchall()
+    return [(row[0], PushSubscription(row[1], row[2], row[3])) for row in rows]
+
+
+def remove_push_subscription(conn: psycopg.Connection[Any], subscription_id: UUID) -> None:
+    conn.execute("DELETE FROM push_subscriptions WHERE id = %s", (subscription_id,))

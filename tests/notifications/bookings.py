@@ -1,0 +1,103 @@
+"""A booking's life as booking.events.v1 carries it: envelopes with snapshots, sent to a
+topic the way the relay sends them (the specialist's partition)."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+from kairos.events import Envelope
+from kairos.events.booking import (
+    BookingCancelled,
+    BookingConfirmed,
+    BookingDeclined,
+    BookingEvent,
+    BookingPending,
+    BookingRescheduled,
+    BookingSnapshot,
+    NoShowMarked,
+)
+from tests.notifications.samples import snapshot
+from tests.shared.test_messaging_consumer import PRODUCER, SPECIALIST
+
+_positions = itertools.count(1)
+
+
+def envelope(event: BookingEvent, at: datetime) -> Envelope:
+    return Envelope(
+        event_id=uuid4(),
+        type=type(event).__name__,
+        version=1,
+        occurred_at=at,
+        producer=PRODUCER,
+        notification_id=next(_positions),
+        aggregate_id=event.booking_id,
+        specialist_id=SPECIALIST,
+        data=event.model_dump(mode="json"),
+    )
+
+
+@dataclass
+class Booking:
+    """One booking whose events a test sends, in order."""
+
+    starts_at: datetime
+    id: UUID = field(default_factory=uuid4)
+    snapshot_options: dict[str, Any] = field(default_factory=dict)
+
+    def snapshot(self, status: str) -> BookingSnapshot:
+        made = snapshot(self.starts_at, **self.snapshot_options)
+        return made.model_copy(update={"status": status})
+
+    def confirmed(self, at: datetime) -> Envelope:
+        return envelope(
+            BookingConfirmed(booking_id=self.id, booking=self.snapshot("confirmed")), at
+        )
+
+    def pending(self, at: datetime) -> Envelope:
+        return envelope(BookingPending(booking_id=self.id, booking=self.snapshot("pending")), at)
+
+    def declined(self, at: datetime) -> Envelope:
+        booking = self.snapshot("declined")
+        return envelope(BookingDeclined(booking_id=self.id, booking=booking), at)
+
+    def cancelled(self, at: datetime, reason: str | None = None) -> Envelope:
+        event = BookingCancelled(
+            booking_id=self.id,
+            booking=self.snapshot("cancelled"),
+            reason=reason,
+            refund_eligible=True,
+            cancelled_by="client",
+        )
+        return envelope(event, at)
+
+    def rescheduled(self, at: datetime, to: datetime) -> Envelope:
+        previous, self.starts_at = self.starts_at, to
+        booking = self.snapshot("confirmed")
+        event = BookingRescheduled(
+            booking_id=self.id,
+            booking=booking,
+            starts_at=to,
+            ends_at=booking.ends_at,
+            busy_from=to,
+            busy_until=booking.ends_at,
+            previous_starts_at=previous,
+            previous_ends_at=previous + (booking.ends_at - to),
+        )
+        return envelope(event, at)
+
+    def no_show(self, at: datetime) -> Envelope:
+        event = NoShowMarked(booking_id=self.id, booking=self.snapshot("no_show"), party="client")
+        return envelope(event, at)
+
+    def again(self, original: Envelope) -> Envelope:
+        """The same event once more under another id and position (a producer's retry)."""
+        return original.model_copy(
+            update={"event_id": uuid4(), "notification_id": next(_positions)}
+        )
+
+
+MINUTE = timedelta(minutes=1)

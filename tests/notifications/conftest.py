@@ -1,0 +1,28 @@
+"""Fixtures of the notifications tests: the links a recipient gets, a running consumer."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from kairos_dev.infra import KafkaHandle
+from notifications.appointment import Links
+from tests.notifications.running import Consumer, running_consumer
+
+
+@pytest.fixture
+def links() -> Links:
+    return Links(
+        manage="https://kairos.example/bookings/b1?token=secret-manage",
+        join="https://kairos.example/bookings/b1/join",
+    )
+
+
+@pytest.fixture
+async def consumer(
+    kafka: KafkaHandle, fresh_database: Callable[[], str]
+) -> AsyncIterator[Consumer]:
+    """The notifications handlers consuming a topic of their own, in a fresh database."""
+    async for running in running_consumer(kafka, fresh_database()):
+        yield running

@@ -1,0 +1,70 @@
+"""Bookings to notify about, built the way the consumer builds them: from a snapshot."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from uuid import UUID, uuid4
+
+from kairos.events.booking import (
+    BookedClient,
+    BookedService,
+    BookedSpecialist,
+    BookingSnapshot,
+    PersonalContact,
+)
+from notifications.appointment import Appointment, Links, Terms, appointment_of
+
+CLIENT_ZONE = "America/New_York"
+SPECIALIST_ZONE = "Asia/Kolkata"
+
+
+def snapshot(
+    starts_at: datetime,
+    *,
+    client_zone: str = CLIENT_ZONE,
+    specialist_zone: str = SPECIALIST_ZONE,
+    client_name: str = "Ada Client",
+    minutes: int = 30,
+) -> BookingSnapshot:
+    ends_at = starts_at + timedelta(minutes=minutes)
+    return BookingSnapshot(
+        status="confirmed",
+        service=BookedService(service_id=uuid4(), name="First consultation", duration_minutes=30),
+        specialist=BookedSpecialist(
+            specialist_id=uuid4(),
+            timezone=specialist_zone,
+            contact=PersonalContact(name="Dr. Priya Rao", email="priya@clinic.example"),
+        ),
+        client=BookedClient(
+            timezone=client_zone,
+            contact=PersonalContact(
+                name=client_name, email="ada@client.example", phone="+14155550100"
+            ),
+        ),
+        starts_at=starts_at,
+        ends_at=ends_at,
+        busy_from=starts_at,
+        busy_until=ends_at,
+        answers={},
+    )
+
+
+def make_appointment(
+    starts_at: datetime, booking_id: UUID | None = None, **snapshot_options: str
+) -> Appointment:
+    return appointment_of(
+        booking_id or uuid4(),
+        snapshot(starts_at, **snapshot_options),
+        Terms(price=Decimal("80"), currency="EUR", cancellation_hours=24),
+    )
+
+
+class FixedLinks:
+    """The links a recipient gets: they name the booking, so a test can find its messages."""
+
+    def links_for(self, booking_id: UUID, recipient: str) -> Links:
+        return Links(
+            manage=f"https://kairos.example/b/{booking_id}/manage#{recipient}",
+            join=f"https://kairos.example/b/{booking_id}/join",
+        )

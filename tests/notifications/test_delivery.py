@@ -1,0 +1,297 @@
+"""From booking events to what people receive: the consumer records, the effect
+dispatcher sends through the real channels to the dev fakes (SMTP sink, Twilio API,
+push service). Each message arrives once however often its event does; a cancelled
+booking's reminders never go; reminders go at their time, and only then."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import psycopg
+import pytest
+from icalendar import Calendar
+from prometheus_client import REGISTRY
+from psycopg_pool import ConnectionPool
+from py_vapid import Vapid
+from pydantic import SecretStr
+
+from kairos.effects import EffectDispatcher
+from kairos.providers.push import PushSubscription
+from notifications.channels import Channels
+from notifications.channels.email import SmtpMailer
+from notifications.channels.push import VapidPushSender
+from notifications.channels.sms import TwilioSms
+from notifications.config import ChannelSettings
+from notifications.effects import Notifier
+from notifications.tables import add_push_subscription
+from tests.notifications.bookings import MINUTE, Booking
+from tests.notifications.fakes import Fake, run_fake, smtp_sink
+from tests.notifications.running import Consumer
+from tests.notifications.samples import FixedLinks
+
+pytestmark = [pytest.mark.integration]
+
+TWILIO_TOKEN = "test-twilio-token-0123456789abcdef"
+
+
+@dataclass
+class Clock:
+    """The dispatcher's and the re-checks' now, moved by the test."""
+
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass(frozen=True)
+class Fakes:
+    mail: Fake
+    sms: Fake
+    push: Fake
+
+
+@pytest.fixture(scope="module")
+def fakes() -> Iterator[Fakes]:
+    with (
+        smtp_sink() as mail,
+        run_fake("twilio_api", "--auth-token", TWILIO_TOKEN) as sms,
+        run_fake("web_push") as push,
+    ):
+        yield Fakes(mail, sms, push)
+
+
+def channels(fakes: Fakes) -> Channels:
+    vapid = Vapid()
+    vapid.generate_keys()
+    raw = vapid.private_key.private_numbers().private_value.to_bytes(32, "big")
+    settings = ChannelSettings(
+        twilio_account_sid="AC" + "1" * 32,
+        twilio_auth_token=SecretStr(TWILIO_TOKEN),
+        twilio_from="+15005550006",
+        twilio_api_url=fakes.sms.url,
+        vapid_private_key=SecretStr(base64.urlsafe_b64encode(raw).decode().rstrip("=")),
+        vapid_subject="mailto:ops@kairos.example",
+    )
+    sms, push = TwilioSms.from_settings(settings), VapidPushSender.from_settings(settings)
+    assert sms is not None and push is not None
+    return Channels(SmtpMailer("127.0.0.1", fakes.mail.port, security="none"), sms, push)
+
+
+@dataclass
+class Delivery:
+    consumer: Consumer
+    fakes: Fakes
+    clock: Clock
+    notifier: Notifier
+
+    async def dispatch(self, at: datetime) -> int:
+        """Send everything due at `at` (the dispatcher's clock), as a running one would."""
+        self.clock.now = at
+        dispatcher = EffectDispatcher(
+            self.consumer.database, self.notifier.handlers(), clock=self.clock
+        )
+        with dispatcher:
+            return await asyncio.to_thread(dispatcher.drain)
+
+    def mails(self, booking: Booking) -> list[dict[str, Any]]:
+        return [
+            m
+            for m in self.fakes.mail.messages("mail")
+            if str(booking.id) in (m["message_id"] or "")
+        ]
+
+    def subjects(self, booking: Booking) -> list[str]:
+        return sorted(f"{m['to'][0]}: {m['subject'].split(':')[0]}" for m in self.mails(booking))
+
+
+@pytest.fixture
+def delivery(consumer: Consumer, fakes: Fakes) -> Iterator[Delivery]:
+    clock = Clock()
+    with ConnectionPool(consumer.database, min_size=1, max_size=4) as pool:
+        sending = channels(fakes)
+        notifier = Notifier(pool, sending, FixedLinks(), "Kairos <no-reply@kairos.example>", clock)
+        yield Delivery(consumer, fakes, clock, notifier)
+        assert isinstance(sending.mail, SmtpMailer)
+        sending.mail.close()
+
+
+def _sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_a_booking_gets_its_emails_once_and_its_reminders_at_their_time(
+    delivery: Delivery,
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    booking = Booking(now + timedelta(days=3))
+    confirmed = booking.confirmed(now)
+    subscription = delivery.fakes.push.post("/dev/push/subscriptions")
+    with psycopg.connect(delivery.consumer.database, autocommit=True) as conn:
+        add_push_subscription(
+            conn,
+            uuid4(),
+            f"booking:{booking.id}",
+            PushSubscription(subscription["endpoint"], **subscription["keys"]),
+        )
+
+    sent_before = _sample("kairos_notifications_sent_total", channel="email")
+    late_before = _sample("kairos_notifications_lateness_seconds_count", channel="email")
+
+    await delivery.consumer.send(confirmed, booking.again(confirmed))
+    await delivery.dispatch(now + timedelta(seconds=1))
+    await delivery.dispatch(now + timedelta(seconds=2))  # nothing new is due
+
+    assert delivery.subjects(booking) == [
+        "ada@client.example: Booked",
+        "priya@clinic.example: New booking",
+    ]
+    assert _sample("kairos_notifications_sent_total", channel="email") == sent_before + 2
+    assert (
+        _sample("kairos_notifications_lateness_seconds_count", channel="email") == late_before + 2
+    )
+    confirmation = next(m for m in delivery.mails(booking) if m["to"] == ["ada@client.example"])
+    ics = delivery.fakes.mail.get_bytes(confirmation["attachments"][0]["url"])
+    assert Calendar.from_ical(ics)["METHOD"] == "REQUEST"
+
+    # An hour before the start: the 48 h, 24 h and 1 h reminders, not the 15-minute ones.
+    await delivery.dispatch(booking.starts_at - timedelta(minutes=59))
+
+    reminders = [s for s in delivery.subjects(booking) if "Reminder" in s]
+    assert reminders == [
+        "ada@client.example: Reminder",
+        "ada@client.example: Reminder",
+        "priya@clinic.example: Reminder",
+    ]
+    # The 1 h reminder's text carries the manage link, which names the booking.
+    (sms,) = [m for m in delivery.fakes.sms.messages("sms") if str(booking.id) in m["body"]]
+    assert sms["to"] == "+14155550100" and "starts in 1 hour" in sms["body"]
+    pushed = [
+        m
+        for m in delivery.fakes.push.messages("push")
+        if m["subscription_id"] == subscription["id"]
+    ]
+    assert len(pushed) == 2  # 48 h and 1 h, to the client's browser
+
+    # 14 minutes before: the 15-minute reminders, with the join link, to both.
+    await delivery.dispatch(booking.starts_at - timedelta(minutes=14))
+
+    last = [m for m in delivery.mails(booking) if "15 minutes" in m["subject"]]
+    assert sorted(m["to"][0] for m in last) == ["ada@client.example", "priya@clinic.example"]
+    assert all(f"https://kairos.example/b/{booking.id}/join" in m["text"] for m in last)
+    assert len(delivery.mails(booking)) == 2 + 3 + 2  # each message once
+
+
+async def test_a_cancelled_booking_sends_the_cancel_once_and_no_reminder(
+    delivery: Delivery,
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    booking = Booking(now + timedelta(days=3))
+    cancelled = booking.cancelled(now + MINUTE, "Called away")
+
+    await delivery.consumer.send(booking.confirmed(now), cancelled, booking.again(cancelled))
+    await delivery.dispatch(now + 2 * MINUTE)
+    await delivery.dispatch(booking.starts_at - timedelta(minutes=1))
+
+    # The confirmation was about a version of the booking that no longer holds.
+    assert delivery.subjects(booking) == [
+        "ada@client.example: Cancelled",
+        "priya@clinic.example: Cancelled",
+    ]
+    for mail in delivery.mails(booking):
+        (attachment,) = mail["attachments"]
+        assert attachment["content_type"] == "text/calendar; method=CANCEL"
+        event = Calendar.from_ical(delivery.fakes.mail.get_bytes(attachment["url"])).events[0]
+        assert event["SEQUENCE"] == 1 and event["STATUS"] == "CANCELLED"
+    assert "Called away" in delivery.mails(booking)[0]["text"]
+
+
+async def test_two_dispatchers_send_each_message_once(delivery: Delivery) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    bookings = [Booking(now + timedelta(days=3, hours=n)) for n in range(10)]
+    await delivery.consumer.send(*(booking.confirmed(now) for booking in bookings))
+
+    await asyncio.gather(*(delivery.dispatch(now + MINUTE) for _ in range(2)))
+
+    for booking in bookings:
+        ids = [m["message_id"] for m in delivery.mails(booking)]
+        assert len(ids) == 2 and len(set(ids)) == 2, ids
+
+
+# A dispatcher killed (SIGKILL) while sending: it runs in a subprocess
+# (tests/notifications/crash_worker.py) that hangs before or after the SMTP server took
+# the e-mail; a successor takes over once the dead one's lease has run out.
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def kill_while_sending(delivery: Delivery, point: str) -> str:
+    """Run the doomed dispatcher until it reaches `point`, kill it; the Message-ID it held."""
+    url = delivery.consumer.database
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE reached (message_id text)")
+    command = [
+        sys.executable,
+        "-m",
+        "tests.notifications.crash_worker",
+        url,
+        str(delivery.fakes.mail.port),
+        point,
+    ]
+    process = subprocess.Popen(command, cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 60
+        while (reached := _reached(url)) is None:
+            assert process.poll() is None, "the worker died before it got there"
+            assert time.monotonic() < deadline, "the worker never got there"
+            await asyncio.sleep(0.05)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(30)
+    return reached
+
+
+def _reached(url: str) -> str | None:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT message_id FROM reached").fetchone()
+    return None if row is None else str(row[0])
+
+
+async def test_a_crash_after_the_smtp_server_took_an_email_repeats_it_once_with_its_message_id(
+    delivery: Delivery,
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    booking = Booking(now + timedelta(days=3))
+    await delivery.consumer.send(booking.confirmed(now))
+
+    held = await kill_while_sending(delivery, "after-send")
+    assert await delivery.dispatch(now + MINUTE) == 1  # the other one; the held one is leased
+    await delivery.dispatch(now + timedelta(hours=2))  # the lease ran out
+
+    ids = sorted(m["message_id"] for m in delivery.mails(booking))
+    assert ids.count(held) == 2  # the receiver sees the repeat for what it is
+    assert len(ids) == 3 and len(set(ids)) == 2
+
+
+async def test_a_crash_before_sending_still_sends_the_email_once(delivery: Delivery) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    booking = Booking(now + timedelta(days=3))
+    await delivery.consumer.send(booking.confirmed(now))
+
+    held = await kill_while_sending(delivery, "before-send")
+    assert held not in [m["message_id"] for m in delivery.mails(booking)]
+    await delivery.dispatch(now + timedelta(hours=2))
+
+    ids = [m["message_id"] for m in delivery.mails(booking)]
+    assert sorted(ids) == sorted(set(ids)) and held in ids and len(ids) == 2
