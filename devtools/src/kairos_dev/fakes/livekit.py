@@ -24,6 +24,7 @@ Run: `LIVEKIT_API_KEY=… LIVEKIT_API_SECRET=… uvicorn kairos_dev.fakes.liveki
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 import threading
@@ -40,7 +41,8 @@ from google.protobuf.message import Message
 from livekit.api import AccessToken, TokenVerifier
 from livekit.api.access_token import Claims, VideoGrants
 from livekit.protocol import egress as egress_pb
-from livekit.protocol import models, room as room_pb
+from livekit.protocol import models
+from livekit.protocol import room as room_pb
 from livekit.protocol.webhook import WebhookEvent
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -209,9 +211,7 @@ class FakeLiveKit:
         ]
         return egress_pb.ListEgressResponse(items=found)
 
-    def stop_egress(
-        self, g: VideoGrants, req: egress_pb.StopEgressRequest
-    ) -> egress_pb.EgressInfo:
+    def stop_egress(self, g: VideoGrants, req: egress_pb.StopEgressRequest) -> egress_pb.EgressInfo:
         self.require(g.room_record, "roomRecord")
         if req.egress_id not in self.egresses:
             raise TwirpError("not_found", "egress not found")
@@ -223,9 +223,11 @@ class FakeLiveKit:
             info.status = egress_pb.EgressStatus.EGRESS_COMPLETE
             info.ended_at = time.time_ns()
             duration = info.ended_at - info.started_at
-            filepath = info.room_composite.file_outputs[0].filepath if (
-                info.room_composite.file_outputs
-            ) else f"{info.room_name}.mp4"
+            filepath = (
+                info.room_composite.file_outputs[0].filepath
+                if (info.room_composite.file_outputs)
+                else f"{info.room_name}.mp4"
+            )
             info.file_results.append(
                 egress_pb.FileInfo(
                     filename=filepath,
@@ -247,7 +249,7 @@ class FakeLiveKit:
         except (jwt.PyJWTError, ValueError) as exc:
             raise TwirpError("unauthenticated", f"invalid join token: {exc}") from exc
         g = claims.video or VideoGrants()
-        self.require(g.room_join and g.room, "roomJoin")
+        self.require(bool(g.room_join and g.room), "roomJoin")
         room = self.rooms.get(g.room)
         if room is None:
             raise TwirpError("not_found", "requested room does not exist")
@@ -314,7 +316,7 @@ class FakeLiveKit:
             outbox, self.outbox = self.outbox, []
         for sent in outbox:
             for url in self.webhook_urls:
-                try:
+                with contextlib.suppress(httpx.HTTPError):
                     httpx.post(
                         url,
                         content=sent.body,
@@ -324,8 +326,6 @@ class FakeLiveKit:
                         },
                         timeout=10,
                     )
-                except httpx.HTTPError:
-                    pass
         return result
 
 
@@ -370,7 +370,9 @@ def create_app(server: FakeLiveKit) -> Starlette:
         is_json = request.headers.get("content-type", "").startswith("application/json")
         raw = await request.body()
         try:
-            message = Parse(raw or b"{}", request_class()) if is_json else request_class.FromString(raw)
+            message = (
+                Parse(raw or b"{}", request_class()) if is_json else request_class.FromString(raw)
+            )
         except Exception as exc:  # the body is the caller's mistake, whatever went wrong
             return _twirp_error(TwirpError("malformed", f"cannot decode the request: {exc}"))
         authorization = request.headers.get("authorization")
@@ -412,8 +414,12 @@ def create_app(server: FakeLiveKit) -> Starlette:
         return JSONResponse(
             {
                 "webhooks": [
-                    {"event": w.event, "body": w.body, "authorization": w.authorization,
-                     "delivered": w.delivered}
+                    {
+                        "event": w.event,
+                        "body": w.body,
+                        "authorization": w.authorization,
+                        "delivered": w.delivered,
+                    }
                     for w in server.sent
                 ]
             }
