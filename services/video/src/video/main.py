@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from psycopg_pool import ConnectionPool
 
 from kairos.auth import Authenticator, now_utc
+from kairos.effects import create_effects_table
 from kairos.privacy import KeyStore, PersonalData
 from kairos.web import configure_logging, lazy_app, postgres_check, service_app
 from video.api import ROUTERS
@@ -49,6 +50,8 @@ def create_app(
         keys.create_tables()
         with pool.connection() as conn:
             create_tables(conn)
+            # Webhooks record effects (a recording to start) for the consumer's dispatcher.
+            create_effects_table(conn)
         yield
         pool.close()
         privacy_pool.close()
