@@ -177,8 +177,9 @@ class Session(Aggregate):
             self.joined.append(party)
 
     def participant_left(self, party: Party, at: datetime) -> None:
-        if self._stale(party, at) or not self.present.get(party):
+        if self._stale(party, at) or (not self.present.get(party) and party in self.last_seen):
             return
+        # A leave that arrives before its join is kept too: the join, older, then is stale.
         self._left(party=party, at=at)
 
     @event("ParticipantLeft")
