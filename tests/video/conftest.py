@@ -146,9 +146,7 @@ def video(fresh_database: Callable[[], str]) -> Iterator[Video]:
         app = create_app(settings, clock=clock)
         sessions = sessions_application(database_url)
         pool = ConnectionPool(database_url, min_size=1, max_size=2, open=True)
-        keys = KeyStore(
-            pool, TEST_SECRETS["PRIVACY_MASTER_KEY"], TEST_SECRETS["PRIVACY_INDEX_KEY"]
-        )
+        keys = KeyStore(pool, TEST_SECRETS["PRIVACY_MASTER_KEY"], TEST_SECRETS["PRIVACY_INDEX_KEY"])
         with (
             Served(app, port=api_port) as served_api,
             httpx.Client(base_url=served_api.url, timeout=30) as http,

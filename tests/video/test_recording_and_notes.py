@@ -78,9 +78,13 @@ def test_a_consented_recording_is_started_at_livekit_and_served_by_an_expiring_l
 def test_notes_are_the_specialists_and_go_with_the_clients_data(video: Video) -> None:
     session = video.session(client_email="patient@example.com")
     path = f"/v1/bookings/{session.id}/notes"
-    written = video.http.put(path, headers=video.specialist(session), json={"notes": "Sleeps badly."})
+    written = video.http.put(
+        path, headers=video.specialist(session), json={"notes": "Sleeps badly."}
+    )
     assert written.status_code == 200, written.text
-    assert video.http.put(path, headers=video.client(session), json={"notes": "x"}).status_code == 403
+    assert (
+        video.http.put(path, headers=video.client(session), json={"notes": "x"}).status_code == 403
+    )
     assert video.http.put(path, headers=video.admin(), json={"notes": "x"}).status_code == 403
 
     def notes(headers: dict[str, str]) -> object:

@@ -107,7 +107,8 @@ def test_a_repeated_webhook_is_applied_once(video: Video) -> None:
     video.join(session, "client")
     [joined] = [w for w in video.livekit.sent if w.event == "participant_joined"]
     httpx.post(
-        f"{video.livekit_url}/fake/rooms/{session.room}/leave", json={"identity": f"client:{session.id}"}
+        f"{video.livekit_url}/fake/rooms/{session.room}/leave",
+        json={"identity": f"client:{session.id}"},
     )
     assert view(video, session)["participants"] == []
 
