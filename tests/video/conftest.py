@@ -18,7 +18,8 @@ from psycopg_pool import ConnectionPool
 from kairos.auth import Authenticator
 from kairos.effects import EffectDispatcher
 from kairos.privacy import KeyStore
-from kairos_dev.fakes.livekit import FakeLiveKit, create_app as livekit_app
+from kairos_dev.fakes.livekit import FakeLiveKit
+from kairos_dev.fakes.livekit import create_app as livekit_app
 from kairos_dev.infra.process import free_port
 from kairos_dev.testing.served import Served
 from kairos_dev.testing.services import TEST_SECRETS

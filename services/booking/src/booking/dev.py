@@ -1,5 +1,6 @@
 """Booking in `kairos dev` (entry point `kairos.dev_services`, read by kairos_dev only):
-its API, outbox relay and consumer of the video sessions, the demo seed, and the public paths that are booking's."""
+its API, outbox relay and consumer of the video sessions, the demo seed, and the public
+paths that are booking's."""
 
 from __future__ import annotations
 
