@@ -367,6 +367,8 @@ ROUTING = [
     ("/v1/bookings/3f2a/join", "video"),
     ("/v1/bookings/3f2a/session", "video"),
     ("/v1/bookings/3f2a/notes/7", "video"),
+    ("/v1/bookings/3f2a/recording-consent", "video"),
+    ("/v1/bookings/3f2a/recording", "video"),
     ("/v1/webhooks/livekit", "video"),
     ("/v1/calendars/9c1d", "calendar-sync"),
     ("/v1/webhooks/google", "calendar-sync"),
