@@ -27,17 +27,23 @@ class LiveKitRooms:
     """The rooms of one LiveKit deployment (`url`: its HTTP(S) or WS(S) URL)."""
 
     def __init__(
-        self, url: str, api_key: str, api_secret: str, recordings_prefix: str = "recordings"
+        self,
+        url: str,
+        api_key: str,
+        api_secret: str,
+        recordings_prefix: str = "recordings",
+        public_url: str | None = None,
     ) -> None:
         self._url = url
         self._key = api_key
         self._secret = api_secret
         self._prefix = recordings_prefix
+        self._public_url = public_url or url
 
     @property
     def client_url(self) -> str:
         """Where browsers connect (LiveKit's WebSocket URL)."""
-        return self._url.replace("http://", "ws://").replace("https://", "wss://")
+        return self._public_url.replace("http://", "ws://").replace("https://", "wss://")
 
     def prepare_room(self, room: Room) -> None:
         self._run(

@@ -19,18 +19,31 @@ class LiveKitSettings(ServiceSettings):
     """Where LiveKit is and the API key pair it trusts (its config's `keys`)."""
 
     livekit_url: str = Field(description="LiveKit's URL, http(s):// or ws(s)://")
+    # Where browsers connect, when not LIVEKIT_URL (which may be an in-cluster address).
+    livekit_public_url: str | None = Field(default=None, description="wss://… for browsers")
     livekit_api_key: str = Field(description="The API key of LiveKit's key pair")
     livekit_api_secret: Secret
     # Where egress writes recordings, below its configured storage (S3 bucket or volume).
     recordings_prefix: str = "recordings"
 
 
-class VideoSettings(VideoStoreSettings, LiveKitSettings, CallerAuthSettings, PrivacySettings):
+class VideoWorkerSettings(VideoStoreSettings, LiveKitSettings):
+    """The reconcile loop's: the store and LiveKit."""
+
+    # The specialist is offered a client who is not in this long after the start.
+    no_show_grace_minutes: int = Field(default=10, ge=0)
+
+
+class VideoConsumerSettings(VideoWorkerSettings, PrivacySettings):
+    """The consumer's: it takes part in erasures (the ledger is in the key store's database)."""
+
+
+class VideoSettings(VideoConsumerSettings, CallerAuthSettings):
+    """The API's: it authenticates callers and seals notes."""
+
     # Join tokens name one room and live this long: enough to connect, and to reconnect
     # after a dropped network within the consultation, not to keep for another day.
     join_token_ttl_minutes: int = Field(default=15, ge=1, le=24 * 60)
-    # The specialist is offered a client who is not in this long after the start.
-    no_show_grace_minutes: int = Field(default=10, ge=0)
     # Signs the expiring links to recordings (GET /v1/bookings/{id}/recording).
     recording_link_secret: Secret
     recording_link_ttl_minutes: int = Field(default=60, ge=1)

@@ -13,22 +13,23 @@ from kairos.messaging import ConsumerSpec, run_consumer
 from kairos.privacy import ErasureLedger
 from video.adapters import LiveKitRooms
 from video.application import Sessions
-from video.config import VideoSettings
+from video.config import LiveKitSettings, VideoConsumerSettings
 from video.consumers import CONSUMER, booking_handlers, create_tables
 from video.effects import effect_handlers
 from video.store import sessions_application
 
 
-def livekit_rooms(settings: VideoSettings) -> LiveKitRooms:
+def livekit_rooms(settings: LiveKitSettings) -> LiveKitRooms:
     return LiveKitRooms(
         settings.livekit_url,
         settings.livekit_api_key,
         settings.livekit_api_secret.get_secret_value(),
         settings.recordings_prefix,
+        settings.livekit_public_url,
     )
 
 
-def consumer_spec(settings: VideoSettings, app: Sessions) -> ConsumerSpec:
+def consumer_spec(settings: VideoConsumerSettings, app: Sessions) -> ConsumerSpec:
     ledger = ErasureLedger(settings.privacy_database_url)
 
     def setup(conn: psycopg.Connection[Any]) -> None:
@@ -47,7 +48,7 @@ def consumer_spec(settings: VideoSettings, app: Sessions) -> ConsumerSpec:
 
 
 def main() -> None:
-    settings = VideoSettings()
+    settings = VideoConsumerSettings()
     app = sessions_application(settings.database_url)
     try:
         run_consumer(consumer_spec(settings, app), settings)

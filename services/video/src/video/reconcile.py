@@ -32,7 +32,7 @@ from kairos.messaging.worker import until_signalled
 from kairos.providers.video import VideoRooms
 from kairos.web.ops_server import serving_ops
 from video.application import Sessions
-from video.config import VideoSettings
+from video.config import VideoWorkerSettings
 from video.consumer import livekit_rooms
 from video.domain import PARTIES, Session
 from video.store import sessions_application
@@ -114,7 +114,7 @@ async def _loop(reconciler: Reconciler, interval: float, stopping: asyncio.Event
             await asyncio.wait_for(stopping.wait(), interval)
 
 
-async def _run(settings: VideoSettings, app: Sessions, interval: float) -> None:
+async def _run(settings: VideoWorkerSettings, app: Sessions, interval: float) -> None:
     stopping = asyncio.Event()
     reconciler = Reconciler(app, livekit_rooms(settings))
     port = int(os.environ.get("RECONCILE_OPS_PORT", "8000"))
@@ -123,7 +123,7 @@ async def _run(settings: VideoSettings, app: Sessions, interval: float) -> None:
 
 
 def main() -> None:
-    settings = VideoSettings()
+    settings = VideoWorkerSettings()
     app = sessions_application(settings.database_url)
     try:
         asyncio.run(_run(settings, app, float(os.environ.get("RECONCILE_INTERVAL_SECONDS", "15"))))
