@@ -47,7 +47,7 @@ from livekit.protocol.webhook import WebhookEvent
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 T = TypeVar("T")
@@ -428,14 +428,29 @@ def create_app(server: FakeLiveKit) -> Starlette:
     async def ready(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
+    async def metrics(_: Request) -> Response:
+        lines = [
+            f"fake_livekit_rooms {len(server.rooms)}",
+            f"fake_livekit_participants {sum(map(len, server.participants.values()))}",
+            f"fake_livekit_webhooks_sent_total {len(server.sent)}",
+        ]
+        return PlainTextResponse("\n".join(lines) + "\n")
+
+    async def recording(request: Request) -> Response:
+        # What RECORDINGS_BASE_URL serves in dev: egress's output has no media here.
+        name = request.path_params["path"]
+        return PlainTextResponse(f"the local LiveKit records no media: {name} stands in\n")
+
     return Starlette(
         routes=[
             Route("/twirp/livekit.{service}/{method}", twirp, methods=["POST"]),
             Route("/fake/{action}", control, methods=["POST"]),
             Route("/fake/rooms/{room}/{action}", control, methods=["POST"]),
             Route("/fake/webhooks", webhooks, methods=["GET"]),
+            Route("/fake/recordings/{path:path}", recording, methods=["GET"]),
             Route("/healthz", ready),
             Route("/readyz", ready),
+            Route("/metrics", metrics),
         ]
     )
 
