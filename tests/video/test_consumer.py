@@ -130,6 +130,15 @@ class Booking:
         )
 
 
+def completed(booking: Booking, starts_at: datetime) -> bytes:
+    return booking.envelope(
+        contract.BookingCompleted(
+            booking_id=booking.id, booking=booking.snapshot(starts_at, "completed")
+        ),
+        booking.id,
+    )
+
+
 async def eventually(check: Callable[[], bool], what: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while not await asyncio.to_thread(check):
@@ -200,3 +209,22 @@ async def test_a_rescheduled_booking_moves_its_window_and_its_room_waits_for_it(
     await eventually(moved, "the session moved")
     assert video.sessions.session(booking.id).opens_at == new - timedelta(minutes=15)
     assert video.livekit.rooms == {}  # not before its (new) waiting room opens
+
+
+async def test_the_specialist_completing_the_booking_ends_a_live_session_and_closes_its_room(
+    video: Video, consuming: Callable[..., Any]
+) -> None:
+    booking = Booking(video)
+    starts_at = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=5)
+    await consuming(booking.service(), booking.confirmed(starts_at))
+    await eventually(lambda: video.sessions.find(booking.id) is not None, "the session exists")
+    session = video.sessions.session(booking.id)
+    await eventually(lambda: session.room in video.livekit.rooms, "LiveKit has the room")
+    video.join(session, "specialist")
+    video.join(session, "client")
+    assert video.fresh(session).state == "live"
+
+    await consuming(completed(booking, starts_at))
+    await eventually(lambda: session.room not in video.livekit.rooms, "the room is deleted")
+    ended = video.fresh(session)
+    assert ended.state == "ended" and ended.ended_at is not None and ended.participants == []

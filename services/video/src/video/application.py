@@ -84,7 +84,8 @@ class Sessions(Application[UUID]):
         return self._changing(booking_id, lambda s: s.move(starts_at, ends_at))
 
     def close_session(self, booking_id: UUID, reason: str, at: datetime) -> Session | None:
-        """The booking is gone (cancelled or declined): nobody joins its room again."""
+        """The booking is over (cancelled, declined, completed, a no-show): nobody joins
+        its room again, and a live session ends."""
         return self._changing(booking_id, lambda s: s.close(reason, at))
 
     def joined(self, booking_id: UUID, party: Party, at: datetime) -> Session | None:

@@ -2,7 +2,8 @@
 
 Confirmed → the session exists and its room is scheduled to be prepared when the
 waiting room opens; rescheduled → its window moves (and its room's schedule with it);
-cancelled or declined → it is closed and its room deleted. The service's recording
+cancelled, declined, completed or marked a no-show → it is closed (a live session
+ends) and its room deleted. The service's recording
 policy and waiting room come from ServiceDefined/ServiceUpdated, kept in
 `video_services`.
 
@@ -22,9 +23,11 @@ import psycopg
 from kairos.events import Envelope
 from kairos.events.booking import (
     BookingCancelled,
+    BookingCompleted,
     BookingConfirmed,
     BookingDeclined,
     BookingRescheduled,
+    NoShowMarked,
     PersonErased,
     ServiceDefined,
     ServiceUpdated,
@@ -36,6 +39,12 @@ from video.domain import WAITING_ROOM, Recording
 from video.effects import close_session_room, schedule_session
 
 CONSUMER = "video"
+_OVER: dict[type, str] = {
+    BookingCancelled: "cancelled",
+    BookingDeclined: "declined",
+    BookingCompleted: "completed",
+    NoShowMarked: "no_show",
+}
 
 
 def create_tables(conn: psycopg.Connection[Any]) -> None:
@@ -99,13 +108,15 @@ def booking_handlers(app: Sessions, grace: timedelta, ledger: ErasureLedger | No
             schedule_session(conn, session, str(envelope.event_id), grace)
 
     @handlers.on
-    def on_gone(
+    def on_over(
         conn: psycopg.Connection[Any],
         envelope: Envelope,
-        event: BookingCancelled | BookingDeclined,
+        event: BookingCancelled | BookingDeclined | BookingCompleted | NoShowMarked,
     ) -> None:
-        closed_as = "cancelled" if isinstance(event, BookingCancelled) else "declined"
-        if app.close_session(event.booking_id, closed_as, envelope.occurred_at) is not None:
+        """Cancelled or declined, or finished by the specialist (completed, a no-show):
+        the room closes; a session still live ends."""
+        closed = app.close_session(event.booking_id, _OVER[type(event)], envelope.occurred_at)
+        if closed is not None:
             close_session_room(conn, event.booking_id, str(envelope.event_id))
 
     if ledger is not None:

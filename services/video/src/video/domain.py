@@ -150,9 +150,14 @@ class Session(Aggregate):
         self.starts_at, self.ends_at = starts_at, ends_at
 
     def close(self, reason: str, at: datetime) -> bool:
-        """False when it already was closed."""
+        """The booking is over for good (cancelled, declined, completed, a no-show): no
+        one joins again, and a session still live ends now. False when already closed."""
         if self.closed:
             return False
+        if self.started_at is not None and self.ended_at is None:
+            for party in self.participants:
+                self._left(party=party, at=max(at, self.last_seen.get(party, at)))
+            self._ended(at=at, no_show_suggested=None)
         self._closed(reason=reason, at=at)
         return True
 
