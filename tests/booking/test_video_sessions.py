@@ -5,7 +5,6 @@ booking's consumer of that topic moves the booking to in_progress, then complete
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -22,6 +21,7 @@ from kairos.eventstore import open_application
 from kairos.messaging import ConsumerProcess
 from kairos.messaging.relay import OutboxRelay
 from kairos_dev.infra import KafkaHandle
+from kairos_dev.testing.waiting import eventually
 from tests.booking.helpers import service_terms
 from video.application import Sessions
 from video.integration import IntegrationMapper
@@ -29,13 +29,6 @@ from video.integration import IntegrationMapper
 pytestmark = pytest.mark.integration
 
 ALL_DAY = {day: [[0, 24 * 60]] for day in range(7)}
-
-
-async def eventually(check: Callable[[], bool], what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not await asyncio.to_thread(check):
-        assert time.monotonic() < deadline, f"timed out waiting until {what}"
-        await asyncio.sleep(0.02)
 
 
 class World:

@@ -5,7 +5,6 @@ the SDK); a rescheduled one moves; a cancelled one is closed and its room delete
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -20,8 +19,10 @@ from kairos.messaging import ConsumerProcess, ensure_topics, make_producer
 from kairos.messaging.kafka import close_quietly
 from kairos.privacy import PersonalData
 from kairos_dev.infra import KafkaHandle
+from kairos_dev.testing.waiting import eventually
 from tests.video.conftest import Video, video_settings
 from video.consumer import consumer_spec
+from video.domain import Session
 
 pytestmark = pytest.mark.integration
 
@@ -139,11 +140,13 @@ def completed(booking: Booking, starts_at: datetime) -> bytes:
     )
 
 
-async def eventually(check: Callable[[], bool], what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not await asyncio.to_thread(check):
-        assert time.monotonic() < deadline, f"timed out waiting until {what}"
-        await asyncio.sleep(0.05)
+async def confirmed_session(
+    video: Video, send: Callable[..., Any], booking: Booking, starts_at: datetime
+) -> Session:
+    """Its service defined and the booking confirmed, once the consumer made the session."""
+    await send(booking.service(), booking.confirmed(starts_at))
+    await eventually(lambda: video.sessions.find(booking.id) is not None, "the session exists")
+    return video.sessions.session(booking.id)
 
 
 @pytest.fixture
@@ -177,10 +180,7 @@ async def test_a_booking_gets_its_room_when_the_waiting_room_opens_and_loses_it_
 ) -> None:
     booking = Booking(video)
     starts_at = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=5)
-    await consuming(booking.service(), booking.confirmed(starts_at))
-
-    await eventually(lambda: video.sessions.find(booking.id) is not None, "the session exists")
-    session = video.sessions.session(booking.id)
+    session = await confirmed_session(video, consuming, booking, starts_at)
     assert session.opens_at == starts_at - timedelta(minutes=15)  # the service's waiting room
     assert session.recording == "optional"
     assert session.client_subject == video.keys.subject_of("client@example.com")
@@ -216,9 +216,7 @@ async def test_the_specialist_completing_the_booking_ends_a_live_session_and_clo
 ) -> None:
     booking = Booking(video)
     starts_at = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=5)
-    await consuming(booking.service(), booking.confirmed(starts_at))
-    await eventually(lambda: video.sessions.find(booking.id) is not None, "the session exists")
-    session = video.sessions.session(booking.id)
+    session = await confirmed_session(video, consuming, booking, starts_at)
     await eventually(lambda: session.room in video.livekit.rooms, "LiveKit has the room")
     video.join(session, "specialist")
     video.join(session, "client")

@@ -24,7 +24,8 @@ from booking.history import HistoryIndex
 from booking.idempotency import IdempotencyKeys
 from kairos.auth import Authenticator, now_utc
 from kairos.eventstore import open_application
-from kairos.privacy import ErasureLedger, KeyStore, PersonalData
+from kairos.privacy import ErasureLedger, PersonalData
+from kairos.privacy.settings import key_store
 from kairos.web import configure_logging, lazy_app, postgres_check, service_app
 
 
@@ -44,14 +45,7 @@ def create_app(
 ) -> FastAPI:
     settings = settings or BookingSettings()
     configure_logging(settings.log_level)
-    privacy_pool = ConnectionPool(
-        settings.privacy_database_url, min_size=1, max_size=settings.db_pool_size, open=False
-    )
-    keys = KeyStore(
-        privacy_pool,
-        settings.privacy_master_key.get_secret_value(),
-        settings.privacy_index_key.get_secret_value(),
-    )
+    privacy_pool, keys = key_store(settings, settings.db_pool_size)
     personal = PersonalData(keys)
     ledger = ErasureLedger(privacy_pool)
     bookings = bookings_application(

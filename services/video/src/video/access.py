@@ -15,18 +15,9 @@ from uuid import UUID
 from fastapi import Depends
 
 from kairos.auth import Caller
-from kairos.web import ApiError
-from kairos.web.security import AnyCredential, StaffCredential
+from kairos.web.security import AnyCredential, StaffCredential, refused
 from video.context import Ctx
 from video.domain import Party, Session
-
-
-def refused(caller: Caller | None) -> ApiError:
-    if caller is not None:
-        return ApiError(403, "forbidden", "these credentials do not give access to this resource")
-    return ApiError(
-        401, "unauthorized", "send a valid credential: Authorization: Bearer <credential>"
-    )
 
 
 @dataclass(frozen=True)

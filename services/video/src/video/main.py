@@ -14,7 +14,8 @@ from psycopg_pool import ConnectionPool
 
 from kairos.auth import Authenticator, now_utc
 from kairos.effects import create_effects_table
-from kairos.privacy import KeyStore, PersonalData
+from kairos.privacy import PersonalData
+from kairos.privacy.settings import key_store
 from kairos.web import configure_logging, lazy_app, postgres_check, service_app
 from video.api import ROUTERS
 from video.config import VideoSettings
@@ -33,14 +34,7 @@ def create_app(
     pool = ConnectionPool(
         settings.database_url, min_size=1, max_size=settings.db_pool_size, open=False
     )
-    privacy_pool = ConnectionPool(
-        settings.privacy_database_url, min_size=1, max_size=settings.db_pool_size, open=False
-    )
-    keys = KeyStore(
-        privacy_pool,
-        settings.privacy_master_key.get_secret_value(),
-        settings.privacy_index_key.get_secret_value(),
-    )
+    privacy_pool, keys = key_store(settings, settings.db_pool_size)
     sessions = sessions_application(settings.database_url)
 
     @asynccontextmanager
