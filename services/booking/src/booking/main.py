@@ -22,10 +22,11 @@ from booking.directory import Directory
 from booking.erasure import Erasures
 from booking.history import HistoryIndex
 from booking.idempotency import IdempotencyKeys
-from kairos.auth import Authenticator, now_utc
+from kairos.auth import now_utc
 from kairos.eventstore import open_application
 from kairos.privacy import ErasureLedger, PersonalData
 from kairos.privacy.settings import key_store
+from kairos.settings import authenticator
 from kairos.web import configure_logging, lazy_app, postgres_check, service_app
 
 
@@ -92,13 +93,7 @@ def create_app(
     )
     app.state.booking = BookingContext(
         app=bookings,
-        auth=Authenticator(
-            settings.admin_api_key.get_secret_value(),
-            settings.jwt_secret.get_secret_value(),
-            settings.manage_token_secret.get_secret_value(),
-            issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
-        ),
+        auth=authenticator(settings),
         index=index,
         directory=directory,
         idempotency=IdempotencyKeys(cache, settings.idempotency_ttl_seconds),

@@ -12,10 +12,11 @@ from datetime import datetime, timedelta
 from fastapi import FastAPI
 from psycopg_pool import ConnectionPool
 
-from kairos.auth import Authenticator, now_utc
+from kairos.auth import now_utc
 from kairos.effects import create_effects_table
 from kairos.privacy import PersonalData
 from kairos.privacy.settings import key_store
+from kairos.settings import authenticator
 from kairos.web import configure_logging, lazy_app, postgres_check, service_app
 from video.api import ROUTERS
 from video.config import VideoSettings
@@ -59,13 +60,7 @@ def create_app(
     )
     app.state.video = VideoContext(
         app=sessions,
-        auth=Authenticator(
-            settings.admin_api_key.get_secret_value(),
-            settings.jwt_secret.get_secret_value(),
-            settings.manage_token_secret.get_secret_value(),
-            issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
-        ),
+        auth=authenticator(settings),
         rooms=livekit_rooms(settings),
         webhooks=LiveKitWebhooks(
             sessions,
