@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import psycopg
+from livekit.protocol.egress import EgressStatus
 
 from kairos.privacy import ERASED
 from kairos.providers.video import Room
@@ -73,6 +74,26 @@ def test_a_consented_recording_is_started_at_livekit_and_served_by_an_expiring_l
     assert forged.status_code == 403
     video.clock.now = video.fresh(session).starts_at + timedelta(days=1)
     assert video.http.get(link).status_code == 410
+
+
+def test_withdrawing_consent_stops_the_recording_and_it_is_not_offered(video: Video) -> None:
+    session = video.session(recording="optional")
+    consent = f"/v1/bookings/{session.id}/recording-consent"
+    room_for(video, session)
+    video.join(session, "specialist")
+    video.join(session, "client")
+    assert video.fresh(session).state == "live"
+    # Consent given once the call is live still starts the recording.
+    video.http.post(consent, headers=video.client(session), json={"consent": True})
+    video.dispatch_effects()
+    [egress] = video.livekit.egresses.values()
+
+    video.http.post(consent, headers=video.client(session), json={"consent": False})
+    assert video.dispatch_effects() == 1
+    assert egress.status == EgressStatus.EGRESS_COMPLETE  # stopped at LiveKit, through the SDK
+    shown = video.http.get(f"/v1/bookings/{session.id}/session", headers=video.client(session))
+    assert shown.json()["recording_consent"] is False
+    assert shown.json()["recording_url"] is None
 
 
 def test_notes_are_the_specialists_and_go_with_the_clients_data(video: Video) -> None:

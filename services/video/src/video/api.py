@@ -17,6 +17,7 @@ from video import schemas as s
 from video.access import ClientDep, PartyDep, SessionAccess, SpecialistDep, ViewerDep
 from video.context import Ctx, VideoContext
 from video.domain import Session
+from video.effects import record_recording_start, record_recording_stop
 from video.webhooks import identity
 
 JOIN_REFUSALS: dict[int | str, dict[str, Any]] = {
@@ -95,8 +96,14 @@ def get_session(ctx: Ctx, access: ViewerDep) -> s.SessionPublic:
     responses={409: {"description": "invalid_state: the service does not record"}},
 )
 def recording_consent(ctx: Ctx, access: ClientDep, body: s.ConsentBody) -> s.SessionPublic:
-    """The client's consent to recording (or its withdrawal, before it started)."""
+    """The client's consent to recording, or its withdrawal (a running recording stops)."""
     session = ctx.app.give_consent(access.session.id, body.consent, ctx.clock())
+    if not body.consent:
+        with ctx.pool.connection() as conn, conn.transaction():
+            record_recording_stop(conn, session)
+    elif session.state == "live" and session.may_record:
+        with ctx.pool.connection() as conn, conn.transaction():
+            record_recording_start(conn, session)
     return session_view(ctx, SessionAccess(access.caller, session))
 
 

@@ -117,7 +117,7 @@ def booking_handlers(app: Sessions, grace: timedelta, ledger: ErasureLedger | No
         the room closes; a session still live ends."""
         closed = app.close_session(event.booking_id, _OVER[type(event)], envelope.occurred_at)
         if closed is not None:
-            close_session_room(conn, event.booking_id, str(envelope.event_id))
+            close_session_room(conn, event.booking_id, str(envelope.event_id), envelope.occurred_at)
 
     if ledger is not None:
 

@@ -251,6 +251,8 @@ class Session(Aggregate):
     def recording_ready(
         self, recording_id: str, filename: str, duration_seconds: int, size_bytes: int, at: datetime
     ) -> None:
+        if self.consent is not True:
+            return  # consent withdrawn during the recording: it is not offered
         if self.recording_file is None or self.recording_file["recording_id"] != recording_id:
             self._recording_available(
                 recording_id=recording_id,

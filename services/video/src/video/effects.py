@@ -12,7 +12,7 @@ recording started without consent.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -37,6 +37,8 @@ class SessionRef(BaseModel):
 PREPARE_ROOM = EffectKind("video.prepare_room", SessionRef)
 CLOSE_ROOM = EffectKind("video.close_room", SessionRef)
 START_RECORDING = EffectKind("video.start_recording", SessionRef)
+#: The client withdrew consent while the session was being recorded.
+STOP_RECORDING = EffectKind("video.stop_recording", SessionRef)
 #: The consultation's time (and the no-show grace) is over: a session nobody started ends.
 TIME_OVER = EffectKind("video.time_over", SessionRef)
 
@@ -63,7 +65,9 @@ def schedule_session(
     )
 
 
-def close_session_room(conn: psycopg.Connection[Any], booking_id: UUID, key: str) -> None:
+def close_session_room(
+    conn: psycopg.Connection[Any], booking_id: UUID, key: str, due_at: datetime
+) -> None:
     cancel_effects(conn, reason(booking_id), "video.")
     record_effect(
         conn,
@@ -71,7 +75,7 @@ def close_session_room(conn: psycopg.Connection[Any], booking_id: UUID, key: str
         SessionRef(booking_id=booking_id),
         key=key,
         reason=f"closed:{booking_id}",  # not the session's reason: nothing cancels it
-        due_at=now_utc(),
+        due_at=due_at,
     )
 
 
@@ -85,6 +89,20 @@ def record_recording_start(conn: psycopg.Connection[Any], session: Session) -> N
         reason=reason(session.id),
         due_at=now_utc(),
     )
+
+
+def record_recording_stop(conn: psycopg.Connection[Any], session: Session) -> None:
+    """Consent withdrawn: a recording not started yet never starts, one running stops."""
+    cancel_effects(conn, reason(session.id), START_RECORDING.name)
+    if session.recording_id is not None and session.recording_file is None:
+        record_effect(
+            conn,
+            STOP_RECORDING,
+            SessionRef(booking_id=session.id),
+            key=session.recording_id,
+            reason=f"withdrawn:{session.id}",
+            due_at=now_utc(),
+        )
 
 
 def effect_handlers(app: Sessions, rooms: VideoRooms) -> Sequence[EffectHandler[Any]]:
@@ -112,6 +130,11 @@ def effect_handlers(app: Sessions, rooms: VideoRooms) -> Sequence[EffectHandler[
         session = app.find(effect.data.booking_id)
         return session is not None and session.state == "live" and session.may_record
 
+    def stop_recording(effect: Effect[SessionRef]) -> None:
+        recording_id = app.session(effect.data.booking_id).recording_id
+        if recording_id is not None:
+            rooms.stop_recording(recording_id)
+
     def time_over(effect: Effect[SessionRef]) -> None:
         app.time_over(effect.data.booking_id, effect.due_at)
 
@@ -119,5 +142,6 @@ def effect_handlers(app: Sessions, rooms: VideoRooms) -> Sequence[EffectHandler[
         EffectHandler(PREPARE_ROOM, prepare, open_session),
         EffectHandler(CLOSE_ROOM, close),
         EffectHandler(START_RECORDING, start_recording, may_record),
+        EffectHandler(STOP_RECORDING, stop_recording),
         EffectHandler(TIME_OVER, time_over, open_session),
     )
