@@ -7,15 +7,20 @@ act on: the session started, it ended, a recording is available.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.application import Application
+from eventsourcing.utils import get_topic
 
 from kairos.events import VIDEO_REGISTRY, Envelope
 from kairos.events import video as contract
 from kairos.events.payload import Payload
+from kairos.eventstore import open_application
+from kairos.messaging.notification_log import NotificationLog
+from video.application import Sessions
 from video.domain import Session
 
 PRODUCER = "video"
@@ -59,15 +64,26 @@ class IntegrationMapper:
             ),
         }
 
-    def __call__(self, event: Any, notification_id: int) -> Envelope | None:
+    def published_topics(self) -> list[str]:
+        """The stored-event topics that map to an integration event."""
+        return [get_topic(kind) for kind in self._payloads]
+
+    def payload(self, event: Any) -> Payload | None:
         to_payload = self._payloads.get(type(event))
         if to_payload is None:
             return None
         # The session as it stood after the event: the same payload on every republish.
-        session: Session = self._app.repository.get(
-            event.originator_id, version=event.originator_version
-        )
-        payload = to_payload(event, session)
+        return to_payload(event, self._session_at(event.originator_id, event.originator_version))
+
+    def specialist_of(self, event: Any) -> UUID:
+        """The partitioning key: the booking's specialist (a session keeps its own)."""
+        specialist: UUID = self._session_at(event.originator_id, 1).specialist_id
+        return specialist
+
+    def __call__(self, event: Any, notification_id: int) -> Envelope | None:
+        payload = self.payload(event)
+        if payload is None:
+            return None
         name = type(payload).__name__
         return Envelope(
             event_id=uuid5(EVENT_ID_NAMESPACE, f"{event.originator_id}/{event.originator_version}"),
@@ -77,6 +93,21 @@ class IntegrationMapper:
             producer=PRODUCER,
             notification_id=notification_id,
             aggregate_id=event.originator_id,
-            specialist_id=session.specialist_id,
+            specialist_id=self.specialist_of(event),
             data=payload.model_dump(mode="json"),
         )
+
+    def _session_at(self, session_id: UUID, version: int) -> Session:
+        session: Session = self._app.repository.get(session_id, version=version)
+        return session
+
+
+@contextmanager
+def video_log(database_url: str, snapshots: bool = True) -> Iterator[NotificationLog]:
+    """The video event store as integration events (kairos.event_sources): what a
+    consumer of video.events.v1 rebuilds from. Video's events carry no snapshots."""
+    app = open_application(lambda env: Sessions(env=env), database_url)
+    try:
+        yield NotificationLog(app, IntegrationMapper(app))
+    finally:
+        app.close()
