@@ -112,3 +112,36 @@ def test_joining_needs_a_join_token_for_that_room_and_a_free_place(
     receiver = api.WebhookReceiver(api.TokenVerifier(KEY, SECRET))
     for sent in server.sent:
         assert receiver.receive(sent.body, sent.authorization).event == sent.event
+
+
+def test_rooms_finish_after_their_empty_or_departure_timeout() -> None:
+    now = [1000.0]
+    server = FakeLiveKit(KEY, SECRET, clock=lambda: now[0])
+    with Served(create_app(server)) as served:
+        lk = f"{served.url}/twirp/livekit.RoomService"
+        create = {"Authorization": f"Bearer {token(api.VideoGrants(room_create=True))}"}
+        for name in ("unvisited", "visited"):
+            httpx.post(
+                f"{lk}/CreateRoom",
+                json={"name": name, "emptyTimeout": 300, "departureTimeout": 20},
+                headers=create,
+            )
+        grant = api.VideoGrants(room_join=True, room="visited")
+        httpx.post(f"{served.url}/fake/join", json={"token": token(grant, identity="a")})
+        httpx.post(f"{served.url}/fake/rooms/visited/leave", json={"identity": "a"})
+
+        def rooms() -> list[str]:
+            listed = httpx.post(
+                f"{lk}/ListRooms",
+                json={},
+                headers={"Authorization": f"Bearer {token(api.VideoGrants(room_list=True))}"},
+            )
+            return sorted(room["name"] for room in listed.json().get("rooms", []))
+
+        now[0] += 19
+        assert rooms() == ["unvisited", "visited"]
+        now[0] += 1  # the departure timeout after the last one left
+        assert rooms() == ["unvisited"]
+        now[0] += 280  # the empty timeout after its creation
+        assert rooms() == []
+        assert [w.event for w in server.sent].count("room_finished") == 2

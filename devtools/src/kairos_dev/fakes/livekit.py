@@ -18,6 +18,9 @@ WebhookReceiver expects: `Authorization: <JWT by the API key, sha256 = base64 of
 body's SHA-256>`. A control call may ask for its webhooks not to be delivered
 (`"deliver": false`), to stand for one LiveKit lost.
 
+Rooms finish as at LiveKit: empty for their empty timeout (nobody came) or their
+departure timeout (everybody left), checked at every call.
+
 Run: `LIVEKIT_API_KEY=… LIVEKIT_API_SECRET=… uvicorn kairos_dev.fakes.livekit:app`.
 """
 
@@ -89,6 +92,10 @@ class FakeLiveKit:
     egresses: dict[str, egress_pb.EgressInfo] = field(default_factory=dict)
     sent: list[SentWebhook] = field(default_factory=list)
     outbox: list[SentWebhook] = field(default_factory=list)
+    # room → when it last became empty (its creation, or its last participant leaving)
+    emptied_at: dict[str, float] = field(default_factory=dict)
+    visited: set[str] = field(default_factory=set)  # rooms someone joined
+    clock: Callable[[], float] = time.time
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     # --- authorisation -------------------------------------------------------------
@@ -127,6 +134,7 @@ class FakeLiveKit:
                 creation_time_ms=now * 1000,
             )
             self.participants[req.name] = {}
+            self.emptied_at[req.name] = self.clock()
             self.webhook("room_started", room=self.rooms[req.name])
         return self.rooms[req.name]
 
@@ -271,16 +279,31 @@ class FakeLiveKit:
             ),
         )
         present[claims.identity] = info
+        self.visited.add(g.room)
         self.webhook("participant_joined", room=room, participant=info, deliver=deliver)
         return info
 
     def leave(self, room_name: str, identity: str, deliver: bool = True) -> None:
         info = self.participants.get(room_name, {}).pop(identity, None)
         if info is not None:
+            if not self.participants[room_name]:
+                self.emptied_at[room_name] = self.clock()
             info.state = models.ParticipantInfo.State.DISCONNECTED
             self.webhook(
                 "participant_left", room=self.rooms[room_name], participant=info, deliver=deliver
             )
+
+    def expire_rooms(self) -> None:
+        """Finish the rooms LiveKit would have: empty for longer than their empty timeout
+        (nobody ever came) or their departure timeout (everybody left). Run before every
+        call, so time passes for the rooms as it does at LiveKit."""
+        now = self.clock()
+        for name, room in list(self.rooms.items()):
+            if self.participants[name]:
+                continue
+            timeout = room.departure_timeout if name in self.visited else room.empty_timeout
+            if now - self.emptied_at.get(name, now) >= timeout:
+                self.finish_room(name)
 
     def finish_room(self, room_name: str, deliver: bool = True) -> None:
         for identity in list(self.participants.get(room_name, {})):
@@ -290,6 +313,8 @@ class FakeLiveKit:
                 self.end_egress(egress.egress_id, deliver)
         room = self.rooms.pop(room_name, None)
         self.participants.pop(room_name, None)
+        self.emptied_at.pop(room_name, None)
+        self.visited.discard(room_name)
         if room is not None:
             self.webhook("room_finished", room=room, deliver=deliver)
 
@@ -312,6 +337,7 @@ class FakeLiveKit:
         before the call answers, so a test sees their effect at once. LiveKit does not
         retry a webhook, and neither does this."""
         with self.lock:
+            self.expire_rooms()
             result = action()
             outbox, self.outbox = self.outbox, []
         for sent in outbox:
