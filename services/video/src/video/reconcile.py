@@ -30,6 +30,7 @@ from kairos.auth import now_utc
 from kairos.effects import TransientEffectError
 from kairos.messaging.worker import until_signalled
 from kairos.providers.video import VideoRooms
+from kairos.web.health import postgres_check
 from kairos.web.ops_server import serving_ops
 from video.application import Sessions
 from video.config import VideoWorkerSettings
@@ -116,9 +117,15 @@ async def _loop(reconciler: Reconciler, interval: float, stopping: asyncio.Event
 
 async def _run(settings: VideoWorkerSettings, app: Sessions, interval: float) -> None:
     stopping = asyncio.Event()
-    reconciler = Reconciler(app, livekit_rooms(settings))
+    rooms = livekit_rooms(settings)
+    reconciler = Reconciler(app, rooms)
     port = int(os.environ.get("RECONCILE_OPS_PORT", "8000"))
-    async with serving_ops("video-reconcile", port, {}, host=settings.ops_host):
+
+    def livekit_answers() -> None:
+        rooms.rooms()
+
+    checks = {"postgres": postgres_check(settings.database_url), "livekit": livekit_answers}
+    async with serving_ops("video-reconcile", port, checks, host=settings.ops_host):
         await until_signalled(_loop(reconciler, interval, stopping), stopping.set)
 
 
