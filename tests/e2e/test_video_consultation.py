@@ -1,5 +1,6 @@
 """A video consultation end to end, every part a real process as k8s runs them: the
-booking API and relay, the video consumer (with its effect dispatcher), API and relay,
+booking API and relay, the video consumer (with its effect dispatcher), API, relay and
+reconcile loop,
 booking's consumer of video.events.v1, the local LiveKit server, PostgreSQL and a broker.
 
 A client books through the API; the booking's room appears at LiveKit when the waiting
@@ -83,6 +84,7 @@ def stack(
         ),
         ServiceProcess.worker("video.relay", video_env, port_env="RELAY_OPS_PORT"),
         ServiceProcess.worker("video.consumer", video_env, port_env="CONSUMER_OPS_PORT"),
+        ServiceProcess.worker("video.reconcile", video_env, port_env="RECONCILE_OPS_PORT"),
     ]
     started: list[ServiceProcess] = []
     try:
