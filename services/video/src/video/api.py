@@ -10,8 +10,6 @@ from uuid import UUID
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import RedirectResponse
 
-from kairos.privacy import Sealer
-from kairos.privacy.keys import SubjectKey
 from kairos.web import ApiError
 from video import schemas as s
 from video.access import ClientDep, PartyDep, SessionAccess, SpecialistDep, ViewerDep
@@ -116,10 +114,10 @@ def write_notes(ctx: Ctx, access: SpecialistDep, body: s.NotesBody) -> s.NotesPu
     """The specialist's consultation notes, replacing earlier ones: sealed under the
     client's key (health content about them), so erasing the client erases them."""
     subject = access.session.client_subject
-    key = ctx.keys.keys([subject]).get(subject) if subject is not None else None
-    if subject is None or key is None:
+    sealer = ctx.personal.subject_sealer(subject) if subject is not None else None
+    if sealer is None:
         raise ApiError(410, "erased", "the client's data was erased: no notes can be kept")
-    sealed = Sealer(SubjectKey(subject, key)).seal(body.notes)
+    sealed = sealer.seal(body.notes)
     session: Session = ctx.app.write_notes(access.session.id, sealed, ctx.clock())
     assert session.notes_at is not None
     return s.NotesPublic(booking_id=session.id, notes=body.notes, written_at=session.notes_at)

@@ -11,7 +11,7 @@ from fastapi import Depends, Request
 from psycopg_pool import ConnectionPool
 
 from kairos.auth import Authenticator
-from kairos.privacy import KeyStore, PersonalData
+from kairos.privacy import PersonalData
 from kairos.providers.video import VideoRooms
 from video.application import Sessions
 from video.recordings import RecordingLinks
@@ -25,7 +25,6 @@ class VideoContext:
     rooms: VideoRooms
     webhooks: LiveKitWebhooks
     links: RecordingLinks
-    keys: KeyStore
     personal: PersonalData
     pool: ConnectionPool[Any]
     join_ttl: timedelta

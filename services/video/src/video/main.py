@@ -72,7 +72,6 @@ def create_app(
             settings.recording_link_secret.get_secret_value(),
             timedelta(minutes=settings.recording_link_ttl_minutes),
         ),
-        keys=keys,
         personal=PersonalData(keys),
         pool=pool,
         join_ttl=timedelta(minutes=settings.join_token_ttl_minutes),
