@@ -17,7 +17,7 @@ from kairos.events import Envelope
 from kairos.events import booking as contract
 from kairos.messaging import ConsumerProcess, ensure_topics, make_producer
 from kairos.messaging.kafka import close_quietly
-from kairos.privacy import PersonalData
+from kairos.privacy import ERASED, ErasureLedger, PersonalData
 from kairos_dev.infra import KafkaHandle
 from kairos_dev.testing.waiting import eventually
 from tests.video.conftest import Video, video_settings
@@ -226,3 +226,34 @@ async def test_the_specialist_completing_the_booking_ends_a_live_session_and_clo
     await eventually(lambda: session.room not in video.livekit.rooms, "the room is deleted")
     ended = video.fresh(session)
     assert ended.state == "ended" and ended.ended_at is not None and ended.participants == []
+
+
+async def test_the_consumer_takes_part_in_erasures_and_the_clients_notes_go(
+    video: Video, consuming: Callable[..., Any]
+) -> None:
+    booking = Booking(video)
+    starts_at = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=5)
+    session = await confirmed_session(video, consuming, booking, starts_at)
+    notes = f"/v1/bookings/{session.id}/notes"
+    video.http.put(notes, headers=video.specialist(session), json={"notes": "Anxious."})
+    ledger = ErasureLedger(video.database_url)
+    erasure = uuid4()
+    subject = video.keys.subject_of("client@example.com")
+    assert subject is not None
+    ledger.open(erasure, [subject], "test")
+    opened = ledger.status(erasure)
+    assert opened is not None and opened.services["video"] == "pending"
+
+    # What booking does on POST /v1/privacy/erasures: forget the key, publish PersonErased.
+    video.keys.shred_subjects([subject])
+    await consuming(
+        booking.envelope(contract.PersonErased(erasure_id=erasure, subjects=[subject]), erasure)
+    )
+
+    def reported() -> bool:
+        status = ledger.status(erasure)
+        return status is not None and status.services["video"] == "done"
+
+    await eventually(reported, "video reports the erasure done")
+    shown = video.http.get(f"/v1/bookings/{session.id}/session", headers=video.specialist(session))
+    assert shown.json()["notes"] == ERASED
