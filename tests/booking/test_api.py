@@ -390,6 +390,8 @@ def test_defining_a_service_answers_201_with_its_documented_defaults(
         "questions": [],
         "reminders": None,
         "no_show_notice": None,
+        "recording": "off",
+        "waiting_room_minutes": 10,
     }
     assert expect(api.get(f"/v1/services/{service['id']}"), 200) == as_read(service)
 

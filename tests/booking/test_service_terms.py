@@ -98,6 +98,28 @@ def test_reminders_and_the_no_show_notice_travel_in_the_service_events(app: Book
     assert contract.ServiceDefined.model_validate(published) == defined
 
 
+def test_the_video_terms_travel_in_the_service_events_and_are_checked_at_the_api(
+    app: Bookings,
+) -> None:
+    specialist_id = app.register_specialist("Dr. Ames", "ames@example.org", "UTC")
+    service = app.define_service(
+        specialist_id, service_terms(recording="required", waiting_room_minutes=15)
+    )
+    app.update_service(service.id, {"recording": "optional"})
+    mapper = IntegrationMapper(app)
+
+    defined, updated = (mapper.payload(e) for e in app.repository.event_store.get(service.id))
+
+    assert isinstance(defined, contract.ServiceDefined)
+    assert (defined.recording, defined.waiting_room_minutes) == ("required", 15)
+    assert isinstance(updated, contract.ServiceUpdated)
+    assert (updated.recording, updated.waiting_room_minutes) == ("optional", 15)
+    base = {"name": "X", "duration_minutes": 30}
+    for refused in ({"recording": "sometimes"}, {"waiting_room_minutes": 121}):
+        with pytest.raises(ValueError):
+            ServiceFields.model_validate(base | refused)
+
+
 def test_a_service_event_published_before_reminders_existed_still_decodes(app: Bookings) -> None:
     specialist_id = app.register_specialist("Dr. Grey", "grey@example.org", "UTC")
     service = app.define_service(specialist_id, service_terms())

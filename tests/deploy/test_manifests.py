@@ -34,19 +34,32 @@ Doc = dict[str, Any]
 
 SERVICES = ["booking", "availability", "notifications", "calendar-sync", "video"]
 # Components without an API of their own: ops endpoints only, no Service.
-WORKERS = ["booking-relay", "availability-projector"]
+WORKERS = [
+    "booking-relay",
+    "booking-video-sessions",
+    "availability-projector",
+    "video-relay",
+    "video-consumer",
+    "video-reconcile",
+]
 SECRET_KEYS = {"ADMIN_API_KEY", "JWT_SECRET", "MANAGE_TOKEN_SECRET"}
-# The keys of kairos-secrets each component uses, and so is given: booking authenticates
-# every kind of caller; the video service will admit specialists (JWT) and clients (manage
-# token) to their rooms, calendar-sync specialists (JWT); the rest authenticate nobody.
+# The keys of kairos-secrets each component uses, and so is given: booking and video
+# authenticate every kind of caller (video admits specialists and clients to their rooms,
+# and admins to read sessions), calendar-sync specialists (JWT); the rest authenticate
+# nobody. Video seals notes under the client's key (the privacy keys) and signs recording
+# links; its consumer takes part in erasures.
 SECRETS_USED = {
     "booking": SECRET_KEYS | {"PRIVACY_MASTER_KEY", "PRIVACY_INDEX_KEY"},
     "booking-relay": set(),
+    "booking-video-sessions": set(),
     "availability": set(),
     "availability-projector": set(),
     "notifications": set(),
     "calendar-sync": {"JWT_SECRET"},
-    "video": {"JWT_SECRET", "MANAGE_TOKEN_SECRET"},
+    "video": SECRET_KEYS | {"PRIVACY_MASTER_KEY", "PRIVACY_INDEX_KEY", "RECORDING_LINK_SECRET"},
+    "video-relay": set(),
+    "video-consumer": {"PRIVACY_MASTER_KEY", "PRIVACY_INDEX_KEY"},
+    "video-reconcile": set(),
 }
 
 
@@ -367,6 +380,8 @@ ROUTING = [
     ("/v1/bookings/3f2a/join", "video"),
     ("/v1/bookings/3f2a/session", "video"),
     ("/v1/bookings/3f2a/notes/7", "video"),
+    ("/v1/bookings/3f2a/recording-consent", "video"),
+    ("/v1/bookings/3f2a/recording", "video"),
     ("/v1/webhooks/livekit", "video"),
     ("/v1/calendars/9c1d", "calendar-sync"),
     ("/v1/webhooks/google", "calendar-sync"),
@@ -449,6 +464,8 @@ def test_prod_autoscales_and_protects_every_service_but_the_relay() -> None:
     assert {pdb["spec"]["selector"]["matchLabels"]["app"] for pdb in budgets.values()} == {
         *SERVICES,
         "availability-projector",
+        "video-consumer",
+        "booking-video-sessions",
     }
     deployments = of_kind(docs, "Deployment")
     assert deployments["booking-relay"]["spec"]["replicas"] == 1

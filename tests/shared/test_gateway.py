@@ -10,14 +10,12 @@ import os
 import re
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from pydantic import BaseModel, create_model
 from starlette.types import Receive, Scope, Send
@@ -26,6 +24,8 @@ from kairos.web import document_api, install_error_handlers
 from kairos.web.security import AnyCredential
 from kairos_dev.gateway import Gateway, parse_upstreams, server_config
 from kairos_dev.infra.process import free_port
+from kairos_dev.testing import served
+from kairos_dev.testing.served import plain_config
 
 LIVE = ("booking", "availability", "calendar-sync", "video")
 
@@ -73,30 +73,9 @@ def echo(service: str) -> Any:
     return app
 
 
-class Served:
-    """An ASGI app on a real port, in a thread of its own; a Gateway as `python -m` serves it."""
-
-    def __init__(self, app: Any) -> None:
-        port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
-        if isinstance(app, Gateway):
-            config = server_config(app, "127.0.0.1", port)
-        else:
-            config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-
-    def __enter__(self) -> Served:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            assert self._thread.is_alive() and time.monotonic() < deadline, "server did not start"
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
+def Served(app: Any) -> served.Served:
+    """An app on a real port in a thread; a Gateway as `python -m` serves it."""
+    return served.Served(app, config=server_config if isinstance(app, Gateway) else plain_config)
 
 
 @pytest.fixture(scope="module")

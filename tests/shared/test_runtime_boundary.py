@@ -52,8 +52,16 @@ def _dependencies(pyproject: Path) -> set[str]:
 
 
 RUNTIME_DISTRIBUTIONS = _dependencies(ROOT / "shared" / "pyproject.toml")
+# What a service's image installs: a provider's SDK that a fake speaks too (livekit-api)
+# is the service's, not dev-only.
+SERVICE_RUNTIME_DISTRIBUTIONS = set().union(
+    *(_dependencies(p) for p in (ROOT / "services").glob("*/pyproject.toml"))
+)
 DEV_ONLY_DISTRIBUTIONS = {"kairos-dev"} | (
-    _dependencies(ROOT / "devtools" / "pyproject.toml") - RUNTIME_DISTRIBUTIONS - {"kairos-shared"}
+    _dependencies(ROOT / "devtools" / "pyproject.toml")
+    - RUNTIME_DISTRIBUTIONS
+    - SERVICE_RUNTIME_DISTRIBUTIONS
+    - {"kairos-shared"}
 )
 DEV_ONLY = KNOWN_DEV_ONLY | {
     module

@@ -23,17 +23,7 @@ from fastapi import Depends
 from booking.context import Ctx
 from booking.domain import Booking, Service
 from kairos.auth import Caller
-from kairos.web import ApiError
-from kairos.web.security import AdminCredential, AnyCredential, StaffCredential
-
-
-def refused(caller: Caller | None) -> ApiError:
-    """401 without a proven identity, 403 with one that may not do this."""
-    if caller is not None:
-        return ApiError(403, "forbidden", "these credentials do not give access to this resource")
-    return ApiError(
-        401, "unauthorized", "send a valid credential: Authorization: Bearer <credential>"
-    )
+from kairos.web.security import AdminCredential, AnyCredential, StaffCredential, refused
 
 
 def _admin(ctx: Ctx, authorization: AdminCredential) -> Caller:

@@ -1,5 +1,6 @@
 """Booking in `kairos dev` (entry point `kairos.dev_services`, read by kairos_dev only):
-its API and outbox relay, the demo seed, and the public paths that are booking's."""
+its API, outbox relay and consumer of the video sessions, the demo seed, and the public
+paths that are booking's."""
 
 from __future__ import annotations
 
@@ -19,6 +20,13 @@ SERVICE = DevService(
     processes=(
         api("booking-api", "booking.main:app", port=8010),
         worker("relay", "booking.relay", port=8001, port_env="RELAY_OPS_PORT"),
+        # in_progress and completed from the video sessions (video.events.v1)
+        worker(
+            "video-sessions",
+            "booking.video_sessions",
+            port=8002,
+            port_env="VIDEO_CONSUMER_OPS_PORT",
+        ),
     ),
     seed=one_off("seed", "booking.seed", "--base-url", API_URL),
     topics=(BOOKING_TOPIC,),

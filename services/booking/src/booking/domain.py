@@ -167,6 +167,9 @@ class ServiceTerms:
     # Added later: absent from the services defined before, hence the defaults.
     reminders: list[dict[str, Any]] | None = None  # None: the default reminders
     no_show_notice: str | None = None
+    # The video consultation (the video service reads them from ServiceDefined/Updated).
+    recording: str = "off"  # "off", "optional" (with the client's consent) or "required"
+    waiting_room_minutes: int = 10  # the room opens this long before the start
 
 
 # Read by the upcaster of version 1 events, which stored the terms beside the owner.

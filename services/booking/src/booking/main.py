@@ -22,9 +22,11 @@ from booking.directory import Directory
 from booking.erasure import Erasures
 from booking.history import HistoryIndex
 from booking.idempotency import IdempotencyKeys
-from kairos.auth import Authenticator, now_utc
+from kairos.auth import now_utc
 from kairos.eventstore import open_application
-from kairos.privacy import ErasureLedger, KeyStore, PersonalData
+from kairos.privacy import ErasureLedger, PersonalData
+from kairos.privacy.settings import key_store
+from kairos.settings import authenticator
 from kairos.web import configure_logging, lazy_app, postgres_check, service_app
 
 
@@ -44,14 +46,7 @@ def create_app(
 ) -> FastAPI:
     settings = settings or BookingSettings()
     configure_logging(settings.log_level)
-    privacy_pool = ConnectionPool(
-        settings.privacy_database_url, min_size=1, max_size=settings.db_pool_size, open=False
-    )
-    keys = KeyStore(
-        privacy_pool,
-        settings.privacy_master_key.get_secret_value(),
-        settings.privacy_index_key.get_secret_value(),
-    )
+    privacy_pool, keys = key_store(settings, settings.db_pool_size)
     personal = PersonalData(keys)
     ledger = ErasureLedger(privacy_pool)
     bookings = bookings_application(
@@ -98,13 +93,7 @@ def create_app(
     )
     app.state.booking = BookingContext(
         app=bookings,
-        auth=Authenticator(
-            settings.admin_api_key.get_secret_value(),
-            settings.jwt_secret.get_secret_value(),
-            settings.manage_token_secret.get_secret_value(),
-            issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
-        ),
+        auth=authenticator(settings),
         index=index,
         directory=directory,
         idempotency=IdempotencyKeys(cache, settings.idempotency_ttl_seconds),

@@ -253,6 +253,14 @@ class ServiceFields(Strict):
     no_show_notice: Text | None = Field(
         default=None, description="Sent to a client marked a no-show; none if null"
     )
+    recording: Literal["off", "optional", "required"] = Field(
+        default="off",
+        description="Record the video consultation: never, with the client's consent, or"
+        " always (the client must consent before joining)",
+    )
+    waiting_room_minutes: Annotated[int, Field(ge=0, le=120)] = Field(
+        default=10, description="The video room opens this many minutes before the start"
+    )
 
     def terms(self) -> ServiceTerms:
         """The domain's terms of the service: these fields (not a subclass's additions)."""

@@ -1,1 +1,2 @@
-"""Kairos video service (skeleton: its issue builds it)."""
+"""Kairos video service: a LiveKit room per booking, join tokens, the session lifecycle
+from LiveKit's webhooks, recording with consent, notes (README, "Video consultations")."""

@@ -117,6 +117,12 @@ class ServiceDefinition(Payload):
     no_show_notice: Storable | None = Field(
         default=None, description="Sent to a client marked a no-show, if set"
     )
+    recording: Literal["off", "optional", "required"] = Field(
+        default="off", description="Whether the video consultation is recorded (consent first)"
+    )
+    waiting_room_minutes: int = Field(
+        default=10, ge=0, description="The video room opens this long before the start"
+    )
 
 
 class ServiceDefined(ServiceDefinition):

@@ -2,7 +2,9 @@
 
 One video session per booking (API.md, video). Envelope: producer "video", aggregate id
 = the booking id, key = the specialist id. booking consumes SessionStarted to mark the
-booking in progress, and SessionEnded's no-show suggestion to ask about a no-show.
+booking in progress and SessionEnded to complete it (unless it already is, or is a
+no-show); SessionEnded's no-show suggestion is for the specialist to confirm
+(`POST /v1/bookings/{id}/no-show`), never applied by itself.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ Party = Literal["client", "specialist"]
 
 
 class SessionStarted(Payload):
-    """The first participant joined the booking's room."""
+    """Both parties are in the booking's room: the consultation is under way."""
 
     booking_id: UUID
     room: Storable
@@ -29,7 +31,8 @@ class SessionStarted(Payload):
 
 
 class SessionEnded(Payload):
-    """The room closed (everyone left, or it timed out)."""
+    """The session is over: its room finished after it was live, or the consultation's
+    time passed without both parties ever in it (then `started_at` is None)."""
 
     booking_id: UUID
     room: Storable
@@ -45,8 +48,11 @@ class RecordingAvailable(Payload):
     """A recording of the session is stored (only with every party's consent)."""
 
     booking_id: UUID
-    recording_id: UUID
-    url: Storable = Field(description="Where the video service serves it, behind its own auth")
+    recording_id: Storable = Field(description="LiveKit's egress id")
+    url: Storable = Field(
+        description="The path where the video service serves it, behind its own auth "
+        "(GET /v1/bookings/{id}/session gives a signed, expiring link)"
+    )
     duration_seconds: int = Field(ge=0)
     size_bytes: int = Field(ge=0)
 

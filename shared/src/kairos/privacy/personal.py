@@ -99,6 +99,12 @@ class PersonalData:
         """Seals the values of the person with this address (their key, made if new)."""
         return Sealer(self.keys.key_for(email))
 
+    def subject_sealer(self, subject: UUID) -> Sealer | None:
+        """Seals more values of a person known by their subject id (from a sealed value of
+        theirs); None once they are erased: nothing new is kept about them."""
+        key = self.keys.keys([subject]).get(subject)
+        return None if key is None else Sealer(SubjectKey(subject, key))
+
     def revealer(self) -> Revealer:
         return Revealer(self.keys)
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from psycopg_pool import ConnectionPool
 from pydantic import Field
 
+from kairos.privacy.keys import KeyStore
 from kairos.settings import Secret, ServiceSettings
 
 
@@ -16,3 +20,15 @@ class PrivacySettings(ServiceSettings):
     # Keys the blind index of e-mail addresses; separate from the master key so that the
     # master key can be rotated without the addresses.
     privacy_index_key: Secret
+
+
+def key_store(settings: PrivacySettings, pool_size: int) -> tuple[ConnectionPool[Any], KeyStore]:
+    """The key store these settings name, on a pool of its own (not yet open: open it in
+    the app's lifespan, and close it there)."""
+    pool = ConnectionPool(settings.privacy_database_url, min_size=1, max_size=pool_size, open=False)
+    keys = KeyStore(
+        pool,
+        settings.privacy_master_key.get_secret_value(),
+        settings.privacy_index_key.get_secret_value(),
+    )
+    return pool, keys

@@ -14,9 +14,9 @@ succeed (timeouts, 5xx, unavailable) and anything else for a permanent failure.
 Inbound webhooks are verified by the video service itself (LiveKit's WebhookReceiver),
 outside this Protocol.
 
-The local LiveKit server, which the real livekit-api client talks to in `make dev`
-and the tests (Twirp RoomService and Egress, signed webhooks), lives in
-kairos_dev.fakes.
+The implementation on LiveKit's server SDK is video.adapters.LiveKitRooms. The local
+LiveKit server, which that real livekit-api client talks to in `make dev` and the
+tests (Twirp RoomService and Egress, signed webhooks), is kairos_dev.fakes.livekit.
 """
 
 from __future__ import annotations

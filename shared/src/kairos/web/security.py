@@ -20,6 +20,9 @@ from typing import Annotated, Any
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPBearer
 
+from kairos.auth import Caller
+from kairos.web.errors import ApiError
+
 
 class BearerScheme(HTTPBearer):
     """An `http bearer` security scheme whose dependency value is the raw Authorization
@@ -84,3 +87,14 @@ def bearer(*schemes: BearerScheme) -> Any:
 AdminCredential = Annotated[str | None, bearer(ADMIN_KEY)]
 StaffCredential = Annotated[str | None, bearer(ADMIN_KEY, SPECIALIST_JWT)]
 AnyCredential = Annotated[str | None, bearer(ADMIN_KEY, SPECIALIST_JWT, MANAGE_TOKEN)]
+
+
+def refused(caller: Caller | None) -> ApiError:
+    """The refusal of a caller dependency: 401 when the request proves no identity (no
+    credential, or one that is invalid, expired, or for another issuer, audience or
+    booking), 403 when it does but that caller may not do this."""
+    if caller is not None:
+        return ApiError(403, "forbidden", "these credentials do not give access to this resource")
+    return ApiError(
+        401, "unauthorized", "send a valid credential: Authorization: Bearer <credential>"
+    )

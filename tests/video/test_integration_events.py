@@ -1,0 +1,36 @@
+"""What the video store publishes on video.events.v1 (read through its event source, as
+the relay and a consumer's replay read it): the session started, ended, and its
+recording, keyed by the specialist; nothing of joins, consent or notes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from kairos.event_sources import event_source
+from kairos.events import VIDEO_REGISTRY, VIDEO_TOPIC
+from kairos.events.video import SessionEnded, SessionStarted
+from tests.video.conftest import Video
+
+
+def test_the_store_publishes_the_session_started_and_ended_for_the_specialist(
+    video: Video,
+) -> None:
+    session = video.session()
+    now = datetime.now(UTC)
+    video.sessions.joined(session.id, "client", now)
+    video.sessions.joined(session.id, "specialist", now + timedelta(seconds=5))
+    video.sessions.write_notes(session.id, {"subject": "x", "sealed": "y"}, now)
+    video.sessions.room_finished(session.id, now + timedelta(minutes=20))
+
+    with event_source(VIDEO_TOPIC)(video.database_url) as log:
+        envelopes = [e for page in log.envelopes(0, log.top()) for e in page]
+
+    assert [e.type for e in envelopes] == ["SessionStarted", "SessionEnded"]
+    assert {e.specialist_id for e in envelopes} == {session.specialist_id}
+    assert {e.aggregate_id for e in envelopes} == {session.id}
+    started, ended = (VIDEO_REGISTRY.decode(e) for e in envelopes)
+    assert isinstance(started, SessionStarted) and isinstance(ended, SessionEnded)
+    assert started.started_at == now + timedelta(seconds=5)
+    assert started.participants == ["client", "specialist"]
+    assert ended.ended_at == now + timedelta(minutes=20)
+    assert ended.started_at == started.started_at and ended.no_show_suggested is None
