@@ -1,5 +1,46 @@
-"""The calendar-sync service's ASGI app: for now only the ops endpoints every service serves."""
+"""Wires the calendar-sync API: `uvicorn calendar_sync.main:app` builds it from the
+environment on first access."""
 
-from kairos.web.ops_server import ops_app
+from __future__ import annotations
 
-app = ops_app("calendar-sync", {})
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+from fastapi import FastAPI
+
+from calendar_sync.api import calendars
+from calendar_sync.config import CalendarSyncSettings
+from calendar_sync.context import CalendarContext
+from calendar_sync.wiring import wire
+from kairos.auth import Authenticator, now_utc
+from kairos.web import configure_logging, lazy_app, service_app
+
+
+def create_app(
+    settings: CalendarSyncSettings | None = None, clock: Callable[[], datetime] = now_utc
+) -> FastAPI:
+    settings = settings or CalendarSyncSettings()
+    configure_logging(settings.log_level)
+    service = wire(settings, clock)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        service.close()
+
+    app = service_app("calendar-sync", {}, [calendars], lifespan)
+    app.state.calendar_sync = CalendarContext(
+        service=service,
+        auth=Authenticator(
+            settings.admin_api_key.get_secret_value(),
+            settings.jwt_secret.get_secret_value(),
+            settings.manage_token_secret.get_secret_value(),
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+        ),
+    )
+    return app
+
+
+__getattr__ = lazy_app(create_app)

@@ -1,0 +1,25 @@
+"""What every request handler of calendar-sync reads: the context main.py builds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from calendar_sync.wiring import CalendarSync
+from kairos.auth import Authenticator
+
+
+@dataclass
+class CalendarContext:
+    service: CalendarSync
+    auth: Authenticator
+
+
+def _context(request: Request) -> CalendarContext:
+    ctx: CalendarContext = request.app.state.calendar_sync
+    return ctx
+
+
+Ctx = Annotated[CalendarContext, Depends(_context)]

@@ -1,0 +1,166 @@
+"""Fixtures for calendar-sync: the booking API and calendar-sync's API in-process on one
+database, a real CalDAV server (Radicale), and the consumer's handlers and effect
+dispatcher driven step by step.
+
+`world.deliver()` hands the booking events stored since the last delivery to the
+consumer's handlers (each in its own transaction, as the runner does), then performs
+the due effects with the real dispatcher; `world.redeliver()` hands the same events
+again, as a broker does after a crash. The process and broker path is in
+tests/calendar_sync/test_processes.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from booking.integration import booking_log
+from booking.main import create_app as create_booking
+from calendar_sync.caldav_calendar import CalDavAccount, open_calendar
+from calendar_sync.config import CalendarSyncSettings
+from calendar_sync.consumers import booking_handlers
+from calendar_sync.integration import calendar_log
+from calendar_sync.main import create_app as create_calendar_sync
+from calendar_sync.wiring import CalendarSync
+from kairos.effects import EffectDispatcher
+from kairos.events import REGISTRY, Envelope
+from kairos.messaging import Handlers
+from kairos.messaging.notification_log import NotificationLog
+from kairos_dev.infra.radicale import RadicaleHandle, start_radicale
+from kairos_dev.testing.services import TEST_SECRETS
+from tests.booking.conftest import API_NOW, booking_settings
+from tests.booking.helpers import (
+    ADMIN,
+    ADMIN_API_KEY,
+    JWT_SECRET,
+    MANAGE_TOKEN_SECRET,
+    Catalog,
+    FrozenClock,
+    expect,
+)
+
+
+def calendar_settings(database_url: str, redis_url: str) -> CalendarSyncSettings:
+    return CalendarSyncSettings(
+        database_url=database_url,
+        redis_url=redis_url,
+        kafka_bootstrap_servers="unused:9092",
+        kafka_topic_management="dev",
+        admin_api_key=ADMIN_API_KEY,
+        jwt_secret=JWT_SECRET,
+        manage_token_secret=MANAGE_TOKEN_SECRET,
+        privacy_database_url=database_url,
+        privacy_master_key=TEST_SECRETS["PRIVACY_MASTER_KEY"],
+        privacy_index_key=TEST_SECRETS["PRIVACY_INDEX_KEY"],
+        calendar_credential_keys=TEST_SECRETS["CALENDAR_CREDENTIAL_KEYS"],
+        calendar_oauth_state_key=TEST_SECRETS["CALENDAR_OAUTH_STATE_KEY"],
+        calendar_public_url="https://kairos.test",
+    )
+
+
+@pytest.fixture(scope="session")
+def radicale() -> Iterator[RadicaleHandle]:
+    handle = start_radicale()
+    yield handle
+    handle.stop()
+
+
+@dataclass
+class CalendarWorld:
+    booking: TestClient
+    calendar_api: TestClient
+    log: NotificationLog
+    service: CalendarSync
+    handlers: Handlers
+    dispatcher: EffectDispatcher
+    radicale: RadicaleHandle
+    clock: FrozenClock
+    catalog: Catalog
+    delivered: int = 0
+
+    def deliver(self, after: int | None = None) -> int:
+        """Apply the booking events after `after` (default: those not yet delivered),
+        then perform the due effects; how many effects were performed."""
+        start = self.delivered if after is None else after
+        url = self.service.settings.database_url
+        top = self.log.top()
+        with psycopg.connect(url) as conn:
+            for page in self.log.envelopes(start, top):
+                for envelope in page:
+                    self._apply(conn, envelope)
+        self.delivered = max(self.delivered, top)
+        performed = 0
+        while claimed := self.dispatcher.dispatch_due():
+            performed += claimed
+        return performed
+
+    def redeliver(self) -> int:
+        """Every booking event once more, as after a consumer crash (no positions kept
+        here: the effects' ids are what makes a repeat harmless)."""
+        return self.deliver(after=0)
+
+    def _apply(self, conn: psycopg.Connection[Any], envelope: Envelope) -> None:
+        payload = REGISTRY.decode(envelope)
+        for kind in type(payload).__mro__:
+            if kind in self.handlers:
+                with conn.transaction():
+                    self.handlers[kind](conn, envelope, payload)
+                return
+
+    def connect_caldav(self, specialist_id: str) -> dict[str, Any]:
+        account = self.radicale.add_account(f"s{specialist_id[:8]}")
+        url = f"{self.radicale.url}/{account.user}/kairos/"
+        body = {
+            "specialist_id": specialist_id,
+            "url": url,
+            "username": account.user,
+            "password": account.password,
+        }
+        return dict(
+            expect(self.calendar_api.post("/v1/calendars/caldav", json=body, headers=ADMIN), 201)
+        )
+
+    def caldav_calendar(self, connection: dict[str, Any]) -> Any:
+        """The connected calendar as its owner sees it (the caldav library)."""
+        values = self.service.credentials.get(UUID(connection["id"]))
+        assert values is not None
+        return open_calendar(CalDavAccount.of(values))
+
+    def calendar_events(self, after: int = 0) -> list[Envelope]:
+        with calendar_log(self.service.settings.database_url) as log:
+            return [e for page in log.envelopes(after, log.top()) for e in page]
+
+
+@pytest.fixture
+def world(
+    fresh_database: Callable[[], str], redis_url: str, radicale: RadicaleHandle
+) -> Iterator[CalendarWorld]:
+    database_url = fresh_database()
+    clock = FrozenClock(API_NOW)
+    booking_app = create_booking(booking_settings(database_url, redis_url), clock=clock)
+    calendar_app = create_calendar_sync(calendar_settings(database_url, redis_url), clock=clock)
+    with (
+        TestClient(booking_app) as booking,
+        TestClient(calendar_app) as calendar_api,
+        booking_log(database_url) as log,
+    ):
+        service: CalendarSync = calendar_app.state.calendar_sync.service
+        # The dispatcher runs on the real clock: effects are due when their events happened.
+        with EffectDispatcher(database_url, service.writes.handlers()) as dispatcher:
+            yield CalendarWorld(
+                booking,
+                calendar_api,
+                log,
+                service,
+                booking_handlers(service.connections),
+                dispatcher,
+                radicale,
+                clock,
+                Catalog(booking),
+            )
