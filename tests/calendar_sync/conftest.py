@@ -11,6 +11,7 @@ tests/calendar_sync/test_processes.py.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,10 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from availability.external_busy import handlers as availability_busy
+from availability.main import create_app as create_availability
+from booking.external_busy import create_table
+from booking.external_busy import handlers as booking_busy
 from booking.integration import booking_log
 from booking.main import create_app as create_booking
 from calendar_sync.caldav_calendar import CalDavAccount, open_calendar
@@ -29,11 +34,12 @@ from calendar_sync.integration import calendar_log
 from calendar_sync.main import create_app as create_calendar_sync
 from calendar_sync.wiring import CalendarSync
 from kairos.effects import EffectDispatcher
-from kairos.events import REGISTRY, Envelope
+from kairos.events import CALENDAR_REGISTRY, REGISTRY, Envelope
 from kairos.messaging import Handlers
 from kairos.messaging.notification_log import NotificationLog
 from kairos_dev.infra.radicale import RadicaleHandle, start_radicale
 from kairos_dev.testing.services import TEST_SECRETS
+from tests.availability.conftest import availability_settings, project_new_events
 from tests.booking.conftest import API_NOW, booking_settings
 from tests.booking.helpers import (
     ADMIN,
@@ -82,7 +88,10 @@ class CalendarWorld:
     radicale: RadicaleHandle
     clock: FrozenClock
     catalog: Catalog
+    slots_api: TestClient
     delivered: int = 0
+    projected: int = 0
+    calendar_applied: int = 0
 
     def deliver(self, after: int | None = None) -> int:
         """Apply the booking events after `after` (default: those not yet delivered),
@@ -100,6 +109,42 @@ class CalendarWorld:
             performed += claimed
         return performed
 
+    def sync_busy(self) -> None:
+        """Reconcile every connection (as the poller does), then hand the booking events
+        to the availability projector and the calendar events to availability's and
+        booking's copies of external busy time."""
+        self.service.reconciler.round(full=True)
+        self.apply_calendar_events()
+
+    def apply_calendar_events(self) -> None:
+        url = self.service.settings.database_url
+        self.projected = project_new_events(self.log, url, self.projected)
+        with calendar_log(url) as log, psycopg.connect(url) as conn:
+            create_table(conn)
+            for page in log.envelopes(self.calendar_applied, log.top()):
+                for envelope in page:
+                    payload = CALENDAR_REGISTRY.decode(envelope)
+                    for table in (availability_busy, booking_busy):
+                        if type(payload) in table:
+                            with conn.transaction():
+                                table[type(payload)](conn, envelope, payload)
+            self.calendar_applied = log.top()
+
+    def offered(self, service_id: str, day: str) -> list[str]:
+        """The starts offered on `day` (the specialist's zone), once the query process
+        has heard of the changes (it is told after commit, asynchronously)."""
+        self.apply_calendar_events()
+        previous = None
+        for _ in range(50):
+            query = {"service_id": service_id, "from": day, "to": day}
+            body = expect(self.slots_api.get("/v1/slots", params=query), 200)
+            starts = [slot["start"] for slot in body["slots"]]
+            if starts == previous:
+                return starts
+            previous = starts
+            time.sleep(0.05)
+        raise AssertionError("the slots never settled")
+
     def redeliver(self) -> int:
         """Every booking event once more, as after a consumer crash (no positions kept
         here: the effects' ids are what makes a repeat harmless)."""
@@ -113,8 +158,9 @@ class CalendarWorld:
                     self.handlers[kind](conn, envelope, payload)
                 return
 
-    def connect_caldav(self, specialist_id: str) -> dict[str, Any]:
-        account = self.radicale.add_account(f"s{specialist_id[:8]}")
+    def connect_caldav(self, specialist_id: str, user: str | None = None) -> dict[str, Any]:
+        """Connect a new Radicale account (`user`, default one made up) of the specialist."""
+        account = self.radicale.add_account(user or f"s{specialist_id[:8]}")
         url = f"{self.radicale.url}/{account.user}/kairos/"
         body = {
             "specialist_id": specialist_id,
@@ -144,11 +190,13 @@ def world(
     database_url = fresh_database()
     clock = FrozenClock(API_NOW)
     booking_app = create_booking(booking_settings(database_url, redis_url), clock=clock)
+    slots_app = create_availability(availability_settings(database_url, redis_url), clock=clock)
     calendar_app = create_calendar_sync(calendar_settings(database_url, redis_url), clock=clock)
     with (
         TestClient(booking_app) as booking,
         TestClient(calendar_app) as calendar_api,
         booking_log(database_url) as log,
+        TestClient(slots_app) as slots_api,
     ):
         service: CalendarSync = calendar_app.state.calendar_sync.service
         # The dispatcher runs on the real clock: effects are due when their events happened.
@@ -163,4 +211,5 @@ def world(
                 radicale,
                 clock,
                 Catalog(booking),
+                slots_api,
             )

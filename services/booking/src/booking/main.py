@@ -20,6 +20,7 @@ from booking.config import BookingSettings, BookingStoreSettings
 from booking.context import BookingContext
 from booking.directory import Directory
 from booking.erasure import Erasures
+from booking.external_busy import ExternalBusy
 from booking.history import HistoryIndex
 from booking.idempotency import IdempotencyKeys
 from kairos.auth import Authenticator, now_utc
@@ -54,14 +55,16 @@ def create_app(
     )
     personal = PersonalData(keys)
     ledger = ErasureLedger(privacy_pool)
+    pool = ConnectionPool(
+        settings.database_url, min_size=1, max_size=settings.db_pool_size, open=False
+    )
+    external_busy = ExternalBusy(pool)
     bookings = bookings_application(
         settings,
         no_show_grace=timedelta(minutes=settings.no_show_grace_minutes),
         contention_timeout=timedelta(seconds=settings.contention_timeout_seconds),
         personal=personal,
-    )
-    pool = ConnectionPool(
-        settings.database_url, min_size=1, max_size=settings.db_pool_size, open=False
+        external_busy=external_busy.overlapping,
     )
     cache = redis.Redis.from_url(settings.redis_url)
     index = HistoryIndex(bookings, pool, keys)
@@ -73,6 +76,7 @@ def create_app(
         pool.open(wait=True)
         privacy_pool.open(wait=True)
         keys.create_tables()
+        external_busy.create_table()
         ledger.create_tables()
         index.create_tables()
         directory.create_tables()
