@@ -59,6 +59,13 @@ class RadicaleHandle(Handle):
         _make_calendar(self.url, account)
         return account
 
+    def revoke(self, user: str) -> None:
+        """Change the account's password, as a person revoking an app password does."""
+        lines = self._users.read_text().splitlines()
+        kept = [line for line in lines if not line.startswith(f"{user}:")]
+        kept.append(f"{user}:{secrets.token_urlsafe(12)}")
+        self._users.write_text("\n".join(kept) + "\n")
+
     def banner(self) -> str:
         """The `make dev` banner line: what a person types into the connect form."""
         a = self.account
