@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import shutil
+import signal
 import sys
 import tempfile
 from collections.abc import Callable
@@ -115,13 +116,16 @@ def _make_calendar(url: str, account: CalDavAccount) -> None:
             raise RuntimeError(f"radicale: MKCALENDAR answered {response.status_code}")
 
 
-def start_radicale(data_dir: Path | None = None) -> RadicaleHandle:
-    """Start Radicale on a free port with the demo account and its calendar."""
+def start_radicale(
+    data_dir: Path | None = None, *, port: int | None = None, password: str | None = None
+) -> RadicaleHandle:
+    """Start Radicale (on a free port unless told) with the demo account (a new password
+    unless told) and its calendar; `data_dir` keeps the calendars across runs."""
     work_dir = data_dir or Path(tempfile.mkdtemp(prefix="kairos-radicale-"))
     work_dir.mkdir(parents=True, exist_ok=True)
-    account = CalDavAccount(DEMO_USER, secrets.token_urlsafe(12))
+    account = CalDavAccount(DEMO_USER, password or secrets.token_urlsafe(12))
     (work_dir / "users").write_text(f"{account.user}:{account.password}\n")
-    port = free_port()
+    port = port or free_port()
     config = work_dir / "config"
     config.write_text(_config(work_dir, port))
     argv = [sys.executable, "-m", "radicale", "--config", str(config)]
@@ -140,3 +144,41 @@ def start_radicale(data_dir: Path | None = None) -> RadicaleHandle:
         stop()
         raise
     return RadicaleHandle(url, account, work_dir / "users", stop)
+
+
+#: `make dev`'s Radicale: a fixed port, and the demo password kept in the state directory.
+DEV_PORT = 5232
+
+
+def dev_account(state: Path) -> CalDavAccount:
+    """The demo account of `make dev`, the same across restarts (its password is made once)."""
+    path = state / "radicale-demo-password"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(12))
+    return CalDavAccount(DEMO_USER, path.read_text().strip())
+
+
+def dev_banner(state: Path) -> str:
+    """The banner line of `make dev`'s Radicale (RadicaleHandle.banner's form)."""
+    account = dev_account(state)
+    return (
+        f"CalDAV  http://{LOCALHOST}:{DEV_PORT}/  user {account.user}  password {account.password}"
+    )
+
+
+def main() -> None:
+    """`python -m kairos_dev.infra.radicale STATE_DIR`: `make dev`'s Radicale, until SIGTERM."""
+    state = Path(sys.argv[1])
+    account = dev_account(state)
+    handle = start_radicale(state / "radicale", port=DEV_PORT, password=account.password)
+    try:
+        signal.sigwait({signal.SIGTERM, signal.SIGINT})
+    finally:
+        handle.stop()
+
+
+if __name__ == "__main__":
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+    main()

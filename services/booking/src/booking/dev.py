@@ -14,6 +14,13 @@ SERVICE = DevService(
     processes=(
         api("booking-api", "booking.main:app", port=8010),
         worker("relay", "booking.relay", port=8001, port_env="RELAY_OPS_PORT"),
+        # its copy of external calendar busy time (calendar.events.v1)
+        worker(
+            "booking-calendar",
+            "booking.external_busy",
+            port=8003,
+            port_env="CALENDAR_CONSUMER_OPS_PORT",
+        ),
     ),
     seed=one_off("seed", "booking.seed", "--base-url", API_URL),
     topics=(BOOKING_TOPIC,),

@@ -21,6 +21,7 @@ from uuid import UUID
 import psycopg
 
 from kairos.privacy.crypto import derive_key, unwrap, wrap
+from kairos.settings import MIN_SECRET_BYTES
 
 TABLE = "calendar_credentials"
 
@@ -46,6 +47,8 @@ class CredentialKeys:
     def __init__(self, secrets: Sequence[str]) -> None:
         if not secrets:
             raise ValueError("at least one credential key is needed")
+        if any(len(s.encode()) < MIN_SECRET_BYTES for s in secrets):
+            raise ValueError(f"each credential key needs at least {MIN_SECRET_BYTES} bytes")
         self._keys = [CredentialKey.of(s) for s in secrets]
         self._by_id = {k.id: k for k in self._keys}
 

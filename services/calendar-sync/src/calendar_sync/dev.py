@@ -1,9 +1,33 @@
 """Calendar sync in `kairos dev` (entry point `kairos.dev_services`, read by kairos_dev
-only): its public paths, which the gateway answers with 502 until the service has an API."""
+only): its API, relay, booking consumer and poller, and a Radicale with a demo account
+to connect (its banner line says how)."""
 
 from __future__ import annotations
 
-from kairos_dev.registration import DevService
+from kairos.events import CALENDAR_TOPIC
+from kairos_dev.devstack import state_dir
+from kairos_dev.infra.radicale import DEV_PORT, dev_banner
+from kairos_dev.registration import BannerLine, DevService, ServiceSpec, api, local_url, worker
+
+RADICALE = ServiceSpec(
+    "radicale",
+    "kairos_dev.infra.radicale",
+    ("kairos_dev.infra.radicale", str(state_dir())),
+    port=DEV_PORT,
+    ready_url=f"{local_url(DEV_PORT)}/.web/",
+)
+
+
+def _try_caldav(api_url: str) -> list[BannerLine]:
+    return [
+        ("", dev_banner(state_dir())),
+        (
+            "",
+            f"connect it: POST {api_url}/v1/calendars/caldav"
+            ' {"specialist_id", "url", "username", "password"}',
+        ),
+    ]
+
 
 SERVICE = DevService(
     "calendar-sync",
@@ -14,4 +38,16 @@ SERVICE = DevService(
         r"/v1/webhooks/(google|microsoft)(/|$)",
         r"/v1/calendars(/|$)",
     ),
+    processes=(
+        RADICALE,
+        api("calendar-sync-api", "calendar_sync.main:app", port=8070),
+        worker("calendar-relay", "calendar_sync.relay", port=8071, port_env="RELAY_OPS_PORT"),
+        worker(
+            "calendar-consumer", "calendar_sync.consumer", port=8072, port_env="CONSUMER_OPS_PORT"
+        ),
+        worker("calendar-poller", "calendar_sync.poller", port=8073, port_env="POLLER_OPS_PORT"),
+    ),
+    topics=(CALENDAR_TOPIC,),
+    after=("booking",),
+    hints=_try_caldav,
 )

@@ -3,41 +3,56 @@
 Every CALENDAR_POLL_SECONDS it reads each CalDAV connection (cheap when its sync
 token is unchanged); every CALENDAR_RECONCILE_SECONDS it reads every connection in
 full, which catches a push notification that never came. Several pollers may run:
-each read is idempotent (an unchanged busy time records nothing).
+each read is idempotent (an unchanged busy time records nothing). Ops endpoints on
+POLLER_OPS_PORT (default 8000); SIGTERM lets the round in progress finish.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-import signal
-import threading
+import os
 import time
 
 from calendar_sync.config import CalendarSyncSettings
-from calendar_sync.wiring import wire
+from calendar_sync.wiring import CalendarSync, wire
+from kairos.messaging.worker import until_signalled
 from kairos.web import configure_logging
+from kairos.web.ops_server import serving_ops
 
 log = logging.getLogger("calendar_sync.poller")
+
+
+async def poll(service: CalendarSync, stopping: asyncio.Event) -> None:
+    settings = service.settings
+    next_full = 0.0
+    while not stopping.is_set():
+        full = time.monotonic() >= next_full
+        if full:
+            next_full = time.monotonic() + settings.calendar_reconcile_seconds
+        try:
+            await asyncio.to_thread(service.reconciler.round, full=full)
+        except Exception:
+            log.exception("reconcile round failed; trying again next round")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), settings.calendar_poll_seconds)
+
+
+async def _run(service: CalendarSync) -> None:
+    settings = service.settings
+    stopping = asyncio.Event()
+    port = int(os.environ.get("POLLER_OPS_PORT", "8000"))
+    async with serving_ops("calendar-poller", port, {}, host=settings.ops_host):
+        await until_signalled(poll(service, stopping), stopping.set)
 
 
 def main() -> None:
     settings = CalendarSyncSettings()
     configure_logging(settings.log_level)
     service = wire(settings)
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    next_full = 0.0
     try:
-        while not stop.is_set():
-            full = time.monotonic() >= next_full
-            if full:
-                next_full = time.monotonic() + settings.calendar_reconcile_seconds
-            try:
-                service.reconciler.round(full=full)
-            except Exception:
-                log.exception("reconcile round failed; trying again next round")
-            stop.wait(settings.calendar_poll_seconds)
+        asyncio.run(_run(service))
     finally:
         service.close()
 
