@@ -34,18 +34,39 @@ Doc = dict[str, Any]
 
 SERVICES = ["booking", "availability", "notifications", "calendar-sync", "video"]
 # Components without an API of their own: ops endpoints only, no Service.
-WORKERS = ["booking-relay", "availability-projector"]
+WORKERS = [
+    "booking-relay",
+    "availability-projector",
+    "availability-calendar-busy",
+    "booking-calendar",
+    "calendar-sync-relay",
+    "calendar-sync-consumer",
+    "calendar-sync-poller",
+]
 SECRET_KEYS = {"ADMIN_API_KEY", "JWT_SECRET", "MANAGE_TOKEN_SECRET"}
 # The keys of kairos-secrets each component uses, and so is given: booking authenticates
 # every kind of caller; the video service will admit specialists (JWT) and clients (manage
 # token) to their rooms, calendar-sync specialists (JWT); the rest authenticate nobody.
+# calendar-sync authenticates every kind of caller, reveals clients' names (privacy keys)
+# and seals provider credentials at rest.
+CALENDAR_SYNC_SECRETS = SECRET_KEYS | {
+    "PRIVACY_MASTER_KEY",
+    "PRIVACY_INDEX_KEY",
+    "CALENDAR_CREDENTIAL_KEYS",
+    "CALENDAR_OAUTH_STATE_KEY",
+}
 SECRETS_USED = {
     "booking": SECRET_KEYS | {"PRIVACY_MASTER_KEY", "PRIVACY_INDEX_KEY"},
     "booking-relay": set(),
     "availability": set(),
     "availability-projector": set(),
     "notifications": set(),
-    "calendar-sync": {"JWT_SECRET"},
+    "calendar-sync": CALENDAR_SYNC_SECRETS,
+    "calendar-sync-relay": set(),
+    "calendar-sync-consumer": CALENDAR_SYNC_SECRETS,
+    "calendar-sync-poller": CALENDAR_SYNC_SECRETS,
+    "booking-calendar": set(),
+    "availability-calendar-busy": set(),
     "video": {"JWT_SECRET", "MANAGE_TOKEN_SECRET"},
 }
 
