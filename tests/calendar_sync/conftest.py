@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+import httpx
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from availability.external_busy import handlers as availability_busy
 from availability.main import create_app as create_availability
@@ -37,6 +40,8 @@ from kairos.effects import EffectDispatcher
 from kairos.events import CALENDAR_REGISTRY, REGISTRY, Envelope
 from kairos.messaging import Handlers
 from kairos.messaging.notification_log import NotificationLog
+from kairos_dev.fakes.google_calendar import FakeGoogle
+from kairos_dev.infra.process import free_port
 from kairos_dev.infra.radicale import RadicaleHandle, start_radicale
 from kairos_dev.testing.services import TEST_SECRETS
 from tests.availability.conftest import availability_settings, project_new_events
@@ -50,6 +55,7 @@ from tests.booking.helpers import (
     FrozenClock,
     expect,
 )
+from tests.calendar_sync.servers import serving
 
 
 def calendar_settings(database_url: str, redis_url: str) -> CalendarSyncSettings:
@@ -80,7 +86,7 @@ def radicale() -> Iterator[RadicaleHandle]:
 @dataclass
 class CalendarWorld:
     booking: TestClient
-    calendar_api: TestClient
+    calendar_api: httpx.Client
     log: NotificationLog
     service: CalendarSync
     handlers: Handlers
@@ -121,14 +127,15 @@ class CalendarWorld:
         self.projected = project_new_events(self.log, url, self.projected)
         with calendar_log(url) as log, psycopg.connect(url) as conn:
             create_table(conn)
-            for page in log.envelopes(self.calendar_applied, log.top()):
+            top = log.top()  # read first: events committed meanwhile wait for the next call
+            for page in log.envelopes(self.calendar_applied, top):
                 for envelope in page:
                     payload = CALENDAR_REGISTRY.decode(envelope)
                     for table in (availability_busy, booking_busy):
                         if type(payload) in table:
                             with conn.transaction():
                                 table[type(payload)](conn, envelope, payload)
-            self.calendar_applied = log.top()
+            self.calendar_applied = top
 
     def offered(self, service_id: str, day: str) -> list[str]:
         """The starts offered on `day` (the specialist's zone), once the query process
@@ -187,14 +194,61 @@ class CalendarWorld:
 def world(
     fresh_database: Callable[[], str], redis_url: str, radicale: RadicaleHandle
 ) -> Iterator[CalendarWorld]:
-    database_url = fresh_database()
+    with running_world(fresh_database(), redis_url, radicale) as world:
+        yield world
+
+
+@pytest.fixture(scope="session")
+def google() -> Iterator[tuple[FakeGoogle, str]]:
+    """The fake of Google's endpoints, served on a local port."""
+    fake = FakeGoogle()
+    with serving(fake.app) as url:
+        yield fake, url
+
+
+@pytest.fixture
+def google_world(
+    fresh_database: Callable[[], str],
+    redis_url: str,
+    radicale: RadicaleHandle,
+    google: tuple[FakeGoogle, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[CalendarWorld]:
+    """A world whose calendar-sync talks to the fake Google and is served over HTTP, so
+    that the fake's push notifications reach its webhook."""
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")  # the fake speaks plain HTTP
+    _, url = google
+    endpoints = {
+        "google_client_id": "kairos-test.apps.example",
+        "google_client_secret": SecretStr("test-google-client-secret"),
+        "google_auth_uri": f"{url}/o/oauth2/auth",
+        "google_token_uri": f"{url}/token",
+        "google_api_url": f"{url}/calendar/v3/",
+    }
+    with running_world(fresh_database(), redis_url, radicale, served=True, **endpoints) as world:
+        yield world
+
+
+@contextmanager
+def running_world(
+    database_url: str,
+    redis_url: str,
+    radicale: RadicaleHandle,
+    served: bool = False,
+    **overrides: Any,
+) -> Iterator[CalendarWorld]:
     clock = FrozenClock(API_NOW)
     booking_app = create_booking(booking_settings(database_url, redis_url), clock=clock)
     slots_app = create_availability(availability_settings(database_url, redis_url), clock=clock)
-    calendar_app = create_calendar_sync(calendar_settings(database_url, redis_url), clock=clock)
+    settings = calendar_settings(database_url, redis_url).model_copy(update=overrides)
+    if served:
+        # The public URL must be known before the app is built: take a port first.
+        port = free_port()
+        settings = settings.model_copy(update={"calendar_public_url": f"http://127.0.0.1:{port}"})
+    calendar_app = create_calendar_sync(settings, clock=clock)
     with (
         TestClient(booking_app) as booking,
-        TestClient(calendar_app) as calendar_api,
+        served_on(calendar_app, port) if served else TestClient(calendar_app) as calendar_api,
         booking_log(database_url) as log,
         TestClient(slots_app) as slots_api,
     ):
@@ -213,3 +267,9 @@ def world(
                 Catalog(booking),
                 slots_api,
             )
+
+
+@contextmanager
+def served_on(app: Any, port: int) -> Iterator[httpx.Client]:
+    with serving(app, port) as url, httpx.Client(base_url=url, timeout=30) as client:
+        yield client

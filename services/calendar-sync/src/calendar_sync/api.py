@@ -84,6 +84,7 @@ def disconnect(connection_id: UUID, ctx: Ctx, authorization: StaffCredential) ->
         raise ApiError(401, "unauthorized", "send a valid credential: Authorization: Bearer …")
     connection = ctx.service.connections.connection(connection_id)
     require_owner(ctx, authorization, connection.specialist_id)
+    ctx.service.watches.stop(connection_id)
     ctx.service.connections.disconnect(connection_id)
     ctx.service.credentials.forget(connection_id)
     return Response(status_code=204)

@@ -7,16 +7,19 @@ event; reading a provider is the caller's (the reconcile loop and the effects).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 
 from calendar_sync.domain import Connection, NotConnected, Provider, SpecialistCalendars
 from kairos.slots import Interval
+
+_SAVE_ATTEMPTS = 5
 
 
 class Connections(Application[UUID]):
@@ -58,31 +61,45 @@ class Connections(Application[UUID]):
         return connection
 
     def fail(self, connection_id: UUID, reason: str) -> None:
-        connection = self.connection(connection_id)
-        if connection.fail(reason):
-            self.save(connection)
+        self._changing(connection_id, lambda connection: connection.fail(reason))
 
     def change_busy(
         self, connection_id: UUID, range_start: datetime, range_end: datetime, busy: list[Interval]
     ) -> Connection:
-        connection = self.connection(connection_id)
-        if connection.change_busy(range_start, range_end, busy):
-            self.save(connection)
-        return connection
+        return self._changing(
+            connection_id, lambda connection: connection.change_busy(range_start, range_end, busy)
+        )
 
     def detect_conflicts(
         self, connection_id: UUID, bookings: dict[UUID, Interval], busy: list[Interval]
-    ) -> int:
+    ) -> Connection:
         """Record each (booking, external busy interval) overlap not reported before."""
-        connection = self.connection(connection_id)
-        found = sum(
-            connection.detect_conflict(booking_id, booked, interval)
-            for booking_id, booked in bookings.items()
-            for interval in busy
-        )
-        if found:
-            self.save(connection)
-        return found
+
+        def detect(connection: Connection) -> bool:
+            found = [
+                connection.detect_conflict(booking_id, booked, interval)
+                for booking_id, booked in bookings.items()
+                for interval in busy
+            ]
+            return any(found)
+
+        return self._changing(connection_id, detect)
+
+    def _changing(self, connection_id: UUID, change: Callable[[Connection], bool]) -> Connection:
+        """Apply a change and save it; a push notification and the poller may read one
+        connection at once, so a save that lost the race runs again on the new state
+        (where the same reading usually records nothing)."""
+        for attempt in range(_SAVE_ATTEMPTS):
+            connection = self.connection(connection_id)
+            if not change(connection):
+                return connection
+            try:
+                self.save(connection)
+                return connection
+            except IntegrityError:
+                if attempt == _SAVE_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     def connection_ids(self) -> Iterator[tuple[UUID, bool]]:
         """(connection id, connected) for every Connected/Reconnected/Disconnected in log

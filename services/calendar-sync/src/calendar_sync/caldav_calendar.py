@@ -144,7 +144,7 @@ class CalDavCalendars:
         owners = frozenset({account.username.lower()} if "@" in account.username else ())
         return busy_times((o.data for o in found), start, end, zone(time_zone), owners)
 
-    def sync_token(self, connection_id: UUID) -> str | None:
+    def sync_token(self, connection_id: UUID, previous: str | None) -> str | None:
         """A token that changes whenever the calendar does (sync-collection token or
         ctag); None when the server offers neither (then every poll reads)."""
         calendar = self._calendar(connection_id)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -15,6 +17,7 @@ from kairos.auth import Authenticator
 class CalendarContext:
     service: CalendarSync
     auth: Authenticator
+    clock: Callable[[], datetime]
 
 
 def _context(request: Request) -> CalendarContext:

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from calendar_sync.api import calendars
 from calendar_sync.config import CalendarSyncSettings
 from calendar_sync.context import CalendarContext
+from calendar_sync.oauth_api import oauth
 from calendar_sync.wiring import wire
 from kairos.auth import Authenticator, now_utc
 from kairos.web import configure_logging, lazy_app, service_app
@@ -29,7 +30,7 @@ def create_app(
         yield
         service.close()
 
-    app = service_app("calendar-sync", {}, [calendars], lifespan)
+    app = service_app("calendar-sync", {}, [calendars, oauth], lifespan)
     app.state.calendar_sync = CalendarContext(
         service=service,
         auth=Authenticator(
@@ -39,6 +40,7 @@ def create_app(
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
         ),
+        clock=clock,
     )
     return app
 

@@ -66,7 +66,7 @@ class Reconciler:
         start, end = now - LOOKBACK, now + self._horizon
         try:
             with self._limits.slot(connection_id):
-                token = provider.sync_token(connection_id)
+                token = provider.sync_token(connection_id, last_token)
                 if not full and token is not None and token == last_token:
                     with psycopg.connect(self._url) as conn:
                         record_sync(conn, connection_id, now, token)

@@ -148,3 +148,31 @@ def last_sync(conn: psycopg.Connection[Any], connection_id: UUID) -> datetime | 
         "SELECT last_sync_at FROM calendar_sync_status WHERE connection_id = %s", (connection_id,)
     ).fetchone()
     return None if row is None else row[0]
+
+
+def record_watch(
+    conn: psycopg.Connection[Any], connection_id: UUID, watch_id: str, expires_at: datetime
+) -> None:
+    conn.execute(
+        "INSERT INTO calendar_sync_status (connection_id, watch_id, watch_expires_at)"
+        " VALUES (%s, %s, %s) ON CONFLICT (connection_id) DO UPDATE"
+        " SET watch_id = EXCLUDED.watch_id, watch_expires_at = EXCLUDED.watch_expires_at",
+        (connection_id, watch_id, expires_at),
+    )
+
+
+def watched_by(conn: psycopg.Connection[Any], watch_id: str) -> UUID | None:
+    """The connection whose channel or subscription this is."""
+    row = conn.execute(
+        "SELECT connection_id FROM calendar_sync_status WHERE watch_id = %s", (watch_id,)
+    ).fetchone()
+    return None if row is None else UUID(str(row[0]))
+
+
+def watch_of(conn: psycopg.Connection[Any], connection_id: UUID) -> tuple[str, datetime] | None:
+    row = conn.execute(
+        "SELECT watch_id, watch_expires_at FROM calendar_sync_status"
+        " WHERE connection_id = %s AND watch_id IS NOT NULL",
+        (connection_id,),
+    ).fetchone()
+    return None if row is None else (str(row[0]), row[1])

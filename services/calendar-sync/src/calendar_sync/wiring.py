@@ -6,20 +6,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from calendar_sync import oauth
 from calendar_sync.application import Connections
 from calendar_sync.caldav_calendar import CalDavAccount, CalDavCalendars
 from calendar_sync.config import CalendarSyncSettings
 from calendar_sync.credentials import CredentialKeys, CredentialStore
 from calendar_sync.domain import NotConnected
 from calendar_sync.effects import CalendarWrites
+from calendar_sync.google_calendar import GoogleApp, GoogleCalendars
 from calendar_sync.reconcile import Reconciler
 from calendar_sync.tables import create_tables
 from calendar_sync.throttling import ConnectionLimits
+from calendar_sync.watches import Watches
 from kairos.auth import now_utc
 from kairos.eventstore import open_application
 from kairos.privacy import KeyStore, PersonalData
@@ -35,6 +39,8 @@ class CalendarSync:
     writes: CalendarWrites
     reconciler: Reconciler
     privacy_pool: ConnectionPool
+    watches: Watches
+    google: GoogleApp | None
 
     def close(self) -> None:
         self.connections.close()
@@ -49,6 +55,7 @@ def wire(settings: CalendarSyncSettings, clock: Callable[[], datetime] = now_utc
     credentials.create_table()
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         create_tables(conn)
+        oauth.create_table(conn)
 
     def caldav_account(connection_id: UUID) -> CalDavAccount:
         values = credentials.get(connection_id)
@@ -56,7 +63,24 @@ def wire(settings: CalendarSyncSettings, clock: Callable[[], datetime] = now_utc
             raise NotConnected("no credentials for this connection", {"id": str(connection_id)})
         return CalDavAccount.of(values)
 
+    def tokens_of(connection_id: UUID) -> dict[str, Any]:
+        values = credentials.get(connection_id)
+        if values is None:
+            raise NotConnected("no credentials for this connection", {"id": str(connection_id)})
+        return values
+
     providers: dict[str, CalendarProvider] = {"caldav": CalDavCalendars(caldav_account)}
+    watches = Watches(
+        settings.database_url,
+        connections,
+        providers,
+        settings.calendar_oauth_state_key.get_secret_value(),
+        settings.calendar_public_url,
+        clock,
+    )
+    google = google_app(settings)
+    if google is not None:
+        providers["google"] = GoogleCalendars(google, tokens_of, credentials.put, watches.token)
     limits = ConnectionLimits(settings.calendar_connection_concurrency)
     privacy_pool = ConnectionPool(settings.privacy_database_url, min_size=1, max_size=4, open=True)
     personal = PersonalData(
@@ -84,5 +108,29 @@ def wire(settings: CalendarSyncSettings, clock: Callable[[], datetime] = now_utc
         clock,
     )
     return CalendarSync(
-        settings, connections, credentials, providers, writes, reconciler, privacy_pool
+        settings,
+        connections,
+        credentials,
+        providers,
+        writes,
+        reconciler,
+        privacy_pool,
+        watches,
+        google,
+    )
+
+
+def google_app(settings: CalendarSyncSettings) -> GoogleApp | None:
+    """calendar-sync's Google OAuth client, when one is configured."""
+    if not settings.google_client_id:
+        return None
+    endpoints = {
+        "auth_uri": settings.google_auth_uri,
+        "token_uri": settings.google_token_uri,
+        "api_url": settings.google_api_url,
+    }
+    return GoogleApp(
+        settings.google_client_id,
+        settings.google_client_secret.get_secret_value(),
+        **{name: url for name, url in endpoints.items() if url},
     )

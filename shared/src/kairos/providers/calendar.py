@@ -99,10 +99,12 @@ class CalendarProvider(Protocol):
         all-day event is its whole local days in `time_zone` (the specialist's)."""
         ...
 
-    def sync_token(self, connection_id: UUID) -> str | None:
-        """A cheap token that changes whenever the calendar does (CalDAV sync-collection
-        or ctag, Google's nextSyncToken, Graph's deltaLink), so a poll of an unchanged
-        calendar reads nothing more; None when there is none (then every poll reads)."""
+    def sync_token(self, connection_id: UUID, previous: str | None) -> str | None:
+        """A token that changes whenever the calendar does (CalDAV sync-collection or
+        ctag, Google's nextSyncToken, Graph's deltaLink), read cheaply from the one
+        `previous` returned, so a poll of an unchanged calendar reads nothing more; the
+        same token when nothing changed; None when there is none or it expired (then
+        the busy time is read in full)."""
         ...
 
     def watch(self, connection_id: UUID, address: str, *, idempotency_key: str) -> Watch | None:
