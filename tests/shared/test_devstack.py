@@ -148,6 +148,7 @@ def test_the_stack_runs_each_process_on_a_port_of_its_own() -> None:
         "booking-calendar": 8003,
         "calendar-busy": 8022,
         "radicale": 5232,
+        "google-fake": 8091,
         "calendar-sync-api": 8070,
         "calendar-relay": 8071,
         "calendar-consumer": 8072,
@@ -161,8 +162,9 @@ def test_the_stack_runs_each_process_on_a_port_of_its_own() -> None:
     assert dict(by_name["projector"].env) == {"PROJECTOR_OPS_PORT": "8021"}
     assert dict(by_name["relay"].env) == {"RELAY_OPS_PORT": "8001"}
     for spec in SERVICES:
-        # Radicale is a third-party server: ready when its web page answers.
-        probe = "/.web/" if spec.name == "radicale" else "/readyz"
+        # Radicale is a third-party server, ready when its web page answers; the fake
+        # of Google when it answers.
+        probe = {"radicale": "/.web/", "google-fake": "/healthz"}.get(spec.name, "/readyz")
         assert spec.ready_url == f"http://127.0.0.1:{spec.port}{probe}", spec.name
 
 

@@ -365,3 +365,35 @@ def _within(event: dict[str, Any], time_min: str | None, time_max: str | None) -
     low = datetime.fromisoformat(time_min.replace("Z", "+00:00")) if time_min else None
     high = datetime.fromisoformat(time_max.replace("Z", "+00:00")) if time_max else None
     return (low is None or end > low - timedelta(days=1)) and (high is None or start < high)
+
+
+#: `make dev`'s fake Google: its port, and the client calendar-sync registers with it.
+DEV_PORT = 8091
+DEV_CLIENT_ID = "kairos-dev.apps.googleusercontent.example"
+
+
+def dev_settings() -> dict[str, str]:
+    """The environment that points calendar-sync's Google client at `make dev`'s fake."""
+    url = f"http://127.0.0.1:{DEV_PORT}"
+    return {
+        "GOOGLE_CLIENT_ID": DEV_CLIENT_ID,
+        "GOOGLE_CLIENT_SECRET": "dev-only-not-a-secret",
+        "GOOGLE_AUTH_URI": f"{url}/o/oauth2/auth",
+        "GOOGLE_TOKEN_URI": f"{url}/token",
+        "GOOGLE_API_URL": f"{url}/calendar/v3/",
+        # oauthlib refuses plain-HTTP token endpoints unless told: the fake is local.
+        "OAUTHLIB_INSECURE_TRANSPORT": "1",
+    }
+
+
+def main() -> None:
+    """`python -m kairos_dev.fakes.google_calendar PORT`: the fake, until stopped."""
+    import sys
+
+    import uvicorn
+
+    uvicorn.run(FakeGoogle().app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+
+
+if __name__ == "__main__":
+    main()

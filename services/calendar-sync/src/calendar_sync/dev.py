@@ -4,8 +4,11 @@ to connect (its banner line says how)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from kairos.events import CALENDAR_TOPIC
 from kairos_dev.devstack import state_dir
+from kairos_dev.fakes import google_calendar
 from kairos_dev.infra.radicale import DEV_PORT, dev_banner
 from kairos_dev.registration import BannerLine, DevService, ServiceSpec, api, local_url, worker
 
@@ -18,6 +21,20 @@ RADICALE = ServiceSpec(
 )
 
 
+GOOGLE_FAKE = ServiceSpec(
+    "google-fake",
+    "kairos_dev.fakes.google_calendar",
+    ("kairos_dev.fakes.google_calendar", str(google_calendar.DEV_PORT)),
+    port=google_calendar.DEV_PORT,
+    ready_url=f"{local_url(google_calendar.DEV_PORT)}/healthz",
+)
+
+
+def _with_fakes(spec: ServiceSpec) -> ServiceSpec:
+    """A calendar-sync process pointed at the fakes of Google."""
+    return replace(spec, env=(*spec.env, *google_calendar.dev_settings().items()))
+
+
 def _try_caldav(api_url: str) -> list[BannerLine]:
     return [
         ("", dev_banner(state_dir())),
@@ -25,6 +42,10 @@ def _try_caldav(api_url: str) -> list[BannerLine]:
             "",
             f"connect it: POST {api_url}/v1/calendars/caldav"
             ' {"specialist_id", "url", "username", "password"}',
+        ),
+        (
+            "Google (fake)",
+            f"{api_url}/v1/calendars/google/connect?specialist_id=<id> (consent approves at once)",
         ),
     ]
 
@@ -40,12 +61,20 @@ SERVICE = DevService(
     ),
     processes=(
         RADICALE,
-        api("calendar-sync-api", "calendar_sync.main:app", port=8070),
+        GOOGLE_FAKE,
+        _with_fakes(api("calendar-sync-api", "calendar_sync.main:app", port=8070)),
         worker("calendar-relay", "calendar_sync.relay", port=8071, port_env="RELAY_OPS_PORT"),
-        worker(
-            "calendar-consumer", "calendar_sync.consumer", port=8072, port_env="CONSUMER_OPS_PORT"
+        _with_fakes(
+            worker(
+                "calendar-consumer",
+                "calendar_sync.consumer",
+                port=8072,
+                port_env="CONSUMER_OPS_PORT",
+            )
         ),
-        worker("calendar-poller", "calendar_sync.poller", port=8073, port_env="POLLER_OPS_PORT"),
+        _with_fakes(
+            worker("calendar-poller", "calendar_sync.poller", port=8073, port_env="POLLER_OPS_PORT")
+        ),
     ),
     topics=(CALENDAR_TOPIC,),
     after=("booking",),

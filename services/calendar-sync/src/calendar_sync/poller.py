@@ -24,6 +24,15 @@ from kairos.web.ops_server import serving_ops
 log = logging.getLogger("calendar_sync.poller")
 
 
+def reconcile_round(service: CalendarSync, full: bool) -> None:
+    """One round; a full one also renews the push channels that expire soon."""
+    service.reconciler.round(full=full)
+    if full:
+        for connection_id in service.reconciler.connected():
+            if service.connections.connection(connection_id).active:
+                service.watches.renew_due(connection_id)
+
+
 async def poll(service: CalendarSync, stopping: asyncio.Event) -> None:
     settings = service.settings
     next_full = 0.0
@@ -32,7 +41,7 @@ async def poll(service: CalendarSync, stopping: asyncio.Event) -> None:
         if full:
             next_full = time.monotonic() + settings.calendar_reconcile_seconds
         try:
-            await asyncio.to_thread(service.reconciler.round, full=full)
+            await asyncio.to_thread(reconcile_round, service, full)
         except Exception:
             log.exception("reconcile round failed; trying again next round")
         with contextlib.suppress(TimeoutError):

@@ -94,16 +94,18 @@ class Reconciler:
         self._connections.detect_conflicts(connection_id, bookings, busy)
         return connection.version != before
 
+    def connected(self) -> list[UUID]:
+        """The connections connected now (some of them may have failed since)."""
+        latest: dict[UUID, bool] = {}
+        for connection_id, connected in self._connections.connection_ids():
+            latest[connection_id] = connected
+        return [connection_id for connection_id, connected in latest.items() if connected]
+
     def round(self, *, full: bool) -> int:
         """Sync every active connection that is polled (CalDAV), or all of them when
         `full`; how many changed."""
-        active: dict[UUID, bool] = {}
-        for connection_id, connected in self._connections.connection_ids():
-            active[connection_id] = connected
         changed = 0
-        for connection_id, connected in active.items():
-            if not connected:
-                continue
+        for connection_id in self.connected():
             connection = self._connections.connection(connection_id)
             if full or connection.provider == "caldav":
                 changed += self.sync(connection_id, full=full)
