@@ -13,6 +13,7 @@ import httpx
 import psycopg
 
 from calendar_sync.effects import event_uid
+from calendar_sync.poller import reconcile_round
 from kairos.effects import Status
 from kairos_dev.fakes.google_calendar import FakeGoogle
 from tests.booking.helpers import ADMIN, error_code, expect
@@ -211,3 +212,24 @@ def test_a_throttled_write_waits_as_long_as_google_asks(
         )
     assert status == Status.PENDING and "throttled" in error
     assert due_at >= datetime.now(UTC) + timedelta(minutes=59)
+
+
+def test_a_channel_is_renewed_before_it_expires_and_stopped_on_disconnect(
+    google_world: CalendarWorld, google: tuple[FakeGoogle, str]
+) -> None:
+    world, (fake, _) = google_world, google
+    specialist = world.catalog.specialist()
+    connection = connect_google(world, fake, specialist["id"])
+    channels = fake.calendar(connection["account"]).channels
+    (first,) = channels
+
+    world.clock.now = datetime.now(UTC) + timedelta(days=5)  # two days before it expires
+    reconcile_round(world.service, full=True)
+    assert list(channels) == [first]
+    world.clock.now = datetime.now(UTC) + timedelta(days=6, hours=12)
+    reconcile_round(world.service, full=True)
+    (second,) = channels
+    assert second != first
+
+    expect(world.calendar_api.delete(f"/v1/calendars/{connection['id']}", headers=ADMIN), 204)
+    assert channels == {}
