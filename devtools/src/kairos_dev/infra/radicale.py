@@ -49,6 +49,11 @@ class RadicaleHandle(Handle):
         self._users = users
 
     @property
+    def work_dir(self) -> Path:
+        """Where its users file and its collections (`collections/collection-root`) are."""
+        return self._users.parent
+
+    @property
     def calendar_url(self) -> str:
         return f"{self.url}/{self.account.user}/{DEMO_CALENDAR}/"
 
