@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -41,6 +42,8 @@ from kairos.events import CALENDAR_REGISTRY, REGISTRY, Envelope
 from kairos.messaging import Handlers
 from kairos.messaging.notification_log import NotificationLog
 from kairos_dev.fakes.google_calendar import FakeGoogle
+from kairos_dev.fakes.microsoft_graph import FakeMicrosoft
+from kairos_dev.fakes.tls import self_signed
 from kairos_dev.infra.process import free_port
 from kairos_dev.infra.radicale import RadicaleHandle, start_radicale
 from kairos_dev.testing.services import TEST_SECRETS
@@ -224,6 +227,37 @@ def google_world(
         "google_auth_uri": f"{url}/o/oauth2/auth",
         "google_token_uri": f"{url}/token",
         "google_api_url": f"{url}/calendar/v3/",
+    }
+    with running_world(fresh_database(), redis_url, radicale, served=True, **endpoints) as world:
+        yield world
+
+
+@pytest.fixture(scope="session")
+def microsoft() -> Iterator[tuple[FakeMicrosoft, str, Path]]:
+    """The fake of Microsoft's identity platform and Graph, over HTTPS (msal wants it)."""
+    tls = self_signed()
+    fake = FakeMicrosoft()
+    with serving(fake.app, tls=tls) as url:
+        fake.base_url = url
+        yield fake, url, tls[0]
+
+
+@pytest.fixture
+def microsoft_world(
+    fresh_database: Callable[[], str],
+    redis_url: str,
+    radicale: RadicaleHandle,
+    microsoft: tuple[FakeMicrosoft, str, Path],
+) -> Iterator[CalendarWorld]:
+    """A world whose calendar-sync talks to the fake Microsoft, served over HTTP so that
+    Graph's notifications reach its webhook."""
+    _, url, certificate = microsoft
+    endpoints = {
+        "microsoft_client_id": "6731de76-14a6-49ae-97bc-6eba6914391e",
+        "microsoft_client_secret": SecretStr("test-microsoft-client-secret"),
+        "microsoft_authority": f"{url}/common",
+        "microsoft_graph_url": url,
+        "microsoft_ca_bundle": str(certificate),
     }
     with running_world(fresh_database(), redis_url, radicale, served=True, **endpoints) as world:
         yield world

@@ -75,7 +75,7 @@ def _failure(error: HttpError) -> Exception:
         wait = timedelta(seconds=int(retry)) if retry and retry.isdigit() else None
         return TransientEffectError(f"Google throttled ({status})", retry_after=wait)
     if status == 401:
-        return CalendarAccessLost("Google refused the grant")
+        return CalendarAccessLost("Google refused the grant (revoked or expired)")
     if status >= 500:
         return TransientEffectError(f"Google answered {status}")
     permanent: Exception = error

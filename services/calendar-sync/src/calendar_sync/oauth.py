@@ -59,6 +59,15 @@ def begin(
     return state, verifier
 
 
+def remember_flow(conn: psycopg.Connection[Any], state: str, flow: str) -> None:
+    """Keep a provider library's whole flow (msal's holds the PKCE verifier and the nonce)
+    in place of the verifier."""
+    conn.execute(
+        "UPDATE calendar_oauth_states SET code_verifier = %s WHERE state_hash = %s",
+        (flow, _hash(state)),
+    )
+
+
 def finish(
     conn: psycopg.Connection[Any], provider: str, state: str, cookie: str | None, now: datetime
 ) -> Pending:

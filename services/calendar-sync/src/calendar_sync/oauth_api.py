@@ -1,15 +1,17 @@
 """The OAuth connect and callback routes, and the providers' push webhooks (API.md,
-Calendars). Google here; Microsoft answers 422 provider_not_configured until its
-provider lands (see the issue's report)."""
+Calendars): Google (google-auth-oauthlib) and Microsoft (msal). A provider without a
+configured app registration answers 422 provider_not_configured."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from typing import Annotated, Any
 from uuid import UUID
 
 import psycopg
-from fastapi import APIRouter, Cookie, Header, Query, Response
-from fastapi.responses import RedirectResponse
+from fastapi import APIRouter, Cookie, Header, Query, Request, Response
+from fastapi.responses import PlainTextResponse, RedirectResponse
 from google_auth_oauthlib.flow import Flow
 from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
@@ -19,7 +21,9 @@ from calendar_sync.api import public
 from calendar_sync.context import Ctx
 from calendar_sync.domain import Connection, Provider
 from calendar_sync.google_calendar import SCOPES, GoogleCalendars
-from calendar_sync.oauth import STATE_COOKIE, StateRefused, begin, finish
+from calendar_sync.microsoft_calendar import SCOPES as MS_SCOPES
+from calendar_sync.microsoft_calendar import MicrosoftApp, first_tokens
+from calendar_sync.oauth import STATE_COOKIE, Pending, StateRefused, begin, finish, remember_flow
 from kairos.web import ApiError
 from kairos.web.security import StaffCredential
 
@@ -55,13 +59,24 @@ def connect(
 ) -> Response:
     """302 to the provider's consent, with a state bound to the specialist and this browser."""
     require_owner(ctx, authorization, specialist_id)
-    if provider != "google":
+    if provider == "caldav" or provider not in ctx.service.providers:
         raise ApiError(422, "provider_not_configured", f"{provider} calendars are not configured")
     with psycopg.connect(ctx.service.settings.database_url) as conn:
         state, verifier = begin(conn, provider, specialist_id, ctx.clock())
-    url, _ = _google_flow(ctx, verifier).authorization_url(
-        state=state, access_type="offline", include_granted_scopes="true", prompt="consent"
-    )
+        if provider == "google":
+            url, _ = _google_flow(ctx, verifier).authorization_url(
+                state=state, access_type="offline", include_granted_scopes="true", prompt="consent"
+            )
+        else:
+            flow = (
+                _microsoft(ctx)
+                .msal_app()
+                .initiate_auth_code_flow(
+                    MS_SCOPES, redirect_uri=_redirect_uri(ctx, provider), state=state
+                )
+            )
+            remember_flow(conn, state, json.dumps(flow))
+            url = flow["auth_uri"]
     response = RedirectResponse(url, status_code=302)
     response.set_cookie(STATE_COOKIE, state, max_age=600, httponly=True, samesite="lax")
     return response
@@ -82,6 +97,8 @@ def callback(
             pending = finish(conn, provider, state, cookie, ctx.clock())
     except StateRefused as refused:
         raise ApiError(403, "invalid_state", str(refused)) from None
+    if provider == "microsoft":
+        return _microsoft_callback(ctx, pending, code, state)
     flow = _google_flow(ctx, pending.code_verifier)
     try:
         flow.fetch_token(code=code)
@@ -115,3 +132,61 @@ def google_webhook(
     if state != "sync":  # "sync" only says the channel works
         ctx.service.reconciler.sync(connection_id)
     return Response(status_code=200)
+
+
+def _microsoft(ctx: Ctx) -> MicrosoftApp:
+    app = ctx.service.microsoft
+    if app is None:
+        raise ApiError(422, "provider_not_configured", "Microsoft calendars are not configured")
+    return app
+
+
+def _microsoft_callback(ctx: Ctx, pending: Pending, code: str, state: str) -> Any:
+    service = ctx.service
+    flow = json.loads(pending.code_verifier)  # the whole msal flow, PKCE verifier included
+    try:
+        tokens = first_tokens(_microsoft(ctx), flow, {"code": code, "state": state})
+    except ValueError as refused:
+        raise ApiError(422, "consent_failed", f"the provider refused the code: {refused}") from None
+    account = tokens.pop("address")
+    connection_id = Connection.create_id(pending.specialist_id, "microsoft", account)
+    service.credentials.put(connection_id, tokens)
+    connection = service.connections.connect(pending.specialist_id, "microsoft", account, None)
+    service.watches.start(connection.id)
+    service.reconciler.sync(connection.id, full=True)
+    return public(ctx, service.connections.connection(connection.id))
+
+
+@oauth.post("/webhooks/microsoft", status_code=202, responses=REFUSED)
+async def microsoft_webhook(ctx: Ctx, request: Request) -> Response:
+    """Graph's validation handshake (echo the token), change notifications and lifecycle
+    notifications; each must carry its subscription's clientState."""
+    token = request.query_params.get("validationToken")
+    if token is not None:
+        return PlainTextResponse(token, status_code=200)
+    try:
+        notifications = (await request.json())["value"]
+    except (ValueError, KeyError, TypeError):
+        raise ApiError(400, "invalid_notification", "not a Graph notification") from None
+    watches, reconciler = ctx.service.watches, ctx.service.reconciler
+    verified = [
+        (
+            await asyncio.to_thread(
+                watches.verify_subscription,
+                str(n.get("subscriptionId", "")),
+                str(n.get("clientState", "")),
+            ),
+            n,
+        )
+        for n in notifications
+    ]
+    if not verified or any(connection_id is None for connection_id, _ in verified):
+        raise ApiError(401, "unauthorized", "unknown subscription or wrong clientState")
+    for connection_id, notification in verified:
+        assert connection_id is not None
+        event = notification.get("lifecycleEvent")
+        if event in ("reauthorizationRequired", "subscriptionRemoved"):
+            await asyncio.to_thread(watches.replace, connection_id)
+        else:  # a change, or "missed": read the calendar (in full after missed ones)
+            await asyncio.to_thread(reconciler.sync, connection_id, full=event == "missed")
+    return Response(status_code=202)

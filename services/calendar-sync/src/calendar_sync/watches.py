@@ -54,6 +54,27 @@ class Watches:
             return None
         return connection_id
 
+    def verify_subscription(self, subscription_id: str, client_state: str) -> UUID | None:
+        """A Graph notification's connection: its subscription must be one we hold and its
+        clientState the one we gave that connection; None otherwise."""
+        with psycopg.connect(self._url) as conn:
+            connection_id = watched_by(conn, subscription_id) if subscription_id else None
+        if connection_id is None:
+            return None
+        expected = self.token(str(connection_id))
+        if not hmac.compare_digest(expected, client_state):
+            return None
+        return connection_id if self._connections.connection(connection_id).active else None
+
+    def replace(self, connection_id: UUID) -> None:
+        """A new channel or subscription in place of the current one (Graph asked for
+        reauthorization, or removed it)."""
+        with psycopg.connect(self._url) as conn:
+            current = watch_of(conn, connection_id)
+        self.start(connection_id)
+        if current is not None:
+            self.stop(connection_id, current[0])
+
     def start(self, connection_id: UUID) -> None:
         connection = self._connections.connection(connection_id)
         provider = self._providers[connection.provider]
@@ -69,8 +90,7 @@ class Watches:
             current = watch_of(conn, connection_id)
         if current is None or current[1] - self._clock() > RENEW_BEFORE:
             return
-        self.start(connection_id)
-        self.stop(connection_id, current[0])
+        self.replace(connection_id)
 
     def stop(self, connection_id: UUID, watch_id: str | None = None) -> None:
         with psycopg.connect(self._url) as conn:

@@ -20,6 +20,7 @@ from calendar_sync.credentials import CredentialKeys, CredentialStore
 from calendar_sync.domain import NotConnected
 from calendar_sync.effects import CalendarWrites
 from calendar_sync.google_calendar import GoogleApp, GoogleCalendars
+from calendar_sync.microsoft_calendar import MicrosoftApp, MicrosoftCalendars
 from calendar_sync.reconcile import Reconciler
 from calendar_sync.tables import create_tables
 from calendar_sync.throttling import ConnectionLimits
@@ -41,6 +42,7 @@ class CalendarSync:
     privacy_pool: ConnectionPool
     watches: Watches
     google: GoogleApp | None
+    microsoft: MicrosoftApp | None
 
     def close(self) -> None:
         self.connections.close()
@@ -81,6 +83,11 @@ def wire(settings: CalendarSyncSettings, clock: Callable[[], datetime] = now_utc
     google = google_app(settings)
     if google is not None:
         providers["google"] = GoogleCalendars(google, tokens_of, credentials.put, watches.token)
+    microsoft = microsoft_app(settings)
+    if microsoft is not None:
+        providers["microsoft"] = MicrosoftCalendars(
+            microsoft, tokens_of, credentials.put, watches.token
+        )
     limits = ConnectionLimits(settings.calendar_connection_concurrency)
     privacy_pool = ConnectionPool(settings.privacy_database_url, min_size=1, max_size=4, open=True)
     personal = PersonalData(
@@ -117,6 +124,7 @@ def wire(settings: CalendarSyncSettings, clock: Callable[[], datetime] = now_utc
         privacy_pool,
         watches,
         google,
+        microsoft,
     )
 
 
@@ -132,5 +140,21 @@ def google_app(settings: CalendarSyncSettings) -> GoogleApp | None:
     return GoogleApp(
         settings.google_client_id,
         settings.google_client_secret.get_secret_value(),
+        **{name: url for name, url in endpoints.items() if url},
+    )
+
+
+def microsoft_app(settings: CalendarSyncSettings) -> MicrosoftApp | None:
+    """calendar-sync's Microsoft identity platform client, when one is configured."""
+    if not settings.microsoft_client_id:
+        return None
+    endpoints = {
+        "authority": settings.microsoft_authority,
+        "graph_url": settings.microsoft_graph_url,
+    }
+    return MicrosoftApp(
+        settings.microsoft_client_id,
+        settings.microsoft_client_secret.get_secret_value(),
+        verify=settings.microsoft_ca_bundle or True,
         **{name: url for name, url in endpoints.items() if url},
     )
