@@ -30,12 +30,15 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from kairos_dev.fakes.tls import self_signed
 
 TENANT = "9188040d-6c67-4c5b-b112-36a304b66dad"
 PAGE_SIZE = 500
@@ -449,3 +452,44 @@ def _at(text: str) -> datetime:
 
 def expires_in(days: float) -> str:
     return (datetime.now(UTC) + timedelta(days=days)).isoformat()
+
+
+#: `make dev`'s fake Microsoft: its port, and the client calendar-sync registers with it.
+DEV_PORT = 8092
+DEV_CLIENT_ID = "00000000-0000-4000-8000-00000000cafe"
+
+
+def dev_settings(state: Path) -> dict[str, str]:
+    """The environment that points calendar-sync's Microsoft client at `make dev`'s fake."""
+    url = f"https://127.0.0.1:{DEV_PORT}"
+    certificate, _ = self_signed(state / "fake-tls")
+    return {
+        "MICROSOFT_CLIENT_ID": DEV_CLIENT_ID,
+        "MICROSOFT_CLIENT_SECRET": "dev-only-not-a-secret",
+        "MICROSOFT_AUTHORITY": f"{url}/common",
+        "MICROSOFT_GRAPH_URL": url,
+        "MICROSOFT_CA_BUNDLE": str(certificate),
+    }
+
+
+def main() -> None:
+    """`python -m kairos_dev.fakes.microsoft_graph PORT STATE_DIR`: the fake over HTTPS."""
+    import sys
+
+    import uvicorn
+
+    port, state = int(sys.argv[1]), Path(sys.argv[2])
+    certificate, key = self_signed(state / "fake-tls")
+    fake = FakeMicrosoft(f"https://127.0.0.1:{port}")
+    uvicorn.run(
+        fake.app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        ssl_certfile=str(certificate),
+        ssl_keyfile=str(key),
+    )
+
+
+if __name__ == "__main__":
+    main()

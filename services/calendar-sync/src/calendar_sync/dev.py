@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from kairos.events import CALENDAR_TOPIC
 from kairos_dev.devstack import state_dir
-from kairos_dev.fakes import google_calendar
+from kairos_dev.fakes import google_calendar, microsoft_graph
 from kairos_dev.infra.radicale import DEV_PORT, dev_banner
 from kairos_dev.registration import BannerLine, DevService, ServiceSpec, api, local_url, worker
 
@@ -30,9 +30,20 @@ GOOGLE_FAKE = ServiceSpec(
 )
 
 
+MICROSOFT_FAKE = ServiceSpec(
+    "microsoft-fake",
+    "kairos_dev.fakes.microsoft_graph",
+    ("kairos_dev.fakes.microsoft_graph", str(microsoft_graph.DEV_PORT), str(state_dir())),
+    port=microsoft_graph.DEV_PORT,
+    # It speaks HTTPS with its own certificate: ready once it listens (checked by the
+    # calendar-sync processes, which trust that certificate, when they start).
+)
+
+
 def _with_fakes(spec: ServiceSpec) -> ServiceSpec:
-    """A calendar-sync process pointed at the fakes of Google."""
-    return replace(spec, env=(*spec.env, *google_calendar.dev_settings().items()))
+    """A calendar-sync process pointed at the fakes of Google and Microsoft."""
+    fakes = {**google_calendar.dev_settings(), **microsoft_graph.dev_settings(state_dir())}
+    return replace(spec, env=(*spec.env, *fakes.items()))
 
 
 def _try_caldav(api_url: str) -> list[BannerLine]:
@@ -46,6 +57,10 @@ def _try_caldav(api_url: str) -> list[BannerLine]:
         (
             "Google (fake)",
             f"{api_url}/v1/calendars/google/connect?specialist_id=<id> (consent approves at once)",
+        ),
+        (
+            "Outlook (fake)",
+            f"{api_url}/v1/calendars/microsoft/connect?specialist_id=<id> (self-signed HTTPS)",
         ),
     ]
 
@@ -62,6 +77,7 @@ SERVICE = DevService(
     processes=(
         RADICALE,
         GOOGLE_FAKE,
+        MICROSOFT_FAKE,
         _with_fakes(api("calendar-sync-api", "calendar_sync.main:app", port=8070)),
         worker("calendar-relay", "calendar_sync.relay", port=8071, port_env="RELAY_OPS_PORT"),
         _with_fakes(
