@@ -20,17 +20,14 @@ from __future__ import annotations
 
 import contextlib
 import statistics
-import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
 import httpx
-import uvicorn
 
 from calendar_sync.config import CalendarSyncSettings
 from calendar_sync.wiring import wire
@@ -40,6 +37,7 @@ from kairos_dev.infra.process import LOCALHOST, free_port
 from kairos_dev.infra.radicale import RadicaleHandle, start_radicale
 from kairos_dev.testing import ServiceProcess, service_env
 from kairos_dev.testing.services import TEST_SECRETS
+from kairos_dev.testing.serving import serving
 
 ROUNDS = 30
 BIG_CALENDAR = 5_000
@@ -56,21 +54,6 @@ def _summary(samples_ms: list[float]) -> dict[str, float]:
         "p99": round(q[98], 1),
         "max": round(ordered[-1], 1),
     }
-
-
-@contextlib.contextmanager
-def _serving(app: Any) -> Iterator[str]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host=LOCALHOST, port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    try:
-        yield f"http://{LOCALHOST}:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 def _google_env(url: str) -> dict[str, str]:
@@ -238,7 +221,7 @@ def run() -> dict[str, Any]:
         ensure_postgres() as postgres,
         ensure_redis(db=3) as redis,
         ensure_kafka(prefer_own_process=True) as kafka,
-        _serving(fake.app) as google_url,
+        serving(fake.app) as google_url,
         start_radicale() as radicale,
     ):
         database_url = postgres.create_database(prefix="kairos_bench_calendar")

@@ -47,6 +47,7 @@ from kairos_dev.fakes.tls import self_signed
 from kairos_dev.infra.process import free_port
 from kairos_dev.infra.radicale import RadicaleHandle, start_radicale
 from kairos_dev.testing.services import TEST_SECRETS
+from kairos_dev.testing.serving import serving
 from tests.availability.conftest import availability_settings, project_new_events
 from tests.booking.conftest import API_NOW, booking_settings
 from tests.booking.helpers import (
@@ -58,7 +59,6 @@ from tests.booking.helpers import (
     FrozenClock,
     expect,
 )
-from tests.calendar_sync.servers import serving
 
 
 def calendar_settings(database_url: str, redis_url: str) -> CalendarSyncSettings:

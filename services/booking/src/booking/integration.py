@@ -23,6 +23,7 @@ from booking.domain import Booking, Erasure, Service, Specialist, event_class
 from booking.snapshots import Snapshots
 from kairos.events import REGISTRY, Envelope
 from kairos.events import booking as contract
+from kairos.events.envelope import envelope_of
 from kairos.eventstore import open_application
 from kairos.messaging.notification_log import NotificationLog
 from kairos.timezones import format_hhmm
@@ -115,17 +116,14 @@ class IntegrationMapper:
         payload = self.payload(event)
         if payload is None:
             return None
-        name = type(payload).__name__
-        return Envelope(
-            event_id=uuid5(EVENT_ID_NAMESPACE, f"{event.originator_id}/{event.originator_version}"),
-            type=name,
-            version=REGISTRY.latest_version(name),
-            occurred_at=event.timestamp,
+        return envelope_of(
+            event,
+            notification_id,
+            payload,
             producer=PRODUCER,
-            notification_id=notification_id,
-            aggregate_id=event.originator_id,
+            namespace=EVENT_ID_NAMESPACE,
+            version=REGISTRY.latest_version(type(payload).__name__),
             specialist_id=self.specialist_of(event),
-            data=payload.model_dump(mode="json"),
         )
 
     def published_topics(self) -> list[str]:

@@ -14,7 +14,7 @@ from calendar_sync.config import CalendarSyncSettings
 from calendar_sync.context import CalendarContext
 from calendar_sync.oauth_api import oauth
 from calendar_sync.wiring import wire
-from kairos.auth import Authenticator, now_utc
+from kairos.auth import now_utc
 from kairos.web import configure_logging, lazy_app, service_app
 
 
@@ -33,13 +33,7 @@ def create_app(
     app = service_app("calendar-sync", {}, [calendars, oauth], lifespan)
     app.state.calendar_sync = CalendarContext(
         service=service,
-        auth=Authenticator(
-            settings.admin_api_key.get_secret_value(),
-            settings.jwt_secret.get_secret_value(),
-            settings.manage_token_secret.get_secret_value(),
-            issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
-        ),
+        auth=settings.authenticator(),
         clock=clock,
     )
     return app

@@ -110,9 +110,21 @@ def callback(
     google = service.providers["google"]
     assert isinstance(google, GoogleCalendars)
     account, name = google.account(tokens)
-    connection_id = Connection.create_id(pending.specialist_id, "google", account)
-    service.credentials.put(connection_id, tokens)
-    connection = service.connections.connect(pending.specialist_id, "google", account, name)
+    return _connected(ctx, pending.specialist_id, "google", account, name, tokens)
+
+
+def _connected(
+    ctx: Ctx,
+    specialist_id: UUID,
+    provider: Provider,
+    account: str,
+    name: str | None,
+    tokens: dict[str, Any],
+) -> s.CalendarPublic:
+    """Store a new grant's tokens sealed, connect, start its push channel, read it once."""
+    service = ctx.service
+    service.credentials.put(Connection.create_id(specialist_id, provider, account), tokens)
+    connection = service.connections.connect(specialist_id, provider, account, name)
     service.watches.start(connection.id)
     service.reconciler.sync(connection.id, full=True)
     return public(ctx, service.connections.connection(connection.id))
@@ -142,19 +154,13 @@ def _microsoft(ctx: Ctx) -> MicrosoftApp:
 
 
 def _microsoft_callback(ctx: Ctx, pending: Pending, code: str, state: str) -> Any:
-    service = ctx.service
     flow = json.loads(pending.code_verifier)  # the whole msal flow, PKCE verifier included
     try:
         tokens = first_tokens(_microsoft(ctx), flow, {"code": code, "state": state})
     except ValueError as refused:
         raise ApiError(422, "consent_failed", f"the provider refused the code: {refused}") from None
     account = tokens.pop("address")
-    connection_id = Connection.create_id(pending.specialist_id, "microsoft", account)
-    service.credentials.put(connection_id, tokens)
-    connection = service.connections.connect(pending.specialist_id, "microsoft", account, None)
-    service.watches.start(connection.id)
-    service.reconciler.sync(connection.id, full=True)
-    return public(ctx, service.connections.connection(connection.id))
+    return _connected(ctx, pending.specialist_id, "microsoft", account, None, tokens)
 
 
 @oauth.post("/webhooks/microsoft", status_code=202, responses=REFUSED)

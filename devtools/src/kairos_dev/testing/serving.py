@@ -1,5 +1,5 @@
-"""An ASGI app served by uvicorn on a free local port in a thread: the provider fakes, and
-calendar-sync's API where a fake must reach it (push notifications)."""
+"""An ASGI app served by uvicorn on a local port in a thread of this process: the provider
+fakes in tests and benchmarks, and an API a fake must reach (push notifications)."""
 
 from __future__ import annotations
 
@@ -21,9 +21,16 @@ def serving(
 ) -> Iterator[str]:
     """Serve `app`; over HTTPS with `tls` (certificate, key)."""
     port = port or free_port()
-    ssl = {"ssl_certfile": str(tls[0]), "ssl_keyfile": str(tls[1])} if tls else {}
     server = uvicorn.Server(
-        uvicorn.Config(app, host=LOCALHOST, port=port, log_level="warning", lifespan="on", **ssl)
+        uvicorn.Config(
+            app,
+            host=LOCALHOST,
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            ssl_certfile=str(tls[0]) if tls else None,
+            ssl_keyfile=str(tls[1]) if tls else None,
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
