@@ -59,3 +59,15 @@ def test_a_booking_is_put_moved_and_removed_once_however_often_delivered(
     assert vevents(world, connection) == []
     world.redeliver()
     assert vevents(world, connection) == []
+
+
+def test_bookings_made_before_connecting_appear_once_connected(world: CalendarWorld) -> None:
+    specialist = world.catalog.specialist(timezone="Europe/Berlin")
+    service = world.catalog.service(specialist["id"], name="Intake")
+    booked = world.catalog.booked(service["id"], MONDAY_10_BERLIN)
+    world.deliver()  # nothing connected yet: nothing to write
+
+    connection = world.connect_caldav(specialist["id"])
+    world.deliver()
+    (event,) = vevents(world, connection)
+    assert str(event["UID"]) == event_uid(UUID(booked["id"]), UUID(connection["id"]))

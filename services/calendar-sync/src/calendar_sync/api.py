@@ -15,10 +15,11 @@ from fastapi import APIRouter, Response
 from calendar_sync import schemas as s
 from calendar_sync.access import require_owner
 from calendar_sync.caldav_calendar import CalDavAccount, open_calendar
+from calendar_sync.consumers import write_upcoming
 from calendar_sync.context import Ctx
 from calendar_sync.domain import Connection
-from calendar_sync.tables import last_sync
-from kairos.effects import TransientEffectError
+from calendar_sync.tables import last_sync, live_bookings
+from kairos.effects import TransientEffectError, create_effects_table
 from kairos.providers.calendar import CalendarAccessLost
 from kairos.web import ApiError
 from kairos.web.security import StaffCredential
@@ -28,6 +29,15 @@ calendars = APIRouter(prefix="/v1", tags=["calendars"])
 UNPROCESSABLE: dict[int | str, dict[str, Any]] = {
     422: {"description": "The server refused the credentials, or could not be reached"}
 }
+
+
+def write_upcoming_bookings(ctx: Ctx, connection: Connection) -> None:
+    """Record the puts of the specialist's upcoming bookings into a new connection."""
+    now = ctx.clock()
+    with psycopg.connect(ctx.service.settings.database_url) as conn:
+        create_effects_table(conn)
+        upcoming = [b.booking_id for b in live_bookings(conn, connection.specialist_id, now)]
+        write_upcoming(conn, connection.id, connection.version, upcoming, now)
 
 
 def public(ctx: Ctx, connection: Connection) -> s.CalendarPublic:
@@ -64,6 +74,7 @@ def connect_caldav(body: s.CalDavConnect, ctx: Ctx, authorization: StaffCredenti
     connection = service.connections.connect(
         body.specialist_id, "caldav", body.url, calendar.get_display_name()
     )
+    write_upcoming_bookings(ctx, connection)
     service.reconciler.sync(connection.id, full=True)
     return public(ctx, service.connections.connection(connection.id))
 

@@ -10,6 +10,7 @@ so an older put that runs late still writes the current time.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -47,6 +48,27 @@ SHOWN = frozenset({"confirmed", "in_progress", "completed", "no_show"})
 
 def reason_of(booking_id: UUID) -> str:
     return f"booking:{booking_id}"
+
+
+def write_upcoming(
+    conn: psycopg.Connection[Any],
+    connection_id: UUID,
+    version: int,
+    bookings: list[UUID],
+    at: datetime,
+) -> None:
+    """Put a newly connected calendar's specialist's upcoming bookings into it: the
+    bookings confirmed before the connection existed appear too. Keyed by the
+    connection's version, so connecting again (after a disconnect) writes them again."""
+    for booking_id in bookings:
+        record_effect(
+            conn,
+            PUT,
+            CalendarWrite(booking_id=booking_id, connection_id=connection_id),
+            key=f"connected/{connection_id}/{version}/{booking_id}",
+            reason=reason_of(booking_id),
+            due_at=at,
+        )
 
 
 def booking_handlers(connections: Connections) -> Handlers:

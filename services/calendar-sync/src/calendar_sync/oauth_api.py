@@ -17,7 +17,7 @@ from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
 from calendar_sync import schemas as s
 from calendar_sync.access import require_owner
-from calendar_sync.api import public
+from calendar_sync.api import public, write_upcoming_bookings
 from calendar_sync.context import Ctx
 from calendar_sync.domain import Connection, Provider
 from calendar_sync.google_calendar import SCOPES, GoogleCalendars
@@ -125,6 +125,7 @@ def _connected(
     service = ctx.service
     service.credentials.put(Connection.create_id(specialist_id, provider, account), tokens)
     connection = service.connections.connect(specialist_id, provider, account, name)
+    write_upcoming_bookings(ctx, connection)
     service.watches.start(connection.id)
     service.reconciler.sync(connection.id, full=True)
     return public(ctx, service.connections.connection(connection.id))
