@@ -33,7 +33,7 @@ from booking.integration import booking_log
 from booking.main import create_app as create_booking
 from calendar_sync.caldav_calendar import CalDavAccount, open_calendar
 from calendar_sync.config import CalendarSyncSettings
-from calendar_sync.consumers import booking_handlers
+from calendar_sync.consumers import CONSUMER, booking_handlers
 from calendar_sync.integration import calendar_log
 from calendar_sync.main import create_app as create_calendar_sync
 from calendar_sync.wiring import CalendarSync
@@ -41,6 +41,7 @@ from kairos.effects import EffectDispatcher
 from kairos.events import CALENDAR_REGISTRY, REGISTRY, Envelope
 from kairos.messaging import Handlers
 from kairos.messaging.notification_log import NotificationLog
+from kairos.privacy import ErasureLedger
 from kairos_dev.fakes.google_calendar import FakeGoogle
 from kairos_dev.fakes.microsoft_graph import FakeMicrosoft
 from kairos_dev.fakes.tls import self_signed
@@ -287,6 +288,9 @@ def running_world(
         TestClient(slots_app) as slots_api,
     ):
         service: CalendarSync = calendar_app.state.calendar_sync.service
+        ledger = ErasureLedger(database_url)
+        ledger.create_tables()
+        ledger.register(CONSUMER)
         # The dispatcher runs on the real clock: effects are due when their events happened.
         with EffectDispatcher(database_url, service.writes.handlers()) as dispatcher:
             yield CalendarWorld(
@@ -294,7 +298,7 @@ def running_world(
                 calendar_api,
                 log,
                 service,
-                booking_handlers(service.connections),
+                booking_handlers(service.connections, ledger),
                 dispatcher,
                 radicale,
                 clock,

@@ -71,3 +71,26 @@ def test_bookings_made_before_connecting_appear_once_connected(world: CalendarWo
     world.deliver()
     (event,) = vevents(world, connection)
     assert str(event["UID"]) == event_uid(UUID(booked["id"]), UUID(connection["id"]))
+
+
+def test_an_erased_client_leaves_the_calendars_too(world: CalendarWorld) -> None:
+    specialist = world.catalog.specialist(timezone="Europe/Berlin")
+    service = world.catalog.service(specialist["id"], name="Intake")
+    connection = world.connect_caldav(specialist["id"])
+    booked = world.catalog.booked(service["id"], MONDAY_10_BERLIN)
+    world.deliver()
+    (event,) = vevents(world, connection)
+    assert "ATTENDEE" in event
+
+    erasure = expect(
+        world.booking.post(
+            "/v1/privacy/erasures", json={"email": booked["client"]["email"]}, headers=ADMIN
+        ),
+        202,
+    )
+    world.deliver()
+    (event,) = vevents(world, connection)
+    assert str(event["SUMMARY"]) == "Intake with [erased]"
+    assert "ATTENDEE" not in event
+    state = expect(world.booking.get(f"/v1/privacy/erasures/{erasure['id']}", headers=ADMIN), 200)
+    assert state["services"]["calendar-sync"] == "done"

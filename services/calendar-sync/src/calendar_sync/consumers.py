@@ -18,7 +18,7 @@ import psycopg
 from pydantic import BaseModel
 
 from calendar_sync.application import Connections
-from calendar_sync.tables import BookedEvent, save_booking, set_zone
+from calendar_sync.tables import BookedEvent, bookings_of_subjects, save_booking, set_zone
 from kairos.effects import EffectKind, cancel_effects, record_effect
 from kairos.events import Envelope
 from kairos.events.booking import (
@@ -27,10 +27,12 @@ from kairos.events.booking import (
     BookingDeclined,
     BookingEvent,
     BookingRescheduled,
+    PersonErased,
     ScheduleSet,
     SpecialistRegistered,
 )
 from kairos.messaging import Handlers
+from kairos.privacy import ErasureLedger
 
 
 class CalendarWrite(BaseModel):
@@ -40,6 +42,8 @@ class CalendarWrite(BaseModel):
     connection_id: UUID
 
 
+#: Its name in the erasure ledger and its consumer group.
+CONSUMER = "calendar-sync"
 PUT = EffectKind("calendar.put", CalendarWrite)
 DELETE = EffectKind("calendar.delete", CalendarWrite)
 # Bookings in these states are in the calendar; the others are taken out.
@@ -71,8 +75,9 @@ def write_upcoming(
         )
 
 
-def booking_handlers(connections: Connections) -> Handlers:
-    """The handlers, writing to the active connections `connections` knows."""
+def booking_handlers(connections: Connections, ledger: ErasureLedger | None = None) -> Handlers:
+    """The handlers, writing to the active connections `connections` knows, taking part
+    in erasures through `ledger` when given."""
     handlers = Handlers()
 
     def record(
@@ -121,6 +126,19 @@ def booking_handlers(connections: Connections) -> Handlers:
         elif isinstance(event, BookingCancelled | BookingDeclined):
             cancel_effects(conn, reason_of(event.booking_id), PUT.name)
             record(conn, envelope, DELETE, event.booking_id, specialist)
+
+    @handlers.on
+    def on_person_erased(
+        conn: psycopg.Connection[Any], envelope: Envelope, event: PersonErased
+    ) -> None:
+        """Its table keeps names only sealed (unreadable now), but the calendars hold them
+        in clear: each booking of an erased client is put again, and the put reveals
+        "[erased]" in place of the name and drops the address. Reported done once the
+        puts are recorded (they run after commit)."""
+        for booking_id, specialist_id in bookings_of_subjects(conn, event.subjects):
+            record(conn, envelope, PUT, booking_id, specialist_id)
+        if ledger is not None:
+            ledger.report(event.erasure_id, CONSUMER)
 
     @handlers.on
     def on_zone(

@@ -21,7 +21,7 @@ from calendar_sync.ical_busy import OWN_UID_PREFIX
 from calendar_sync.tables import BookedEvent, booking
 from calendar_sync.throttling import ConnectionLimits
 from kairos.effects import Effect, EffectHandler
-from kairos.privacy import PersonalData
+from kairos.privacy import ERASED, PersonalData
 from kairos.providers.calendar import Attendee, CalendarAccessLost, CalendarEvent, CalendarProvider
 
 
@@ -72,7 +72,8 @@ class CalendarWrites:
             time_zone=b.time_zone,
             description=f"Kairos booking. Join: {link}",
             location=link,
-            attendees=(Attendee(email, name),) if email else (),
+            # An erased client stays a booking, without a name or an address to invite.
+            attendees=(Attendee(email, name),) if email and email != ERASED else (),
         )
 
     def _perform(

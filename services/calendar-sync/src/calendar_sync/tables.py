@@ -176,3 +176,16 @@ def watch_of(conn: psycopg.Connection[Any], connection_id: UUID) -> tuple[str, d
         (connection_id,),
     ).fetchone()
     return None if row is None else (str(row[0]), row[1])
+
+
+def bookings_of_subjects(
+    conn: psycopg.Connection[Any], subjects: list[UUID]
+) -> list[tuple[UUID, UUID]]:
+    """(booking, specialist) of the shown bookings whose client is one of `subjects`."""
+    rows = conn.execute(
+        "SELECT booking_id, specialist_id FROM calendar_sync_bookings"
+        " WHERE client_email->>'subject' = ANY(%s) AND status IN"
+        " ('confirmed', 'in_progress', 'completed', 'no_show')",
+        ([str(s) for s in subjects],),
+    ).fetchall()
+    return [(UUID(str(b)), UUID(str(s))) for b, s in rows]
