@@ -4,9 +4,12 @@ multi-day and recurring events (with exceptions) block exactly their time."""
 
 from __future__ import annotations
 
+import io
 from typing import Any
 from uuid import uuid4
 
+from availability.replay import replay_availability
+from kairos.settings import TopicSettings
 from tests.booking.helpers import ADMIN, error_code, expect
 from tests.calendar_sync.conftest import CalendarWorld
 
@@ -152,3 +155,13 @@ def test_disconnecting_removes_the_busy_time(world: CalendarWorld) -> None:
         200,
     )
     assert [c["status"] for c in listed["calendars"]] == ["disconnected"]
+
+
+def test_a_rebuild_of_the_read_model_keeps_the_calendar_busy_time(world: CalendarWorld) -> None:
+    s = Specialist(world)
+    s.write(ics(event("meet", "20260309T100000", "20260309T110000")))
+    assert "2026-03-09T09:00:00Z" not in s.offered(MONDAY)
+
+    url = world.service.settings.database_url
+    replay_availability(url, url, page_size=500, topics=TopicSettings(), out=io.StringIO())
+    assert "2026-03-09T09:00:00Z" not in world.offered(s.service["id"], MONDAY)
