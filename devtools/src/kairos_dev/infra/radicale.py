@@ -117,7 +117,7 @@ def _make_calendar(url: str, account: CalDavAccount) -> None:
             content=_MKCALENDAR,
             headers={"Content-Type": "application/xml"},
         )
-        if response.status_code not in (201, 405):  # 405: it exists already
+        if response.status_code not in (201, 405, 409):  # 405, 409: it exists already
             raise RuntimeError(f"radicale: MKCALENDAR answered {response.status_code}")
 
 
