@@ -3,12 +3,15 @@ of the identity platform and Graph (kairos_dev.fakes.microsoft_graph)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
 import httpx
+import psycopg
 
+from kairos.effects import Status
 from kairos_dev.fakes.microsoft_graph import FakeMicrosoft
 from tests.booking.helpers import ADMIN, error_code, expect
 from tests.calendar_sync.conftest import CalendarWorld
@@ -160,3 +163,29 @@ def test_lifecycle_notifications_renew_the_subscription_and_a_revoked_grant_fail
     assert [(c["status"], c["error"]) for c in listed["calendars"]] == [
         ("failed", "Microsoft refused the grant (revoked or expired)")
     ]
+
+
+def test_an_expired_delta_link_means_a_full_read_and_graph_throttling_is_waited_out(
+    microsoft_world: CalendarWorld, microsoft: Fake
+) -> None:
+    world, (fake, _, certificate) = microsoft_world, microsoft
+    specialist = world.catalog.specialist()
+    service = world.catalog.service(specialist["id"])
+    owner = connect_microsoft(world, fake, certificate, specialist["id"])["account"]
+
+    fake.delta_epoch += 1  # every deltaLink handed out so far is gone (410)
+    fake.write(owner, outlook_event("gym", "2026-03-09T14:00:00", "2026-03-09T15:00:00"))
+    until(lambda: "2026-03-09T14:00:00Z" not in world.offered(service["id"], "2026-03-09"))
+
+    world.catalog.booked(service["id"], MONDAY_10_UTC)
+    fake.throttle.append(1800)
+    world.deliver()
+    with psycopg.connect(world.service.settings.database_url) as conn:
+        status, due_at, error = (
+            conn.execute(
+                "SELECT status, due_at, last_error FROM effects WHERE kind = 'calendar.put'"
+            ).fetchone()
+            or ()
+        )
+    assert status == Status.PENDING and "throttled" in error
+    assert due_at >= datetime.now(UTC) + timedelta(minutes=29)
