@@ -6,20 +6,19 @@ The one place that knows both shapes (ARCHITECTURE.md rule 4). The specialist in
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.application import Application
-from eventsourcing.utils import get_topic
 
 from calendar_sync.application import Connections
 from calendar_sync.domain import Connection, intervals
-from kairos.events import CALENDAR_REGISTRY, Envelope
+from kairos.events import CALENDAR_REGISTRY
 from kairos.events import calendar as contract
-from kairos.events.envelope import envelope_of
+from kairos.events.mapping import IntegrationMapping
 from kairos.events.payload import Payload
 from kairos.eventstore import open_application
 from kairos.messaging.notification_log import NotificationLog
@@ -32,10 +31,15 @@ def _at(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-class IntegrationMapper:
+class IntegrationMapper(IntegrationMapping):
     """Callable: (domain event, notification id) → Envelope, or None for internal events."""
 
+    producer = PRODUCER
+    namespace = EVENT_ID_NAMESPACE
+    registry = CALENDAR_REGISTRY
+
     def __init__(self, app: Application[UUID]) -> None:
+        super().__init__()
         self._app = app
         self._specialists: dict[UUID, UUID] = {}
         self._providers: dict[UUID, Any] = {}
@@ -44,7 +48,7 @@ class IntegrationMapper:
             found: type[Any] = getattr(Connection, name)
             return found
 
-        self._payloads: dict[type, Callable[[Any], Payload]] = {
+        self.payloads = {
             kind("Connected"): self._connected,
             kind("Reconnected"): self._connected,
             kind("Disconnected"): lambda e: contract.CalendarDisconnected(
@@ -63,27 +67,6 @@ class IntegrationMapper:
                 busy=contract.BusyInterval(starts_at=_at(e.busy_from), ends_at=_at(e.busy_until)),
             ),
         }
-
-    def __call__(self, event: Any, notification_id: int) -> Envelope | None:
-        payload = self.payload(event)
-        if payload is None:
-            return None
-        return envelope_of(
-            event,
-            notification_id,
-            payload,
-            producer=PRODUCER,
-            namespace=EVENT_ID_NAMESPACE,
-            version=CALENDAR_REGISTRY.latest_version(type(payload).__name__),
-            specialist_id=self.specialist_of(event),
-        )
-
-    def published_topics(self) -> list[str]:
-        return [get_topic(kind) for kind in self._payloads]
-
-    def payload(self, event: Any) -> Payload | None:
-        to_payload = self._payloads.get(type(event))
-        return None if to_payload is None else to_payload(event)
 
     def specialist_of(self, event: Any) -> UUID:
         owner = getattr(event, "specialist_id", None) or self._specialists.get(event.originator_id)
