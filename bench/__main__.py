@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import availability, booking, effects, video
+from bench import availability, booking, calendar, effects, video
 
 RESULTS = Path(__file__).parent / "results"
 BENCHMARKS: dict[str, Callable[[], dict[str, Any]]] = {
@@ -19,6 +19,7 @@ BENCHMARKS: dict[str, Callable[[], dict[str, Any]]] = {
     "availability": availability.run,
     "effects": effects.run,
     "video": video.run,
+    "calendar": calendar.run,
 }
 
 

@@ -38,16 +38,31 @@ WORKERS = [
     "booking-relay",
     "booking-video-sessions",
     "availability-projector",
+    "availability-calendar-busy",
+    "booking-calendar",
+    "calendar-sync-relay",
+    "calendar-sync-consumer",
+    "calendar-sync-poller",
     "video-relay",
     "video-consumer",
     "video-reconcile",
 ]
 SECRET_KEYS = {"ADMIN_API_KEY", "JWT_SECRET", "MANAGE_TOKEN_SECRET"}
+PRIVACY_KEYS = {"PRIVACY_MASTER_KEY", "PRIVACY_INDEX_KEY"}
 # The keys of kairos-secrets each component uses, and so is given: booking and video
 # authenticate every kind of caller (video admits specialists and clients to their rooms,
-# and admins to read sessions), calendar-sync specialists (JWT); the rest authenticate
-# nobody. Video seals notes under the client's key (the privacy keys) and signs recording
-# links; its consumer takes part in erasures.
+# and admins to read sessions); video seals notes under the client's key (the privacy
+# keys) and signs recording links, and its consumer takes part in erasures; calendar-sync
+# authenticates every kind of caller, reveals clients' names (privacy keys) and seals
+# provider credentials at rest; the rest authenticate nobody.
+CALENDAR_SYNC_SECRETS = (
+    SECRET_KEYS
+    | PRIVACY_KEYS
+    | {
+        "CALENDAR_CREDENTIAL_KEYS",
+        "CALENDAR_OAUTH_STATE_KEY",
+    }
+)
 SECRETS_USED = {
     "booking": SECRET_KEYS | {"PRIVACY_MASTER_KEY", "PRIVACY_INDEX_KEY"},
     "booking-relay": set(),
@@ -55,10 +70,15 @@ SECRETS_USED = {
     "availability": set(),
     "availability-projector": set(),
     "notifications": set(),
-    "calendar-sync": {"JWT_SECRET"},
-    "video": SECRET_KEYS | {"PRIVACY_MASTER_KEY", "PRIVACY_INDEX_KEY", "RECORDING_LINK_SECRET"},
+    "calendar-sync": CALENDAR_SYNC_SECRETS,
+    "calendar-sync-relay": set(),
+    "calendar-sync-consumer": CALENDAR_SYNC_SECRETS,
+    "calendar-sync-poller": CALENDAR_SYNC_SECRETS,
+    "booking-calendar": set(),
+    "availability-calendar-busy": set(),
+    "video": SECRET_KEYS | PRIVACY_KEYS | {"RECORDING_LINK_SECRET"},
     "video-relay": set(),
-    "video-consumer": {"PRIVACY_MASTER_KEY", "PRIVACY_INDEX_KEY"},
+    "video-consumer": PRIVACY_KEYS,
     "video-reconcile": set(),
 }
 

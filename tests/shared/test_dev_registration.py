@@ -67,7 +67,12 @@ def test_a_new_service_joins_the_stack_the_banner_and_the_gateway_by_registering
     assert stack_plan.processes[-1].name == "gateway"
     [(_, upstreams)] = stack_plan.processes[-1].env
     assert parse_upstreams(upstreams)["clinic-notes"] == "http://127.0.0.1:8040"
-    assert stack_plan.topics == ("booking.events.v1", "clinic-notes.events.v1", "video.events.v1")
+    assert stack_plan.topics == (
+        "booking.events.v1",
+        "calendar.events.v1",
+        "clinic-notes.events.v1",
+        "video.events.v1",
+    )
 
     stack = SimpleNamespace(
         database_url="postgresql://db", redis=SimpleNamespace(url="redis://r"),

@@ -11,9 +11,11 @@ from uuid import uuid4
 import jwt
 import pytest
 from pydantic import ValidationError
+from pydantic_settings import BaseSettings
 
 from availability.config import AvailabilitySettings
 from booking.config import BookingSettings, BookingStoreSettings
+from calendar_sync.config import CalendarSyncSettings
 from kairos import cli
 from kairos.auth import JWT_AUDIENCE, JWT_ISSUER, Authenticator
 from kairos.settings import MIN_SECRET_BYTES
@@ -29,6 +31,11 @@ CONNECTIONS = {
     "PRIVACY_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
 }
 SECRET_NAMES = sorted(TEST_SECRETS)
+# The service whose settings read a secret, where it is not booking's.
+SETTINGS_OF: dict[str, type[BaseSettings]] = {
+    "CALENDAR_CREDENTIAL_KEYS": CalendarSyncSettings,
+    "CALENDAR_OAUTH_STATE_KEY": CalendarSyncSettings,
+}
 
 
 def environment(monkeypatch: pytest.MonkeyPatch, **values: str) -> None:
@@ -55,7 +62,7 @@ def test_a_secret_shorter_than_32_bytes_is_refused_naming_its_variable(
     environment(monkeypatch, **CONNECTIONS, **{**TEST_SECRETS, name: value})
 
     with pytest.raises(ValidationError) as refused:
-        BookingSettings()
+        SETTINGS_OF.get(name, BookingSettings)()
 
     message = str(refused.value)
     assert f"{name} must be at least 32 bytes" in message

@@ -20,11 +20,12 @@ class OrderedInsertRecorder(PostgresApplicationRecorder):
         self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"
     ) -> None:
         super().__init__(datastore, events_table_name=events_table_name)
-        # One function per events table: services that share a database (`kairos dev`
-        # has one) each insert into their own table, which a function named after the id
-        # type alone, created by the last application to start, would not do. The result
-        # column of `SELECT * FROM f(...)` is named after the function.
-        self.pg_function_name_insert_events = f"kairos_insert_{self.channel_name}"
+        # The result column of `SELECT * FROM f(...)` is named after the function. One
+        # function per events table: applications sharing a database (the dev stack's
+        # services) would otherwise replace each other's and insert into the last one's.
+        self.pg_function_name_insert_events = (
+            f"kairos_insert_{self.events_table_name}_{datastore.originator_id_type}"
+        )
         function = Identifier(self.pg_function_name_insert_events)
         schema = Identifier(datastore.schema)
         table = Identifier(self.events_table_name)

@@ -100,13 +100,12 @@ class CallerAuthSettings(ServiceSettings):
     jwt_issuer: str = JWT_ISSUER
     jwt_audience: str = JWT_AUDIENCE
 
-
-def authenticator(settings: CallerAuthSettings) -> Authenticator:
-    """The Authenticator of a service that authenticates callers, from its settings."""
-    return Authenticator(
-        settings.admin_api_key.get_secret_value(),
-        settings.jwt_secret.get_secret_value(),
-        settings.manage_token_secret.get_secret_value(),
-        issuer=settings.jwt_issuer,
-        audience=settings.jwt_audience,
-    )
+    def authenticator(self) -> Authenticator:
+        """The Authenticator of these secrets: one place that wires them."""
+        return Authenticator(
+            self.admin_api_key.get_secret_value(),
+            self.jwt_secret.get_secret_value(),
+            self.manage_token_secret.get_secret_value(),
+            issuer=self.jwt_issuer,
+            audience=self.jwt_audience,
+        )

@@ -18,6 +18,9 @@ TEST_SECRETS = {
     "MANAGE_TOKEN_SECRET": "test-manage-secret-0123456789abcdef0123",
     "PRIVACY_MASTER_KEY": "test-privacy-master-0123456789abcdef0123",
     "PRIVACY_INDEX_KEY": "test-privacy-index-0123456789abcdef01234",
+    # calendar-sync: two credential keys (the first seals), and the OAuth state's key
+    "CALENDAR_CREDENTIAL_KEYS": "test-calendar-key-0123456789abcdef012345",
+    "CALENDAR_OAUTH_STATE_KEY": "test-oauth-state-0123456789abcdef0123456",
 }
 
 

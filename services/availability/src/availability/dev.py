@@ -24,6 +24,12 @@ SERVICE = DevService(
     processes=(
         api("availability", "availability.main:app", port=8020),
         worker("projector", "availability.projector", port=8021, port_env="PROJECTOR_OPS_PORT"),
+        worker(
+            "calendar-busy",
+            "availability.external_busy",
+            port=8022,
+            port_env="CALENDAR_PROJECTOR_OPS_PORT",
+        ),
     ),
     after=("booking",),
     hints=_try_slots,

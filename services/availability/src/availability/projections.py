@@ -84,6 +84,7 @@ def _slot_requested(o: Origin, e: contract.SlotRequested) -> list[Change]:
         "busy_until": e.busy_until,
         "status": "requested",
         "active": True,
+        "origin_id": None,
     }
     return [Upsert(BUSY, (BOOKING_SOURCE, e.booking_id), row, o.notification_id)]
 

@@ -28,8 +28,11 @@ from uuid import UUID
 import psycopg
 from psycopg import sql
 
+from availability.external_busy import CALENDAR_SOURCE
+from availability.external_busy import CONSUMER as CALENDAR_CONSUMER
 from availability.projections import project
 from availability.tables import (
+    BUSY,
     CHANGED_CHANNEL,
     RESET,
     TABLES,
@@ -193,6 +196,7 @@ def _swap(
                 partition = specialist_partition(event.specialist_id, partitions)
                 positions[partition] = max(positions.get(partition, 0), event.notification_id)
             caught_up += len(page)
+        _keep_calendar_busy(conn)
         for table in TABLES:
             _rename(conn, table, "", RETIRED)
             _rename(conn, table, FRESH, "")
@@ -206,6 +210,23 @@ def _swap(
             )
         conn.execute("SELECT pg_notify(%s, %s)", (CHANGED_CHANNEL, RESET))
     return caught_up
+
+
+def _keep_calendar_busy(conn: psycopg.Connection[Any]) -> None:
+    """External calendar busy time comes from calendar.events.v1, not the booking log the
+    rebuild reads: its rows move into the fresh tables as they are, with its consumer
+    paused (its position rows locked) so that none of its writes falls in between."""
+    conn.execute(
+        f"SELECT 1 FROM {POSITIONS_TABLE} WHERE consumer = %s FOR UPDATE",
+        (CALENDAR_CONSUMER,),
+    )
+    columns = sql.SQL(", ").join(map(sql.Identifier, BUSY.all_columns))
+    conn.execute(
+        sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} WHERE source = %s").format(
+            sql.Identifier(BUSY.named(FRESH)), columns, columns, sql.Identifier(BUSY.name)
+        ),
+        (CALENDAR_SOURCE,),
+    )
 
 
 def _rename(conn: psycopg.Connection[Any], table: Table, old: str, new: str) -> None:

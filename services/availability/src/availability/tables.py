@@ -102,8 +102,9 @@ SERVICES = Table(
     " rules jsonb NOT NULL, last_nid bigint NOT NULL",
     indexes=("(specialist_id)",),
 )
-# Busy time of every kind: bookings (pending ones included) now; holds and external
-# calendar busy time later, under their own `source`.
+# Busy time of every kind under its `source`: bookings (pending ones included), and
+# external calendar busy time (source "calendar", unpadded, `origin_id` = the calendar
+# connection, no service; availability.external_busy).
 BUSY = Table(
     "availability_busy",
     key=("source", "source_id"),
@@ -115,13 +116,14 @@ BUSY = Table(
         "busy_until",
         "status",
         "active",
+        "origin_id",
     ),
     json_columns=frozenset(),
     ddl="source text NOT NULL, source_id uuid NOT NULL, specialist_id uuid NOT NULL,"
     " service_id uuid, starts_at timestamptz, busy_from timestamptz NOT NULL,"
     " busy_until timestamptz NOT NULL, status text NOT NULL, active boolean NOT NULL,"
-    " last_nid bigint NOT NULL, PRIMARY KEY (source, source_id)",
-    indexes=("(specialist_id, busy_until) WHERE active",),
+    " origin_id uuid, last_nid bigint NOT NULL, PRIMARY KEY (source, source_id)",
+    indexes=("(specialist_id, busy_until) WHERE active", "(origin_id) WHERE origin_id IS NOT NULL"),
 )
 TABLES: tuple[Table, ...] = (SPECIALISTS, OVERRIDES, SERVICES, BUSY)
 
@@ -164,6 +166,10 @@ def create_tables(conn: psycopg.Connection[Any], suffix: str = "") -> None:
             conn.execute(
                 sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(name, sql.SQL(table.ddl))
             )
+            if table is BUSY:  # made before calendar busy time had an origin
+                conn.execute(
+                    sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS origin_id uuid").format(name)
+                )
             for index, columns in zip(table.index_names(suffix)[1:], table.indexes, strict=True):
                 conn.execute(
                     sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} " + columns).format(

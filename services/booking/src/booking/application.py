@@ -91,6 +91,10 @@ def _position_of(recordings: list[Recording[UUID]], booking: Booking) -> int:
     return max(r.notification.id for r in recordings if r.domain_event.originator_id == booking.id)
 
 
+#: (specialist id, start, end) → their external busy intervals overlapping [start, end).
+ExternalBusyReader = Callable[[UUID, datetime, datetime], list[Interval]]
+
+
 class Bookings(Application[UUID]):
     """Specialists' catalog and the booking lifecycle, with no double booking by construction."""
 
@@ -102,10 +106,14 @@ class Bookings(Application[UUID]):
         no_show_grace: timedelta = NO_SHOW_GRACE,
         contention_timeout: timedelta = DEFAULT_TIMEOUT,
         personal: PersonalData | None = None,
+        external_busy: ExternalBusyReader | None = None,
     ) -> None:
         """`personal` seals what commands record of people; without it (readers such as
-        the relay, and the unit tests of the rules) commands keep values as given."""
+        the relay, and the unit tests of the rules) commands keep values as given.
+        `external_busy` reads a specialist's external calendar busy time overlapping an
+        interval (booking.external_busy), which blocks starts as bookings do."""
         super().__init__(env=env)
+        self.external_busy = external_busy
         self.no_show_grace = no_show_grace
         self.contention = Contention(contention_timeout)
         self.personal = personal
@@ -363,10 +371,19 @@ class Bookings(Application[UUID]):
             for claim in claims.values()
             if claim.service_id == service.id and local_date(claim.starts_at, tz) == day
         )
+        rules = service.rules()
+        busy = [claim.busy for claim in claims.values()]
+        if self.external_busy is not None:
+            local_day = _local_day(starts_at, tz)
+            busy += self.external_busy(
+                specialist.id,
+                local_day.start - rules.buffer_before,
+                local_day.end + rules.buffer_after,
+            )
         rejection = check_start(
             specialist.working_hours(),
-            service.rules(),
-            [claim.busy for claim in claims.values()],
+            rules,
+            busy,
             {day: booked_that_day},
             starts_at,
             now,

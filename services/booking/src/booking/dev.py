@@ -27,6 +27,13 @@ SERVICE = DevService(
             port=8002,
             port_env="VIDEO_CONSUMER_OPS_PORT",
         ),
+        # its copy of external calendar busy time (calendar.events.v1)
+        worker(
+            "booking-calendar",
+            "booking.external_busy",
+            port=8003,
+            port_env="CALENDAR_CONSUMER_OPS_PORT",
+        ),
     ),
     seed=one_off("seed", "booking.seed", "--base-url", API_URL),
     topics=(BOOKING_TOPIC,),

@@ -9,20 +9,20 @@ from __future__ import annotations
 
 import sys
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.application import Application
-from eventsourcing.utils import get_topic
 
 from booking.application import Bookings
 from booking.domain import Booking, Erasure, Service, Specialist, event_class
 from booking.snapshots import Snapshots
-from kairos.events import REGISTRY, Envelope
+from kairos.events import REGISTRY
 from kairos.events import booking as contract
+from kairos.events.mapping import IntegrationMapping
 from kairos.eventstore import open_application
 from kairos.messaging.notification_log import NotificationLog
 from kairos.timezones import format_hhmm
@@ -41,12 +41,17 @@ def _uuid(value: Any) -> UUID:
     return value if isinstance(value, UUID) else UUID(str(value))
 
 
-class IntegrationMapper:
+class IntegrationMapper(IntegrationMapping):
     """Callable: (domain event, notification id) → Envelope, or None for internal events."""
+
+    producer = PRODUCER
+    namespace = EVENT_ID_NAMESPACE
+    registry = REGISTRY
 
     def __init__(
         self, app: Application[UUID], cache_size: int = 100_000, snapshots: bool = True
     ) -> None:
+        super().__init__()
         self._app = app
         # aggregate id → specialist id: most booking events don't repeat it.
         self._owners: OrderedDict[UUID, UUID] = OrderedDict()
@@ -54,7 +59,7 @@ class IntegrationMapper:
         # About half the mapping's cost: a rebuild of a read model that reads no snapshot
         # (availability) goes without; the relay and `republish` always compute them.
         self._snapshots = Snapshots(app, cache_size) if snapshots else None
-        self._payloads: dict[type, Callable[[Any], contract.Payload]] = {
+        self.payloads = {
             event_class(Specialist, "Registered"): self._registered,
             event_class(Specialist, "ScheduleSet"): self._schedule_set,
             event_class(Specialist, "OverrideSet"): lambda e: contract.OverrideSet(
@@ -111,34 +116,12 @@ class IntegrationMapper:
             ),
         }
 
-    def __call__(self, event: Any, notification_id: int) -> Envelope | None:
-        payload = self.payload(event)
-        if payload is None:
-            return None
-        name = type(payload).__name__
-        return Envelope(
-            event_id=uuid5(EVENT_ID_NAMESPACE, f"{event.originator_id}/{event.originator_version}"),
-            type=name,
-            version=REGISTRY.latest_version(name),
-            occurred_at=event.timestamp,
-            producer=PRODUCER,
-            notification_id=notification_id,
-            aggregate_id=event.originator_id,
-            specialist_id=self.specialist_of(event),
-            data=payload.model_dump(mode="json"),
-        )
-
-    def published_topics(self) -> list[str]:
-        """The stored-event topics that map to an integration event (ledgers' don't)."""
-        return [get_topic(kind) for kind in self._payloads]
-
     def payload(self, event: Any) -> contract.Payload | None:
         """The integration event's payload for a domain event; None for internal ones.
         A booking's events carry the booking as it stands after them."""
-        to_payload = self._payloads.get(type(event))
-        if to_payload is None:
+        payload = super().payload(event)
+        if payload is None:
             return None
-        payload = to_payload(event)
         if self._snapshots is None:
             return payload
         self._snapshots.saw(event)

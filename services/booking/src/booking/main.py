@@ -20,13 +20,13 @@ from booking.config import BookingSettings, BookingStoreSettings
 from booking.context import BookingContext
 from booking.directory import Directory
 from booking.erasure import Erasures
+from booking.external_busy import ExternalBusy
 from booking.history import HistoryIndex
 from booking.idempotency import IdempotencyKeys
 from kairos.auth import now_utc
 from kairos.eventstore import open_application
 from kairos.privacy import ErasureLedger, PersonalData
 from kairos.privacy.settings import key_store
-from kairos.settings import authenticator
 from kairos.web import configure_logging, lazy_app, postgres_check, service_app
 
 
@@ -49,14 +49,16 @@ def create_app(
     privacy_pool, keys = key_store(settings, settings.db_pool_size)
     personal = PersonalData(keys)
     ledger = ErasureLedger(privacy_pool)
+    pool = ConnectionPool(
+        settings.database_url, min_size=1, max_size=settings.db_pool_size, open=False
+    )
+    external_busy = ExternalBusy(pool)
     bookings = bookings_application(
         settings,
         no_show_grace=timedelta(minutes=settings.no_show_grace_minutes),
         contention_timeout=timedelta(seconds=settings.contention_timeout_seconds),
         personal=personal,
-    )
-    pool = ConnectionPool(
-        settings.database_url, min_size=1, max_size=settings.db_pool_size, open=False
+        external_busy=external_busy.overlapping,
     )
     cache = redis.Redis.from_url(settings.redis_url)
     index = HistoryIndex(bookings, pool, keys)
@@ -68,6 +70,7 @@ def create_app(
         pool.open(wait=True)
         privacy_pool.open(wait=True)
         keys.create_tables()
+        external_busy.create_table()
         ledger.create_tables()
         index.create_tables()
         directory.create_tables()
@@ -93,7 +96,7 @@ def create_app(
     )
     app.state.booking = BookingContext(
         app=bookings,
-        auth=authenticator(settings),
+        auth=settings.authenticator(),
         index=index,
         directory=directory,
         idempotency=IdempotencyKeys(cache, settings.idempotency_ttl_seconds),

@@ -1,5 +1,42 @@
-"""The calendar-sync service's ASGI app: for now only the ops endpoints every service serves."""
+"""Wires the calendar-sync API: `uvicorn calendar_sync.main:app` builds it from the
+environment on first access."""
 
-from kairos.web.ops_server import ops_app
+from __future__ import annotations
 
-app = ops_app("calendar-sync", {})
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+from fastapi import FastAPI
+
+from calendar_sync.api import calendars
+from calendar_sync.config import CalendarSyncSettings
+from calendar_sync.context import CalendarContext
+from calendar_sync.oauth_api import oauth
+from calendar_sync.wiring import wire
+from kairos.auth import now_utc
+from kairos.web import configure_logging, lazy_app, service_app
+
+
+def create_app(
+    settings: CalendarSyncSettings | None = None, clock: Callable[[], datetime] = now_utc
+) -> FastAPI:
+    settings = settings or CalendarSyncSettings()
+    configure_logging(settings.log_level)
+    service = wire(settings, clock)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        service.close()
+
+    app = service_app("calendar-sync", {}, [calendars, oauth], lifespan)
+    app.state.calendar_sync = CalendarContext(
+        service=service,
+        auth=settings.authenticator(),
+        clock=clock,
+    )
+    return app
+
+
+__getattr__ = lazy_app(create_app)

@@ -16,7 +16,6 @@ from kairos.auth import now_utc
 from kairos.effects import create_effects_table
 from kairos.privacy import PersonalData
 from kairos.privacy.settings import key_store
-from kairos.settings import authenticator
 from kairos.web import configure_logging, lazy_app, postgres_check, service_app
 from video.api import ROUTERS
 from video.config import VideoSettings
@@ -60,7 +59,7 @@ def create_app(
     )
     app.state.video = VideoContext(
         app=sessions,
-        auth=authenticator(settings),
+        auth=settings.authenticator(),
         rooms=livekit_rooms(settings),
         webhooks=LiveKitWebhooks(
             sessions,

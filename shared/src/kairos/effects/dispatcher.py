@@ -244,7 +244,9 @@ class EffectDispatcher:
         if not transient or row.attempts >= handler.max_attempts:
             self._park(row, exc)
             return
-        due_at = self._clock() + self._backoff.delay(row.attempts, self._rng)
+        delay = self._backoff.delay(row.attempts, self._rng)
+        asked = exc.retry_after if isinstance(exc, TransientEffectError) else None
+        due_at = self._clock() + max(delay, asked or delay)
         with self._connection() as conn:
             kept = retry_at(conn, row, due_at, _describe(exc))
         self._count(row, "retried" if kept else "lease_lost")

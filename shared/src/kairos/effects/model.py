@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 from uuid import UUID, uuid5
 
@@ -26,9 +26,15 @@ D = TypeVar("D", bound=BaseModel)
 
 class TransientEffectError(Exception):
     """Raised by a performer when trying again later may succeed (timeout, 429, 5xx).
-
     Any other exception is permanent: the effect is parked at once for an operator.
+
+    `retry_after` is how long the provider asked us to wait (HTTP Retry-After): the
+    next try comes no sooner than that, nor sooner than the backoff's own delay.
     """
+
+    def __init__(self, message: str = "", *, retry_after: timedelta | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class Status(enum.StrEnum):

@@ -55,8 +55,32 @@ class ExternalBusyChanged(Payload):
     busy: list[BusyInterval]
 
 
+class CalendarSyncFailed(Payload):
+    """The provider refused the connection for good (revoked or expired grant, wrong
+    password): it is shown as failed with the reason until the specialist reconnects.
+    Its busy time stays as last read (it may still be true) until disconnected."""
+
+    connection_id: UUID
+    specialist_id: UUID
+    reason: Storable = Field(description="What the provider said, without any credential")
+
+
+class CalendarConflictDetected(Payload):
+    """An external event landed on an existing booking: the specialist is told (once per
+    booking and busy interval)."""
+
+    connection_id: UUID
+    specialist_id: UUID
+    booking_id: UUID
+    booking_starts_at: datetime
+    booking_ends_at: datetime
+    busy: BusyInterval = Field(description="The external busy time that overlaps the booking")
+
+
 CALENDAR_EVENTS: tuple[type[Payload], ...] = (
     CalendarConnected,
     CalendarDisconnected,
     ExternalBusyChanged,
+    CalendarSyncFailed,
+    CalendarConflictDetected,
 )

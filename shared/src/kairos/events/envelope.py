@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -29,3 +29,30 @@ class Envelope(BaseModel):
         description="Partitioning key: one specialist's events stay ordered"
     )
     data: dict[str, Any]
+
+
+def envelope_of(
+    event: Any,
+    notification_id: int,
+    payload: Any,
+    *,
+    producer: str,
+    namespace: UUID,
+    version: int,
+    specialist_id: UUID,
+) -> Envelope:
+    """The envelope of a stored domain event (an eventsourcing event: originator id and
+    version, timestamp) and its integration payload. The event id is uuid5 of the
+    producer's `namespace` and the event's place in its aggregate, so a republished event
+    keeps it."""
+    return Envelope(
+        event_id=uuid5(namespace, f"{event.originator_id}/{event.originator_version}"),
+        type=type(payload).__name__,
+        version=version,
+        occurred_at=event.timestamp,
+        producer=producer,
+        notification_id=notification_id,
+        aggregate_id=event.originator_id,
+        specialist_id=specialist_id,
+        data=payload.model_dump(mode="json"),
+    )

@@ -92,8 +92,19 @@ class CalendarProvider(Protocol):
         """Remove the event with this uid; one already gone is not an error."""
         ...
 
-    def busy(self, connection_id: UUID, start: datetime, end: datetime) -> Sequence[BusyTime]:
-        """The connection's busy time that overlaps [start, end), sorted by start."""
+    def busy(
+        self, connection_id: UUID, start: datetime, end: datetime, time_zone: str
+    ) -> Sequence[BusyTime]:
+        """The connection's busy time that overlaps [start, end), sorted by start; an
+        all-day event is its whole local days in `time_zone` (the specialist's)."""
+        ...
+
+    def sync_token(self, connection_id: UUID, previous: str | None) -> str | None:
+        """A token that changes whenever the calendar does (CalDAV sync-collection or
+        ctag, Google's nextSyncToken, Graph's deltaLink), read cheaply from the one
+        `previous` returned, so a poll of an unchanged calendar reads nothing more; the
+        same token when nothing changed; None when there is none or it expired (then
+        the busy time is read in full)."""
         ...
 
     def watch(self, connection_id: UUID, address: str, *, idempotency_key: str) -> Watch | None:

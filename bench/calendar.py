@@ -1,0 +1,351 @@
+"""Calendar sync: how soon an external change takes a slot away, and what a reconcile of a
+big calendar costs.
+
+1. External change → slot gone, through the real processes (booking API and relay,
+   availability projector, its calendar-busy consumer and API, calendar-sync's API,
+   relay and poller; Kafka: our own tansu broker): a specialist free all day has a
+   CalDAV calendar (Radicale) and a Google calendar (the local fake, driven by the real
+   client library). Each round writes a meeting over one free slot in one of them and
+   polls GET /v1/slots until the slot is gone. Push: Google's channel notification
+   reaches the webhook, which reads the change. Polling: the poller reads CalDAV every
+   CALENDAR_POLL_SECONDS (1 s here; a sync-collection token makes an unchanged
+   calendar one request).
+2. Reconcile of one connection with 5,000 events in the horizon (all of them busy
+   except every tenth, free): the full read the periodic reconcile makes, timed in
+   this process, with the provider calls it made (HTTP requests to Radicale; API calls
+   to the fake Google by method).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import statistics
+import time
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+
+import httpx
+
+from calendar_sync.config import CalendarSyncSettings
+from calendar_sync.wiring import wire
+from kairos_dev.fakes.google_calendar import FakeGoogle
+from kairos_dev.infra import ensure_kafka, ensure_postgres, ensure_redis
+from kairos_dev.infra.process import LOCALHOST, free_port
+from kairos_dev.infra.radicale import RadicaleHandle, start_radicale
+from kairos_dev.testing import ServiceProcess, service_env
+from kairos_dev.testing.services import TEST_SECRETS
+from kairos_dev.testing.serving import serving
+
+ROUNDS = 30
+BIG_CALENDAR = 5_000
+POLL_SECONDS = 1.0
+ADMIN = {"Authorization": f"Bearer {TEST_SECRETS['ADMIN_API_KEY']}"}
+
+
+def _summary(samples_ms: list[float]) -> dict[str, float]:
+    ordered = sorted(samples_ms)
+    q = statistics.quantiles(ordered, n=100, method="inclusive")
+    return {
+        "n": len(ordered),
+        "p50": round(q[49], 1),
+        "p99": round(q[98], 1),
+        "max": round(ordered[-1], 1),
+    }
+
+
+def _google_env(url: str) -> dict[str, str]:
+    return {
+        "GOOGLE_CLIENT_ID": "bench.apps.example",
+        "GOOGLE_CLIENT_SECRET": "bench-client-secret",
+        "GOOGLE_AUTH_URI": f"{url}/o/oauth2/auth",
+        "GOOGLE_TOKEN_URI": f"{url}/token",
+        "GOOGLE_API_URL": f"{url}/calendar/v3/",
+        "OAUTHLIB_INSECURE_TRANSPORT": "1",
+    }
+
+
+def _connect_google(api: str, fake: FakeGoogle, specialist_id: str, owner: str) -> str:
+    fake.next_user = owner
+    with httpx.Client(base_url=api, timeout=60) as browser:
+        started = browser.get(
+            "/v1/calendars/google/connect", params={"specialist_id": specialist_id}, headers=ADMIN
+        )
+        consent = httpx.get(started.headers["location"])
+        callback = httpx.URL(consent.headers["location"])
+        connected = browser.get(callback.path, params=dict(callback.params))
+        connected.raise_for_status()
+        return str(connected.json()["id"])
+
+
+def _connect_caldav(api: str, specialist_id: str, radicale: RadicaleHandle, user: str) -> str:
+    account = radicale.add_account(user)
+    body = {
+        "specialist_id": specialist_id,
+        "url": f"{radicale.url}/{account.user}/kairos/",
+        "username": account.user,
+        "password": account.password,
+    }
+    created = httpx.post(f"{api}/v1/calendars/caldav", json=body, headers=ADMIN, timeout=60)
+    created.raise_for_status()
+    return str(created.json()["id"])
+
+
+def _ics(uid: str, start: datetime, minutes: int, transparent: bool = False) -> str:
+    fmt = "%Y%m%dT%H%M%SZ"
+    end = start + timedelta(minutes=minutes)
+    transp = "TRANSP:TRANSPARENT\r\n" if transparent else ""
+    return (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//bench//EN\r\nBEGIN:VEVENT\r\n"
+        f"UID:{uid}\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:{start.strftime(fmt)}\r\n"
+        f"DTEND:{end.strftime(fmt)}\r\n{transp}SUMMARY:meeting\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+
+
+def _slot_gone(slots: str, service_id: str, start: datetime, timeout: float = 30) -> float:
+    """Seconds until `start` is no longer offered."""
+    began = time.perf_counter()
+    wanted = start.strftime("%Y-%m-%dT%H:%M:%SZ")
+    day = start.date().isoformat()
+    with httpx.Client(base_url=slots, timeout=10) as client:
+        while time.perf_counter() - began < timeout:
+            query = {"service_id": service_id, "from": day, "to": day, "timezone": "UTC"}
+            body = client.get("/v1/slots", params=query).json()
+            if wanted not in {s["start"] for s in body["slots"]}:
+                return time.perf_counter() - began
+            time.sleep(0.01)
+    raise TimeoutError(f"{wanted} still offered after {timeout}s")
+
+
+def _change_to_gone(
+    stack: dict[str, str],
+    service_id: str,
+    write: Any,
+    first_day: date,
+) -> list[float]:
+    samples = []
+    for i in range(ROUNDS):
+        day = first_day + timedelta(days=i // 20)
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(
+            minutes=30 * (i % 20)
+        )
+        write(f"bench-{uuid4().hex[:8]}", start)
+        samples.append(_slot_gone(stack["slots"], service_id, start) * 1000)
+    return samples
+
+
+def _big_caldav(
+    radicale: RadicaleHandle, settings: CalendarSyncSettings, specialist_id: str
+) -> dict[str, Any]:
+    """A CalDAV calendar of 5,000 events, written to Radicale's storage directly (a
+    PUT each would take minutes), read in full once."""
+    api = settings.calendar_public_url
+    connection_id = _connect_caldav(api, specialist_id, radicale, f"big{uuid4().hex[:6]}")
+    service = wire(settings)
+    try:
+        values = service.credentials.get(UUID(connection_id)) or {}
+        user = values["username"]
+        folder = Path(radicale.work_dir) / "collections" / "collection-root" / user / "kairos"
+        start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=1)
+        for i in range(BIG_CALENDAR):
+            at = start + timedelta(minutes=37 * i)
+            (folder / f"big-{i}.ics").write_text(_ics(f"big-{i}", at, 30, transparent=i % 10 == 0))
+        from caldav.davclient import DAVClient
+
+        calls: Counter[str] = Counter()
+        original = DAVClient.request
+
+        def counted(self: Any, url: str, method: str = "GET", *args: Any, **kwargs: Any) -> Any:
+            calls[method] += 1
+            return original(self, url, method, *args, **kwargs)
+
+        DAVClient.request = counted  # type: ignore[method-assign]
+        try:
+            began = time.perf_counter()
+            service.reconciler.sync(UUID(connection_id), full=True)
+            seconds = time.perf_counter() - began
+        finally:
+            DAVClient.request = original  # type: ignore[method-assign]
+        busy = service.connections.connection(UUID(connection_id)).busy
+        return {
+            "events": BIG_CALENDAR,
+            "busy_intervals_recorded": len(busy),
+            "seconds": round(seconds, 2),
+            "provider_calls": dict(calls),
+        }
+    finally:
+        service.close()
+
+
+def _big_google(
+    fake: FakeGoogle, settings: CalendarSyncSettings, specialist_id: str
+) -> dict[str, Any]:
+    owner = f"big-{uuid4().hex[:6]}@example.org"
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=1)
+    calendar = fake.calendar(owner)
+    for i in range(BIG_CALENDAR):
+        at = start + timedelta(minutes=37 * i)
+        calendar.events[f"big{i}"] = {
+            "id": f"big{i}",
+            "status": "confirmed",
+            "start": {"dateTime": at.isoformat()},
+            "end": {"dateTime": (at + timedelta(minutes=30)).isoformat()},
+            **({"transparency": "transparent"} if i % 10 == 0 else {}),
+        }
+        calendar.changed_at[f"big{i}"] = i
+    connection_id = _connect_google(settings.calendar_public_url, fake, specialist_id, owner)
+    service = wire(settings)
+    try:
+        before = Counter(fake.calls)
+        began = time.perf_counter()
+        service.reconciler.sync(UUID(connection_id), full=True)
+        seconds = time.perf_counter() - began
+        calls = Counter(fake.calls)
+        calls.subtract(before)
+        busy = service.connections.connection(UUID(connection_id)).busy
+        return {
+            "events": BIG_CALENDAR,
+            "busy_intervals_recorded": len(busy),
+            "seconds": round(seconds, 2),
+            "provider_calls": {k: v for k, v in calls.items() if v},
+        }
+    finally:
+        service.close()
+
+
+def run() -> dict[str, Any]:
+    fake = FakeGoogle()
+    with (
+        ensure_postgres() as postgres,
+        ensure_redis(db=3) as redis,
+        ensure_kafka(prefer_own_process=True) as kafka,
+        serving(fake.app) as google_url,
+        start_radicale() as radicale,
+    ):
+        database_url = postgres.create_database(prefix="kairos_bench_calendar")
+        try:
+            api_port = free_port()
+            env = {
+                **service_env(database_url, redis.url, kafka.bootstrap),
+                **_google_env(google_url),
+                "PRIVACY_DATABASE_URL": database_url,
+                "CALENDAR_PUBLIC_URL": f"http://{LOCALHOST}:{api_port}",
+                "CALENDAR_POLL_SECONDS": str(POLL_SECONDS),
+            }
+            settings = CalendarSyncSettings.model_validate(
+                {
+                    k.lower(): v
+                    for k, v in env.items()
+                    if k.lower() in CalendarSyncSettings.model_fields
+                }
+            )
+            with contextlib.ExitStack() as processes:
+
+                def start(process: ServiceProcess) -> ServiceProcess:
+                    return processes.enter_context(process)
+
+                booking = start(ServiceProcess.api("booking.main:app", env))
+                start(ServiceProcess.worker("booking.relay", env, port_env="RELAY_OPS_PORT"))
+                start(
+                    ServiceProcess.worker(
+                        "availability.projector", env, port_env="PROJECTOR_OPS_PORT"
+                    )
+                )
+                start(
+                    ServiceProcess.worker(
+                        "availability.external_busy", env, port_env="CALENDAR_PROJECTOR_OPS_PORT"
+                    )
+                )
+                slots = start(ServiceProcess.api("availability.main:app", env))
+                uvicorn_args = [
+                    "uvicorn",
+                    "calendar_sync.main:app",
+                    "--host",
+                    LOCALHOST,
+                    "--port",
+                    str(api_port),
+                    "--log-level",
+                    "warning",
+                ]
+                start(ServiceProcess("calendar-sync-api", uvicorn_args, env, api_port))
+                start(ServiceProcess.worker("calendar_sync.relay", env, port_env="RELAY_OPS_PORT"))
+                start(
+                    ServiceProcess.worker("calendar_sync.poller", env, port_env="POLLER_OPS_PORT")
+                )
+
+                all_day = [{"day": d, "start": "00:00", "end": "24:00"} for d in range(7)]
+                specialist = httpx.post(
+                    f"{booking.url}/v1/specialists",
+                    json={
+                        "name": "Bench",
+                        "email": f"b-{uuid4().hex[:6]}@example.org",
+                        "timezone": "UTC",
+                    },
+                    headers=ADMIN,
+                ).json()
+                httpx.put(
+                    f"{booking.url}/v1/specialists/{specialist['id']}/schedule",
+                    json={"weekly": all_day},
+                    headers=ADMIN,
+                ).raise_for_status()
+                service = httpx.post(
+                    f"{booking.url}/v1/services",
+                    json={
+                        "specialist_id": specialist["id"],
+                        "name": "Bench",
+                        "duration_minutes": 30,
+                        "max_advance_days": 120,
+                    },
+                    headers=ADMIN,
+                ).json()
+                stack = {"slots": slots.url}
+                owner = f"push-{uuid4().hex[:6]}@example.org"
+                _connect_google(settings.calendar_public_url, fake, specialist["id"], owner)
+                caldav_id = _connect_caldav(
+                    settings.calendar_public_url, specialist["id"], radicale, "pollbench"
+                )
+                time.sleep(3)  # the first reads travel to the read model
+                tomorrow = datetime.now(UTC).date() + timedelta(days=2)
+
+                def google_write(uid: str, start: datetime) -> None:
+                    end = start + timedelta(minutes=30)
+                    fake.write(
+                        owner,
+                        {
+                            "id": uid.replace("-", ""),
+                            "start": {"dateTime": start.isoformat()},
+                            "end": {"dateTime": end.isoformat()},
+                        },
+                    )
+
+                push = _change_to_gone(stack, service["id"], google_write, tomorrow)
+
+                wired = wire(settings)
+                values = wired.credentials.get(UUID(caldav_id)) or {}
+                wired.close()
+                from calendar_sync.caldav_calendar import CalDavAccount, open_calendar
+
+                calendar = open_calendar(CalDavAccount.of(values))
+
+                def caldav_write(uid: str, start: datetime) -> None:
+                    calendar.save_event(ical=_ics(uid, start, 30))
+
+                polling = _change_to_gone(
+                    stack, service["id"], caldav_write, tomorrow + timedelta(days=3)
+                )
+                big_google = _big_google(fake, settings, specialist["id"])
+                big_caldav = _big_caldav(radicale, settings, specialist["id"])
+        finally:
+            postgres.drop_database(database_url.rsplit("/", 1)[-1])
+    return {
+        "external_change_to_slot_gone_ms": {
+            "push_google": _summary(push),
+            "polling_caldav": {**_summary(polling), "poll_seconds": POLL_SECONDS},
+            "rounds": ROUNDS,
+            "path": "provider change → (webhook | poller) → calendar-sync store → relay → Kafka"
+            " → availability calendar-busy consumer → read model → GET /v1/slots",
+        },
+        "reconcile_5000_events": {"google": big_google, "caldav": big_caldav},
+    }

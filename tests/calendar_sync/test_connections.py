@@ -1,0 +1,68 @@
+"""Connections: credentials checked on connect, a revoked one shown failed with its reason
+(never silently ignored), and an external meeting on top of a booking reported once."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from tests.booking.helpers import ADMIN, bearer, error_code, expect, specialist_jwt
+from tests.calendar_sync.conftest import CalendarWorld
+from tests.calendar_sync.test_external_busy import Specialist, event, ics
+
+
+def test_wrong_credentials_are_refused_before_anything_is_stored(world: CalendarWorld) -> None:
+    specialist = world.catalog.specialist()
+    body = {
+        "specialist_id": specialist["id"],
+        "url": world.radicale.calendar_url,
+        "username": world.radicale.account.user,
+        "password": "not-the-password",
+    }
+    response = world.calendar_api.post("/v1/calendars/caldav", json=body, headers=ADMIN)
+    assert error_code(response, 422) == "invalid_credentials"
+    listed = world.calendar_api.get(f"/v1/specialists/{specialist['id']}/calendars", headers=ADMIN)
+    assert expect(listed, 200) == {"calendars": []}
+
+
+def test_only_the_specialist_or_an_admin_manages_their_calendars(world: CalendarWorld) -> None:
+    owner = world.catalog.specialist()
+    other = world.catalog.specialist()
+    path = f"/v1/specialists/{owner['id']}/calendars"
+    assert error_code(world.calendar_api.get(path), 401) == "unauthorized"
+    as_other = bearer(specialist_jwt(other["id"]))
+    assert error_code(world.calendar_api.get(path, headers=as_other), 403) == "forbidden"
+    as_owner = bearer(specialist_jwt(owner["id"]))
+    expect(world.calendar_api.get(path, headers=as_owner), 200)
+
+
+def test_a_revoked_password_marks_the_connection_failed_with_the_reason(
+    world: CalendarWorld,
+) -> None:
+    s = Specialist(world)
+    world.radicale.revoke(s.connection["account"].rstrip("/").split("/")[-2])
+    world.sync_busy()
+    listed = expect(
+        world.calendar_api.get(f"/v1/specialists/{s.specialist['id']}/calendars", headers=ADMIN),
+        200,
+    )
+    (connection,) = listed["calendars"]
+    assert connection["status"] == "failed"
+    assert "refused the credentials" in connection["error"]
+    failed = [e for e in world.calendar_events() if e.type == "CalendarSyncFailed"]
+    assert [e.data["connection_id"] for e in failed] == [s.connection["id"]]
+
+
+def test_an_external_meeting_on_a_booking_is_reported_once(world: CalendarWorld) -> None:
+    s = Specialist(world)
+    booked = world.catalog.booked(s.service["id"], "2026-03-09T09:00:00Z")
+    world.deliver()
+    s.write(ics(event("clash", "20260309T093000", "20260309T103000")))
+    world.sync_busy()
+    world.sync_busy()
+    conflicts = [e for e in world.calendar_events() if e.type == "CalendarConflictDetected"]
+    assert len(conflicts) == 1
+    assert UUID(conflicts[0].data["booking_id"]) == UUID(booked["id"])
+    assert conflicts[0].data["busy"] == {
+        "starts_at": "2026-03-09T08:30:00Z",
+        "ends_at": "2026-03-09T09:30:00Z",
+    }
