@@ -6,6 +6,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from uuid import UUID, uuid4
 
+from psycopg_pool import ConnectionPool
+
 from kairos.events.booking import (
     BookedClient,
     BookedService,
@@ -13,7 +15,10 @@ from kairos.events.booking import (
     BookingSnapshot,
     PersonalContact,
 )
-from notifications.appointment import Appointment, Links, Terms, appointment_of
+from kairos.privacy import KeyStore, PersonalData
+from kairos_dev.testing.services import TEST_SECRETS
+from notifications.appointment import Appointment, Links, Person, Terms
+from notifications.contacts import Contact
 
 CLIENT_ZONE = "America/New_York"
 SPECIALIST_ZONE = "Asia/Kolkata"
@@ -53,11 +58,32 @@ def snapshot(
 def make_appointment(
     starts_at: datetime, booking_id: UUID | None = None, **snapshot_options: str
 ) -> Appointment:
-    return appointment_of(
-        booking_id or uuid4(),
-        snapshot(starts_at, **snapshot_options),
-        Terms(price=Decimal("80"), currency="EUR", cancellation_hours=24),
+    """The appointment the messages of a sample booking show (its contacts as they read
+    once revealed: the sample's are plain, as in events from before sealing)."""
+    booked = snapshot(starts_at, **snapshot_options)
+
+    def person(booked_person: BookedClient | BookedSpecialist) -> Person:
+        c = booked_person.contact
+        assert isinstance(c.name, str) and isinstance(c.email, str)
+        phone = c.phone if isinstance(c.phone, str) else None
+        return Person(Contact(c.name, c.email, phone), booked_person.timezone)
+
+    return Appointment(
+        booking_id=booking_id or uuid4(),
+        service_name=booked.service.name,
+        starts_at=booked.starts_at,
+        ends_at=booked.ends_at,
+        client=person(booked.client),
+        specialist=person(booked.specialist),
+        terms=Terms(price=Decimal("80"), currency="EUR", cancellation_hours=24),
     )
+
+
+def personal_data(pool: ConnectionPool) -> PersonalData:
+    """The key store of the test services (in the test's database), as notifications reads it."""
+    keys = KeyStore(pool, TEST_SECRETS["PRIVACY_MASTER_KEY"], TEST_SECRETS["PRIVACY_INDEX_KEY"])
+    keys.create_tables()
+    return PersonalData(keys)
 
 
 class FixedLinks:

@@ -38,7 +38,7 @@ from notifications.tables import add_push_subscription
 from tests.notifications.bookings import MINUTE, Booking
 from tests.notifications.fakes import Fake, run_fake, smtp_sink
 from tests.notifications.running import Consumer
-from tests.notifications.samples import FixedLinks
+from tests.notifications.samples import FixedLinks, personal_data
 
 pytestmark = [pytest.mark.integration]
 
@@ -121,7 +121,14 @@ def delivery(consumer: Consumer, fakes: Fakes) -> Iterator[Delivery]:
     clock = Clock()
     with ConnectionPool(consumer.database, min_size=1, max_size=4) as pool:
         sending = channels(fakes)
-        notifier = Notifier(pool, sending, FixedLinks(), "Kairos <no-reply@kairos.example>", clock)
+        notifier = Notifier(
+            pool,
+            sending,
+            FixedLinks(),
+            personal_data(pool),
+            "Kairos <no-reply@kairos.example>",
+            clock,
+        )
         yield Delivery(consumer, fakes, clock, notifier)
         assert isinstance(sending.mail, SmtpMailer)
         sending.mail.close()
