@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -19,6 +20,10 @@ from kairos.events.booking import (
     BookingRescheduled,
     BookingSnapshot,
     NoShowMarked,
+    Reminder,
+    ServiceDefined,
+    ServiceDefinition,
+    ServiceUpdated,
 )
 from tests.notifications.samples import snapshot
 from tests.shared.test_messaging_consumer import PRODUCER, SPECIALIST
@@ -26,7 +31,8 @@ from tests.shared.test_messaging_consumer import PRODUCER, SPECIALIST
 _positions = itertools.count(1)
 
 
-def envelope(event: BookingEvent, at: datetime) -> Envelope:
+def envelope(event: BookingEvent | ServiceDefinition, at: datetime) -> Envelope:
+    aggregate = event.booking_id if isinstance(event, BookingEvent) else event.service_id
     return Envelope(
         event_id=uuid4(),
         type=type(event).__name__,
@@ -34,7 +40,7 @@ def envelope(event: BookingEvent, at: datetime) -> Envelope:
         occurred_at=at,
         producer=PRODUCER,
         notification_id=next(_positions),
-        aggregate_id=event.booking_id,
+        aggregate_id=aggregate,
         specialist_id=SPECIALIST,
         data=event.model_dump(mode="json"),
     )
@@ -46,10 +52,11 @@ class Booking:
 
     starts_at: datetime
     id: UUID = field(default_factory=uuid4)
+    service_id: UUID = field(default_factory=uuid4)
     snapshot_options: dict[str, Any] = field(default_factory=dict)
 
     def snapshot(self, status: str) -> BookingSnapshot:
-        made = snapshot(self.starts_at, **self.snapshot_options)
+        made = snapshot(self.starts_at, service_id=self.service_id, **self.snapshot_options)
         return made.model_copy(update={"status": status})
 
     def confirmed(self, at: datetime) -> Envelope:
@@ -101,3 +108,35 @@ class Booking:
 
 
 MINUTE = timedelta(minutes=1)
+
+
+def service_defined(
+    service_id: UUID,
+    at: datetime,
+    *,
+    reminders: list[Reminder] | None = None,
+    no_show_notice: str | None = None,
+    updated: bool = False,
+) -> Envelope:
+    """The service's definition as booking publishes it (ServiceUpdated carries it whole)."""
+    kind = ServiceUpdated if updated else ServiceDefined
+    definition = kind(
+        service_id=service_id,
+        specialist_id=SPECIALIST,
+        name="First consultation",
+        duration_minutes=30,
+        slot_interval_minutes=None,
+        buffer_before_minutes=0,
+        buffer_after_minutes=0,
+        minimum_notice_minutes=0,
+        max_advance_days=90,
+        max_per_day=None,
+        cancellation_hours=48,
+        requires_approval=False,
+        price=Decimal("120.00"),
+        currency="EUR",
+        questions=[],
+        reminders=reminders,
+        no_show_notice=no_show_notice,
+    )
+    return envelope(definition, at)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 from uuid import UUID, uuid4
 
 from psycopg_pool import ConnectionPool
@@ -31,11 +32,14 @@ def snapshot(
     specialist_zone: str = SPECIALIST_ZONE,
     client_name: str = "Ada Client",
     minutes: int = 30,
+    service_id: UUID | None = None,
 ) -> BookingSnapshot:
     ends_at = starts_at + timedelta(minutes=minutes)
     return BookingSnapshot(
         status="confirmed",
-        service=BookedService(service_id=uuid4(), name="First consultation", duration_minutes=30),
+        service=BookedService(
+            service_id=service_id or uuid4(), name="First consultation", duration_minutes=30
+        ),
         specialist=BookedSpecialist(
             specialist_id=uuid4(),
             timezone=specialist_zone,
@@ -56,7 +60,7 @@ def snapshot(
 
 
 def make_appointment(
-    starts_at: datetime, booking_id: UUID | None = None, **snapshot_options: str
+    starts_at: datetime, booking_id: UUID | None = None, **snapshot_options: Any
 ) -> Appointment:
     """The appointment the messages of a sample booking show (its contacts as they read
     once revealed: the sample's are plain, as in events from before sealing)."""

@@ -35,7 +35,7 @@ from notifications.channels.sms import TwilioSms
 from notifications.config import ChannelSettings
 from notifications.effects import Notifier
 from notifications.tables import add_push_subscription
-from tests.notifications.bookings import MINUTE, Booking
+from tests.notifications.bookings import MINUTE, Booking, service_defined
 from tests.notifications.fakes import Fake, run_fake, smtp_sink
 from tests.notifications.running import Consumer
 from tests.notifications.samples import FixedLinks, personal_data
@@ -302,3 +302,22 @@ async def test_a_crash_before_sending_still_sends_the_email_once(delivery: Deliv
 
     ids = [m["message_id"] for m in delivery.mails(booking)]
     assert sorted(ids) == sorted(set(ids)) and held in ids and len(ids) == 2
+
+
+async def test_the_services_terms_and_no_show_notice_are_in_the_emails(
+    delivery: Delivery,
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    booking = Booking(now + timedelta(days=3))
+    notice = "You missed your session; a new one can be booked at half price."
+    defined = service_defined(booking.service_id, now, no_show_notice=notice)
+
+    await delivery.consumer.send(defined, booking.confirmed(now + MINUTE))
+    await delivery.dispatch(now + 2 * MINUTE)
+    await delivery.consumer.send(booking.no_show(now + 3 * MINUTE))
+    await delivery.dispatch(now + 4 * MINUTE)
+
+    by_subject = {m["subject"].split(":")[0]: m for m in delivery.mails(booking)}
+    confirmation = by_subject["Booked"]["text"]
+    assert "120.00 EUR" in confirmation and "free up to 48 hours" in confirmation
+    assert notice in by_subject["We missed you"]["text"]

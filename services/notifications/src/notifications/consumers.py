@@ -49,14 +49,8 @@ from kairos.events.booking import (
 from kairos.messaging import Handlers
 from notifications.invite import Method
 from notifications.messages import MessageKind
-from notifications.schedule import (
-    DEFAULT_REMINDERS,
-    Channel,
-    Recipient,
-    ReminderRule,
-    due_reminders,
-)
-from notifications.tables import BookingRow, booking_row, save_booking, save_terms
+from notifications.schedule import Channel, Recipient, due_reminders
+from notifications.tables import BookingRow, booking_row, reminder_rules, save_booking, save_terms
 
 log = logging.getLogger("notifications.consumers")
 
@@ -101,12 +95,6 @@ def booking_reason(booking_id: UUID) -> str:
     return f"booking:{booking_id}"
 
 
-def reminder_rules(service_id: UUID) -> tuple[ReminderRule, ...]:
-    """The service's reminder schedule (its `reminders` setting, once the service
-    definition carries one; API.md's defaults until then)."""
-    return DEFAULT_REMINDERS
-
-
 def _notice(
     conn: psycopg.Connection[Any],
     envelope: Envelope,
@@ -142,7 +130,9 @@ def _schedule_reminders(
     now: datetime,
 ) -> None:
     """Record the booking's reminders still ahead of `now` (when it was booked or moved)."""
-    for due in due_reminders(reminder_rules(booking.service.service_id), booking.starts_at, now):
+    for due in due_reminders(
+        reminder_rules(conn, booking.service.service_id), booking.starts_at, now
+    ):
         record_effect(
             conn,
             REMINDERS[due.channel],
