@@ -20,19 +20,25 @@ from kairos.events.booking import (
     BookingRescheduled,
     BookingSnapshot,
     NoShowMarked,
+    PersonalContact,
+    PersonErased,
     Reminder,
     ServiceDefined,
     ServiceDefinition,
     ServiceUpdated,
 )
+from kairos.privacy import PersonalData
 from tests.notifications.samples import snapshot
 from tests.shared.test_messaging_consumer import PRODUCER, SPECIALIST
 
 _positions = itertools.count(1)
 
 
-def envelope(event: BookingEvent | ServiceDefinition, at: datetime) -> Envelope:
-    aggregate = event.booking_id if isinstance(event, BookingEvent) else event.service_id
+def envelope(event: BookingEvent | ServiceDefinition | PersonErased, at: datetime) -> Envelope:
+    if isinstance(event, PersonErased):
+        aggregate = event.erasure_id
+    else:
+        aggregate = event.booking_id if isinstance(event, BookingEvent) else event.service_id
     return Envelope(
         event_id=uuid4(),
         type=type(event).__name__,
@@ -46,6 +52,27 @@ def envelope(event: BookingEvent | ServiceDefinition, at: datetime) -> Envelope:
     )
 
 
+def sealed(booking: BookingSnapshot, personal: PersonalData) -> BookingSnapshot:
+    """The snapshot with its contacts sealed under each person's key."""
+
+    def seal(contact: PersonalContact) -> PersonalContact:
+        assert isinstance(contact.email, str)
+        sealer = personal.sealer(contact.email)
+        return PersonalContact.model_validate(
+            {
+                "name": sealer.seal(str(contact.name)),
+                "email": sealer.seal(contact.email),
+                "phone": sealer.seal_optional(
+                    None if contact.phone is None else str(contact.phone)
+                ),
+            }
+        )
+
+    client = booking.client.model_copy(update={"contact": seal(booking.client.contact)})
+    specialist = booking.specialist.model_copy(update={"contact": seal(booking.specialist.contact)})
+    return booking.model_copy(update={"client": client, "specialist": specialist})
+
+
 @dataclass
 class Booking:
     """One booking whose events a test sends, in order."""
@@ -53,10 +80,14 @@ class Booking:
     starts_at: datetime
     id: UUID = field(default_factory=uuid4)
     service_id: UUID = field(default_factory=uuid4)
+    # Seal the contacts under the people's keys, as booking does (None: plain, as before).
+    personal: PersonalData | None = None
     snapshot_options: dict[str, Any] = field(default_factory=dict)
 
     def snapshot(self, status: str) -> BookingSnapshot:
         made = snapshot(self.starts_at, service_id=self.service_id, **self.snapshot_options)
+        if self.personal is not None:
+            made = sealed(made, self.personal)
         return made.model_copy(update={"status": status})
 
     def confirmed(self, at: datetime) -> Envelope:
@@ -140,3 +171,7 @@ def service_defined(
         no_show_notice=no_show_notice,
     )
     return envelope(definition, at)
+
+
+def person_erased(erasure_id: UUID, subjects: list[UUID], at: datetime) -> Envelope:
+    return envelope(PersonErased(erasure_id=erasure_id, subjects=subjects), at)

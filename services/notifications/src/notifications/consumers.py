@@ -9,7 +9,8 @@ records what must be sent (effects, ARCHITECTURE.md rule 6); nothing is sent her
 - cancelled: "cancelled" with METHOD:CANCEL to both, and the pending reminders dropped;
 - rescheduled: "rescheduled" with the invite at SEQUENCE+1 to both, and the pending
   reminders replaced by the new time's;
-- a no-show marked against the client: the "no_show_notice".
+- a no-show marked against the client: the "no_show_notice";
+- a person erased: what is kept of them forgotten (notifications.erasure).
 
 An effect's key is the message's own identity, (booking, message, recipient,
 version) like its Message-ID, so however often an event arrives, and under
@@ -43,14 +44,23 @@ from kairos.events.booking import (
     BookingSnapshot,
     BookingStarted,
     NoShowMarked,
+    PersonErased,
     ServiceDefined,
     ServiceUpdated,
 )
 from kairos.messaging import Handlers
+from notifications.erasure import ERASURE_REPORT, ErasureReport, erasure_reason
 from notifications.invite import Method
 from notifications.messages import MessageKind
 from notifications.schedule import Channel, Recipient, due_reminders
-from notifications.tables import BookingRow, booking_row, reminder_rules, save_booking, save_terms
+from notifications.tables import (
+    BookingRow,
+    booking_row,
+    forget_subjects,
+    reminder_rules,
+    save_booking,
+    save_terms,
+)
 
 log = logging.getLogger("notifications.consumers")
 
@@ -301,3 +311,20 @@ def on_no_show_marked(
 ) -> None:
     if (applied := _apply(conn, envelope, event)) is not None and event.party == "client":
         _notice(conn, envelope, event.booking_id, applied.version, (("no_show_notice", "client"),))
+
+
+@handlers.on
+def on_person_erased(
+    conn: psycopg.Connection[Any], envelope: Envelope, event: PersonErased
+) -> None:
+    """Forget what is kept of the erased people (notifications.erasure), and report
+    done to the ledger once that has committed."""
+    forget_subjects(conn, event.subjects)
+    record_effect(
+        conn,
+        ERASURE_REPORT,
+        ErasureReport(erasure_id=event.erasure_id),
+        key=str(event.erasure_id),
+        reason=erasure_reason(event.erasure_id),
+        due_at=envelope.occurred_at,
+    )

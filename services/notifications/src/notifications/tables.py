@@ -167,6 +167,27 @@ def reminder_rules(conn: psycopg.Connection[Any], service_id: UUID) -> tuple[Rem
     return rules_of(Reminder.model_validate(r) for r in row[0])
 
 
+#: The subject (kairos.privacy) of a booking row's client and specialist: their sealed
+#: e-mail address names it (legacy plain values name none).
+_CLIENT_SUBJECT = "(snapshot #>> '{client,contact,email,subject}')::uuid"
+_SPECIALIST_SUBJECT = "(snapshot #>> '{specialist,contact,email,subject}')::uuid"
+
+
+def forget_subjects(conn: psycopg.Connection[Any], subjects: list[UUID]) -> int:
+    """Delete the push subscriptions of these erased people: a client's, on their
+    bookings; a specialist's, their own. Returns how many went. (Their contact details
+    in the snapshots are sealed under the keys the erasure deleted: unreadable.)"""
+    cursor = conn.execute(
+        "DELETE FROM push_subscriptions WHERE owner IN ("
+        f" SELECT 'booking:' || booking_id FROM notification_bookings"
+        f"  WHERE {_CLIENT_SUBJECT} = ANY(%(subjects)s)"
+        f" UNION SELECT 'specialist:' || (snapshot #>> '{{specialist,specialist_id}}')"
+        f"  FROM notification_bookings WHERE {_SPECIALIST_SUBJECT} = ANY(%(subjects)s))",
+        {"subjects": subjects},
+    )
+    return cursor.rowcount
+
+
 def push_owner(booking: BookingSnapshot, booking_id: UUID, recipient: str) -> str:
     """Whose subscriptions a recipient's pushes go to: the client's are the booking's
     (they have no account), the specialist's are theirs."""
