@@ -22,6 +22,7 @@ from booking.directory import Directory
 from booking.erasure import Erasures
 from booking.history import HistoryIndex
 from booking.idempotency import IdempotencyKeys
+from booking.manage_tokens import ManageTokens
 from kairos.auth import Authenticator, now_utc
 from kairos.eventstore import open_application
 from kairos.privacy import ErasureLedger, KeyStore, PersonalData
@@ -67,6 +68,14 @@ def create_app(
     index = HistoryIndex(bookings, pool, keys)
     directory = Directory(bookings, pool, personal)
     erasures = Erasures(bookings, personal, ledger, directory)
+    auth = Authenticator(
+        settings.admin_api_key.get_secret_value(),
+        settings.jwt_secret.get_secret_value(),
+        settings.manage_token_secret.get_secret_value(),
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+    )
+    tokens = ManageTokens(pool, auth)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -76,6 +85,7 @@ def create_app(
         ledger.create_tables()
         index.create_tables()
         directory.create_tables()
+        tokens.create_tables()
         erasures.resume(clock())
         yield
         pool.close()
@@ -98,18 +108,13 @@ def create_app(
     )
     app.state.booking = BookingContext(
         app=bookings,
-        auth=Authenticator(
-            settings.admin_api_key.get_secret_value(),
-            settings.jwt_secret.get_secret_value(),
-            settings.manage_token_secret.get_secret_value(),
-            issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
-        ),
+        auth=auth,
         index=index,
         directory=directory,
         idempotency=IdempotencyKeys(cache, settings.idempotency_ttl_seconds),
         personal=personal,
         erasures=erasures,
+        tokens=tokens,
         clock=clock,
     )
     return app
