@@ -32,9 +32,7 @@ class BookingLinks:
     def manage_token(self, booking_id: UUID) -> str:
         """The booking's manage token as it stands now."""
         try:
-            response = self._http.get(
-                f"/v1/bookings/{booking_id}/manage-token", headers=self._auth
-            )
+            response = self._http.get(f"/v1/bookings/{booking_id}/manage-token", headers=self._auth)
         except httpx.HTTPError as error:
             raise TransientEffectError(f"booking API unreachable: {type(error).__name__}") from None
         if response.status_code >= 500 or response.status_code == 429:
