@@ -70,6 +70,7 @@ class BookingRow:
     snapshot: BookingSnapshot
     reason: str | None
     previous_starts_at: datetime | None
+    updated_at: datetime  # when the event that left it so happened
 
 
 def save_booking(
@@ -103,13 +104,13 @@ def save_booking(
 
 def booking_row(conn: psycopg.Connection[Any], booking_id: UUID) -> BookingRow | None:
     row = conn.execute(
-        "SELECT status, sequence, snapshot, reason, previous_starts_at"
+        "SELECT status, sequence, snapshot, reason, previous_starts_at, updated_at"
         " FROM notification_bookings WHERE booking_id = %s",
         (booking_id,),
     ).fetchone()
     if row is None:
         return None
-    status, sequence, snapshot, reason, previous_starts_at = row
+    status, sequence, snapshot, reason, previous_starts_at, updated_at = row
     return BookingRow(
         booking_id,
         status,
@@ -117,6 +118,7 @@ def booking_row(conn: psycopg.Connection[Any], booking_id: UUID) -> BookingRow |
         BookingSnapshot.model_validate(snapshot),
         reason,
         previous_starts_at,
+        updated_at,
     )
 
 
@@ -214,6 +216,13 @@ def push_subscriptions(
         (owner,),
     ).fetchall()
     return [(row[0], PushSubscription(row[1], row[2], row[3])) for row in rows]
+
+
+def push_subscription_owner(conn: psycopg.Connection[Any], subscription_id: UUID) -> str | None:
+    row = conn.execute(
+        "SELECT owner FROM push_subscriptions WHERE id = %s", (subscription_id,)
+    ).fetchone()
+    return None if row is None else str(row[0])
 
 
 def remove_push_subscription(conn: psycopg.Connection[Any], subscription_id: UUID) -> None:

@@ -99,6 +99,26 @@ class SmtpMailer:
         session = self._session()
         session.runner.run(self._send(session, mime_message(mail)))
 
+    def check(self) -> None:
+        """The SMTP server answers a fresh connection's NOOP (for /readyz; from a thread
+        that runs no event loop, as FastAPI runs a sync route)."""
+
+        async def noop() -> None:
+            client = aiosmtplib.SMTP(
+                hostname=self.host,
+                port=self.port,
+                use_tls=self.security == "tls",
+                start_tls=self.security == "starttls",
+                timeout=min(self.timeout, 2.0),
+            )
+            await client.connect()
+            try:
+                await client.noop()
+            finally:
+                client.close()
+
+        asyncio.run(noop())
+
     def close(self) -> None:
         """Close every thread's connection and loop (at shutdown)."""
         with self._lock:
