@@ -111,7 +111,7 @@ class Router:
         self.services = tuple(service.name for service in services if service.routes)
         #: Those whose OpenAPI documents make the merged reference (not the dev fakes).
         self.documented = tuple(
-            service.name for service in services if service.routes and service.documented
+            service.name for service in services if service.routes and not service.dev_only
         )
         self.table = routes_of(services)
         # ingress-nginx matches case-insensitively (`location ~*`); so do we.

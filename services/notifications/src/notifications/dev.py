@@ -99,17 +99,17 @@ MAIL_SINK = DevService(
     "dev-mail",
     routes=(r"/dev/mail(/|$)",),
     processes=(_fake("smtp-sink", "smtp_sink", MAIL_PORT, "--smtp-port", str(SMTP_PORT)),),
-    documented=False,
+    dev_only=True,
 )
 SMS_FAKE = DevService(
     "dev-sms",
     routes=(r"/dev/sms(/|$)",),
     processes=(_fake("twilio-fake", "twilio_api", SMS_PORT),),
-    documented=False,
+    dev_only=True,
 )
 PUSH_FAKE = DevService(
     "dev-push",
     routes=(r"/dev/push(/|$)",),
     processes=(_fake("push-fake", "web_push", PUSH_PORT),),
-    documented=False,
+    dev_only=True,
 )
