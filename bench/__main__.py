@@ -11,13 +11,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import availability, booking, effects
+from bench import availability, booking, effects, notifications
 
 RESULTS = Path(__file__).parent / "results"
 BENCHMARKS: dict[str, Callable[[], dict[str, Any]]] = {
     "booking": booking.run,
     "availability": availability.run,
     "effects": effects.run,
+    "notifications": notifications.run,
 }
 
 
