@@ -49,7 +49,7 @@ from notifications.tables import create_tables, save_booking
 
 REMINDERS_DUE = 10_000
 PEOPLE = 1_000
-THREADS = (1, 8)
+THREADS = (1, 4)
 SPECIALIST = UUID(int=1)
 SERVICE = UUID(int=2)
 

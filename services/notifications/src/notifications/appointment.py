@@ -74,6 +74,8 @@ def appointment_of(
 ) -> Appointment:
     """The appointment as its messages show it: contact details opened with `revealer`
     (one per message, docs/privacy.md)."""
+    # Both people's keys in one query (the key store is asked once per message).
+    revealer.prefetch([booking.client.contact.email, booking.specialist.contact.email])
     return Appointment(
         booking_id=booking_id,
         service_name=booking.service.name,
