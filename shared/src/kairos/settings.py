@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, SecretStr, ValidationInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from kairos.auth import JWT_AUDIENCE, JWT_ISSUER
+from kairos.auth import JWT_AUDIENCE, JWT_ISSUER, Authenticator
 
 # 256 bits: the strength of the HMAC-SHA256 keys they are (HS256 JWTs, manage tokens),
 # and out of reach of guessing for the admin key.
@@ -99,3 +99,13 @@ class CallerAuthSettings(ServiceSettings):
     # Specialist JWTs name who issued them and for whom; tokens that don't match are refused.
     jwt_issuer: str = JWT_ISSUER
     jwt_audience: str = JWT_AUDIENCE
+
+    def authenticator(self) -> Authenticator:
+        """The Authenticator of these secrets, issuer and audience."""
+        return Authenticator(
+            self.admin_api_key.get_secret_value(),
+            self.jwt_secret.get_secret_value(),
+            self.manage_token_secret.get_secret_value(),
+            issuer=self.jwt_issuer,
+            audience=self.jwt_audience,
+        )

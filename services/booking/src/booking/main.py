@@ -23,7 +23,7 @@ from booking.erasure import Erasures
 from booking.history import HistoryIndex
 from booking.idempotency import IdempotencyKeys
 from booking.manage_tokens import ManageTokens
-from kairos.auth import Authenticator, now_utc
+from kairos.auth import now_utc
 from kairos.eventstore import open_application
 from kairos.privacy import ErasureLedger, KeyStore, PersonalData
 from kairos.web import configure_logging, lazy_app, postgres_check, service_app
@@ -68,13 +68,7 @@ def create_app(
     index = HistoryIndex(bookings, pool, keys)
     directory = Directory(bookings, pool, personal)
     erasures = Erasures(bookings, personal, ledger, directory)
-    auth = Authenticator(
-        settings.admin_api_key.get_secret_value(),
-        settings.jwt_secret.get_secret_value(),
-        settings.manage_token_secret.get_secret_value(),
-        issuer=settings.jwt_issuer,
-        audience=settings.jwt_audience,
-    )
+    auth = settings.authenticator()
     tokens = ManageTokens(pool, auth)
 
     @asynccontextmanager

@@ -12,7 +12,6 @@ import httpx
 from fastapi import FastAPI
 from psycopg_pool import ConnectionPool
 
-from kairos.auth import Authenticator
 from kairos.web import configure_logging, lazy_app, postgres_check, service_app
 from notifications.access import NotificationsContext
 from notifications.api import ROUTERS
@@ -55,13 +54,7 @@ def create_app(
     )
     app.state.notifications = NotificationsContext(
         pool=pool,
-        auth=Authenticator(
-            settings.admin_api_key.get_secret_value(),
-            settings.jwt_secret.get_secret_value(),
-            settings.manage_token_secret.get_secret_value(),
-            issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
-        ),
+        auth=settings.authenticator(),
         links=BookingLinks(http, settings.admin_api_key.get_secret_value(), settings.public_url),
         personal=personal,
         vapid_public_key=push.public_key if push is not None else None,
