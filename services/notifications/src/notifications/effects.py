@@ -11,11 +11,11 @@ on, a reminder of a booking that is no longer confirmed or has already started.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
 
 import psycopg
 from psycopg_pool import ConnectionPool
@@ -58,6 +58,10 @@ class Notifier:
     personal: PersonalData  # opens the contact details, one revealer per message
     sender: str  # the From of every e-mail
     clock: Clock = _utc_now
+    # What the re-check of this thread's effect read, for its send that follows at once
+    # in the same thread (the dispatcher calls them in turn): the booking row and the
+    # revealer, whose keys live no longer than this one message.
+    _checked: threading.local = field(default_factory=threading.local, init=False, repr=False)
 
     def handlers(self) -> list[EffectHandler[Any]]:
         """The dispatcher's handlers: one for the notices, one per reminder channel."""
@@ -68,9 +72,11 @@ class Notifier:
         ]
         return [EffectHandler(NOTICE, self.send_notice, self.notice_still_due), *reminders]
 
-    def _reachable(self, row: BookingRow, recipient: Recipient) -> bool:
+    def _reachable(self, effect: Effect[Any], row: BookingRow, recipient: Recipient) -> bool:
         """The recipient was not erased: an erased person has no one to send to."""
-        return not contact_of(row.snapshot, recipient, self.personal.revealer()).erased
+        revealer = self.personal.revealer()
+        self._checked.last = (effect.id, row, revealer)
+        return not contact_of(row.snapshot, recipient, revealer).erased
 
     def notice_still_due(self, conn: psycopg.Connection[Any], effect: Effect[Notice]) -> bool:
         """Only a message about the booking as it still is (one recorded before a
@@ -80,7 +86,7 @@ class Notifier:
         return (
             row is not None
             and row.sequence == effect.data.version
-            and self._reachable(row, effect.data.recipient)
+            and self._reachable(effect, row, effect.data.recipient)
         )
 
     def reminder_still_due(self, conn: psycopg.Connection[Any], effect: Effect[Reminder]) -> bool:
@@ -93,20 +99,25 @@ class Notifier:
             and row.status == "confirmed"
             and row.sequence == effect.data.version
             and self.clock() < row.snapshot.starts_at
-            and self._reachable(row, effect.data.recipient)
+            and self._reachable(effect, row, effect.data.recipient)
         )
 
-    def _load(self, booking_id: UUID) -> tuple[BookingRow, Appointment]:
+    def _load(self, effect: Effect[Notice] | Effect[Reminder]) -> tuple[BookingRow, Appointment]:
+        booking_id = effect.data.booking_id
+        checked, self._checked.last = getattr(self._checked, "last", None), None
         with self.pool.connection() as conn:
-            row = booking_row(conn, booking_id)
+            if checked is not None and checked[0] == effect.id:
+                _, row, revealer = checked
+            else:
+                row, revealer = booking_row(conn, booking_id), self.personal.revealer()
             if row is None:
                 raise LookupError(f"booking {booking_id} is not known here")
             terms = terms_of(conn, row.snapshot.service.service_id)
-        return row, appointment_of(booking_id, row.snapshot, terms, self.personal.revealer())
+        return row, appointment_of(booking_id, row.snapshot, terms, revealer)
 
     def send_notice(self, effect: Effect[Notice]) -> None:
         notice = effect.data
-        row, appointment = self._load(notice.booking_id)
+        row, appointment = self._load(effect)
         links = self.links.links_for(notice.booking_id, notice.recipient)
         ics = None
         if notice.invite is not None:
@@ -150,7 +161,7 @@ class Notifier:
             self.channels.mail.send(mail)
 
     def _reminder(self, effect: Effect[Reminder]) -> tuple[BookingRow, Appointment, Links]:
-        row, appointment = self._load(effect.data.booking_id)
+        row, appointment = self._load(effect)
         return row, appointment, self.links.links_for(effect.data.booking_id, effect.data.recipient)
 
     @staticmethod
