@@ -171,3 +171,22 @@ async def test_a_service_updated_to_no_reminders_schedules_none_and_back_to_null
 
     assert consumer.reminders(quiet) == []
     assert len(consumer.reminders(default)) == 11
+
+
+async def test_a_late_copy_of_an_earlier_reschedule_changes_nothing(consumer: Consumer) -> None:
+    booking = Booking(START)
+    confirmed = booking.confirmed(NOW)  # envelopes are numbered as they are made
+    first = booking.rescheduled(NOW + MINUTE, START + timedelta(days=1))
+    second = booking.rescheduled(NOW + 2 * MINUTE, START + timedelta(days=2))
+
+    await consumer.send(confirmed, first, second, booking.again(first))
+
+    assert {n for n in consumer.notices(booking) if n[0] == "rescheduled"} == {
+        ("rescheduled", "client", 1, "REQUEST"),
+        ("rescheduled", "specialist", 1, "REQUEST"),
+        ("rescheduled", "client", 2, "REQUEST"),
+        ("rescheduled", "specialist", 2, "REQUEST"),
+    }
+    pending = consumer.reminders(booking)
+    assert {r.data["version"] for r in pending} == {2}
+    assert min(r.due_at for r in pending) == START + timedelta(days=2) - timedelta(hours=48)

@@ -195,12 +195,17 @@ def _apply(
 ) -> Applied | None:
     """Keep the booking as `event` leaves it (its sequence +1 with `bump`); None when the
     event changes nothing: it has no snapshot, the booking has ended or is in a status
-    of `unless`, or the event `repeats` what the booking already shows."""
+    of `unless`, the event `repeats` what the booking already shows, or it happened
+    before the event the booking stands at."""
     previous = booking_row(conn, event.booking_id)
     if (booking := _snapshot(envelope, event)) is None:
         return None
     if previous is not None and (
-        previous.status in FINAL | unless or (repeats is not None and repeats(previous))
+        previous.status in FINAL | unless
+        or (repeats is not None and repeats(previous))
+        # A late copy of an event older than the one the booking stands at (a copy of
+        # the first of two reschedules): it would move the booking back.
+        or envelope.occurred_at < previous.updated_at
     ):
         return None
     version = _sequence(previous) + (1 if bump else 0)
