@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import availability, booking, calendar, effects, video
+from bench import availability, booking, calendar, effects, notifications, video
 
 RESULTS = Path(__file__).parent / "results"
 BENCHMARKS: dict[str, Callable[[], dict[str, Any]]] = {
@@ -20,6 +20,7 @@ BENCHMARKS: dict[str, Callable[[], dict[str, Any]]] = {
     "effects": effects.run,
     "video": video.run,
     "calendar": calendar.run,
+    "notifications": notifications.run,
 }
 
 

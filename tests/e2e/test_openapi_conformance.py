@@ -60,6 +60,7 @@ ROUND_THE_CLOCK = [{"day": d, "start": "00:00", "end": "24:00"} for d in range(7
 class Stack:
     booking: ServiceProcess
     availability: ServiceProcess
+    notifications: ServiceProcess
     # Real ids by parameter name (specialist_id, service_id, booking_id).
     ids: Mapping[str, str]
     # Authorization headers by who sends them; "anonymous" sends none.
@@ -148,11 +149,17 @@ def stack(postgres: PostgresHandle, redis_url: str) -> Iterator[Stack]:
             env = service_env(database, redis_url, kafka.bootstrap)
             booking = ServiceProcess.api("booking.main:app", env)
             availability = ServiceProcess.api("availability.main:app", env)
+            # Notifications asks booking for manage tokens; its channels are not configured
+            # (their messages are skipped), so it needs no fake.
+            notifying = {**env, "BOOKING_API_URL": booking.url, "PUBLIC_URL": "https://kairos.test"}
+            notifications = ServiceProcess.api("notifications.main:app", notifying)
             for process in (
                 booking,
                 ServiceProcess.worker("booking.relay", env, port_env="RELAY_OPS_PORT"),
                 ServiceProcess.worker("availability.projector", env, port_env="PROJECTOR_OPS_PORT"),
+                ServiceProcess.worker("notifications.worker", notifying, port_env="OPS_PORT"),
                 availability,
+                notifications,
             ):
                 started.append(process.start())
             with (
@@ -170,6 +177,7 @@ def stack(postgres: PostgresHandle, redis_url: str) -> Iterator[Stack]:
             yield Stack(
                 booking,
                 availability,
+                notifications,
                 ids,
                 {
                     "anonymous": {},
@@ -252,6 +260,10 @@ def test_the_availability_service_answers_as_its_openapi_document_says(stack: St
     check_service(stack.availability, stack, examples_per_operation=1100)
 
 
+def test_the_notifications_service_answers_as_its_openapi_document_says(stack: Stack) -> None:
+    check_service(stack.notifications, stack, examples_per_operation=250)
+
+
 def test_each_document_declares_the_error_shape_and_security_schemes(stack: Stack) -> None:
     booking = httpx.get(stack.booking.url + "/openapi.json").json()
     availability = httpx.get(stack.availability.url + "/openapi.json").json()
@@ -280,8 +292,12 @@ def test_each_document_declares_the_error_shape_and_security_schemes(stack: Stac
     }
 
 
-def test_the_gateway_merges_both_documents_into_one_reference(stack: Stack) -> None:
-    services = {"booking": stack.booking, "availability": stack.availability}
+def test_the_gateway_merges_the_documents_into_one_reference(stack: Stack) -> None:
+    services = {
+        "booking": stack.booking,
+        "availability": stack.availability,
+        "notifications": stack.notifications,
+    }
     own = {name: httpx.get(p.url + "/openapi.json").json() for name, p in services.items()}
     upstreams = {name: process.url for name, process in services.items()}
     with Served(Gateway(upstreams)) as gateway:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -19,14 +20,25 @@ from kairos.events.booking import (
     BookingRescheduled,
     BookingSnapshot,
     NoShowMarked,
+    PersonalContact,
+    PersonErased,
+    Reminder,
+    ServiceDefined,
+    ServiceDefinition,
+    ServiceUpdated,
 )
+from kairos.privacy import PersonalData
 from tests.notifications.samples import snapshot
 from tests.shared.test_messaging_consumer import PRODUCER, SPECIALIST
 
 _positions = itertools.count(1)
 
 
-def envelope(event: BookingEvent, at: datetime) -> Envelope:
+def envelope(event: BookingEvent | ServiceDefinition | PersonErased, at: datetime) -> Envelope:
+    if isinstance(event, PersonErased):
+        aggregate = event.erasure_id
+    else:
+        aggregate = event.booking_id if isinstance(event, BookingEvent) else event.service_id
     return Envelope(
         event_id=uuid4(),
         type=type(event).__name__,
@@ -34,10 +46,31 @@ def envelope(event: BookingEvent, at: datetime) -> Envelope:
         occurred_at=at,
         producer=PRODUCER,
         notification_id=next(_positions),
-        aggregate_id=event.booking_id,
+        aggregate_id=aggregate,
         specialist_id=SPECIALIST,
         data=event.model_dump(mode="json"),
     )
+
+
+def sealed(booking: BookingSnapshot, personal: PersonalData) -> BookingSnapshot:
+    """The snapshot with its contacts sealed under each person's key."""
+
+    def seal(contact: PersonalContact) -> PersonalContact:
+        assert isinstance(contact.email, str)
+        sealer = personal.sealer(contact.email)
+        return PersonalContact.model_validate(
+            {
+                "name": sealer.seal(str(contact.name)),
+                "email": sealer.seal(contact.email),
+                "phone": sealer.seal_optional(
+                    None if contact.phone is None else str(contact.phone)
+                ),
+            }
+        )
+
+    client = booking.client.model_copy(update={"contact": seal(booking.client.contact)})
+    specialist = booking.specialist.model_copy(update={"contact": seal(booking.specialist.contact)})
+    return booking.model_copy(update={"client": client, "specialist": specialist})
 
 
 @dataclass
@@ -46,10 +79,15 @@ class Booking:
 
     starts_at: datetime
     id: UUID = field(default_factory=uuid4)
+    service_id: UUID = field(default_factory=uuid4)
+    # Seal the contacts under the people's keys, as booking does (None: plain, as before).
+    personal: PersonalData | None = None
     snapshot_options: dict[str, Any] = field(default_factory=dict)
 
     def snapshot(self, status: str) -> BookingSnapshot:
-        made = snapshot(self.starts_at, **self.snapshot_options)
+        made = snapshot(self.starts_at, service_id=self.service_id, **self.snapshot_options)
+        if self.personal is not None:
+            made = sealed(made, self.personal)
         return made.model_copy(update={"status": status})
 
     def confirmed(self, at: datetime) -> Envelope:
@@ -101,3 +139,39 @@ class Booking:
 
 
 MINUTE = timedelta(minutes=1)
+
+
+def service_defined(
+    service_id: UUID,
+    at: datetime,
+    *,
+    reminders: list[Reminder] | None = None,
+    no_show_notice: str | None = None,
+    updated: bool = False,
+) -> Envelope:
+    """The service's definition as booking publishes it (ServiceUpdated carries it whole)."""
+    kind = ServiceUpdated if updated else ServiceDefined
+    definition = kind(
+        service_id=service_id,
+        specialist_id=SPECIALIST,
+        name="First consultation",
+        duration_minutes=30,
+        slot_interval_minutes=None,
+        buffer_before_minutes=0,
+        buffer_after_minutes=0,
+        minimum_notice_minutes=0,
+        max_advance_days=90,
+        max_per_day=None,
+        cancellation_hours=48,
+        requires_approval=False,
+        price=Decimal("120.00"),
+        currency="EUR",
+        questions=[],
+        reminders=reminders,
+        no_show_notice=no_show_notice,
+    )
+    return envelope(definition, at)
+
+
+def person_erased(erasure_id: UUID, subjects: list[UUID], at: datetime) -> Envelope:
+    return envelope(PersonErased(erasure_id=erasure_id, subjects=subjects), at)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 
 from kairos_dev.infra import KafkaHandle
 from notifications.appointment import Links
+from tests.notifications.delivering import Delivery, Fakes, delivering, running_fakes
 from tests.notifications.running import Consumer, running_consumer
 
 
@@ -26,3 +27,15 @@ async def consumer(
     """The notifications handlers consuming a topic of their own, in a fresh database."""
     async for running in running_consumer(kafka, fresh_database()):
         yield running
+
+
+@pytest.fixture(scope="module")
+def fakes() -> Iterator[Fakes]:
+    with running_fakes() as running:
+        yield running
+
+
+@pytest.fixture
+def delivery(consumer: Consumer, fakes: Fakes) -> Iterator[Delivery]:
+    with delivering(consumer, fakes) as made:
+        yield made

@@ -23,7 +23,7 @@ from notifications.channels import Channels, build_channels
 from notifications.channels.email import SmtpMailer
 from notifications.config import ChannelSettings
 from notifications.effects import Notifier
-from tests.notifications.samples import FixedLinks
+from tests.notifications.samples import FixedLinks, personal_data
 
 LEASE = timedelta(hours=1)
 SENDER = "Kairos <no-reply@kairos.example>"
@@ -52,7 +52,7 @@ def main() -> None:
     unconfigured = build_channels(ChannelSettings(smtp_host=None, twilio_account_sid=None))
     channels = Channels(HangingMailer(url, smtp_port, point), unconfigured.sms, unconfigured.push)
     with ConnectionPool(url, min_size=1, max_size=2) as pool:
-        notifier = Notifier(pool, channels, FixedLinks(), SENDER)
+        notifier = Notifier(pool, channels, FixedLinks(), personal_data(pool), SENDER)
         # One effect at a time: the others stay for the successor.
         with EffectDispatcher(url, notifier.handlers(), "doomed", batch_size=1, lease=LEASE) as d:
             d.drain()

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 from uuid import UUID, uuid4
+
+from psycopg_pool import ConnectionPool
 
 from kairos.events.booking import (
     BookedClient,
@@ -13,7 +16,10 @@ from kairos.events.booking import (
     BookingSnapshot,
     PersonalContact,
 )
-from notifications.appointment import Appointment, Links, Terms, appointment_of
+from kairos.privacy import KeyStore, PersonalData
+from kairos_dev.testing.services import TEST_SECRETS
+from notifications.appointment import Appointment, Links, Person, Terms
+from notifications.contacts import Contact
 
 CLIENT_ZONE = "America/New_York"
 SPECIALIST_ZONE = "Asia/Kolkata"
@@ -26,11 +32,14 @@ def snapshot(
     specialist_zone: str = SPECIALIST_ZONE,
     client_name: str = "Ada Client",
     minutes: int = 30,
+    service_id: UUID | None = None,
 ) -> BookingSnapshot:
     ends_at = starts_at + timedelta(minutes=minutes)
     return BookingSnapshot(
         status="confirmed",
-        service=BookedService(service_id=uuid4(), name="First consultation", duration_minutes=30),
+        service=BookedService(
+            service_id=service_id or uuid4(), name="First consultation", duration_minutes=30
+        ),
         specialist=BookedSpecialist(
             specialist_id=uuid4(),
             timezone=specialist_zone,
@@ -51,13 +60,34 @@ def snapshot(
 
 
 def make_appointment(
-    starts_at: datetime, booking_id: UUID | None = None, **snapshot_options: str
+    starts_at: datetime, booking_id: UUID | None = None, **snapshot_options: Any
 ) -> Appointment:
-    return appointment_of(
-        booking_id or uuid4(),
-        snapshot(starts_at, **snapshot_options),
-        Terms(price=Decimal("80"), currency="EUR", cancellation_hours=24),
+    """The appointment the messages of a sample booking show (its contacts as they read
+    once revealed: the sample's are plain, as in events from before sealing)."""
+    booked = snapshot(starts_at, **snapshot_options)
+
+    def person(booked_person: BookedClient | BookedSpecialist) -> Person:
+        c = booked_person.contact
+        assert isinstance(c.name, str) and isinstance(c.email, str)
+        phone = c.phone if isinstance(c.phone, str) else None
+        return Person(Contact(c.name, c.email, phone), booked_person.timezone)
+
+    return Appointment(
+        booking_id=booking_id or uuid4(),
+        service_name=booked.service.name,
+        starts_at=booked.starts_at,
+        ends_at=booked.ends_at,
+        client=person(booked.client),
+        specialist=person(booked.specialist),
+        terms=Terms(price=Decimal("80"), currency="EUR", cancellation_hours=24),
     )
+
+
+def personal_data(pool: ConnectionPool) -> PersonalData:
+    """The key store of the test services (in the test's database), as notifications reads it."""
+    keys = KeyStore(pool, TEST_SECRETS["PRIVACY_MASTER_KEY"], TEST_SECRETS["PRIVACY_INDEX_KEY"])
+    keys.create_tables()
+    return PersonalData(keys)
 
 
 class FixedLinks:

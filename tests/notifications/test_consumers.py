@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.notifications.bookings import MINUTE, Booking
+from kairos.events.booking import Reminder
+from tests.notifications.bookings import MINUTE, Booking, service_defined
 from tests.notifications.running import Consumer
 
 pytestmark = [pytest.mark.integration]
@@ -142,3 +143,50 @@ async def test_a_no_show_of_the_client_sends_the_notice(consumer: Consumer) -> N
     await consumer.send(booking.confirmed(NOW), booking.no_show(START + timedelta(minutes=20)))
 
     assert ("no_show_notice", "client", 0, None) in consumer.notices(booking)
+
+
+async def test_the_services_reminders_setting_replaces_the_default_schedule(
+    consumer: Consumer,
+) -> None:
+    booking = Booking(START)
+    sms_only = [Reminder(before_minutes=120, channels=["sms"], to=["client"])]
+    await consumer.send(service_defined(booking.service_id, NOW, reminders=sms_only))
+
+    await consumer.send(booking.confirmed(NOW + MINUTE))
+
+    assert [
+        (r.kind, START - r.due_at, r.data["recipient"]) for r in consumer.reminders(booking)
+    ] == [("notifications.reminder.sms", timedelta(hours=2), "client")]
+
+
+async def test_a_service_updated_to_no_reminders_schedules_none_and_back_to_null_the_defaults(
+    consumer: Consumer,
+) -> None:
+    quiet, default = Booking(START), Booking(START)
+    default.service_id = quiet.service_id
+    await consumer.send(service_defined(quiet.service_id, NOW, reminders=[]))
+    await consumer.send(quiet.confirmed(NOW + MINUTE))
+    await consumer.send(service_defined(quiet.service_id, NOW + 2 * MINUTE, updated=True))
+    await consumer.send(default.confirmed(NOW + 3 * MINUTE))
+
+    assert consumer.reminders(quiet) == []
+    assert len(consumer.reminders(default)) == 11
+
+
+async def test_a_late_copy_of_an_earlier_reschedule_changes_nothing(consumer: Consumer) -> None:
+    booking = Booking(START)
+    confirmed = booking.confirmed(NOW)  # envelopes are numbered as they are made
+    first = booking.rescheduled(NOW + MINUTE, START + timedelta(days=1))
+    second = booking.rescheduled(NOW + 2 * MINUTE, START + timedelta(days=2))
+
+    await consumer.send(confirmed, first, second, booking.again(first))
+
+    assert {n for n in consumer.notices(booking) if n[0] == "rescheduled"} == {
+        ("rescheduled", "client", 1, "REQUEST"),
+        ("rescheduled", "specialist", 1, "REQUEST"),
+        ("rescheduled", "client", 2, "REQUEST"),
+        ("rescheduled", "specialist", 2, "REQUEST"),
+    }
+    pending = consumer.reminders(booking)
+    assert {r.data["version"] for r in pending} == {2}
+    assert min(r.due_at for r in pending) == START + timedelta(days=2) - timedelta(hours=48)

@@ -6,125 +6,25 @@ booking's reminders never go; reminders go at their time, and only then."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 from uuid import uuid4
 
 import psycopg
 import pytest
 from icalendar import Calendar
 from prometheus_client import REGISTRY
-from psycopg_pool import ConnectionPool
-from py_vapid import Vapid
-from pydantic import SecretStr
 
-from kairos.effects import EffectDispatcher
 from kairos.providers.push import PushSubscription
-from notifications.channels import Channels
-from notifications.channels.email import SmtpMailer
-from notifications.channels.push import VapidPushSender
-from notifications.channels.sms import TwilioSms
-from notifications.config import ChannelSettings
-from notifications.effects import Notifier
 from notifications.tables import add_push_subscription
-from tests.notifications.bookings import MINUTE, Booking
-from tests.notifications.fakes import Fake, run_fake, smtp_sink
-from tests.notifications.running import Consumer
-from tests.notifications.samples import FixedLinks
+from tests.notifications.bookings import MINUTE, Booking, service_defined
+from tests.notifications.delivering import Delivery
 
 pytestmark = [pytest.mark.integration]
-
-TWILIO_TOKEN = "test-twilio-token-0123456789abcdef"
-
-
-@dataclass
-class Clock:
-    """The dispatcher's and the re-checks' now, moved by the test."""
-
-    now: datetime = field(default_factory=lambda: datetime.now(UTC))
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@dataclass(frozen=True)
-class Fakes:
-    mail: Fake
-    sms: Fake
-    push: Fake
-
-
-@pytest.fixture(scope="module")
-def fakes() -> Iterator[Fakes]:
-    with (
-        smtp_sink() as mail,
-        run_fake("twilio_api", "--auth-token", TWILIO_TOKEN) as sms,
-        run_fake("web_push") as push,
-    ):
-        yield Fakes(mail, sms, push)
-
-
-def channels(fakes: Fakes) -> Channels:
-    vapid = Vapid()
-    vapid.generate_keys()
-    raw = vapid.private_key.private_numbers().private_value.to_bytes(32, "big")
-    settings = ChannelSettings(
-        twilio_account_sid="AC" + "1" * 32,
-        twilio_auth_token=SecretStr(TWILIO_TOKEN),
-        twilio_from="+15005550006",
-        twilio_api_url=fakes.sms.url,
-        vapid_private_key=SecretStr(base64.urlsafe_b64encode(raw).decode().rstrip("=")),
-        vapid_subject="mailto:ops@kairos.example",
-    )
-    sms, push = TwilioSms.from_settings(settings), VapidPushSender.from_settings(settings)
-    assert sms is not None and push is not None
-    return Channels(SmtpMailer("127.0.0.1", fakes.mail.port, security="none"), sms, push)
-
-
-@dataclass
-class Delivery:
-    consumer: Consumer
-    fakes: Fakes
-    clock: Clock
-    notifier: Notifier
-
-    async def dispatch(self, at: datetime) -> int:
-        """Send everything due at `at` (the dispatcher's clock), as a running one would."""
-        self.clock.now = at
-        dispatcher = EffectDispatcher(
-            self.consumer.database, self.notifier.handlers(), clock=self.clock
-        )
-        with dispatcher:
-            return await asyncio.to_thread(dispatcher.drain)
-
-    def mails(self, booking: Booking) -> list[dict[str, Any]]:
-        return [
-            m
-            for m in self.fakes.mail.messages("mail")
-            if str(booking.id) in (m["message_id"] or "")
-        ]
-
-    def subjects(self, booking: Booking) -> list[str]:
-        return sorted(f"{m['to'][0]}: {m['subject'].split(':')[0]}" for m in self.mails(booking))
-
-
-@pytest.fixture
-def delivery(consumer: Consumer, fakes: Fakes) -> Iterator[Delivery]:
-    clock = Clock()
-    with ConnectionPool(consumer.database, min_size=1, max_size=4) as pool:
-        sending = channels(fakes)
-        notifier = Notifier(pool, sending, FixedLinks(), "Kairos <no-reply@kairos.example>", clock)
-        yield Delivery(consumer, fakes, clock, notifier)
-        assert isinstance(sending.mail, SmtpMailer)
-        sending.mail.close()
 
 
 def _sample(name: str, **labels: str) -> float:
@@ -295,3 +195,22 @@ async def test_a_crash_before_sending_still_sends_the_email_once(delivery: Deliv
 
     ids = [m["message_id"] for m in delivery.mails(booking)]
     assert sorted(ids) == sorted(set(ids)) and held in ids and len(ids) == 2
+
+
+async def test_the_services_terms_and_no_show_notice_are_in_the_emails(
+    delivery: Delivery,
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    booking = Booking(now + timedelta(days=3))
+    notice = "You missed your session; a new one can be booked at half price."
+    defined = service_defined(booking.service_id, now, no_show_notice=notice)
+
+    await delivery.consumer.send(defined, booking.confirmed(now + MINUTE))
+    await delivery.dispatch(now + 2 * MINUTE)
+    await delivery.consumer.send(booking.no_show(now + 3 * MINUTE))
+    await delivery.dispatch(now + 4 * MINUTE)
+
+    by_subject = {m["subject"].split(":")[0]: m for m in delivery.mails(booking)}
+    confirmation = by_subject["Booked"]["text"]
+    assert "120.00 EUR" in confirmation and "free up to 48 hours" in confirmation
+    assert notice in by_subject["We missed you"]["text"]

@@ -48,10 +48,24 @@ def clinic_notes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     )
 
 
+#: The installed services in start order: notifications after booking (whose events it
+#: consumes), after the fakes it sends to.
+INSTALLED = (
+    "booking",
+    "availability",
+    "calendar-sync",
+    "dev-mail",
+    "dev-push",
+    "dev-sms",
+    "notifications",
+    "video",
+)
+
+
 def test_the_installed_services_register_themselves_in_start_order() -> None:
     names = [service.name for service in registered_services()]
 
-    assert names == ["booking", "availability", "calendar-sync", "video"]
+    assert names == list(INSTALLED)
 
 
 def test_a_new_service_joins_the_stack_the_banner_and_the_gateway_by_registering(
@@ -121,4 +135,12 @@ def test_a_service_has_one_api_at_most() -> None:
 def test_the_gateway_names_the_services_in_registration_order() -> None:
     router = Router(registered_services())
 
-    assert router.services == ("booking", "availability", "calendar-sync", "video")
+    assert router.services == INSTALLED
+    # The dev fakes' pages are not part of the API reference.
+    assert router.documented == (
+        "booking",
+        "availability",
+        "calendar-sync",
+        "notifications",
+        "video",
+    )

@@ -125,12 +125,17 @@ def test_the_gateway_is_the_public_origin_and_forwards_to_every_api_of_the_stack
     assert name == "GATEWAY_UPSTREAMS"
     upstreams = parse_upstreams(value)
     Gateway(upstreams)  # every name is a service the routes lead to
-    apis = {spec.url for spec in services if spec.api}
+    apis = {f"http://127.0.0.1:{spec.port}" for spec in services if spec.api}
     assert set(upstreams.values()) == apis
     assert upstreams == {
         "booking": "http://127.0.0.1:8010",
         "availability": "http://127.0.0.1:8020",
         "calendar-sync": "http://127.0.0.1:8070",
+        "notifications": "http://127.0.0.1:8050",
+        # the dev fakes of notifications' channels, for their /dev pages
+        "dev-mail": "http://127.0.0.1:8052",
+        "dev-sms": "http://127.0.0.1:8053",
+        "dev-push": "http://127.0.0.1:8054",
     }
     [seed] = PLAN.seeds
     assert seed.args == ("booking.seed", "--base-url", API_URL)
@@ -154,6 +159,11 @@ def test_the_stack_runs_each_process_on_a_port_of_its_own() -> None:
         "calendar-relay": 8071,
         "calendar-consumer": 8072,
         "calendar-poller": 8073,
+        "notifications-api": 8050,
+        "notifications": 8051,
+        "smtp-sink": 8052,
+        "twilio-fake": 8053,
+        "push-fake": 8054,
         "gateway": 8000,
     }
     assert by_name["availability"].args == (
@@ -163,9 +173,14 @@ def test_the_stack_runs_each_process_on_a_port_of_its_own() -> None:
     assert dict(by_name["projector"].env) == {"PROJECTOR_OPS_PORT": "8021"}
     assert dict(by_name["relay"].env) == {"RELAY_OPS_PORT": "8001"}
     for spec in (s for s in SERVICES if s.name != "microsoft-fake"):  # HTTPS: no probe
-        # Radicale is a third-party server, ready when its web page answers; the fake
-        # of Google when it answers.
-        probe = {"radicale": "/.web/", "google-fake": "/healthz"}.get(spec.name, "/readyz")
+        # A fake is ready once it is up (/healthz), Radicale (a third-party server) when
+        # its web page answers; a service once its dependencies answer (/readyz).
+        if spec.name == "radicale":
+            probe = "/.web/"
+        elif spec.module.startswith("kairos_dev.fakes."):
+            probe = "/healthz"
+        else:
+            probe = "/readyz"
         assert spec.ready_url == f"http://127.0.0.1:{spec.port}{probe}", spec.name
 
 

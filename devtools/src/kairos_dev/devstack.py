@@ -90,9 +90,10 @@ def plan(services: Sequence[DevService] | None = None) -> Plan:
     their processes, then the gateway, forwarding to each one's API."""
     services = registered_services() if services is None else services
     upstreams = {
-        service.name: api.url
+        # A dev fake shows no URL in the banner (it has no docs or metrics), only its port.
+        service.name: api.url or local_url(api.port)
         for service in services
-        if (api := service.api) is not None and api.url is not None
+        if (api := service.api) is not None and api.port is not None
     }
     processes = (
         *(process for service in services for process in service.processes),

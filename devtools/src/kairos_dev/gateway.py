@@ -109,6 +109,10 @@ class Router:
         #: The services routes lead to, in the order given (their documents' order in
         #: the merged reference: a later one's clashing component names are prefixed).
         self.services = tuple(service.name for service in services if service.routes)
+        #: Those whose OpenAPI documents make the merged reference (not the dev fakes).
+        self.documented = tuple(
+            service.name for service in services if service.routes and not service.dev_only
+        )
         self.table = routes_of(services)
         # ingress-nginx matches case-insensitively (`location ~*`); so do we.
         self._compiled = [(re.compile(path, re.IGNORECASE), name) for path, name in self.table]
@@ -288,7 +292,7 @@ class Gateway:
     async def _openapi(self, _: Request) -> JSONResponse:
         """The documents of the running upstreams, merged; those that cannot be fetched
         are named in the description rather than failing the whole reference."""
-        services = [service for service in self.route.services if service in self.upstreams]
+        services = [service for service in self.route.documented if service in self.upstreams]
         fetched = await asyncio.gather(*(self._document(service) for service in services))
         documents = {s: d for s, d in zip(services, fetched, strict=True) if isinstance(d, dict)}
         missing = {s: d for s, d in zip(services, fetched, strict=True) if isinstance(d, str)}

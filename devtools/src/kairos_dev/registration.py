@@ -105,6 +105,8 @@ class DevService:
     after: tuple[str, ...] = ()
     #: Extra banner lines (how to try it), given the public origin's URL.
     hints: Callable[[str], Sequence[BannerLine]] | None = None
+    #: A dev fake (its /dev pages): not in the merged API reference, nor in the Ingress.
+    dev_only: bool = False
 
     @property
     def api(self) -> ServiceSpec | None:

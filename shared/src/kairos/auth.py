@@ -1,7 +1,10 @@
 """Who is calling: the admin API key, a specialist's JWT, or a booking's manage token.
 
-Manage tokens are HMAC-SHA256 signatures of the booking id (256 bits): nothing
-to store, and a token opens exactly the booking it was issued for. Specialist JWTs
+Manage tokens are HMAC-SHA256 signatures of the booking id and its token
+generation (256 bits): nothing to store but the generation, and a token opens
+exactly the booking it was issued for. Revoking a booking's token moves its
+generation on (booking.manage_tokens), which ends every token of the earlier one;
+generation 0 signs the id alone, as tokens did before they were revocable. Specialist JWTs
 carry `iss` and `aud`, and a token naming another issuer or audience is refused:
 a token some other system signed with a shared secret opens nothing here.
 """
@@ -11,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -60,8 +64,11 @@ class Authenticator:
         self._issuer = issuer
         self._audience = audience
 
-    def manage_token(self, booking_id: UUID) -> str:
-        mac = hmac.new(self._manage_secret, b"manage:" + booking_id.bytes, hashlib.sha256)
+    def manage_token(self, booking_id: UUID, generation: int = 0) -> str:
+        message = b"manage:" + booking_id.bytes
+        if generation:
+            message += b":" + str(generation).encode()
+        mac = hmac.new(self._manage_secret, message, hashlib.sha256)
         return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode()
 
     def specialist_token(
@@ -77,8 +84,14 @@ class Authenticator:
         }
         return jwt.encode(claims, self._jwt_secret, algorithm=JWT_ALGORITHM)
 
-    def caller(self, authorization: str | None, booking_id: UUID | None = None) -> Caller | None:
-        """The caller a bearer credential proves; a manage token only for `booking_id`."""
+    def caller(
+        self,
+        authorization: str | None,
+        booking_id: UUID | None = None,
+        generation: Callable[[], int] = lambda: 0,
+    ) -> Caller | None:
+        """The caller a bearer credential proves; a manage token only for `booking_id`, of
+        its current `generation` (asked only when the credential may be one)."""
         scheme, _, credential = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not credential:
             return None
@@ -88,7 +101,7 @@ class Authenticator:
         if credential.count(".") == 2:
             return self._specialist(credential)
         if booking_id is not None and hmac.compare_digest(
-            credential.encode(), self.manage_token(booking_id).encode()
+            credential.encode(), self.manage_token(booking_id, generation()).encode()
         ):
             return Caller("client", booking_id=booking_id)
         return None

@@ -90,7 +90,9 @@ def _booking_access(
 ) -> BookingAccess:
     # The booking's id lets its manage token prove a client, even where the route then
     # refuses clients: 403 (a known caller), not 401.
-    caller = ctx.auth.caller(authorization, booking_id=booking_id)
+    caller = ctx.auth.caller(
+        authorization, booking_id=booking_id, generation=lambda: ctx.tokens.generation(booking_id)
+    )
     if caller is None or (caller.role == "client" and not allow_client):
         raise refused(caller)
     booking = ctx.app.booking(booking_id)

@@ -28,6 +28,7 @@ from booking.directory import decode_cursor, encode_cursor
 from booking.domain import Booking, DomainError, Service, Specialist, WindowPair
 from booking.history import BookingFilter
 from booking.idempotency import KeyReused, canonical
+from booking.manage_token_api import manage_tokens
 from booking.privacy_api import privacy
 from booking.store_reads import notification_id_of
 from kairos.privacy import Revealer
@@ -438,4 +439,4 @@ def _changed_view(ctx: BookingContext, booking: Booking) -> Response:
     return booking_view(booking, ctx.personal.revealer(), notification_id=_position(ctx, booking))
 
 
-ROUTERS = (catalog, bookings, privacy)
+ROUTERS = (catalog, bookings, privacy, manage_tokens)

@@ -12,6 +12,7 @@ from booking.directory import Directory
 from booking.erasure import Erasures
 from booking.history import HistoryIndex
 from booking.idempotency import IdempotencyKeys
+from booking.manage_tokens import ManageTokens
 from kairos.auth import Authenticator
 from kairos.privacy import PersonalData
 
@@ -27,6 +28,7 @@ class BookingContext:
     idempotency: IdempotencyKeys
     personal: PersonalData
     erasures: Erasures
+    tokens: ManageTokens
     clock: Any
 
 

@@ -23,6 +23,7 @@ from booking.erasure import Erasures
 from booking.external_busy import ExternalBusy
 from booking.history import HistoryIndex
 from booking.idempotency import IdempotencyKeys
+from booking.manage_tokens import ManageTokens
 from kairos.auth import now_utc
 from kairos.eventstore import open_application
 from kairos.privacy import ErasureLedger, PersonalData
@@ -64,6 +65,8 @@ def create_app(
     index = HistoryIndex(bookings, pool, keys)
     directory = Directory(bookings, pool, personal)
     erasures = Erasures(bookings, personal, ledger, directory)
+    auth = settings.authenticator()
+    tokens = ManageTokens(pool, auth)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -74,6 +77,7 @@ def create_app(
         ledger.create_tables()
         index.create_tables()
         directory.create_tables()
+        tokens.create_tables()
         erasures.resume(clock())
         yield
         pool.close()
@@ -96,12 +100,13 @@ def create_app(
     )
     app.state.booking = BookingContext(
         app=bookings,
-        auth=settings.authenticator(),
+        auth=auth,
         index=index,
         directory=directory,
         idempotency=IdempotencyKeys(cache, settings.idempotency_ttl_seconds),
         personal=personal,
         erasures=erasures,
+        tokens=tokens,
         clock=clock,
     )
     return app

@@ -15,6 +15,7 @@ from typing import Protocol
 from uuid import UUID
 
 from kairos.events.booking import BookingSnapshot
+from kairos.privacy import Revealer
 from notifications.contacts import Contact, contact_of
 
 
@@ -25,6 +26,7 @@ class Terms:
     price: Decimal | None = None
     currency: str | None = None
     cancellation_hours: int = 24
+    no_show_notice: str | None = None  # sent to a client marked a no-show, if set
 
 
 @dataclass(frozen=True)
@@ -59,16 +61,29 @@ class Appointment:
     specialist: Person
     terms: Terms
 
+    def person(self, party: str) -> Person:
+        return self.client if party == "client" else self.specialist
+
 
 def appointment_of(
-    booking_id: UUID, booking: BookingSnapshot, terms: Terms, client_locale: str | None = None
+    booking_id: UUID,
+    booking: BookingSnapshot,
+    terms: Terms,
+    revealer: Revealer,
+    client_locale: str | None = None,
 ) -> Appointment:
+    """The appointment as its messages show it: contact details opened with `revealer`
+    (one per message, docs/privacy.md)."""
+    # Both people's keys in one query (the key store is asked once per message).
+    revealer.prefetch([booking.client.contact.email, booking.specialist.contact.email])
     return Appointment(
         booking_id=booking_id,
         service_name=booking.service.name,
         starts_at=booking.starts_at,
         ends_at=booking.ends_at,
-        client=Person(contact_of(booking, "client"), booking.client.timezone, client_locale),
-        specialist=Person(contact_of(booking, "specialist"), booking.specialist.timezone),
+        client=Person(
+            contact_of(booking, "client", revealer), booking.client.timezone, client_locale
+        ),
+        specialist=Person(contact_of(booking, "specialist", revealer), booking.specialist.timezone),
         terms=terms,
     )

@@ -12,6 +12,9 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kairos.privacy.settings import PrivacySettings
+from kairos.settings import CallerAuthSettings
+
 SmtpSecurity = Literal["starttls", "tls", "none"]
 
 
@@ -44,3 +47,14 @@ class ChannelSettings(BaseSettings):
 
     # Every provider call gives up after this; the effect lease (5 min) outlasts it.
     provider_timeout_seconds: float = Field(10.0, gt=0)
+
+
+class NotificationsSettings(ChannelSettings, PrivacySettings, CallerAuthSettings):
+    """Everything the notifications service reads from the environment: the channels, the
+    key store it opens contact details with, and the callers' secrets of its API."""
+
+    # The booking API inside the cluster: the manage token of a client's links comes from
+    # there (with the admin key) when a message is built, never over a topic.
+    booking_api_url: str = Field(description="e.g. http://booking-api:8000")
+    # Where the links in messages point: the public origin of the web app.
+    public_url: str = Field(description="e.g. https://kairos.example.com")

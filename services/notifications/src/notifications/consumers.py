@@ -9,7 +9,8 @@ records what must be sent (effects, ARCHITECTURE.md rule 6); nothing is sent her
 - cancelled: "cancelled" with METHOD:CANCEL to both, and the pending reminders dropped;
 - rescheduled: "rescheduled" with the invite at SEQUENCE+1 to both, and the pending
   reminders replaced by the new time's;
-- a no-show marked against the client: the "no_show_notice".
+- a no-show marked against the client: the "no_show_notice";
+- a person erased: what is kept of them forgotten (notifications.erasure).
 
 An effect's key is the message's own identity, (booking, message, recipient,
 version) like its Message-ID, so however often an event arrives, and under
@@ -43,20 +44,23 @@ from kairos.events.booking import (
     BookingSnapshot,
     BookingStarted,
     NoShowMarked,
+    PersonErased,
     ServiceDefined,
     ServiceUpdated,
 )
 from kairos.messaging import Handlers
+from notifications.erasure import ERASURE_REPORT, ErasureReport, erasure_reason
 from notifications.invite import Method
 from notifications.messages import MessageKind
-from notifications.schedule import (
-    DEFAULT_REMINDERS,
-    Channel,
-    Recipient,
-    ReminderRule,
-    due_reminders,
+from notifications.schedule import Channel, Recipient, due_reminders
+from notifications.tables import (
+    BookingRow,
+    booking_row,
+    forget_subjects,
+    reminder_rules,
+    save_booking,
+    save_terms,
 )
-from notifications.tables import BookingRow, booking_row, save_booking, save_terms
 
 log = logging.getLogger("notifications.consumers")
 
@@ -101,12 +105,6 @@ def booking_reason(booking_id: UUID) -> str:
     return f"booking:{booking_id}"
 
 
-def reminder_rules(service_id: UUID) -> tuple[ReminderRule, ...]:
-    """The service's reminder schedule (its `reminders` setting, once the service
-    definition carries one; API.md's defaults until then)."""
-    return DEFAULT_REMINDERS
-
-
 def _notice(
     conn: psycopg.Connection[Any],
     envelope: Envelope,
@@ -142,7 +140,9 @@ def _schedule_reminders(
     now: datetime,
 ) -> None:
     """Record the booking's reminders still ahead of `now` (when it was booked or moved)."""
-    for due in due_reminders(reminder_rules(booking.service.service_id), booking.starts_at, now):
+    for due in due_reminders(
+        reminder_rules(conn, booking.service.service_id), booking.starts_at, now
+    ):
         record_effect(
             conn,
             REMINDERS[due.channel],
@@ -195,12 +195,17 @@ def _apply(
 ) -> Applied | None:
     """Keep the booking as `event` leaves it (its sequence +1 with `bump`); None when the
     event changes nothing: it has no snapshot, the booking has ended or is in a status
-    of `unless`, or the event `repeats` what the booking already shows."""
+    of `unless`, the event `repeats` what the booking already shows, or it happened
+    before the event the booking stands at."""
     previous = booking_row(conn, event.booking_id)
     if (booking := _snapshot(envelope, event)) is None:
         return None
     if previous is not None and (
-        previous.status in FINAL | unless or (repeats is not None and repeats(previous))
+        previous.status in FINAL | unless
+        or (repeats is not None and repeats(previous))
+        # A late copy of an event older than the one the booking stands at (a copy of
+        # the first of two reschedules): it would move the booking back.
+        or envelope.occurred_at < previous.updated_at
     ):
         return None
     version = _sequence(previous) + (1 if bump else 0)
@@ -311,3 +316,20 @@ def on_no_show_marked(
 ) -> None:
     if (applied := _apply(conn, envelope, event)) is not None and event.party == "client":
         _notice(conn, envelope, event.booking_id, applied.version, (("no_show_notice", "client"),))
+
+
+@handlers.on
+def on_person_erased(
+    conn: psycopg.Connection[Any], envelope: Envelope, event: PersonErased
+) -> None:
+    """Forget what is kept of the erased people (notifications.erasure), and report
+    done to the ledger once that has committed."""
+    forget_subjects(conn, event.subjects)
+    record_effect(
+        conn,
+        ERASURE_REPORT,
+        ErasureReport(erasure_id=event.erasure_id),
+        key=str(event.erasure_id),
+        reason=erasure_reason(event.erasure_id),
+        due_at=envelope.occurred_at,
+    )

@@ -1,16 +1,18 @@
-"""The one place notifications reads a person's contact details out of an event.
+"""The one place notifications reads a person's contact details out of a booking.
 
-Names, addresses and phone numbers arrive in a booking snapshot's `PersonalContact`
-(docs/consumers.md). Everything else here asks `contact_of`, so that when personal
-fields become erasable (sealed values read through one function) only this module
-changes, and an erased person simply has no contact to send to.
+Names, addresses and phone numbers arrive sealed in a booking snapshot's
+`PersonalContact` (docs/privacy.md). They are opened here, through a `Revealer` made
+for one effect or one request (keys are never kept longer), and nowhere else. A
+person whose keys an erasure deleted reads as `[erased]`: they have no contact, and
+nothing is sent to them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kairos.events.booking import BookingSnapshot
+from kairos.events.booking import BookingSnapshot, PersonalContact
+from kairos.privacy import ERASED, Revealer
 from notifications.schedule import Recipient
 
 
@@ -26,8 +28,20 @@ class Contact:
         # Personal data stays out of logs and tracebacks, even by accident.
         return "Contact(<personal data>)"
 
+    @property
+    def erased(self) -> bool:
+        """The person was erased: there is no one to send to."""
+        return self.email == ERASED
 
-def contact_of(booking: BookingSnapshot, party: Recipient) -> Contact:
-    """The contact details of the booking's client or specialist."""
-    person = booking.client.contact if party == "client" else booking.specialist.contact
-    return Contact(name=person.name, email=person.email, phone=person.phone)
+
+def sealed_contact(booking: BookingSnapshot, party: Recipient) -> PersonalContact:
+    return booking.client.contact if party == "client" else booking.specialist.contact
+
+
+def contact_of(booking: BookingSnapshot, party: Recipient, revealer: Revealer) -> Contact:
+    """The contact details of the booking's client or specialist, in clear (or erased)."""
+    person = sealed_contact(booking, party)
+    email = revealer.reveal(person.email)
+    # An erased person's phone must not outlive their address (a legacy plain value).
+    phone = None if email == ERASED else revealer.reveal_optional(person.phone)
+    return Contact(name=revealer.reveal(person.name), email=email, phone=phone)

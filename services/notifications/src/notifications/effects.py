@@ -11,16 +11,17 @@ on, a reminder of a booking that is no longer confirmed or has already started.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
 
 import psycopg
 from psycopg_pool import ConnectionPool
 
 from kairos.effects import Effect, EffectHandler
+from kairos.privacy import PersonalData
 from kairos.providers.push import OutgoingPush, SubscriptionGone
 from kairos.providers.sms import OutgoingSms
 from notifications.appointment import Appointment, LinkIssuer, Links, appointment_of
@@ -47,13 +48,6 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def notice_still_due(conn: psycopg.Connection[Any], effect: Effect[Notice]) -> bool:
-    """Only a message about the booking as it still is: one recorded before a reschedule
-    or cancel would show a time or an invite that no longer holds."""
-    row = booking_row(conn, effect.data.booking_id)
-    return row is not None and row.sequence == effect.data.version
-
-
 @dataclass(frozen=True)
 class Notifier:
     """Builds and sends the messages of the effects, through `channels`."""
@@ -61,8 +55,13 @@ class Notifier:
     pool: ConnectionPool
     channels: Channels
     links: LinkIssuer
+    personal: PersonalData  # opens the contact details, one revealer per message
     sender: str  # the From of every e-mail
     clock: Clock = _utc_now
+    # What the re-check of this thread's effect read, for its send that follows at once
+    # in the same thread (the dispatcher calls them in turn): the booking row and the
+    # revealer, whose keys live no longer than this one message.
+    _checked: threading.local = field(default_factory=threading.local, init=False, repr=False)
 
     def handlers(self) -> list[EffectHandler[Any]]:
         """The dispatcher's handlers: one for the notices, one per reminder channel."""
@@ -71,30 +70,54 @@ class Notifier:
             EffectHandler(REMINDERS["sms"], self.send_sms_reminder, self.reminder_still_due),
             EffectHandler(REMINDERS["push"], self.send_push_reminder, self.reminder_still_due),
         ]
-        return [EffectHandler(NOTICE, self.send_notice, notice_still_due), *reminders]
+        return [EffectHandler(NOTICE, self.send_notice, self.notice_still_due), *reminders]
+
+    def _reachable(self, effect: Effect[Any], row: BookingRow, recipient: Recipient) -> bool:
+        """The recipient was not erased: an erased person has no one to send to."""
+        revealer = self.personal.revealer()
+        self._checked.last = (effect.id, row, revealer)
+        return not contact_of(row.snapshot, recipient, revealer).erased
+
+    def notice_still_due(self, conn: psycopg.Connection[Any], effect: Effect[Notice]) -> bool:
+        """Only a message about the booking as it still is (one recorded before a
+        reschedule or cancel would show a time or an invite that no longer holds), to a
+        person who was not erased."""
+        row = booking_row(conn, effect.data.booking_id)
+        return (
+            row is not None
+            and row.sequence == effect.data.version
+            and self._reachable(effect, row, effect.data.recipient)
+        )
 
     def reminder_still_due(self, conn: psycopg.Connection[Any], effect: Effect[Reminder]) -> bool:
         """Only for a booking still confirmed at the time it was scheduled for, and not
-        yet begun (a dispatcher that was down does not send "starts in 1 hour" late)."""
+        yet begun (a dispatcher that was down does not send "starts in 1 hour" late), to
+        a person who was not erased."""
         row = booking_row(conn, effect.data.booking_id)
         return (
             row is not None
             and row.status == "confirmed"
             and row.sequence == effect.data.version
             and self.clock() < row.snapshot.starts_at
+            and self._reachable(effect, row, effect.data.recipient)
         )
 
-    def _load(self, booking_id: UUID) -> tuple[BookingRow, Appointment]:
+    def _load(self, effect: Effect[Notice] | Effect[Reminder]) -> tuple[BookingRow, Appointment]:
+        booking_id = effect.data.booking_id
+        checked, self._checked.last = getattr(self._checked, "last", None), None
         with self.pool.connection() as conn:
-            row = booking_row(conn, booking_id)
+            if checked is not None and checked[0] == effect.id:
+                _, row, revealer = checked
+            else:
+                row, revealer = booking_row(conn, booking_id), self.personal.revealer()
             if row is None:
                 raise LookupError(f"booking {booking_id} is not known here")
             terms = terms_of(conn, row.snapshot.service.service_id)
-        return row, appointment_of(booking_id, row.snapshot, terms)
+        return row, appointment_of(booking_id, row.snapshot, terms, revealer)
 
     def send_notice(self, effect: Effect[Notice]) -> None:
         notice = effect.data
-        row, appointment = self._load(notice.booking_id)
+        row, appointment = self._load(effect)
         links = self.links.links_for(notice.booking_id, notice.recipient)
         ics = None
         if notice.invite is not None:
@@ -105,7 +128,11 @@ class Notifier:
                 stamp=effect.due_at,
                 links=links if notice.invite != "CANCEL" else None,
             )
-        options = MessageOptions(reason=row.reason, previous_starts_at=row.previous_starts_at)
+        options = MessageOptions(
+            reason=row.reason,
+            previous_starts_at=row.previous_starts_at,
+            notice=appointment.terms.no_show_notice if notice.message == "no_show_notice" else None,
+        )
         self._mail(effect, notice.message, appointment, notice.recipient, links, options, ics)
 
     def _mail(
@@ -134,7 +161,7 @@ class Notifier:
             self.channels.mail.send(mail)
 
     def _reminder(self, effect: Effect[Reminder]) -> tuple[BookingRow, Appointment, Links]:
-        row, appointment = self._load(effect.data.booking_id)
+        row, appointment = self._load(effect)
         return row, appointment, self.links.links_for(effect.data.booking_id, effect.data.recipient)
 
     @staticmethod
@@ -152,8 +179,8 @@ class Notifier:
 
     def send_sms_reminder(self, effect: Effect[Reminder]) -> None:
         reminder = effect.data
-        row, appointment, links = self._reminder(effect)
-        phone = contact_of(row.snapshot, reminder.recipient).phone
+        _, appointment, links = self._reminder(effect)
+        phone = appointment.person(reminder.recipient).contact.phone
         if phone is None:
             return  # no number to text: the e-mail and push reminders still go
         body = short_text(

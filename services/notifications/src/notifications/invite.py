@@ -48,9 +48,11 @@ def invite(
     sequence: int,
     stamp: datetime,
     links: Links | None = None,
+    cancelled: bool = False,
 ) -> bytes:
     """The .ics of `appointment` for `method`, its SEQUENCE given by the caller
-    (0 when booked, +1 for each reschedule, and the cancel's own)."""
+    (0 when booked, +1 for each reschedule, and the cancel's own); a PUBLISH of a booking
+    that ended is `cancelled`."""
     if sequence < 0:
         raise ValueError("SEQUENCE is never negative")
     specialist = appointment.specialist.contact
@@ -61,7 +63,7 @@ def invite(
         start=appointment.starts_at.astimezone(UTC),
         end=appointment.ends_at.astimezone(UTC),
         summary=f"{appointment.service_name} with {specialist.name}",
-        status=STATUS.CANCELLED if method == "CANCEL" else STATUS.CONFIRMED,
+        status=STATUS.CANCELLED if method == "CANCEL" or cancelled else STATUS.CONFIRMED,
         organizer=_address(specialist),
     )
     if method != "PUBLISH":

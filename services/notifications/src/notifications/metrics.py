@@ -59,3 +59,10 @@ def sending(channel: str, due_at: datetime, clock: Callable[[], datetime]) -> It
         raise
     SEND_SECONDS.labels(channel).observe(time.perf_counter() - started)
     SENT.labels(channel).inc()
+
+
+SMS_STATUSES = Counter(
+    "kairos_notifications_sms_status",
+    "Delivery statuses Twilio reported back (signed status callbacks), by status",
+    ["status"],
+)

@@ -1,6 +1,6 @@
 """When a booking's reminders are due: pure functions over aware datetimes.
 
-A service's `reminders` setting (API.md) replaces `DEFAULT_REMINDERS`. Each rule
+A service's `reminders` setting (API.md) replaces `DEFAULT_REMINDERS` (`rules_of`). Each rule
 says how long before the start it fires, on which channels and to whom; it
 becomes one `DueReminder` per channel and recipient, so each delivery is retried
 and recorded on its own. A reminder whose time has already passed when the
@@ -17,6 +17,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
+
+from kairos.events import booking as booking_events
+from kairos.events.booking import Reminder
 
 Channel = Literal["email", "sms", "push"]
 Recipient = Literal["client", "specialist"]
@@ -42,14 +45,25 @@ class ReminderRule:
             raise ValueError("a reminder needs at least one channel and one recipient")
 
 
-#: API.md's defaults: 48 h e-mail + push to both; 24 h e-mail to the client; 1 h SMS +
-#: push to the client; 15 min e-mail + push with the join link to both.
-DEFAULT_REMINDERS: tuple[ReminderRule, ...] = (
-    ReminderRule(timedelta(hours=48), frozenset({"email", "push"}), BOTH),
-    ReminderRule(timedelta(hours=24), frozenset({"email"}), CLIENT),
-    ReminderRule(timedelta(hours=1), frozenset({"sms", "push"}), CLIENT),
-    ReminderRule(timedelta(minutes=15), frozenset({"email", "push"}), BOTH, with_join_link=True),
-)
+def rules_of(reminders: Iterable[Reminder]) -> tuple[ReminderRule, ...]:
+    """A service definition's `reminders` setting as rules; a line without a channel or a
+    recipient (which booking would not accept) reminds no one, so it is left out."""
+    return tuple(
+        ReminderRule(
+            timedelta(minutes=r.before_minutes),
+            frozenset(r.channels),
+            frozenset(r.to),
+            with_join_link=r.join_link,
+        )
+        for r in reminders
+        if r.before_minutes > 0 and r.channels and r.to
+    )
+
+
+#: API.md's defaults (kairos.events.booking.DEFAULT_REMINDERS): 48 h e-mail + push to
+#: both; 24 h e-mail to the client; 1 h SMS + push to the client; 15 min e-mail + push
+#: with the join link to both.
+DEFAULT_REMINDERS: tuple[ReminderRule, ...] = rules_of(booking_events.DEFAULT_REMINDERS)
 
 # A stable order, so that the same schedule always yields the same list.
 _CHANNEL_ORDER: tuple[Channel, ...] = ("email", "sms", "push")

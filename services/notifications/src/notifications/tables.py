@@ -1,6 +1,8 @@
 """Notifications' own tables: each booking as it last stood, and each service's terms.
 
-The handlers write them in the consumer's transaction; the effects read them when
+The service definitions are projected from ServiceDefined/ServiceUpdated (they come
+on the same partition as the specialist's bookings, before them). The handlers write
+them in the consumer's transaction; the effects read them when
 they fire, so a message is built from the booking as it is then (and skipped when
 its booking moved on). A booking row holds the event's snapshot, contact details
 included: it is personal data and goes with an erasure (ARCHITECTURE.md rule 7).
@@ -17,9 +19,10 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from kairos.ddl import create_if_missing
-from kairos.events.booking import BookingSnapshot, BookingStatus, ServiceDefinition
+from kairos.events.booking import BookingSnapshot, BookingStatus, Reminder, ServiceDefinition
 from kairos.providers.push import PushSubscription
 from notifications.appointment import Terms
+from notifications.schedule import DEFAULT_REMINDERS, ReminderRule, rules_of
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS notification_bookings (
@@ -48,6 +51,9 @@ CREATE TABLE IF NOT EXISTS notification_services (
     currency text,
     cancellation_hours integer NOT NULL
 );
+-- The service's `reminders` setting (NULL: the defaults) and its no-show notice.
+ALTER TABLE notification_services ADD COLUMN IF NOT EXISTS reminders jsonb;
+ALTER TABLE notification_services ADD COLUMN IF NOT EXISTS no_show_notice text;
 """
 _DDL_LOCK = 0x6B6169726F730020
 
@@ -64,6 +70,7 @@ class BookingRow:
     snapshot: BookingSnapshot
     reason: str | None
     previous_starts_at: datetime | None
+    updated_at: datetime  # when the event that left it so happened
 
 
 def save_booking(
@@ -97,13 +104,13 @@ def save_booking(
 
 def booking_row(conn: psycopg.Connection[Any], booking_id: UUID) -> BookingRow | None:
     row = conn.execute(
-        "SELECT status, sequence, snapshot, reason, previous_starts_at"
+        "SELECT status, sequence, snapshot, reason, previous_starts_at, updated_at"
         " FROM notification_bookings WHERE booking_id = %s",
         (booking_id,),
     ).fetchone()
     if row is None:
         return None
-    status, sequence, snapshot, reason, previous_starts_at = row
+    status, sequence, snapshot, reason, previous_starts_at, updated_at = row
     return BookingRow(
         booking_id,
         status,
@@ -111,26 +118,76 @@ def booking_row(conn: psycopg.Connection[Any], booking_id: UUID) -> BookingRow |
         BookingSnapshot.model_validate(snapshot),
         reason,
         previous_starts_at,
+        updated_at,
     )
 
 
 def save_terms(conn: psycopg.Connection[Any], service: ServiceDefinition) -> None:
+    """Keep the service's definition as notifications needs it (the whole definition
+    arrives with every change, so it just replaces the last)."""
+    reminders = (
+        None
+        if service.reminders is None
+        else Jsonb([r.model_dump(mode="json") for r in service.reminders])
+    )
     conn.execute(
-        "INSERT INTO notification_services (service_id, price, currency, cancellation_hours)"
-        " VALUES (%s, %s, %s, %s) ON CONFLICT (service_id) DO UPDATE SET price = EXCLUDED.price,"
-        " currency = EXCLUDED.currency, cancellation_hours = EXCLUDED.cancellation_hours",
-        (service.service_id, service.price, service.currency, service.cancellation_hours),
+        "INSERT INTO notification_services"
+        " (service_id, price, currency, cancellation_hours, reminders, no_show_notice)"
+        " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (service_id) DO UPDATE SET"
+        " price = EXCLUDED.price, currency = EXCLUDED.currency,"
+        " cancellation_hours = EXCLUDED.cancellation_hours, reminders = EXCLUDED.reminders,"
+        " no_show_notice = EXCLUDED.no_show_notice",
+        (
+            service.service_id,
+            service.price,
+            service.currency,
+            service.cancellation_hours,
+            reminders,
+            service.no_show_notice,
+        ),
     )
 
 
 def terms_of(conn: psycopg.Connection[Any], service_id: UUID) -> Terms:
     """The service's terms; the defaults of API.md for a service not seen (yet)."""
     row = conn.execute(
-        "SELECT price, currency, cancellation_hours FROM notification_services"
+        "SELECT price, currency, cancellation_hours, no_show_notice FROM notification_services"
         " WHERE service_id = %s",
         (service_id,),
     ).fetchone()
-    return Terms() if row is None else Terms(row[0], row[1], row[2])
+    return Terms() if row is None else Terms(*row)
+
+
+def reminder_rules(conn: psycopg.Connection[Any], service_id: UUID) -> tuple[ReminderRule, ...]:
+    """The service's reminder schedule: its `reminders` setting, or API.md's defaults when
+    it has none (null, or a service not seen yet)."""
+    row = conn.execute(
+        "SELECT reminders FROM notification_services WHERE service_id = %s", (service_id,)
+    ).fetchone()
+    if row is None or row[0] is None:
+        return DEFAULT_REMINDERS
+    return rules_of(Reminder.model_validate(r) for r in row[0])
+
+
+#: The subject (kairos.privacy) of a booking row's client and specialist: their sealed
+#: e-mail address names it (legacy plain values name none).
+_CLIENT_SUBJECT = "(snapshot #>> '{client,contact,email,subject}')::uuid"
+_SPECIALIST_SUBJECT = "(snapshot #>> '{specialist,contact,email,subject}')::uuid"
+
+
+def forget_subjects(conn: psycopg.Connection[Any], subjects: list[UUID]) -> int:
+    """Delete the push subscriptions of these erased people: a client's, on their
+    bookings; a specialist's, their own. Returns how many went. (Their contact details
+    in the snapshots are sealed under the keys the erasure deleted: unreadable.)"""
+    cursor = conn.execute(
+        "DELETE FROM push_subscriptions WHERE owner IN ("
+        f" SELECT 'booking:' || booking_id FROM notification_bookings"
+        f"  WHERE {_CLIENT_SUBJECT} = ANY(%(subjects)s)"
+        f" UNION SELECT 'specialist:' || (snapshot #>> '{{specialist,specialist_id}}')"
+        f"  FROM notification_bookings WHERE {_SPECIALIST_SUBJECT} = ANY(%(subjects)s))",
+        {"subjects": subjects},
+    )
+    return cursor.rowcount
 
 
 def push_owner(booking: BookingSnapshot, booking_id: UUID, recipient: str) -> str:
@@ -159,6 +216,13 @@ def push_subscriptions(
         (owner,),
     ).fetchall()
     return [(row[0], PushSubscription(row[1], row[2], row[3])) for row in rows]
+
+
+def push_subscription_owner(conn: psycopg.Connection[Any], subscription_id: UUID) -> str | None:
+    row = conn.execute(
+        "SELECT owner FROM push_subscriptions WHERE id = %s", (subscription_id,)
+    ).fetchone()
+    return None if row is None else str(row[0])
 
 
 def remove_push_subscription(conn: psycopg.Connection[Any], subscription_id: UUID) -> None:

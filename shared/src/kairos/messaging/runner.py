@@ -25,7 +25,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
@@ -70,6 +70,8 @@ class ConsumerSpec:
     report_status: StatusReport | None = None
     group_id: str | None = None
     ops_port_env: str = "OPS_PORT"
+    # What else its /readyz checks (e.g. the provider its effects call).
+    checks: Mapping[str, Check] = field(default_factory=dict)
 
 
 def build_consumer(spec: ConsumerSpec, settings: ServiceSettings, **options: Any) -> EventConsumer:
@@ -112,6 +114,7 @@ class ConsumerProcess:
         return {
             "postgres": postgres_check(self.settings.database_url),
             "consumer": self._check_current,
+            **self.spec.checks,
         }
 
     def _check_current(self) -> None:

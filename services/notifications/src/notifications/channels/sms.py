@@ -53,10 +53,7 @@ class TwilioSms:
     def send(self, sms: OutgoingSms) -> str:
         callback = None
         if self.status_callback_url is not None:
-            separator = "&" if "?" in self.status_callback_url else "?"
-            callback = (
-                f"{self.status_callback_url}{separator}{urlencode({'effect': sms.idempotency_key})}"
-            )
+            callback = status_callback_url(self.status_callback_url, sms.idempotency_key)
         try:
             message = self.client.messages.create(
                 to=sms.to, from_=self.sender, body=sms.body, status_callback=callback
@@ -67,6 +64,12 @@ class TwilioSms:
         except requests.RequestException as exc:
             raise DeliveryDeferred(f"Twilio unreachable: {type(exc).__name__}") from exc
         return str(message.sid)
+
+
+def status_callback_url(base: str, effect: str) -> str:
+    """The URL Twilio posts one message's statuses to: `base` with the effect's id."""
+    separator = "&" if "?" in base else "?"
+    return f"{base}{separator}{urlencode({'effect': effect})}"
 
 
 def status_callback_is_genuine(

@@ -1,0 +1,110 @@
+"""Who may call the notifications API, as FastAPI dependencies (the routes of
+notifications.api name the caller they need by a parameter's type).
+
+Admin keys and specialist JWTs are checked here (kairos.auth). A manage token is
+checked against the booking's current one, which the booking service gives
+(notifications.links): a token replaced there opens nothing here either. Refusals
+are 401 without a proven identity and 403 with one that may not do this, as in
+booking.access.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import Depends, Request
+from psycopg_pool import ConnectionPool
+
+from kairos.auth import Authenticator, Caller
+from kairos.effects import TransientEffectError
+from kairos.privacy import PersonalData
+from kairos.web import ApiError
+from kairos.web.security import MANAGE_TOKEN, SPECIALIST_JWT, AnyCredential, bearer
+from notifications.links import BookingLinks
+from notifications.tables import BookingRow, booking_row
+
+
+@dataclass
+class NotificationsContext:
+    """Everything a request handler needs, built once in main.py."""
+
+    pool: ConnectionPool[Any]
+    auth: Authenticator
+    links: BookingLinks
+    personal: PersonalData
+    vapid_public_key: str | None  # None: web push is not configured
+    twilio_auth_token: str | None  # None: SMS is not configured
+    twilio_status_callback_url: str | None
+
+
+def _context(request: Request) -> NotificationsContext:
+    ctx: NotificationsContext = request.app.state.notifications
+    return ctx
+
+
+Ctx = Annotated[NotificationsContext, Depends(_context)]
+
+#: A browser's subscriber: the client (their booking's manage token) or a specialist.
+SubscriberCredential = Annotated[str | None, bearer(SPECIALIST_JWT, MANAGE_TOKEN)]
+
+
+def refused(caller: Caller | None) -> ApiError:
+    if caller is not None:
+        return ApiError(403, "forbidden", "these credentials do not give access to this resource")
+    return ApiError(
+        401, "unauthorized", "send a valid credential: Authorization: Bearer <credential>"
+    )
+
+
+def caller_of(
+    ctx: NotificationsContext, authorization: str | None, booking_id: UUID | None
+) -> Caller | None:
+    """The caller the credential proves: an admin, a specialist, or (for `booking_id`)
+    the holder of its current manage token."""
+    caller = ctx.auth.caller(authorization)
+    if caller is not None or booking_id is None:
+        return caller
+    scheme, _, credential = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not credential.strip():
+        return None
+    try:
+        current = ctx.links.manage_token(booking_id)
+    except LookupError:
+        return None  # booking does not know the booking: no token opens it
+    except TransientEffectError:
+        raise ApiError(
+            503, "unavailable", "the booking service does not answer; try again"
+        ) from None
+    if hmac.compare_digest(credential.strip().encode(), current.encode()):
+        return Caller("client", booking_id=booking_id)
+    return None
+
+
+@dataclass(frozen=True)
+class BookingAccess:
+    caller: Caller
+    booking: BookingRow
+
+
+def _any_party(booking_id: UUID, ctx: Ctx, authorization: AnyCredential) -> BookingAccess:
+    caller = caller_of(ctx, authorization, booking_id)
+    if caller is None:
+        raise refused(caller)
+    with ctx.pool.connection() as conn:
+        row = booking_row(conn, booking_id)
+    if row is None:
+        raise ApiError(
+            404, "not_found", f"no booking with id {booking_id}", {"id": str(booking_id)}
+        )
+    if caller.role == "specialist" and not caller.is_specialist(
+        row.snapshot.specialist.specialist_id
+    ):
+        raise refused(caller)
+    return BookingAccess(caller, row)
+
+
+# The path's booking, for its manage-token holder, its specialist or an admin.
+BookingAccessDep = Annotated[BookingAccess, Depends(_any_party)]

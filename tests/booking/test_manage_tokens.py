@@ -1,0 +1,56 @@
+"""A booking's manage token can be revoked (booking.manage_tokens): replacing it ends
+every earlier token, the one the booking's 201 gave and those in e-mails already sent;
+the notifications service reads the current one with the admin key."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.booking.conftest import API_NOW
+from tests.booking.helpers import ADMIN, Catalog, bearer, error_code, expect, specialist_jwt
+
+pytestmark = pytest.mark.integration
+
+
+def _booking(catalog: Catalog) -> dict[str, object]:
+    specialist = catalog.specialist()
+    service = catalog.service(specialist["id"])
+    return catalog.booked(service["id"], API_NOW + timedelta(days=2, hours=10))
+
+
+def test_a_replaced_token_opens_nothing_and_the_new_one_does(
+    api: TestClient, catalog: Catalog
+) -> None:
+    booking = _booking(catalog)
+    path = f"/v1/bookings/{booking['id']}"
+    first = str(booking["manage_token"])
+    expect(api.get(path, headers=bearer(first)), 200)
+
+    second = expect(api.post(f"{path}/manage-token", headers=bearer(first)), 201)["manage_token"]
+    third = expect(api.post(f"{path}/manage-token", headers=ADMIN), 201)["manage_token"]
+
+    assert len({first, second, third}) == 3
+    for revoked in (first, second):
+        assert error_code(api.get(path, headers=bearer(revoked)), 401) == "unauthorized"
+        assert error_code(api.post(f"{path}/cancel", json={}, headers=bearer(revoked)), 401)
+    expect(api.get(path, headers=bearer(third)), 200)
+    assert expect(api.get(f"{path}/manage-token", headers=ADMIN), 200) == {"manage_token": third}
+
+
+def test_only_an_admin_reads_the_token_and_a_specialist_cannot_replace_it(
+    api: TestClient, catalog: Catalog
+) -> None:
+    booking = _booking(catalog)
+    path = f"/v1/bookings/{booking['id']}/manage-token"
+    specialist = bearer(specialist_jwt(str(booking["specialist_id"])))
+
+    # An admin-only route does not take a manage token for a credential at all.
+    assert error_code(api.get(path, headers=bearer(str(booking["manage_token"]))), 401)
+    assert error_code(api.get(path, headers=specialist), 403) == "forbidden"
+    assert error_code(api.post(path, headers=specialist), 403) == "forbidden"
+    assert error_code(api.get(path), 401) == "unauthorized"
+    unknown = "/v1/bookings/00000000-0000-4000-8000-000000000000/manage-token"
+    assert error_code(api.get(unknown, headers=ADMIN), 404) == "not_found"
