@@ -102,7 +102,6 @@ def _connect_oauth(api: str, provider: str, specialist_id: str, verify: bool | s
             params={"specialist_id": specialist_id},
             headers=ADMIN,
         )
-        started.raise_for_status()
         consent = httpx.get(started.headers["location"], verify=verify)
         callback = httpx.URL(consent.headers["location"])
         connected = browser.get(callback.path, params=dict(callback.params))
