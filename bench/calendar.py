@@ -4,12 +4,14 @@ big calendar costs.
 1. External change → slot gone, through the real processes (booking API and relay,
    availability projector, its calendar-busy consumer and API, calendar-sync's API,
    relay and poller; Kafka: our own tansu broker): a specialist free all day has a
-   CalDAV calendar (Radicale) and a Google calendar (the local fake, driven by the real
-   client library). Each round writes a meeting over one free slot in one of them and
-   polls GET /v1/slots until the slot is gone. Push: Google's channel notification
-   reaches the webhook, which reads the change. Polling: the poller reads CalDAV every
-   CALENDAR_POLL_SECONDS (1 s here; a sync-collection token makes an unchanged
-   calendar one request).
+   CalDAV calendar (Radicale), a Google calendar and an Outlook calendar (the local
+   fakes, driven by the real client libraries; the Microsoft one over HTTPS with a
+   self-signed certificate, as msal wants). Each round writes a meeting over one free
+   slot in one of them and polls GET /v1/slots until the slot is gone. Push: Google's
+   channel notification or Graph's subscription notification reaches the webhook,
+   which reads the change (events.list with a syncToken, calendarView/delta).
+   Polling: the poller reads CalDAV every CALENDAR_POLL_SECONDS (1 s here; a
+   sync-collection token makes an unchanged calendar one request).
 2. Reconcile of one connection with 5,000 events in the horizon (all of them busy
    except every tenth, free): the full read the periodic reconcile makes, timed in
    this process, with the provider calls it made (HTTP requests to Radicale; API calls
@@ -32,6 +34,8 @@ import httpx
 from calendar_sync.config import CalendarSyncSettings
 from calendar_sync.wiring import wire
 from kairos_dev.fakes.google_calendar import FakeGoogle
+from kairos_dev.fakes.microsoft_graph import FakeMicrosoft
+from kairos_dev.fakes.tls import self_signed
 from kairos_dev.infra import ensure_kafka, ensure_postgres, ensure_redis
 from kairos_dev.infra.process import LOCALHOST, free_port
 from kairos_dev.infra.radicale import RadicaleHandle, start_radicale
@@ -67,13 +71,38 @@ def _google_env(url: str) -> dict[str, str]:
     }
 
 
+def _microsoft_env(url: str, certificate: Path) -> dict[str, str]:
+    return {
+        "MICROSOFT_CLIENT_ID": "6731de76-14a6-49ae-97bc-6eba6914391e",
+        "MICROSOFT_CLIENT_SECRET": "bench-microsoft-client-secret",
+        "MICROSOFT_AUTHORITY": f"{url}/common",
+        "MICROSOFT_GRAPH_URL": url,
+        "MICROSOFT_CA_BUNDLE": str(certificate),
+    }
+
+
 def _connect_google(api: str, fake: FakeGoogle, specialist_id: str, owner: str) -> str:
     fake.next_user = owner
+    return _connect_oauth(api, "google", specialist_id)
+
+
+def _connect_microsoft(
+    api: str, fake: FakeMicrosoft, certificate: Path, specialist_id: str, owner: str
+) -> str:
+    fake.next_user = owner
+    return _connect_oauth(api, "microsoft", specialist_id, verify=str(certificate))
+
+
+def _connect_oauth(api: str, provider: str, specialist_id: str, verify: bool | str = True) -> str:
+    """The browser's round trip: connect → the fake's consent (approves at once) →
+    calendar-sync's callback; `verify` trusts the fake's certificate."""
     with httpx.Client(base_url=api, timeout=60) as browser:
         started = browser.get(
-            "/v1/calendars/google/connect", params={"specialist_id": specialist_id}, headers=ADMIN
+            f"/v1/calendars/{provider}/connect",
+            params={"specialist_id": specialist_id},
+            headers=ADMIN,
         )
-        consent = httpx.get(started.headers["location"])
+        consent = httpx.get(started.headers["location"], verify=verify)
         callback = httpx.URL(consent.headers["location"])
         connected = browser.get(callback.path, params=dict(callback.params))
         connected.raise_for_status()
@@ -217,19 +246,24 @@ def _big_google(
 
 def run() -> dict[str, Any]:
     fake = FakeGoogle()
+    microsoft = FakeMicrosoft()
+    tls = self_signed()
     with (
         ensure_postgres() as postgres,
         ensure_redis(db=3) as redis,
         ensure_kafka(prefer_own_process=True) as kafka,
         serving(fake.app) as google_url,
+        serving(microsoft.app, tls=tls) as microsoft_url,
         start_radicale() as radicale,
     ):
+        microsoft.base_url = microsoft_url  # its links (deltaLink) point back at it
         database_url = postgres.create_database(prefix="kairos_bench_calendar")
         try:
             api_port = free_port()
             env = {
                 **service_env(database_url, redis.url, kafka.bootstrap),
                 **_google_env(google_url),
+                **_microsoft_env(microsoft_url, tls[0]),
                 "PRIVACY_DATABASE_URL": database_url,
                 "CALENDAR_PUBLIC_URL": f"http://{LOCALHOST}:{api_port}",
                 "CALENDAR_POLL_SECONDS": str(POLL_SECONDS),
@@ -303,6 +337,10 @@ def run() -> dict[str, Any]:
                 stack = {"slots": slots.url}
                 owner = f"push-{uuid4().hex[:6]}@example.org"
                 _connect_google(settings.calendar_public_url, fake, specialist["id"], owner)
+                outlook_owner = f"push-{uuid4().hex[:6]}@example.org"
+                _connect_microsoft(
+                    settings.calendar_public_url, microsoft, tls[0], specialist["id"], outlook_owner
+                )
                 caldav_id = _connect_caldav(
                     settings.calendar_public_url, specialist["id"], radicale, "pollbench"
                 )
@@ -321,6 +359,24 @@ def run() -> dict[str, Any]:
                     )
 
                 push = _change_to_gone(stack, service["id"], google_write, tomorrow)
+
+                def microsoft_write(uid: str, start: datetime) -> None:
+                    # Graph's form: a wall-clock time and the zone it is in.
+                    end = start + timedelta(minutes=30)
+                    wall = "%Y-%m-%dT%H:%M:%S"
+                    microsoft.write(
+                        outlook_owner,
+                        {
+                            "id": uid,
+                            "subject": "meeting",
+                            "start": {"dateTime": start.strftime(wall), "timeZone": "UTC"},
+                            "end": {"dateTime": end.strftime(wall), "timeZone": "UTC"},
+                        },
+                    )
+
+                push_microsoft = _change_to_gone(
+                    stack, service["id"], microsoft_write, tomorrow + timedelta(days=6)
+                )
 
                 wired = wire(settings)
                 values = wired.credentials.get(UUID(caldav_id)) or {}
@@ -342,6 +398,7 @@ def run() -> dict[str, Any]:
     return {
         "external_change_to_slot_gone_ms": {
             "push_google": _summary(push),
+            "push_microsoft": _summary(push_microsoft),
             "polling_caldav": {**_summary(polling), "poll_seconds": POLL_SECONDS},
             "rounds": ROUNDS,
             "path": "provider change → (webhook | poller) → calendar-sync store → relay → Kafka"
