@@ -19,7 +19,7 @@ help:
 	@echo "make dev    run PostgreSQL, Redis, Kafka and the services in the foreground"
 	@echo "make test   run all test tiers (tests start the infrastructure they need)"
 	@echo "make lint   ruff format --check, ruff check, mypy"
-	@echo "make bench  run the benchmarks (results in bench/results/)"
+	@echo "make bench  run the benchmarks (results in bench/results/); BENCH=\"video calendar\" picks some"
 	@echo "make .venv  create or update the virtualenv"
 	@echo "make schemas  regenerate the committed JSON Schemas of the event contract"
 
@@ -42,7 +42,7 @@ lint: $(STAMP)
 	$(BIN)/mypy $(MYPY_PATHS)
 
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH)
 
 schemas: $(STAMP)
 	$(BIN)/python -c "from kairos.events import REGISTRIES, write_schemas; write_schemas(*REGISTRIES.values())"
