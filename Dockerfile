@@ -39,6 +39,12 @@ RUN --mount=type=cache,target=/root/.cache/pip pip install ./shared
 COPY services/ services/
 RUN --mount=type=cache,target=/root/.cache/pip \
     pip install ./services/${SERVICE} $(for s in ${EXTRA_SERVICES}; do echo ./services/$s; done)
+# caldav (calendar-sync) needs niquests, whose urllib3-future wheel writes over urllib3's
+# files; requests (Google's client) needs the real one, and niquests falls back to its
+# own copy (urllib3_future). Same as the Makefile's .venv target.
+RUN --mount=type=cache,target=/root/.cache/pip \
+    if pip show urllib3-future >/dev/null 2>&1; then \
+        pip install --force-reinstall --no-deps urllib3==2.8.0; fi
 RUN python -c "import importlib.util, sys; p = sys.argv[1]; sys.exit(None if importlib.util.find_spec(p) else f'package {p!r} is not installed: pass --build-arg PACKAGE=<import name> for a hyphenated SERVICE')" "${PACKAGE}"
 
 

@@ -41,6 +41,7 @@ def test_the_installed_commands_are_the_runtimes_the_services_and_the_dev_toolin
         "dev",
         "effects.parked",
         "effects.redrive",
+        "reencrypt.calendar-sync",
         "replay.availability",
         "republish.booking",
         "tail",

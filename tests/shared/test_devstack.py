@@ -136,6 +136,7 @@ def test_the_gateway_is_the_public_origin_and_forwards_to_every_api_of_the_stack
         "dev-mail": "http://127.0.0.1:8052",
         "dev-sms": "http://127.0.0.1:8053",
         "dev-push": "http://127.0.0.1:8054",
+        "video": "http://127.0.0.1:8030",
     }
     [seed] = PLAN.seeds
     assert seed.args == ("booking.seed", "--base-url", API_URL)
@@ -164,6 +165,12 @@ def test_the_stack_runs_each_process_on_a_port_of_its_own() -> None:
         "smtp-sink": 8052,
         "twilio-fake": 8053,
         "push-fake": 8054,
+        "video-sessions": 8002,
+        "livekit": 7880,
+        "video-api": 8030,
+        "video-relay": 8031,
+        "video-consumer": 8032,
+        "video-reconcile": 8033,
         "gateway": 8000,
     }
     assert by_name["availability"].args == (

@@ -146,7 +146,7 @@ def _service_distributions() -> set[str]:
 
 def test_the_boundary_knows_the_services_and_the_dev_only_packages() -> None:
     assert {"booking", "availability", "video"} <= SERVICES
-    assert KNOWN_DEV_ONLY | {"httpx"} <= DEV_ONLY
+    assert KNOWN_DEV_ONLY <= DEV_ONLY
     assert "kairos" not in DEV_ONLY and not SERVICES & DEV_ONLY
 
 
