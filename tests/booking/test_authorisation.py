@@ -27,6 +27,7 @@ from tests.booking.helpers import (
     Catalog,
     FrozenClock,
     bearer,
+    error_code,
     expect,
     iso,
     specialist_jwt,
@@ -168,6 +169,18 @@ def owner_token_without_bearer(w: World, booking: dict[str, Any]) -> dict[str, s
     return {"Authorization": booking["manage_token"]}
 
 
+def owner_token_garbled(w: World, booking: dict[str, Any]) -> dict[str, str]:
+    token = str(booking["manage_token"])
+    return bearer(token[:-1] + ("A" if token[-1] != "A" else "B"))
+
+
+def another_bookings_signature_on_its_id(w: World, booking: dict[str, Any]) -> dict[str, str]:
+    """A token naming this booking, carrying another booking's (genuine) signature."""
+    own_id, generation, _ = str(booking["manage_token"]).split(".")
+    *_, signature = str(w.booking()["manage_token"]).split(".")
+    return bearer(f"{own_id}.{generation}.{signature}")
+
+
 # --- booking endpoints ------------------------------------------------------------------------
 
 
@@ -223,14 +236,14 @@ NO_SHOW = Endpoint(
 
 OK = "allowed"  # the endpoint does its work: 200 (with a state change unless a read)
 
-# 401: the credential proves no one (absent, invalid, expired, another issuer, audience or
-# booking); 403: it proves someone who may not do this.
+# 401: the credential proves no one (absent, invalid, expired, another issuer or audience);
+# 403: it proves someone who may not do this (another booking's holder included).
 # fmt: off
 #                                              read  cancl resch appr  decl  done  noshow
 MATRIX: list[tuple[Caller, tuple[Any, ...]]] = [
     (anonymous,                                 (401,  401,  401,  401,  401,  401,  401)),
-    (another_bookings_token,                    (401,  401,  401,  401,  401,  401,  401)),
-    (another_specialists_bookings_token,        (401,  401,  401,  401,  401,  401,  401)),
+    (another_bookings_token,                    (403,  403,  403,  403,  403,  403,  403)),
+    (another_specialists_bookings_token,        (403,  403,  403,  403,  403,  403,  403)),
     (another_specialist,                        (403,  403,  403,  403,  403,  403,  403)),
     (its_owner,                                 (OK,   OK,   OK,   403,  403,  403,  403)),
     (its_specialist,                            (OK,   OK,   OK,   OK,   OK,   OK,   OK)),
@@ -243,6 +256,8 @@ MATRIX: list[tuple[Caller, tuple[Any, ...]]] = [
     (its_specialist_without_issuer_or_audience, (401,  401,  401,  401,  401,  401,  401)),
     (wrong_admin_key,                           (401,  401,  401,  401,  401,  401,  401)),
     (owner_token_without_bearer,                (401,  401,  401,  401,  401,  401,  401)),
+    (owner_token_garbled,                       (401,  401,  401,  401,  401,  401,  401)),
+    (another_bookings_signature_on_its_id,      (401,  401,  401,  401,  401,  401,  401)),
 ]
 # fmt: on
 ENDPOINTS = (READ, CANCEL, RESCHEDULE, APPROVE, DECLINE, COMPLETE, NO_SHOW)
@@ -287,8 +302,13 @@ def test_an_owner_token_reads_its_own_booking_and_nothing_it_should_not(world: W
     shown = expect(world.api.get(f"/v1/bookings/{booking['id']}", headers=token), 200)
 
     assert shown["id"] == booking["id"]
-    # It proves no one for another booking: 401, as without credentials, and no 404 leak.
-    assert world.api.get(f"/v1/bookings/{uuid4()}", headers=token).status_code == 401
+    # It proves its holder, who may not read another booking: 403, whether or not that
+    # booking exists (no 404 leak).
+    assert error_code(world.api.get(f"/v1/bookings/{uuid4()}", headers=token), 403) == "forbidden"
+    other = world.booking()
+    assert (
+        error_code(world.api.get(f"/v1/bookings/{other['id']}", headers=token), 403) == "forbidden"
+    )
 
 
 def test_without_credentials_an_unknown_booking_is_401_not_404(world: World) -> None:
@@ -302,9 +322,9 @@ def test_without_credentials_an_unknown_booking_is_401_not_404(world: World) -> 
     ("caller", "filter_by", "expected"),
     [
         (anonymous, None, 401),
-        (its_owner, None, 401),
-        (its_owner, "own", 401),
-        (another_bookings_token, None, 401),
+        (its_owner, None, 403),
+        (its_owner, "own", 403),
+        (another_bookings_token, None, 403),
         (its_specialist, None, 200),
         (its_specialist, "own", 200),
         (its_specialist, "other", 403),
@@ -438,8 +458,8 @@ def test_catalog_write_authorisation(world: World, write: CatalogWrite, caller: 
         )
     headers = _catalog_callers(world, sp)[caller]
     allowed = caller == "admin" or (caller == "its-specialist" and write.specialist_may)
-    # A manage token proves no one outside its own booking's endpoints.
-    expected = write.ok if allowed else (401 if caller in ("anonymous", "a-manage-token") else 403)
+    # A manage token proves its holder, who may write nothing in the catalog.
+    expected = write.ok if allowed else (401 if caller == "anonymous" else 403)
     before = (
         expect(world.api.get(f"/v1/specialists/{sp['id']}"), 200),
         expect(world.api.get(f"/v1/services/{service['id']}"), 200),

@@ -38,6 +38,10 @@ def test_a_replaced_token_opens_nothing_and_the_new_one_does(
         assert error_code(api.post(f"{path}/cancel", json={}, headers=bearer(revoked)), 401)
     expect(api.get(path, headers=bearer(third)), 200)
     assert expect(api.get(f"{path}/manage-token", headers=ADMIN), 200) == {"manage_token": third}
+    # A revoked token proves no one anywhere, not even the holder of another booking.
+    elsewhere = f"/v1/bookings/{_booking(catalog)['id']}"
+    assert error_code(api.get(elsewhere, headers=bearer(first)), 401) == "unauthorized"
+    assert error_code(api.get(elsewhere, headers=bearer(third)), 403) == "forbidden"
 
 
 def test_only_an_admin_reads_the_token_and_a_specialist_cannot_replace_it(
@@ -47,8 +51,9 @@ def test_only_an_admin_reads_the_token_and_a_specialist_cannot_replace_it(
     path = f"/v1/bookings/{booking['id']}/manage-token"
     specialist = bearer(specialist_jwt(str(booking["specialist_id"])))
 
-    # An admin-only route does not take a manage token for a credential at all.
-    assert error_code(api.get(path, headers=bearer(str(booking["manage_token"]))), 401)
+    # A manage token proves its holder, who may not read the token (only an admin may).
+    holder = bearer(str(booking["manage_token"]))
+    assert error_code(api.get(path, headers=holder), 403) == "forbidden"
     assert error_code(api.get(path, headers=specialist), 403) == "forbidden"
     assert error_code(api.post(path, headers=specialist), 403) == "forbidden"
     assert error_code(api.get(path), 401) == "unauthorized"

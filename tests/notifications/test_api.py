@@ -120,6 +120,8 @@ def test_the_invite_is_served_to_the_token_holder_its_specialist_and_an_admin(ap
     for headers in expect_ok:
         assert api.get(path, headers=headers).status_code == 200
     assert error_code(api.get(path, headers=bearer(specialist_jwt(str(uuid4())))), 403)
+    another_bookings = bearer(apis.booked()["manage_token"])
+    assert error_code(api.get(path, headers=another_bookings), 403) == "forbidden"
     assert error_code(api.get(path), 401) == "unauthorized"
     assert error_code(api.get(f"/v1/bookings/{uuid4()}/invite.ics", headers=ADMIN), 404)
 
@@ -127,9 +129,12 @@ def test_the_invite_is_served_to_the_token_holder_its_specialist_and_an_admin(ap
 def test_a_replaced_manage_token_no_longer_opens_the_invite(apis: Apis) -> None:
     made = apis.booked()
     path = f"/v1/bookings/{made['id']}/invite.ics"
-    expect(apis.booking.post(f"/v1/bookings/{made['id']}/manage-token", headers=ADMIN), 201)
+    new = expect(apis.booking.post(f"/v1/bookings/{made['id']}/manage-token", headers=ADMIN), 201)[
+        "manage_token"
+    ]
 
     assert error_code(apis.notifications.get(path, headers=bearer(made["manage_token"])), 401)
+    assert apis.notifications.get(path, headers=bearer(new)).status_code == 200
 
 
 def test_push_subscriptions_belong_to_the_booking_or_the_specialist(apis: Apis) -> None:
@@ -146,11 +151,12 @@ def test_push_subscriptions_belong_to_the_booking_or_the_specialist(apis: Apis) 
     )["id"]
     theirs = expect(api.post("/v1/push/subscriptions", json=body, headers=specialist), 201)["id"]
 
-    assert error_code(api.post("/v1/push/subscriptions", json=body, headers=client), 401)
+    # The token proves its holder, who subscribes only for the booking it names.
+    assert error_code(api.post("/v1/push/subscriptions", json=body, headers=client), 403)
     assert error_code(api.post("/v1/push/subscriptions", json=body, headers=ADMIN), 403)
     assert error_code(api.delete(f"/v1/push/subscriptions/{mine}", headers=specialist), 403)
-    # A manage token proves nothing about a specialist's subscription.
-    assert error_code(api.delete(f"/v1/push/subscriptions/{theirs}", headers=client), 401)
+    # A manage token's holder owns nothing of a specialist's.
+    assert error_code(api.delete(f"/v1/push/subscriptions/{theirs}", headers=client), 403)
     assert api.delete(f"/v1/push/subscriptions/{mine}", headers=client).status_code == 204
     assert api.delete(f"/v1/push/subscriptions/{theirs}", headers=specialist).status_code == 204
     assert error_code(api.delete(f"/v1/push/subscriptions/{mine}", headers=client), 404)

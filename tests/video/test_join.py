@@ -68,13 +68,31 @@ def test_only_the_two_parties_may_join(video: Video) -> None:
     assert another_specialist.status_code == 403
     admin = video.http.post(path, headers=video.admin())
     assert admin.status_code == 403
-    # A manage token opens exactly its own booking: another's proves no one here (401, as
-    # in the booking service).
+    # Another booking's genuine manage token proves its holder, who is no party here.
     another_booking = video.http.post(path, headers=video.client(other))
-    assert another_booking.status_code == 401
+    assert another_booking.status_code == 403
     nobody = video.http.post(path)
     assert nobody.status_code == 401
     assert another_specialist.json()["error"]["code"] == "forbidden"
+    assert another_booking.json()["error"]["code"] == "forbidden"
+
+
+def test_a_forged_or_garbled_manage_token_proves_no_one(video: Video) -> None:
+    session, other = video.session(), video.session()
+    path = f"/v1/bookings/{session.id}/join"
+    own = video.auth.manage_token(session.id)
+    *_, others_signature = video.auth.manage_token(other.id).split(".")
+    own_id, generation, _ = own.split(".")
+
+    for token in (
+        "garbage",
+        own[:-1] + ("A" if own[-1] != "A" else "B"),
+        f"{own_id}.{generation}.{others_signature}",  # this booking, another's signature
+        f"{own_id}.7.{own.split('.')[2]}",  # another generation under this one's signature
+    ):
+        refused = video.http.post(path, headers={"Authorization": f"Bearer {token}"})
+        assert refused.status_code == 401, token
+        assert refused.json()["error"]["code"] == "unauthorized"
 
 
 def test_a_closed_booking_answers_410_and_a_moved_one_opens_at_its_new_time(

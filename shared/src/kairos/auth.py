@@ -1,10 +1,12 @@
 """Who is calling: the admin API key, a specialist's JWT, or a booking's manage token.
 
-Manage tokens are HMAC-SHA256 signatures of the booking id and its token
-generation (256 bits): nothing to store but the generation, and a token opens
-exactly the booking it was issued for. Revoking a booking's token moves its
-generation on (booking.manage_tokens), which ends every token of the earlier one;
-generation 0 signs the id alone, as tokens did before they were revocable. Specialist JWTs
+Manage tokens name the booking and token generation they were issued for, signed
+with HMAC-SHA256 (256 bits): `<booking id, base64url>.<generation>.<mac>`. Nothing is
+stored but the generation, and because a token says whose it is, a genuine token of
+another booking proves its holder (who is then refused, 403) where a forged one
+proves no one (401). Revoking a booking's token moves its generation on
+(booking.manage_tokens), which ends every token of the earlier one; generation 0
+signs the id alone, as tokens did before they were revocable. Specialist JWTs
 carry `iss` and `aud`, and a token naming another issuer or audience is refused:
 a token some other system signed with a shared secret opens nothing here.
 """
@@ -12,8 +14,10 @@ a token some other system signed with a shared secret opens nothing here.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,6 +30,37 @@ JWT_ALGORITHM = "HS256"
 # Defaults of the JWT_ISSUER and JWT_AUDIENCE settings.
 JWT_ISSUER = "kairos"
 JWT_AUDIENCE = "kairos-api"
+
+# The booking id's 16 bytes, the generation, and the 32-byte MAC, base64url unpadded. A
+# JWT never matches: its middle segment is base64 of a JSON object, never all digits.
+_MANAGE_TOKEN = re.compile(r"([A-Za-z0-9_-]{22})\.(0|[1-9][0-9]{0,8})\.([A-Za-z0-9_-]{43})")
+
+#: A booking's current manage-token generation, or None for a booking unknown here.
+Generations = Callable[[UUID], int | None]
+
+
+@dataclass(frozen=True)
+class ManageTokenClaim:
+    """What a manage token says about itself, before (or without) its MAC is checked."""
+
+    booking_id: UUID
+    generation: int
+
+    @classmethod
+    def of(cls, token: str) -> ManageTokenClaim | None:
+        """The claim of a token shaped like a manage token, or None."""
+        shape = _MANAGE_TOKEN.fullmatch(token)
+        if shape is None:
+            return None
+        try:
+            booking_id = UUID(bytes=base64.urlsafe_b64decode(shape[1] + "=="))
+        except (binascii.Error, ValueError):
+            return None
+        return cls(booking_id, int(shape[2]))
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
 @dataclass(frozen=True)
@@ -41,7 +76,7 @@ class Caller:
     def is_specialist(self, specialist_id: UUID) -> bool:
         return self.role == "specialist" and self.specialist_id == specialist_id
 
-    def holds_token_for(self, booking_id: UUID) -> bool:
+    def holds_token_for(self, booking_id: UUID | None) -> bool:
         return self.role == "client" and self.booking_id == booking_id
 
 
@@ -68,8 +103,8 @@ class Authenticator:
         message = b"manage:" + booking_id.bytes
         if generation:
             message += b":" + str(generation).encode()
-        mac = hmac.new(self._manage_secret, message, hashlib.sha256)
-        return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode()
+        mac = hmac.new(self._manage_secret, message, hashlib.sha256).digest()
+        return f"{_b64(booking_id.bytes)}.{generation}.{_b64(mac)}"
 
     def specialist_token(
         self, specialist_id: UUID, now: datetime, ttl: timedelta = timedelta(hours=12)
@@ -85,26 +120,34 @@ class Authenticator:
         return jwt.encode(claims, self._jwt_secret, algorithm=JWT_ALGORITHM)
 
     def caller(
-        self,
-        authorization: str | None,
-        booking_id: UUID | None = None,
-        generation: Callable[[], int] = lambda: 0,
+        self, authorization: str | None, generations: Generations | None = None
     ) -> Caller | None:
-        """The caller a bearer credential proves; a manage token only for `booking_id`, of
-        its current `generation` (asked only when the credential may be one)."""
+        """The caller a bearer credential proves. A manage token proves the holder of the
+        booking it names while it is of that booking's current generation (`generations`
+        is asked only for a token whose MAC checks out); without `generations` it proves
+        no one. Whether the caller may act on a given booking is the route's to decide."""
         scheme, _, credential = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not credential:
             return None
         credential = credential.strip()
         if hmac.compare_digest(credential.encode(), self._admin_key):
             return Caller("admin")
+        claim = ManageTokenClaim.of(credential)
+        if claim is not None:
+            return self._client(credential, claim, generations)
         if credential.count(".") == 2:
             return self._specialist(credential)
-        if booking_id is not None and hmac.compare_digest(
-            credential.encode(), self.manage_token(booking_id, generation()).encode()
-        ):
-            return Caller("client", booking_id=booking_id)
         return None
+
+    def _client(
+        self, token: str, claim: ManageTokenClaim, generations: Generations | None
+    ) -> Caller | None:
+        genuine = self.manage_token(claim.booking_id, claim.generation)
+        if generations is None or not hmac.compare_digest(token.encode(), genuine.encode()):
+            return None
+        if generations(claim.booking_id) != claim.generation:
+            return None  # revoked, or a booking this service does not know
+        return Caller("client", booking_id=claim.booking_id)
 
     def _specialist(self, token: str) -> Caller | None:
         try:

@@ -5,7 +5,8 @@ Each dependency reads the Authorization header through a kairos.web.security
 credential type, so the route's OpenAPI operation still lists the schemes it accepts
 (and, from them, its 401 and 403). Refusals are 401 when the request proves no
 identity (no credential, or one that is invalid, expired, or for another issuer,
-audience or booking) and 403 when it does but that caller may not do this. Credentials
+audience, or a revoked manage token) and 403 when it does but that caller may not do
+this (a manage token outside its own booking's endpoints). Credentials
 are checked before a resource's existence is revealed.
 
 The dependencies are plain `def`: those that load an aggregate call the synchronous
@@ -26,15 +27,21 @@ from kairos.auth import Caller
 from kairos.web.security import AdminCredential, AnyCredential, StaffCredential, refused
 
 
+def _caller(ctx: Ctx, authorization: str | None) -> Caller | None:
+    # A genuine manage token proves its booking's holder everywhere: refused where it
+    # has no business (403), like any known caller.
+    return ctx.auth.caller(authorization, ctx.tokens.generation)
+
+
 def _admin(ctx: Ctx, authorization: AdminCredential) -> Caller:
-    caller = ctx.auth.caller(authorization)
+    caller = _caller(ctx, authorization)
     if caller is None or not caller.is_admin:
         raise refused(caller)
     return caller
 
 
 def _staff(ctx: Ctx, authorization: StaffCredential) -> Caller:
-    caller = ctx.auth.caller(authorization)
+    caller = _caller(ctx, authorization)
     if caller is None or caller.role == "client":
         raise refused(caller)
     return caller
@@ -88,12 +95,10 @@ class BookingAccess:
 def _booking_access(
     ctx: Ctx, booking_id: UUID, authorization: str | None, allow_client: bool
 ) -> BookingAccess:
-    # The booking's id lets its manage token prove a client, even where the route then
-    # refuses clients: 403 (a known caller), not 401.
-    caller = ctx.auth.caller(
-        authorization, booking_id=booking_id, generation=lambda: ctx.tokens.generation(booking_id)
-    )
-    if caller is None or (caller.role == "client" and not allow_client):
+    caller = _caller(ctx, authorization)
+    if caller is None:
+        raise refused(caller)
+    if caller.role == "client" and not (allow_client and caller.holds_token_for(booking_id)):
         raise refused(caller)
     booking = ctx.app.booking(booking_id)
     if caller.role == "specialist" and not caller.is_specialist(booking.specialist_id):

@@ -1,8 +1,8 @@
 """Who may call the notifications API, as FastAPI dependencies (the routes of
 notifications.api name the caller they need by a parameter's type).
 
-Admin keys and specialist JWTs are checked here (kairos.auth). A manage token is
-checked against the booking's current one, which the booking service gives
+Every credential is checked by kairos.auth; a manage token must also be of its
+booking's current generation, which the booking service's current token tells
 (notifications.links): a token replaced there opens nothing here either. Refusals
 are 401 without a proven identity and 403 with one that may not do this, as in
 booking.access.
@@ -10,7 +10,6 @@ booking.access.
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
@@ -18,7 +17,7 @@ from uuid import UUID
 from fastapi import Depends, Request
 from psycopg_pool import ConnectionPool
 
-from kairos.auth import Authenticator, Caller
+from kairos.auth import Authenticator, Caller, ManageTokenClaim
 from kairos.effects import TransientEffectError
 from kairos.privacy import PersonalData
 from kairos.web import ApiError
@@ -59,28 +58,22 @@ def refused(caller: Caller | None) -> ApiError:
     )
 
 
-def caller_of(
-    ctx: NotificationsContext, authorization: str | None, booking_id: UUID | None
-) -> Caller | None:
-    """The caller the credential proves: an admin, a specialist, or (for `booking_id`)
-    the holder of its current manage token."""
-    caller = ctx.auth.caller(authorization)
-    if caller is not None or booking_id is None:
-        return caller
-    scheme, _, credential = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not credential.strip():
-        return None
-    try:
-        current = ctx.links.manage_token(booking_id)
-    except LookupError:
-        return None  # booking does not know the booking: no token opens it
-    except TransientEffectError:
-        raise ApiError(
-            503, "unavailable", "the booking service does not answer; try again"
-        ) from None
-    if hmac.compare_digest(credential.strip().encode(), current.encode()):
-        return Caller("client", booking_id=booking_id)
-    return None
+def caller_of(ctx: NotificationsContext, authorization: str | None) -> Caller | None:
+    """The caller the credential proves: an admin, a specialist, or the holder of a
+    booking's current manage token (its generation read off the current token)."""
+
+    def generation(booking_id: UUID) -> int | None:
+        try:
+            current = ManageTokenClaim.of(ctx.links.manage_token(booking_id))
+        except LookupError:
+            return None  # booking does not know the booking: no token opens it
+        except TransientEffectError:
+            raise ApiError(
+                503, "unavailable", "the booking service does not answer; try again"
+            ) from None
+        return None if current is None else current.generation
+
+    return ctx.auth.caller(authorization, generation)
 
 
 @dataclass(frozen=True)
@@ -90,8 +83,8 @@ class BookingAccess:
 
 
 def _any_party(booking_id: UUID, ctx: Ctx, authorization: AnyCredential) -> BookingAccess:
-    caller = caller_of(ctx, authorization, booking_id)
-    if caller is None:
+    caller = caller_of(ctx, authorization)
+    if caller is None or (caller.role == "client" and not caller.holds_token_for(booking_id)):
         raise refused(caller)
     with ctx.pool.connection() as conn:
         row = booking_row(conn, booking_id)

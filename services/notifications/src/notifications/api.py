@@ -107,8 +107,10 @@ class SubscriptionCreated(BaseModel):
 def _subscriber(
     ctx: NotificationsContext, authorization: str | None, booking_id: UUID | None
 ) -> Caller:
-    caller = caller_of(ctx, authorization, booking_id)
+    caller = caller_of(ctx, authorization)
     if caller is None or caller.role == "admin":
+        raise refused(caller)
+    if caller.role == "client" and not caller.holds_token_for(booking_id):
         raise refused(caller)
     return caller
 

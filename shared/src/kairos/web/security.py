@@ -50,9 +50,11 @@ SPECIALIST_JWT = BearerScheme(
 )
 MANAGE_TOKEN = BearerScheme(
     "manageToken",
-    "opaque",
+    "signed booking token",
     "A booking's `manage_token` (returned when it is requested) as"
-    " `Authorization: Bearer <token>`: that one booking's read, cancel and reschedule.",
+    " `Authorization: Bearer <token>`: that one booking's read, cancel and reschedule."
+    " It names its booking and is signed (`<booking id>.<generation>.<signature>`), so"
+    " one of another booking is refused with 403, a forged or replaced one with 401.",
 )
 
 
