@@ -37,14 +37,11 @@ COPY shared/ shared/
 RUN --mount=type=cache,target=/root/.cache/pip pip install ./shared
 
 COPY services/ services/
+# caldav (calendar-sync) needs niquests, which needs urllib3-future: its wheel writes over
+# urllib3's files, breaking requests (Google's client); built from source with
+# URLLIB3_NO_OVERRIDE it keeps to urllib3_future (as the Makefile's .venv target).
 RUN --mount=type=cache,target=/root/.cache/pip \
-    pip install ./services/${SERVICE} $(for s in ${EXTRA_SERVICES}; do echo ./services/$s; done)
-# caldav (calendar-sync) needs niquests, whose urllib3-future wheel writes over urllib3's
-# files; requests (Google's client) needs the real one, and niquests falls back to its
-# own copy (urllib3_future). Same as the Makefile's .venv target.
-RUN --mount=type=cache,target=/root/.cache/pip \
-    if pip show urllib3-future >/dev/null 2>&1; then \
-        pip install --force-reinstall --no-deps urllib3==2.8.0; fi
+    URLLIB3_NO_OVERRIDE=1 pip install --no-binary urllib3-future ./services/${SERVICE} $(for s in ${EXTRA_SERVICES}; do echo ./services/$s; done)
 RUN python -c "import importlib.util, sys; p = sys.argv[1]; sys.exit(None if importlib.util.find_spec(p) else f'package {p!r} is not installed: pass --build-arg PACKAGE=<import name> for a hyphenated SERVICE')" "${PACKAGE}"
 
 

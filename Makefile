@@ -5,7 +5,6 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.kairos-installed
-URLLIB3 := urllib3==2.8.0
 
 # Every service with code is installed; a service gets its src/ when its first module lands.
 SERVICES := $(patsubst %/src,%,$(wildcard services/*/src))
@@ -28,11 +27,11 @@ help:
 
 $(STAMP): $(PYPROJECTS) requirements-dev.txt $(addsuffix /src,$(SERVICES))
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -e shared -e devtools $(addprefix -e ,$(SERVICES)) -r requirements-dev.txt
-	# caldav needs niquests, whose urllib3-future wheel writes over urllib3's files; requests
-	# (Google's client, twilio, schemathesis) needs the real one, and niquests then falls
-	# back to its own copy (urllib3_future), so the real urllib3 is put back.
-	$(BIN)/python -m pip install --force-reinstall --no-deps $(URLLIB3)
+	# caldav needs niquests, which needs urllib3-future; its wheel writes over urllib3's files
+	# (and puts them back at every start), breaking requests (Google's client, twilio,
+	# schemathesis). Built from source with URLLIB3_NO_OVERRIDE it keeps to urllib3_future.
+	URLLIB3_NO_OVERRIDE=1 $(BIN)/python -m pip install --no-binary urllib3-future \
+		-e shared -e devtools $(addprefix -e ,$(SERVICES)) -r requirements-dev.txt
 	touch $@
 
 dev: $(STAMP)

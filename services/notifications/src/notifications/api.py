@@ -88,12 +88,14 @@ def vapid_public_key(ctx: Ctx) -> VapidKey:
 
 
 class SubscriptionKeys(BaseModel):
-    p256dh: str = Field(min_length=1, max_length=200)
-    auth: str = Field(min_length=1, max_length=100)
+    # base64url, as the browser's PushSubscription.toJSON() gives them
+    p256dh: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_-]+=*$")
+    auth: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_-]+=*$")
 
 
 class SubscriptionIn(BaseModel):
-    endpoint: str = Field(min_length=1, max_length=2000, pattern=r"^https://")
+    # an https URL: no whitespace or control characters (a NUL can't even be stored)
+    endpoint: str = Field(min_length=1, max_length=2000, pattern=r"^https://[^\s\x00-\x1f\x7f]+$")
     keys: SubscriptionKeys
     booking_id: UUID | None = Field(
         default=None, description="With a manage token: the booking it is for (required)"
