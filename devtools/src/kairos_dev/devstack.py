@@ -322,6 +322,10 @@ def run_dev(
             stack.postgres.drop_database(DEV_DATABASE)
             stack.postgres.create_database(DEV_DATABASE)
         env = {**os.environ, **stack.env(), **_dev_secrets(), "PYTHONUNBUFFERED": "1"}
+        # Two dozen processes share one server, perhaps the machine's (often 100
+        # connections): small pools and event-store pools are plenty for one person.
+        env.setdefault("DB_POOL_SIZE", "3")
+        env.setdefault("POSTGRES_POOL_SIZE", "2")
         # dev keeps the key store in the one dev database
         env.setdefault("PRIVACY_DATABASE_URL", stack.database_url)
         running.extend(_spawn(spec, env, console) for spec in services)
