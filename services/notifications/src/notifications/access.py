@@ -21,7 +21,7 @@ from kairos.auth import Authenticator, Caller, ManageTokenClaim
 from kairos.effects import TransientEffectError
 from kairos.privacy import PersonalData
 from kairos.web import ApiError
-from kairos.web.security import MANAGE_TOKEN, SPECIALIST_JWT, AnyCredential, bearer
+from kairos.web.security import MANAGE_TOKEN, SPECIALIST_JWT, AnyCredential, bearer, refused
 from notifications.links import BookingLinks
 from notifications.tables import BookingRow, booking_row
 
@@ -48,14 +48,6 @@ Ctx = Annotated[NotificationsContext, Depends(_context)]
 
 #: A browser's subscriber: the client (their booking's manage token) or a specialist.
 SubscriberCredential = Annotated[str | None, bearer(SPECIALIST_JWT, MANAGE_TOKEN)]
-
-
-def refused(caller: Caller | None) -> ApiError:
-    if caller is not None:
-        return ApiError(403, "forbidden", "these credentials do not give access to this resource")
-    return ApiError(
-        401, "unauthorized", "send a valid credential: Authorization: Bearer <credential>"
-    )
 
 
 def caller_of(ctx: NotificationsContext, authorization: str | None) -> Caller | None:

@@ -14,13 +14,13 @@ from pydantic import BaseModel, Field
 from kairos.auth import Caller
 from kairos.providers.push import PushSubscription
 from kairos.web import ApiError
+from kairos.web.security import refused
 from notifications.access import (
     BookingAccessDep,
     Ctx,
     NotificationsContext,
     SubscriberCredential,
     caller_of,
-    refused,
 )
 from notifications.appointment import appointment_of
 from notifications.channels.sms import status_callback_is_genuine, status_callback_url
