@@ -27,8 +27,10 @@ class Served:
         self, app: Any, port: int | None = None, config: ConfigFactory = plain_config
     ) -> None:
         port = port or free_port()
-        self.url = f"http://{LOCALHOST}:{port}"
-        self._server = uvicorn.Server(config(app, LOCALHOST, port))
+        settings = config(app, LOCALHOST, port)
+        scheme = "https" if settings.ssl_certfile else "http"
+        self.url = f"{scheme}://{LOCALHOST}:{port}"
+        self._server = uvicorn.Server(settings)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
 
     def __enter__(self) -> Served:
