@@ -13,10 +13,10 @@ from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.application import Application
-from eventsourcing.utils import get_topic
 
-from kairos.events import VIDEO_REGISTRY, Envelope
+from kairos.events import VIDEO_REGISTRY
 from kairos.events import video as contract
+from kairos.events.mapping import IntegrationMapping
 from kairos.events.payload import Payload
 from kairos.eventstore import open_application
 from kairos.messaging.notification_log import NotificationLog
@@ -38,12 +38,17 @@ def _event(name: str) -> type:
     return found
 
 
-class IntegrationMapper:
+class IntegrationMapper(IntegrationMapping):
     """Callable: (domain event, notification id) → Envelope, or None for internal events."""
 
+    producer = PRODUCER
+    namespace = EVENT_ID_NAMESPACE
+    registry = VIDEO_REGISTRY
+
     def __init__(self, app: Application[UUID]) -> None:
+        super().__init__()
         self._app = app
-        self._payloads: dict[type, Callable[[Any, Session], Payload]] = {
+        makers: dict[type, Callable[[Any, Session], Payload]] = {
             _event("SessionStarted"): lambda e, s: contract.SessionStarted(
                 booking_id=s.id, room=s.room, started_at=e.at, participants=s.joined
             ),
@@ -63,39 +68,17 @@ class IntegrationMapper:
                 size_bytes=e.size_bytes,
             ),
         }
+        self.payloads = {kind: self._as_it_stood(make) for kind, make in makers.items()}
 
-    def published_topics(self) -> list[str]:
-        """The stored-event topics that map to an integration event."""
-        return [get_topic(kind) for kind in self._payloads]
-
-    def payload(self, event: Any) -> Payload | None:
-        to_payload = self._payloads.get(type(event))
-        if to_payload is None:
-            return None
-        # The session as it stood after the event: the same payload on every republish.
-        return to_payload(event, self._session_at(event.originator_id, event.originator_version))
+    def _as_it_stood(self, make: Callable[[Any, Session], Payload]) -> Callable[[Any], Payload]:
+        """`make` given the session as it stood after the event: the same payload on
+        every republish."""
+        return lambda e: make(e, self._session_at(e.originator_id, e.originator_version))
 
     def specialist_of(self, event: Any) -> UUID:
         """The partitioning key: the booking's specialist (a session keeps its own)."""
         specialist: UUID = self._session_at(event.originator_id, 1).specialist_id
         return specialist
-
-    def __call__(self, event: Any, notification_id: int) -> Envelope | None:
-        payload = self.payload(event)
-        if payload is None:
-            return None
-        name = type(payload).__name__
-        return Envelope(
-            event_id=uuid5(EVENT_ID_NAMESPACE, f"{event.originator_id}/{event.originator_version}"),
-            type=name,
-            version=VIDEO_REGISTRY.latest_version(name),
-            occurred_at=event.timestamp,
-            producer=PRODUCER,
-            notification_id=notification_id,
-            aggregate_id=event.originator_id,
-            specialist_id=self.specialist_of(event),
-            data=payload.model_dump(mode="json"),
-        )
 
     def _session_at(self, session_id: UUID, version: int) -> Session:
         session: Session = self._app.repository.get(session_id, version=version)
