@@ -27,7 +27,8 @@ from calendar_sync.throttling import ConnectionLimits
 from calendar_sync.watches import Watches
 from kairos.auth import now_utc
 from kairos.eventstore import open_application
-from kairos.privacy import KeyStore, PersonalData
+from kairos.privacy import PersonalData
+from kairos.privacy.settings import key_store
 from kairos.providers.calendar import CalendarProvider
 
 
@@ -89,14 +90,9 @@ def wire(settings: CalendarSyncSettings, clock: Callable[[], datetime] = now_utc
             microsoft, tokens_of, credentials.put, watches.token
         )
     limits = ConnectionLimits(settings.calendar_connection_concurrency)
-    privacy_pool = ConnectionPool(settings.privacy_database_url, min_size=1, max_size=4, open=True)
-    personal = PersonalData(
-        KeyStore(
-            privacy_pool,
-            settings.privacy_master_key.get_secret_value(),
-            settings.privacy_index_key.get_secret_value(),
-        )
-    )
+    privacy_pool, keys = key_store(settings, 4)
+    privacy_pool.open()
+    personal = PersonalData(keys)
     public = settings.calendar_public_url.rstrip("/")
     writes = CalendarWrites(
         settings.database_url,

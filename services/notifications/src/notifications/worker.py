@@ -19,7 +19,8 @@ from psycopg_pool import ConnectionPool
 
 from kairos.events import BOOKING_TOPIC
 from kairos.messaging import ConsumerSpec, run_consumer
-from kairos.privacy import ErasureLedger, KeyStore, PersonalData
+from kairos.privacy import ErasureLedger, PersonalData
+from kairos.privacy.settings import key_store
 from kairos.web.health import Check
 from notifications import erasure, tables
 from notifications.channels import Channels, build_channels
@@ -35,12 +36,7 @@ CONSUMER = "notifications"
 
 def personal_data(settings: NotificationsSettings) -> tuple[ConnectionPool, PersonalData]:
     """The key store contact details are opened with (its pool, to open and close)."""
-    pool = ConnectionPool(settings.privacy_database_url, min_size=1, max_size=4, open=False)
-    keys = KeyStore(
-        pool,
-        settings.privacy_master_key.get_secret_value(),
-        settings.privacy_index_key.get_secret_value(),
-    )
+    pool, keys = key_store(settings, 4)
     return pool, PersonalData(keys)
 
 
