@@ -1,6 +1,7 @@
 """Video: join latency under 50 concurrent joins, and webhook → booking status latency.
 
-Everything real but LiveKit's media: the video API as a process (uvicorn), PostgreSQL,
+Everything real but LiveKit's media: the video API as a process (uvicorn), the booking
+API as a process (video asks it whether each join's manage token is current), PostgreSQL,
 a Kafka broker of its own, the video relay and booking's consumer of video.events.v1
 as processes, and LiveKit's webhooks signed with the API secret as LiveKit signs them.
 
@@ -200,7 +201,11 @@ def run() -> dict[str, Any]:
         sessions = sessions_application(database_url)
         try:
             with (
-                ServiceProcess.api("video.main:app", env) as video,
+                ServiceProcess.api("booking.main:app", env) as booking_api,
+                ServiceProcess.api(
+                    "video.main:app",
+                    {**env, "BOOKING_API_URL": f"http://127.0.0.1:{booking_api.port}"},
+                ) as video,
                 ServiceProcess.worker("video.relay", env, port_env="RELAY_OPS_PORT"),
                 ServiceProcess.worker(
                     "booking.video_sessions", env, port_env="VIDEO_CONSUMER_OPS_PORT"

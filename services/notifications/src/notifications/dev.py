@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from kairos_dev.registration import (
     API_URL,
+    BOOKING_API_ENV,
     BannerLine,
     DevService,
     ServiceSpec,
@@ -28,7 +29,6 @@ from kairos_dev.registration import (
 
 API_PORT, WORKER_PORT = 8050, 8051
 MAIL_PORT, SMTP_PORT, SMS_PORT, PUSH_PORT = 8052, 8025, 8053, 8054
-BOOKING_API = local_url(8010)  # booking's API process (booking/dev.py)
 
 
 def _vapid_private_key() -> str:
@@ -51,7 +51,7 @@ ENV: tuple[tuple[str, str], ...] = (
     ("TWILIO_STATUS_CALLBACK_URL", f"{API_URL}/v1/notifications/twilio/status"),
     ("VAPID_PRIVATE_KEY", _vapid_private_key()),
     ("VAPID_SUBJECT", "mailto:ops@kairos.localhost"),
-    ("BOOKING_API_URL", BOOKING_API),
+    BOOKING_API_ENV,
     ("PUBLIC_URL", API_URL),
 )
 
