@@ -47,6 +47,7 @@ WORKERS = [
     "video-consumer",
     "video-reconcile",
     "notifications-worker",
+    "notifications-video-rooms",
 ]
 SECRET_KEYS = {"ADMIN_API_KEY", "JWT_SECRET", "MANAGE_TOKEN_SECRET"}
 PRIVACY_KEYS = {"PRIVACY_MASTER_KEY", "PRIVACY_INDEX_KEY"}
@@ -85,6 +86,7 @@ SECRETS_USED = {
     # admin key, which it calls booking with for a manage link's token).
     "notifications": SECRET_KEYS | PRIVACY_KEYS,
     "notifications-worker": SECRET_KEYS | PRIVACY_KEYS,
+    "notifications-video-rooms": set(),
 }
 
 
@@ -498,6 +500,7 @@ def test_prod_autoscales_and_protects_every_service_but_the_relay() -> None:
         "video-consumer",
         "booking-video-sessions",
         "notifications-worker",
+        "notifications-video-rooms",
     }
     deployments = of_kind(docs, "Deployment")
     assert deployments["booking-relay"]["spec"]["replicas"] == 1

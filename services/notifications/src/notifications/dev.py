@@ -1,7 +1,7 @@
 """Notifications in `kairos dev` (entry point `kairos.dev_services`, read by kairos_dev
-only): its API and worker, and the three fakes it sends to — an SMTP sink, Twilio's
-Messages API, a Web Push service — each with its `/dev/...` pages at the gateway, so a
-person sees at once what was sent.
+only): its API, worker and consumer of the video rooms, and the three fakes it sends
+to — an SMTP sink, Twilio's Messages API, a Web Push service — each with its
+`/dev/...` pages at the gateway, so a person sees at once what was sent.
 
 The channels' credentials are made afresh for each run of the stack (nothing real is
 reached): the Twilio fake's auth token, and the VAPID key browsers subscribe with.
@@ -27,7 +27,7 @@ from kairos_dev.registration import (
     worker,
 )
 
-API_PORT, WORKER_PORT = 8050, 8051
+API_PORT, WORKER_PORT, VIDEO_ROOMS_PORT = 8050, 8051, 8055
 MAIL_PORT, SMTP_PORT, SMS_PORT, PUSH_PORT = 8052, 8025, 8053, 8054
 
 
@@ -91,6 +91,13 @@ SERVICE = DevService(
     processes=(
         _with_env(api("notifications-api", "notifications.main:app", port=API_PORT)),
         _with_env(worker("notifications", "notifications.worker", WORKER_PORT, "OPS_PORT")),
+        # what video.events.v1 says of each booking's room, for the messages' join links
+        worker(
+            "notifications-video-rooms",
+            "notifications.video_rooms",
+            VIDEO_ROOMS_PORT,
+            "VIDEO_CONSUMER_OPS_PORT",
+        ),
     ),
     after=("booking",),
     hints=_hints,
