@@ -7,6 +7,9 @@ as processes, and LiveKit's webhooks signed with the API secret as LiveKit signs
 
 - `join`: 50 sessions whose waiting rooms are open; each round, their 50 clients ask
   `POST /v1/bookings/{id}/join` at once (request → token, as the client sees it).
+  A client's manage token is checked with booking (is it the current generation?),
+  a specialist's JWT is not: rounds of the 50 specialists joining, alternating with
+  the clients' in the same run, are the baseline that check is measured against.
 - `webhook_to_booking_status`: per booking, the specialist is in; the client's
   `participant_joined` webhook is sent, and the time until the booking (its event store)
   reads `in_progress` is measured; then `room_finished` until it reads `completed`.
@@ -82,27 +85,38 @@ def _open_session(sessions: Sessions, booking_id: UUID, specialist_id: UUID) -> 
 
 async def _joins(base_url: str, sessions: Sessions) -> dict[str, Any]:
     auth = _auth()
-    booking_ids = [uuid4() for _ in range(CONCURRENT_JOINS)]
-    for booking_id in booking_ids:
-        _open_session(sessions, booking_id, uuid4())
-    latencies: list[float] = []
+    parties = {uuid4(): uuid4() for _ in range(CONCURRENT_JOINS)}  # booking → specialist
+    for booking_id, specialist_id in parties.items():
+        _open_session(sessions, booking_id, specialist_id)
+    now = datetime.now(UTC)
+    credentials = {
+        "client": {b: auth.manage_token(b) for b in parties},
+        "specialist": {b: auth.specialist_token(s, now) for b, s in parties.items()},
+    }
+    latencies: dict[str, list[float]] = {"client": [], "specialist": []}
     async with aiohttp.ClientSession(base_url) as http:
 
-        async def join(booking_id: UUID) -> float:
-            headers = {"Authorization": f"Bearer {auth.manage_token(booking_id)}"}
+        async def join(booking_id: UUID, who: str) -> float:
+            headers = {"Authorization": f"Bearer {credentials[who][booking_id]}"}
             started = time.perf_counter()
             async with http.post(f"/v1/bookings/{booking_id}/join", headers=headers) as answer:
                 body = await answer.json()
                 assert answer.status == 200 and body["token"], body
             return time.perf_counter() - started
 
-        await asyncio.gather(*(join(b) for b in booking_ids))  # warm-up
+        for who in latencies:  # warm-up
+            await asyncio.gather(*(join(b, who) for b in parties))
         for _ in range(JOIN_ROUNDS):
-            latencies += await asyncio.gather(*(join(b) for b in booking_ids))
+            for who, measured in latencies.items():
+                measured += await asyncio.gather(*(join(b, who) for b in parties))
+    client, specialist = (_percentiles(latencies[who]) for who in ("client", "specialist"))
     return {
         "concurrent": CONCURRENT_JOINS,
         "rounds": JOIN_ROUNDS,
-        "latency_ms": _percentiles(latencies),
+        "latency_ms": client,  # the clients'
+        "specialist_latency_ms": specialist,
+        # What asking booking for the token's generation costs, under the same load.
+        "client_over_specialist": {q: round(client[q] / specialist[q], 2) for q in ("p50", "p99")},
     }
 
 

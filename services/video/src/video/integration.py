@@ -39,6 +39,13 @@ def _event(name: str) -> type:
     return found
 
 
+def _window(kind: type[contract.RoomWindow]) -> Callable[[Any, Session], Payload]:
+    """The maker of `kind` (prepared, moved): the session's window after the event."""
+    return lambda e, s: kind(
+        booking_id=s.id, room=s.room, starts_at=s.starts_at, ends_at=s.ends_at, opens_at=s.opens_at
+    )
+
+
 class IntegrationMapper(IntegrationMapping):
     """Callable: (domain event, notification id) → Envelope, or None for internal events."""
 
@@ -50,20 +57,8 @@ class IntegrationMapper(IntegrationMapping):
         super().__init__()
         self._app = app
         makers: dict[type, Callable[[Any, Session], Payload]] = {
-            _event("RoomPrepared"): lambda e, s: contract.RoomPrepared(
-                booking_id=s.id,
-                room=s.room,
-                starts_at=s.starts_at,
-                ends_at=s.ends_at,
-                opens_at=s.opens_at,
-            ),
-            _event("WindowMoved"): lambda e, s: contract.RoomMoved(
-                booking_id=s.id,
-                room=s.room,
-                starts_at=s.starts_at,
-                ends_at=s.ends_at,
-                opens_at=s.opens_at,
-            ),
+            _event("RoomPrepared"): _window(contract.RoomPrepared),
+            _event("WindowMoved"): _window(contract.RoomMoved),
             _event("RoomClosed"): lambda e, s: contract.RoomClosed(
                 booking_id=s.id, room=s.room, reason=e.reason, closed_at=e.at
             ),

@@ -23,9 +23,9 @@ from kairos.text import Storable
 Party = Literal["client", "specialist"]
 
 
-class RoomPrepared(Payload):
-    """The booking's room exists (its booking was confirmed): it can be joined from
-    `opens_at`, the start less the service's waiting room."""
+class RoomWindow(Payload):
+    """A room's window as it stands: joinable from `opens_at`, the start less the
+    service's waiting room (the fields RoomPrepared and RoomMoved share)."""
 
     booking_id: UUID
     room: Storable
@@ -34,14 +34,12 @@ class RoomPrepared(Payload):
     opens_at: datetime = Field(description="From when its two parties may join")
 
 
-class RoomMoved(Payload):
+class RoomPrepared(RoomWindow):
+    """The booking's room exists (its booking was confirmed)."""
+
+
+class RoomMoved(RoomWindow):
     """The booking was rescheduled: the room's window moved with it."""
-
-    booking_id: UUID
-    room: Storable
-    starts_at: datetime
-    ends_at: datetime
-    opens_at: datetime = Field(description="From when its two parties may join")
 
 
 class RoomClosed(Payload):
