@@ -1,9 +1,9 @@
-"""kairos.booking_client against the real booking API: a booking's token generation as
-revoking moves it, and what a request handler answers when booking does not."""
+"""kairos.booking_client (how the other services call booking) against the real booking
+API (the `api` fixture): a booking's token generation as revoking moves it, and what a
+request handler answers when booking does not."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from datetime import timedelta
 from uuid import UUID, uuid4
 
@@ -11,23 +11,14 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from booking.main import create_app
 from kairos.auth import ManageTokenClaim
 from kairos.booking_client import BookingClient, request_generations
 from kairos.effects import TransientEffectError
 from kairos.web import ApiError
-from tests.booking.conftest import API_NOW, booking_settings
-from tests.booking.helpers import ADMIN, ADMIN_API_KEY, Catalog, FrozenClock, bearer
+from tests.booking.conftest import API_NOW
+from tests.booking.helpers import ADMIN, ADMIN_API_KEY, Catalog, bearer
 
 pytestmark = [pytest.mark.integration]
-
-
-@pytest.fixture
-def api(fresh_database: Callable[[], str], redis_url: str) -> Iterator[TestClient]:
-    with TestClient(
-        create_app(booking_settings(fresh_database(), redis_url), clock=FrozenClock(API_NOW))
-    ) as client:
-        yield client
 
 
 def test_the_generation_moves_with_each_revocation_and_names_the_current_token(
