@@ -29,6 +29,18 @@ CREATE TABLE IF NOT EXISTS privacy_subjects (
     CHECK ((wrapped_key IS NULL) = (erased_at IS NOT NULL)));
 """
 
+# The new subject if the address has none, else the existing one. Both parts see the
+# statement's snapshot: a subject another transaction inserts concurrently is neither
+# inserted here (ON CONFLICT waits for it) nor seen, so no row comes back.
+_KEY_FOR = """
+WITH made AS (
+    INSERT INTO privacy_subjects (subject_id, subject_digest, wrapped_key) VALUES (%s, %s, %s)
+    ON CONFLICT (subject_digest) DO NOTHING RETURNING subject_id, wrapped_key)
+SELECT subject_id, wrapped_key FROM made
+UNION ALL
+SELECT subject_id, wrapped_key FROM privacy_subjects WHERE subject_digest = %s
+"""
+
 _SCHEMA_LOCK = 0x70726976  # "priv": serialises CREATE TABLE across starting processes
 
 
@@ -62,24 +74,19 @@ class KeyStore:
         return crypto.blind_index(self._index, email)
 
     def key_for(self, email: str) -> SubjectKey:
-        """The data key of the person with this address, made on first use."""
+        """The data key of the person with this address, made on first use: one statement
+        either way, as every booking asks for its client's key."""
         digest = self.digest(email)
         candidate, key = uuid4(), crypto.new_data_key()
         with self._pool.connection() as conn:
             row = conn.execute(
-                "INSERT INTO privacy_subjects (subject_id, subject_digest, wrapped_key) "
-                "VALUES (%s, %s, %s) ON CONFLICT (subject_digest) DO NOTHING RETURNING subject_id",
-                (candidate, digest, crypto.wrap(self._master, candidate, key)),
+                _KEY_FOR, (candidate, digest, crypto.wrap(self._master, candidate, key), digest)
             ).fetchone()
-            if row is not None:
-                return SubjectKey(candidate, key)
-            found = conn.execute(
-                "SELECT subject_id, wrapped_key FROM privacy_subjects WHERE subject_digest = %s",
-                (digest,),
-            ).fetchone()
-        if found is None:  # erased between the two statements: a new subject then
+        if row is None:  # made or erased by another statement meanwhile: look again
             return self.key_for(email)
-        subject, wrapped = found
+        subject, wrapped = row
+        if subject == candidate:
+            return SubjectKey(candidate, key)
         return SubjectKey(subject, crypto.unwrap(self._master, subject, wrapped))
 
     def subject_of(self, email: str) -> UUID | None:

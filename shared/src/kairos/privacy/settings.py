@@ -25,7 +25,15 @@ class PrivacySettings(ServiceSettings):
 def key_store(settings: PrivacySettings, pool_size: int) -> tuple[ConnectionPool[Any], KeyStore]:
     """The key store these settings name, on a pool of its own (not yet open: open it in
     the app's lifespan, and close it there)."""
-    pool = ConnectionPool(settings.privacy_database_url, min_size=1, max_size=pool_size, open=False)
+    # Autocommit: each use of the store is one statement (or an explicit transaction), so
+    # an implicit BEGIN and COMMIT would only add two round trips to every booking.
+    pool = ConnectionPool(
+        settings.privacy_database_url,
+        min_size=1,
+        max_size=pool_size,
+        open=False,
+        kwargs={"autocommit": True},
+    )
     keys = KeyStore(
         pool,
         settings.privacy_master_key.get_secret_value(),
