@@ -282,7 +282,9 @@ def _service_changed(ctx: BookingContext, service: Service) -> s.ServiceChanged:
 def request_booking(
     body: s.BookingCreate, ctx: Ctx, idempotency_key: Annotated[str | None, Header()] = None
 ) -> Response:
-    digest = ctx.app.sealer(body.client.email).digest(canonical(body.model_dump(mode="json")))
+    # One key read for the fingerprint, the sealing and the answer's view.
+    seal = ctx.personal.sealer(body.client.email)
+    digest = seal.digest(canonical(body.model_dump(mode="json")))
     booking_id = ctx.idempotency.reserve(idempotency_key, digest) if idempotency_key else None
     try:
         placed = ctx.app.request_booking(
@@ -294,6 +296,7 @@ def request_booking(
             now=ctx.clock(),
             fingerprint=digest,
             booking_id=booking_id,
+            sealer=seal,
         )
     except DomainError:
         if idempotency_key:
@@ -306,7 +309,7 @@ def request_booking(
         booking, position = ctx.app.booking_as_requested(booking.id)
     response = booking_view(
         booking,
-        ctx.personal.revealer(),
+        ctx.personal.revealer(seal),
         s.BookingCreated,
         manage_token=ctx.auth.manage_token(booking.id),
         notification_id=position,

@@ -217,13 +217,15 @@ class Bookings(Application[UUID]):
         now: datetime,
         fingerprint: str = "",
         booking_id: UUID | None = None,
+        sealer: Sealer | None = None,
     ) -> Placed:
         """Book `starts_at` if the slot rules offer it: confirmed, or pending when the
         service requires approval. A given `booking_id` that already exists returns
-        that booking unchanged (the idempotent retry of a request), with no position."""
+        that booking unchanged (the idempotent retry of a request), with no position.
+        `sealer` is the client's, when the caller has read their key already."""
         service = self._read_only(service_id, Service, "service")
         service.check_answers(answers)
-        seal = self.sealer(client["email"])
+        seal = sealer or self.sealer(client["email"])
         client = {
             **client,
             "name": seal.seal(client["name"]),

@@ -9,6 +9,7 @@ and a reveal gives ERASED.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
@@ -27,6 +28,10 @@ class Sealer:
     def subject(self) -> UUID:
         return self._key.subject
 
+    @property
+    def key(self) -> SubjectKey:
+        return self._key
+
     def seal(self, value: str) -> dict[str, Any]:
         """The stored (JSON) form of `value`, sealed."""
         return crypto.seal(self._key.key, self._key.subject, value).stored()
@@ -44,9 +49,9 @@ class Revealer:
     """Opens sealed values; keys are fetched once per subject for this revealer's life,
     which is one view, page or event: make a new one for each."""
 
-    def __init__(self, keys: KeyStore) -> None:
+    def __init__(self, keys: KeyStore, known: Iterable[SubjectKey] = ()) -> None:
         self._store = keys
-        self._keys: dict[UUID, bytes | None] = {}
+        self._keys: dict[UUID, bytes | None] = {k.subject: k.key for k in known}
 
     def prefetch(self, values: Any) -> None:
         """Fetch, in one query, the keys of every sealed value in `values` (nested lists
@@ -105,8 +110,10 @@ class PersonalData:
         key = self.keys.keys([subject]).get(subject)
         return None if key is None else Sealer(SubjectKey(subject, key))
 
-    def revealer(self) -> Revealer:
-        return Revealer(self.keys)
+    def revealer(self, *sealers: Sealer) -> Revealer:
+        """A new Revealer; `sealers` made within the same request lend it the keys they
+        read a moment ago (a view of what was just sealed then needs no key query)."""
+        return Revealer(self.keys, (sealer.key for sealer in sealers))
 
     def reveal(self, value: Any) -> str:
         """One personal value in clear, or ERASED: the shared way to read a personal field."""
