@@ -69,13 +69,13 @@ def on_calendar_disconnected(
 
 
 class ExternalBusy:
-    """Reads the copy for the write side's slot check."""
+    """Reads the copy for the write side's slot check, on a pool that may be autocommit."""
 
     def __init__(self, pool: ConnectionPool) -> None:
         self._pool = pool
 
     def create_table(self) -> None:
-        with self._pool.connection() as conn:
+        with self._pool.connection() as conn, conn.transaction():
             create_table(conn)
 
     def overlapping(self, specialist_id: UUID, start: datetime, end: datetime) -> list[Interval]:

@@ -53,7 +53,16 @@ def create_app(
     pool = ConnectionPool(
         settings.database_url, min_size=1, max_size=settings.db_pool_size, open=False
     )
-    external_busy = ExternalBusy(pool)
+    # The slot check's read of external busy time is one statement: on an autocommit pool
+    # of its own it is one round trip, not BEGIN, SELECT and COMMIT on `pool`.
+    busy_reads = ConnectionPool(
+        settings.database_url,
+        min_size=1,
+        max_size=settings.db_pool_size,
+        open=False,
+        kwargs={"autocommit": True},
+    )
+    external_busy = ExternalBusy(busy_reads)
     bookings = bookings_application(
         settings,
         no_show_grace=timedelta(minutes=settings.no_show_grace_minutes),
@@ -71,6 +80,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         pool.open(wait=True)
+        busy_reads.open(wait=True)
         privacy_pool.open(wait=True)
         keys.create_tables()
         external_busy.create_table()
@@ -81,6 +91,7 @@ def create_app(
         erasures.resume(clock())
         yield
         pool.close()
+        busy_reads.close()
         privacy_pool.close()
         cache.close()
         bookings.close()
