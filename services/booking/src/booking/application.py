@@ -242,7 +242,8 @@ class Bookings(Application[UUID]):
             existing = self._find(booking_id, Booking) if retry_of_request else None
             if existing is not None:
                 return Placed(existing, None)
-            specialist = self._read_only(service.specialist_id, Specialist, "specialist")
+            # The specialist read above serves every attempt: a lost race is lost on the
+            # ledgers, which each attempt reads afresh; no booking changes a specialist.
             ledgers = self._ledgers_around(specialist, starts_at, service)
             try:
                 self._check_slot(specialist, service, ledgers.values(), starts_at, now)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
+from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresAggregateRecorder
 from psycopg.sql import SQL, Identifier
@@ -47,7 +47,17 @@ def load_many(app: Application[UUID], ids: Sequence[UUID]) -> dict[UUID, Any]:
                 state=bytes(row["state"]),
             )
             events[row["originator_id"]].append(app.mapper.to_domain_event(stored))
-    return {aggregate_id: project_aggregate(None, evs) for aggregate_id, evs in events.items()}
+    return {aggregate_id: _folded(evs) for aggregate_id, evs in events.items()}
+
+
+def _folded(events: list[Any]) -> Any:
+    """The aggregate these events make: eventsourcing's project_aggregate without its
+    isinstance check of every event against a runtime-checkable Protocol (15 µs each, and
+    a booking reads all its ledgers' events)."""
+    aggregate = None
+    for event in events:
+        aggregate = event.mutate(aggregate)
+    return aggregate
 
 
 def notification_id_of(app: Application[UUID], originator_id: UUID, version: int) -> int | None:
