@@ -18,7 +18,6 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock_time
@@ -34,18 +33,20 @@ REQUESTS = 3_000
 RATE = 250
 TOP = 25
 OUTPUT = Path(__file__).parent / "results" / "booking_profile.json"
-# A py-spy frame: "function (path/to/file.py:line)".
-_FRAME = re.compile(r"^(?P<function>.*) \((?P<file>.*?)(?::\d+)?\)$")
-_PACKAGE = re.compile(r"(?:site-packages|src)/(?P<package>[A-Za-z_][A-Za-z0-9_]*)")
+# A py-spy frame: "function (package/module.py:line)", the path relative to sys.path.
+_FRAME = re.compile(r"^(?P<function>.*) \((?P<file>[^:)]*)(?::\d+)?\)$")
+_STDLIB = frozenset(sys.stdlib_module_names)
 
 
 def _component(frames: list[str]) -> str:
     """The package of the innermost frame outside the standard library."""
     for frame in reversed(frames):
         match = _FRAME.match(frame)
-        package = match and _PACKAGE.search(match["file"])
-        if package:
-            return package["package"]
+        if match is None:
+            continue
+        package = match["file"].split("/", 1)[0].removesuffix(".py")
+        if package and package not in _STDLIB and not package.startswith("<"):
+            return package
     return "(standard library / interpreter)"
 
 
@@ -74,33 +75,39 @@ def _shares(raw: str) -> dict[str, Any]:
 
 
 def _sampled(service: ServiceProcess, bodies: Any, gil_only: bool) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as scratch:
-        out = Path(scratch) / "profile.raw"
-        command = [
-            str(Path(sys.executable).with_name("py-spy")),
-            "record",
-            "--pid",
-            str(service.pid),
-            "--subprocesses",
-            "--nonblocking",
-            "--rate",
-            str(RATE),
-            "--format",
-            "raw",
-            "--output",
-            str(out),
-            *(["--gil"] if gil_only else []),
-        ]
-        spy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        try:
-            load = asyncio.run(_load(service.url, bodies, REQUESTS, CONCURRENT_CLIENTS))
-        finally:
-            spy.send_signal(2)  # SIGINT: py-spy writes what it has sampled
-            spy.wait(timeout=60)
-        return {"load": load, **_shares(out.read_text())}
+    """py-spy's raw samples stay next to the JSON (bench/results/booking_profile.*.raw), to
+    be read again or drawn as a flame graph."""
+    out = OUTPUT.with_suffix(".gil.raw" if gil_only else ".active.raw")
+    out.parent.mkdir(exist_ok=True)
+    command = [
+        str(Path(sys.executable).with_name("py-spy")),
+        "record",
+        "--pid",
+        str(service.pid),
+        "--subprocesses",
+        "--nonblocking",
+        "--rate",
+        str(RATE),
+        "--format",
+        "raw",
+        "--output",
+        str(out),
+        *(["--gil"] if gil_only else []),
+    ]
+    spy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        load = asyncio.run(_load(service.url, bodies, REQUESTS, CONCURRENT_CLIENTS))
+    finally:
+        spy.send_signal(2)  # SIGINT: py-spy writes what it has sampled
+        spy.wait(timeout=60)
+    return {"load": load, **_shares(out.read_text())}
 
 
 def main() -> None:
+    if sys.argv[1:] == ["--read"]:  # the shares of the raw samples of the last run again
+        for raw in sorted(OUTPUT.parent.glob(OUTPUT.stem + ".*.raw")):
+            print(raw.name, json.dumps(_shares(raw.read_text()), indent=2))
+        return
     workers = len(os.sched_getaffinity(0))
     with ensure_postgres() as postgres, ensure_redis(db=2) as redis:
         database_url = postgres.create_database(prefix="kairos_bench")
