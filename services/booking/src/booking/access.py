@@ -64,7 +64,9 @@ SpecialistDep = Annotated[Caller, Depends(_specialist)]
 
 def _own_service(service_id: UUID, ctx: Ctx, caller: StaffDep) -> Service:
     service = ctx.app.service(service_id)
-    if not (caller.is_admin or caller.is_specialist(service.specialist_id)):
+    # A team's service is the admin's to change: no one member owns it.
+    owner = service.specialist_id
+    if not (caller.is_admin or (owner is not None and caller.is_specialist(owner))):
         raise refused(caller)
     return service
 
