@@ -101,3 +101,13 @@ def double_bookings(
             or (a.busy_from < b.busy_until and b.busy_from < a.busy_until)
         )
     ]
+
+
+def stored_team_services(database_url: str) -> list[UUID]:
+    """The services offered by a team, in the order they were defined."""
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            f"SELECT originator_id FROM {EVENTS_TABLE} WHERE topic = %s ORDER BY originator_id",
+            ("booking.domain:Service.OfferedByTeam",),
+        ).fetchall()
+    return [row[0] for row in rows]

@@ -20,12 +20,17 @@ import pytest
 from fastapi.testclient import TestClient
 
 from booking.application import Bookings, SlotRejected
+from booking.integration import booking_log
 from booking.main import create_app
+from booking.seed import seed
+from kairos.events import REGISTRY
+from kairos.events import booking as contract
 from kairos.eventstore import postgres_env
 from kairos_dev.testing import ServiceProcess, service_env
 from tests.booking.conftest import API_NOW, booking_settings
 from tests.booking.helpers import (
     ADMIN,
+    ADMIN_API_KEY,
     ALL_DAY_EVERY_DAY,
     CONSULTATION,
     Catalog,
@@ -35,7 +40,7 @@ from tests.booking.helpers import (
     expect,
     service_terms,
 )
-from tests.booking.stored import double_bookings, stored_bookings
+from tests.booking.stored import double_bookings, stored_bookings, stored_team_services
 from tests.booking.test_concurrency import days_ahead, outcomes, storm
 
 pytestmark = pytest.mark.integration
@@ -192,9 +197,14 @@ def test_a_collective_booking_holds_every_member_or_none(app: Bookings, database
 
 
 @pytest.fixture
-def api(fresh_database: Callable[[], str], redis_url: str) -> Iterator[TestClient]:
-    app = create_app(booking_settings(fresh_database(), redis_url), clock=FrozenClock(API_NOW))
-    with TestClient(app) as http:
+def database_url_of_api(fresh_database: Callable[[], str]) -> str:
+    return fresh_database()
+
+
+@pytest.fixture
+def api(database_url_of_api: str, redis_url: str) -> Iterator[TestClient]:
+    settings = booking_settings(database_url_of_api, redis_url)
+    with TestClient(create_app(settings, clock=FrozenClock(API_NOW))) as http:
         yield http
 
 
@@ -397,3 +407,71 @@ def test_collective_bookings_racing_members_own_bookings_are_all_or_nothing(
         together_booked = str(booking.service_id) == together["id"]
         assert booking.specialist_ids == (everyone if together_booked else one)
     assert double_bookings(stored) == []
+
+
+def test_the_demo_seed_forms_a_round_robin_team_once(
+    service: ServiceProcess, catalog: Catalog, database_url: str
+) -> None:
+    seed(service.url, ADMIN_API_KEY)
+    seed(service.url, ADMIN_API_KEY)
+
+    stored = stored_team_services(database_url)
+    assert len(stored) == 1  # the second run added nothing
+    start = days_ahead(8, 16)  # a weekday 16:00 UTC: Sam, in New York, works then
+    while start.weekday() >= 5:
+        start += timedelta(days=1)
+    booked = catalog.booked(str(stored[0]), start)
+    seeded = {
+        s["name"]: s["id"]
+        for s in catalog.http.request("GET", "/v1/specialists").json()["specialists"]
+    }
+    assert booked["specialist_id"] in seeded.values()
+    assert booked["team_id"]
+
+
+def test_the_events_carry_the_team_and_the_specialists_whose_time_a_booking_holds(
+    api: TestClient, database_url_of_api: str
+) -> None:
+    catalog = Catalog(api)
+    team, members = make_team(catalog, 2)
+    together = team_service(catalog, team["id"], "collective")
+    either = team_service(catalog, team["id"], "round_robin")
+    start = API_NOW + timedelta(days=7, hours=10)
+    collective = catalog.booked(together["id"], start)
+    one = catalog.booked(either["id"], start + timedelta(hours=2))
+    other = next(m for m in members if m != one["specialist_id"])
+    expect(
+        api.post(
+            f"/v1/bookings/{one['id']}/reassign", json={"specialist_id": other}, headers=ADMIN
+        ),
+        200,
+    )
+
+    with booking_log(database_url_of_api) as log:
+        envelopes = [e for page in log.envelopes(0, log.top()) for e in page]
+    payloads = [(e, REGISTRY.decode(e)) for e in envelopes]
+
+    [(formed, defined)] = [(e, p) for e, p in payloads if isinstance(p, contract.TeamDefined)]
+    assert formed.specialist_id == contract.NO_SPECIALIST
+    assert [str(m.specialist_id) for m in defined.members] == members
+    services = {str(p.service_id): p for _, p in payloads if isinstance(p, contract.TeamOwned)}
+    assert services[together["id"]].assignment == "collective"
+    assert isinstance(services[either["id"]], contract.ServiceDefined)  # as consumers read it
+    requested = {
+        str(p.booking_id): (e, p) for e, p in payloads if isinstance(p, contract.SlotRequested)
+    }
+    envelope, slot = requested[collective["id"]]
+    assert [str(s) for s in slot.specialist_ids] == members
+    assert str(envelope.specialist_id) == members[0]
+    assert str(slot.team_id) == team["id"]
+    [(moved_envelope, moved)] = [
+        (e, p) for e, p in payloads if isinstance(p, contract.BookingReassigned)
+    ]
+    assert (str(moved.previous_specialist_id), str(moved.specialist_id)) == (
+        one["specialist_id"],
+        other,
+    )
+    # Still on the partition of the booking's first member, after its earlier events.
+    assert str(moved_envelope.specialist_id) == one["specialist_id"]
+    assert moved.booking is not None
+    assert str(moved.booking.specialist.specialist_id) == other
