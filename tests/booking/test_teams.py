@@ -26,7 +26,7 @@ from booking.seed import seed
 from kairos.events import REGISTRY
 from kairos.events import booking as contract
 from kairos.eventstore import postgres_env
-from kairos_dev.testing import ServiceProcess, service_env
+from kairos_dev.testing import ServiceProcess
 from tests.booking.conftest import API_NOW, booking_settings
 from tests.booking.helpers import (
     ADMIN,
@@ -35,10 +35,12 @@ from tests.booking.helpers import (
     CONSULTATION,
     Catalog,
     FrozenClock,
+    bearer,
     booking_body,
     error_code,
     expect,
     service_terms,
+    specialist_jwt,
 )
 from tests.booking.stored import double_bookings, stored_bookings, stored_team_services
 from tests.booking.test_concurrency import days_ahead, outcomes, storm
@@ -328,6 +330,11 @@ def test_a_collective_booking_carries_every_member(api: TestClient) -> None:
 
     assert booking["specialist_ids"] == members
     assert booking["specialist_id"] == members[0]
+    for member in members:  # each sees it, not only the first
+        as_member = bearer(specialist_jwt(member))
+        expect(api.get(f"/v1/bookings/{booking['id']}", headers=as_member), 200)
+    outsider = bearer(specialist_jwt(catalog.specialist()["id"]))
+    assert error_code(api.get(f"/v1/bookings/{booking['id']}", headers=outsider), 403)
     assert error_code(catalog.book(service["id"], start), 409) == "slot_unavailable"
     refused = api.post(
         f"/v1/bookings/{booking['id']}/reschedule",
@@ -341,12 +348,8 @@ def test_a_collective_booking_carries_every_member(api: TestClient) -> None:
 
 
 @pytest.fixture
-def service(database_url: str, redis_url: str) -> Iterator[ServiceProcess]:
-    """Two workers, so requests race both within a process and between processes, with a
-    generous contention timeout (a 503 busy would fail the test as a false 409 would)."""
-    env = service_env(database_url, redis_url, CONTENTION_TIMEOUT_SECONDS="300")
-    with ServiceProcess.api("booking.main:app", env, workers=2) as process:
-        yield process
+def service(two_workers: ServiceProcess) -> ServiceProcess:
+    return two_workers
 
 
 @pytest.fixture

@@ -103,7 +103,8 @@ def _booking_access(
     if caller.role == "client" and not (allow_client and caller.holds_token_for(booking_id)):
         raise refused(caller)
     booking = ctx.app.booking(booking_id)
-    if caller.role == "specialist" and not caller.is_specialist(booking.specialist_id):
+    # Every specialist whose time it holds: a collective booking's members all see it.
+    if caller.role == "specialist" and not any(map(caller.is_specialist, booking.specialist_ids)):
         raise refused(caller)
     return BookingAccess(caller, booking)
 
