@@ -69,7 +69,8 @@ SECRETS_USED = {
     "booking": SECRET_KEYS | {"PRIVACY_MASTER_KEY", "PRIVACY_INDEX_KEY"},
     "booking-relay": set(),
     "booking-video-sessions": set(),
-    "availability": set(),
+    # the admin key only: admins see which members of a team are free at each slot
+    "availability": {"ADMIN_API_KEY"},
     "availability-projector": set(),
     "calendar-sync": CALENDAR_SYNC_SECRETS,
     "calendar-sync-relay": set(),
