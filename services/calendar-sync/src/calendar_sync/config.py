@@ -43,6 +43,3 @@ class CalendarSyncSettings(CalendarStoreSettings, CallerAuthSettings, PrivacySet
     # A CA bundle to trust for the identity platform and Graph (the local fake's
     # certificate in dev and tests); empty: the system's.
     microsoft_ca_bundle: str = ""
-
-    def credential_secrets(self) -> list[str]:
-        return [s.strip() for s in self.calendar_credential_keys.get_secret_value().split(",")]

@@ -244,7 +244,7 @@ class EffectDispatcher:
         if not transient or row.attempts >= handler.max_attempts:
             self._park(row, exc)
             return
-        delay = self._backoff.delay(row.attempts, self._rng)
+        delay = (handler.backoff or self._backoff).delay(row.attempts, self._rng)
         asked = exc.retry_after if isinstance(exc, TransientEffectError) else None
         due_at = self._clock() + max(delay, asked or delay)
         with self._connection() as conn:
