@@ -3,6 +3,7 @@ that sends them (kairos.messaging.runner); ops endpoints on CONSUMER_OPS_PORT.""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -33,6 +34,8 @@ def target_policy(settings: DeliverySettings) -> TargetPolicy:
 @contextmanager
 def sender(settings: DeliverySettings, clock: Callable[[], datetime] = utc_now) -> Iterator[Sender]:
     """The Sender of these settings, with its pools and HTTP client open."""
+    # httpx logs each request's URL at INFO: an endpoint's URL may carry its owner's token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     pool = ConnectionPool(
         settings.database_url, min_size=1, max_size=settings.webhook_concurrency + 1, open=False
     )
