@@ -246,7 +246,7 @@ def hooks_factory(
         sending = sending_context.__enter__()
         with_cleanup.append(lambda: sending_context.__exit__(None, None, None))
         dispatcher = EffectDispatcher(
-            database_url, [sending.handler()], name="test-webhooks", clock=clock, concurrency=4
+            database_url, sending.handlers(), name="test-webhooks", clock=clock, concurrency=4
         )
         dispatcher.open()
         with_cleanup.append(dispatcher.close)

@@ -117,7 +117,7 @@ def test_a_target_that_turned_private_since_it_was_subscribed_gets_nothing(
     )
     with (
         sender(production, hooks.clock) as refusing,
-        EffectDispatcher(hooks.database_url, [refusing.handler()], clock=hooks.clock) as dispatcher,
+        EffectDispatcher(hooks.database_url, refusing.handlers(), clock=hooks.clock) as dispatcher,
     ):
         dispatcher.drain()
     assert receiver.received() == []

@@ -16,6 +16,7 @@ import psycopg
 import pytest
 
 from kairos.privacy import ERASED
+from tests.notifications.fakes import smtp_sink
 from tests.webhooks.conftest import ADMIN, Hooks, Receiver
 from webhooks.signing_secrets import TABLE
 
@@ -275,3 +276,30 @@ def test_deleting_a_subscription_stops_its_deliveries(hooks: Hooks, receiver: Re
         f"/v1/webhooks/subscriptions/{subscription['id']}/deliveries", headers=ADMIN
     )
     assert listed.status_code == 404
+
+
+def test_the_operators_are_told_by_e_mail_once_when_an_endpoint_is_disabled(
+    hooks_factory: Callable[..., Hooks], receiver: Receiver
+) -> None:
+    with smtp_sink() as mail:
+        hooks = hooks_factory(
+            webhook_disable_after_hours=1,
+            webhook_ops_email="ops@firm.example",
+            smtp_host="127.0.0.1",
+            smtp_port=mail.port,
+            smtp_security="none",
+            mail_from="Kairos <no-reply@kairos.example>",
+        )
+        subscription = hooks.subscribe(receiver.url + "/token-abc123")
+        receiver.sink.status = 503
+        hooks.publish(*(hooks.booking().confirmed() for _ in range(3)))
+        for _ in range(12):  # 2 hours
+            hooks.deliver()
+            hooks.clock.advance(timedelta(minutes=10))
+        assert hooks.subscription(subscription["id"])["state"] == "disabled"
+
+        [notice] = mail.messages("mail")
+        assert notice["to"] == ["ops@firm.example"]
+        assert f"127.0.0.1:{receiver.port}" in notice["subject"]
+        assert subscription["id"] in notice["text"] and "/enable" in notice["text"]
+        assert "token-abc123" not in json.dumps(notice)

@@ -6,10 +6,11 @@ from __future__ import annotations
 from pydantic import Field
 
 from kairos.privacy.settings import PrivacySettings
+from kairos.providers.smtp import SmtpSettings
 from kairos.settings import CallerAuthSettings, Secret
 
 
-class DeliverySettings(PrivacySettings):
+class DeliverySettings(PrivacySettings, SmtpSettings):
     # Comma-separated secrets sealing the subscriptions' signing secrets at rest
     # (webhooks.signing_secrets): the first seals, all open; rotate with
     # `kairos reencrypt webhooks`.
@@ -27,6 +28,10 @@ class DeliverySettings(PrivacySettings):
     webhook_retry_hours: float = Field(72.0, gt=0)
     # An endpoint that has accepted nothing for this long is disabled.
     webhook_disable_after_hours: float = Field(72.0, gt=0)
+    # Who is told by e-mail when an endpoint is disabled (through SMTP_HOST, MAIL_FROM:
+    # kairos.providers.smtp). Without them, the subscription's state and the metric
+    # kairos_webhooks_endpoints_disabled_total still say it.
+    webhook_ops_email: str | None = Field(None, description="e.g. ops@example.com")
     # Deliveries in flight at once: a slow receiver holds one, not all.
     webhook_concurrency: int = Field(8, ge=1, le=64)
     db_pool_size: int = Field(4, ge=1)

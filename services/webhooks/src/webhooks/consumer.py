@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager, nullcontext
 from datetime import datetime, timedelta
 
 import httpx
@@ -16,9 +16,11 @@ from kairos.events import BOOKING_TOPIC
 from kairos.messaging import ConsumerSpec, run_consumer
 from kairos.privacy import PersonalData
 from kairos.privacy.settings import key_store
+from kairos.providers.smtp import SmtpMailer
 from webhooks.config import DeliverySettings
 from webhooks.consumers import CONSUMER, handlers
 from webhooks.effects import Sender, Timing
+from webhooks.notices import Notices
 from webhooks.signing_secrets import secret_store
 from webhooks.tables import create_tables
 from webhooks.targets import TargetPolicy
@@ -43,10 +45,15 @@ def sender(settings: DeliverySettings, clock: Callable[[], datetime] = utc_now) 
     secrets = secret_store(settings.database_url, settings.webhook_secret_keys.get_secret_value())
     timeout = httpx.Timeout(settings.webhook_timeout_seconds)
     limits = httpx.Limits(max_connections=settings.webhook_concurrency * 2)
+    mailer = SmtpMailer.from_settings(settings) if settings.webhook_ops_email else None
+    notices = None
+    if mailer is not None and settings.mail_from and settings.webhook_ops_email:
+        notices = Notices(pool, mailer, settings.mail_from, settings.webhook_ops_email, clock)
     with (
         pool,
         privacy_pool,
         httpx.Client(timeout=timeout, limits=limits, follow_redirects=False) as http,
+        closing(mailer) if mailer is not None else nullcontext(),
     ):
         secrets.create_table()
         yield Sender(
@@ -60,6 +67,7 @@ def sender(settings: DeliverySettings, clock: Callable[[], datetime] = utc_now) 
                 disable_after=timedelta(hours=settings.webhook_disable_after_hours),
             ),
             clock,
+            notices,
         )
 
 
@@ -68,7 +76,7 @@ def consumer_spec(settings: DeliverySettings, sending: Sender) -> ConsumerSpec:
         CONSUMER,
         BOOKING_TOPIC,
         handlers,
-        effects=[sending.handler()],
+        effects=sending.handlers(),
         setup=create_tables,
         ops_port_env="CONSUMER_OPS_PORT",
         effect_concurrency=settings.webhook_concurrency,

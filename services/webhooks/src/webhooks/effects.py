@@ -8,7 +8,8 @@ answer delivers it; anything else (another status, a timeout, a refused connecti
 target) is a failed attempt, retried by the dispatcher with exponential backoff until the
 delivery has been trying for WEBHOOK_RETRY_HOURS, then given up. An endpoint that has
 accepted nothing for WEBHOOK_DISABLE_AFTER_HOURS is disabled: its unfinished deliveries
-fail, no new ones are made, the admin sees it on the subscription and in the metrics.
+fail, no new ones are made, the admin sees it on the subscription and in the metrics,
+and the operators get an e-mail (webhooks.notices) when WEBHOOK_OPS_EMAIL is set.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 import httpx
 import psycopg
@@ -29,6 +31,7 @@ from kairos.events import Envelope
 from kairos.privacy import PersonalData
 from kairos.privacy.sealed_store import SealedStore
 from webhooks import payload
+from webhooks.notices import Notices, record_notice
 from webhooks.signing import DELIVERY_HEADER, SIGNATURE_HEADER, signature
 from webhooks.tables import SEND, Delivery, Send, delivery, envelope_of, start_next, subscription
 from webhooks.targets import TargetPolicy, TargetRefused, TargetUnresolved
@@ -90,8 +93,10 @@ class Sender:
         http: httpx.Client,
         timing: Timing,
         clock: Callable[[], datetime],
+        notices: Notices | None = None,
     ) -> None:
         self._pool = pool
+        self._notices = notices
         self._secrets = secrets
         self._personal = personal
         self._policy = policy
@@ -99,10 +104,12 @@ class Sender:
         self._timing = timing
         self._clock = clock
 
-    def handler(self) -> EffectHandler[Send]:
-        return EffectHandler(
+    def handlers(self) -> list[EffectHandler[Any]]:
+        """What the dispatcher performs: the sends, and the operators' notices if any."""
+        send = EffectHandler(
             SEND, self.perform, still_wanted, max_attempts=MAX_ATTEMPTS, backoff=RETRY_BACKOFF
         )
+        return [send] + ([self._notices.handler()] if self._notices else [])
 
     def perform(self, effect: Effect[Send]) -> None:
         with self._pool.connection() as conn:
@@ -169,7 +176,7 @@ class Sender:
                 (now, found.subscription_id),
             ).fetchone() or (now,)
             if now - failing_since >= self._timing.disable_after:
-                disable(conn, found.subscription_id, now)
+                disable(conn, found.subscription_id, now, notify=self._notices is not None)
                 ATTEMPTS.labels("given_up").inc()
                 return True
             sending_since = found.sending_since or found.created_at
@@ -196,8 +203,11 @@ def still_wanted(conn: psycopg.Connection[Any], effect: Effect[Send]) -> bool:
     return found is not None and found.state == "pending" and found.effect_id == effect.id
 
 
-def disable(conn: psycopg.Connection[Any], subscription_id: Any, now: datetime) -> None:
-    """Disable the subscription: its unfinished deliveries fail, no new ones are made."""
+def disable(
+    conn: psycopg.Connection[Any], subscription_id: UUID, now: datetime, *, notify: bool
+) -> None:
+    """Disable the subscription: its unfinished deliveries fail, no new ones are made; with
+    `notify`, the operators' e-mail is recorded to go after the commit."""
     disabled = conn.execute(
         "UPDATE webhook_subscriptions SET state = 'disabled', disabled_at = %s"
         " WHERE id = %s AND state = 'active'",
@@ -211,6 +221,8 @@ def disable(conn: psycopg.Connection[Any], subscription_id: Any, now: datetime) 
     )
     if disabled:
         DISABLED.inc()
+        if notify:
+            record_notice(conn, subscription_id, now)
         # The id only: an endpoint's URL may carry a token of the receiver's.
         log.warning("webhook subscription %s disabled: its endpoint kept failing", subscription_id)
 
