@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr
 
+from kairos.booking_client import BookingApiSettings
 from kairos.privacy.settings import PrivacySettings
 from kairos.settings import CallerAuthSettings, Secret, ServiceSettings
 
@@ -43,3 +44,8 @@ class CalendarSyncSettings(CalendarStoreSettings, CallerAuthSettings, PrivacySet
     # A CA bundle to trust for the identity platform and Graph (the local fake's
     # certificate in dev and tests); empty: the system's.
     microsoft_ca_bundle: str = ""
+
+
+class CalendarApiSettings(CalendarSyncSettings, BookingApiSettings):
+    """The API's: it asks booking whether a manage token is current, so that a client's
+    token is refused as a known caller's (403), a revoked one as no one's (401)."""
