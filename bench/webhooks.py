@@ -25,7 +25,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import httpx
 from psycopg_pool import ConnectionPool
@@ -39,56 +39,30 @@ from kairos_dev.infra import ensure_kafka, ensure_postgres, ensure_redis
 from kairos_dev.infra.postgres import database_name
 from kairos_dev.infra.process import free_port
 from kairos_dev.testing import ServiceProcess, service_env
+from kairos_dev.testing.booking_events import BookingEvents
 from kairos_dev.testing.services import TEST_SECRETS
 
 LATENCY_SAMPLES = 200
 SINGLE_EVENTS = 2_000
 BOOKINGS, EVENTS_PER_BOOKING = 200, 10
 CONCURRENCY = 8
-SPECIALIST = uuid4()
+SPECIALIST, SERVICE = uuid4(), uuid4()
 ADMIN = {"Authorization": f"Bearer {TEST_SECRETS['ADMIN_API_KEY']}"}
 
 
-class Events:
-    """BookingConfirmed envelopes of made-up bookings, personal values sealed."""
+def contact(personal: PersonalData) -> contract.PersonalContact:
+    """A client's name and address, sealed in the key store as booking seals them."""
+    sealer = personal.sealer("bench-client@example.com")
+    return contract.PersonalContact(
+        name=sealer.seal("Ada Lovelace"), email=sealer.seal("bench-client@example.com")
+    )
 
-    def __init__(self, personal: PersonalData) -> None:
-        sealer = personal.sealer("bench-client@example.com")
-        self.contact = contract.PersonalContact(
-            name=sealer.seal("Ada Lovelace"), email=sealer.seal("bench-client@example.com")
-        )
-        self.position = 0
 
-    def confirmed(self, booking_id: UUID) -> Envelope:
-        self.position += 1
-        starts = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
-        snapshot = contract.BookingSnapshot(
-            status="confirmed",
-            service=contract.BookedService(
-                service_id=uuid4(), name="Consultation", duration_minutes=30
-            ),
-            specialist=contract.BookedSpecialist(
-                specialist_id=SPECIALIST, timezone="Europe/Paris", contact=self.contact
-            ),
-            client=contract.BookedClient(timezone="Europe/Paris", contact=self.contact),
-            starts_at=starts,
-            ends_at=starts + timedelta(minutes=30),
-            busy_from=starts,
-            busy_until=starts + timedelta(minutes=30),
-            answers={},
-        )
-        payload = contract.BookingConfirmed(booking_id=booking_id, booking=snapshot)
-        return Envelope(
-            event_id=uuid4(),
-            type="BookingConfirmed",
-            version=1,
-            occurred_at=datetime.now(UTC),
-            producer="booking",
-            notification_id=self.position,
-            aggregate_id=booking_id,
-            specialist_id=SPECIALIST,
-            data=payload.model_dump(mode="json"),
-        )
+def confirmations(client: contract.PersonalContact, bookings: int, each: int = 1) -> list[Envelope]:
+    """`each` BookingConfirmed of each of `bookings` bookings, round-robin."""
+    made = [BookingEvents(client, SPECIALIST, SERVICE) for _ in range(bookings)]
+    starts = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
+    return [booking.confirmed(starts) for _ in range(each) for booking in made]
 
 
 class Sink:
@@ -143,11 +117,9 @@ async def _produce(bootstrap: str, envelopes: list[Envelope], gap: float = 0.0) 
         await producer.stop()
 
 
-def _latency(bootstrap: str, sink: Sink, events: Events) -> dict[str, Any]:
+def _latency(bootstrap: str, sink: Sink, client: contract.PersonalContact) -> dict[str, Any]:
     sink.clear()
-    asyncio.run(
-        _produce(bootstrap, [events.confirmed(uuid4()) for _ in range(LATENCY_SAMPLES)], 0.05)
-    )
+    asyncio.run(_produce(bootstrap, confirmations(client, LATENCY_SAMPLES), 0.05))
     got = sink.wait_for(LATENCY_SAMPLES)
     seconds = [
         (_arrival(m) - datetime.fromisoformat(json.loads(m["body"])["occurred_at"])).total_seconds()
@@ -206,7 +178,7 @@ def run() -> dict[str, Any]:
         pool = ConnectionPool(database_url, min_size=1, max_size=2, open=True)
         keys = KeyStore(pool, TEST_SECRETS["PRIVACY_MASTER_KEY"], TEST_SECRETS["PRIVACY_INDEX_KEY"])
         keys.create_tables()
-        events = Events(PersonalData(keys))
+        client = contact(PersonalData(keys))
         try:
             with (
                 ServiceProcess.api("webhooks.main:app", env) as api,
@@ -220,11 +192,10 @@ def run() -> dict[str, Any]:
                 subscribed.raise_for_status()
                 # Made in the order they are produced: the consumer takes each position
                 # of booking's log once, and skips one older than it has seen.
-                latency = _latency(kafka.bootstrap, sink, events)
-                single = [events.confirmed(uuid4()) for _ in range(SINGLE_EVENTS)]
+                latency = _latency(kafka.bootstrap, sink, client)
+                single = confirmations(client, SINGLE_EVENTS)
                 one_each = _throughput(kafka.bootstrap, sink, single)
-                bookings = [uuid4() for _ in range(BOOKINGS)]
-                ordered = [events.confirmed(b) for _ in range(EVENTS_PER_BOOKING) for b in bookings]
+                ordered = confirmations(client, BOOKINGS, EVENTS_PER_BOOKING)
                 ten_each = _throughput(kafka.bootstrap, sink, ordered)
                 baseline = _baseline(sink, [e.model_dump_json().encode() for e in single])
                 return {

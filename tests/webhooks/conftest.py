@@ -24,6 +24,7 @@ from kairos.privacy import KeyStore, PersonalData
 from kairos_dev.fakes.webhook_sink import ReceivedDelivery, WebhookSink
 from kairos_dev.fakes.webhook_sink import create_app as sink_app
 from kairos_dev.infra.process import free_port
+from kairos_dev.testing.booking_events import BookingEvents
 from kairos_dev.testing.served import Served
 from kairos_dev.testing.services import TEST_SECRETS
 from webhooks.config import WebhooksSettings
@@ -93,91 +94,36 @@ class Receiver:
         return list(reversed(self.sink.received.newest_first()))
 
 
-class BookingEvents:
-    """booking.events.v1 envelopes as booking's relay publishes them, for one booking."""
-
-    position = 0
+class Booking:
+    """One booking's events (kairos_dev.testing.booking_events), its client's contact sealed
+    in the key store; each reschedule moves it a day on."""
 
     def __init__(self, personal: PersonalData, email: str | None = None) -> None:
-        self.id = uuid4()
-        self.email = email or f"client-{self.id.hex[:8]}@example.com"
+        self.email = email or f"client-{uuid4().hex[:8]}@example.com"
         sealer = personal.sealer(self.email)
         self.subject = sealer.subject
-        self.contact = contract.PersonalContact(
+        contact = contract.PersonalContact(
             name=sealer.seal("Ada Lovelace"),
             email=sealer.seal(self.email),
             phone=sealer.seal("+441234567890"),
         )
-        self.answers = {"reason": sealer.seal("Recurring migraines")}
+        answers = {"reason": sealer.seal("Recurring migraines")}
+        self.events = BookingEvents(contact, SPECIALIST, SERVICE, answers=answers)
+        self.id = self.events.id
         self.starts_at = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
 
-    def envelope(self, payload: contract.Payload) -> Envelope:
-        BookingEvents.position += 1
-        return Envelope(
-            event_id=uuid4(),
-            type=type(payload).__name__,
-            version=1,
-            occurred_at=datetime.now(UTC),
-            producer="booking",
-            notification_id=BookingEvents.position,
-            aggregate_id=self.id,
-            specialist_id=SPECIALIST,
-            data=payload.model_dump(mode="json"),
-        )
-
-    def snapshot(self, status: Any) -> contract.BookingSnapshot:
-        return contract.BookingSnapshot(
-            status=status,
-            service=contract.BookedService(
-                service_id=SERVICE, name="Consultation", duration_minutes=30
-            ),
-            specialist=contract.BookedSpecialist(
-                specialist_id=SPECIALIST, timezone="Europe/Paris", contact=self.contact
-            ),
-            client=contract.BookedClient(timezone="Europe/Paris", contact=self.contact),
-            starts_at=self.starts_at,
-            ends_at=self.starts_at + timedelta(minutes=30),
-            busy_from=self.starts_at,
-            busy_until=self.starts_at + timedelta(minutes=30),
-            answers=self.answers,
-        )
-
     def confirmed(self) -> Envelope:
-        return self.envelope(
-            contract.BookingConfirmed(booking_id=self.id, booking=self.snapshot("confirmed"))
-        )
+        return self.events.confirmed(self.starts_at)
 
     def rescheduled(self) -> Envelope:
         old, self.starts_at = self.starts_at, self.starts_at + timedelta(days=1)
-        return self.envelope(
-            contract.BookingRescheduled(
-                booking_id=self.id,
-                starts_at=self.starts_at,
-                ends_at=self.starts_at + timedelta(minutes=30),
-                busy_from=self.starts_at,
-                busy_until=self.starts_at + timedelta(minutes=30),
-                previous_starts_at=old,
-                previous_ends_at=old + timedelta(minutes=30),
-                booking=self.snapshot("confirmed"),
-            )
-        )
+        return self.events.rescheduled(old, self.starts_at)
 
     def cancelled(self) -> Envelope:
-        return self.envelope(
-            contract.BookingCancelled(
-                booking_id=self.id,
-                refund_eligible=True,
-                cancelled_by="client",
-                booking=self.snapshot("cancelled"),
-            )
-        )
+        return self.events.cancelled(self.starts_at)
 
     def no_show(self) -> Envelope:
-        return self.envelope(
-            contract.NoShowMarked(
-                booking_id=self.id, party="client", booking=self.snapshot("no_show")
-            )
-        )
+        return self.events.no_show(self.starts_at)
 
 
 @dataclass
@@ -224,8 +170,8 @@ class Hooks:
         assert answer.status_code == 200, answer.text
         return next(s for s in answer.json()["subscriptions"] if s["id"] == subscription_id)
 
-    def booking(self, email: str | None = None) -> BookingEvents:
-        return BookingEvents(self.personal, email)
+    def booking(self, email: str | None = None) -> Booking:
+        return Booking(self.personal, email)
 
 
 @pytest.fixture

@@ -9,38 +9,14 @@ from typing import Any
 import psycopg
 
 from kairos.events import Envelope
-from kairos.events.booking import (
-    BookingCancelled,
-    BookingCompleted,
-    BookingConfirmed,
-    BookingDeclined,
-    BookingEvent,
-    BookingPending,
-    BookingRescheduled,
-    BookingStarted,
-    NoShowMarked,
-    SlotRequested,
-)
+from kairos.events.booking import BOOKING_EVENTS, BookingEvent
 from kairos.messaging import Handlers
 from webhooks.tables import enqueue
 
 CONSUMER = "webhooks"
 
-#: The event types a subscription may name: every booking lifecycle event.
-EVENT_TYPES = tuple(
-    kind.__name__
-    for kind in (
-        SlotRequested,
-        BookingPending,
-        BookingConfirmed,
-        BookingDeclined,
-        BookingRescheduled,
-        BookingCancelled,
-        BookingStarted,
-        BookingCompleted,
-        NoShowMarked,
-    )
-)
+#: The event types a subscription may name: every booking lifecycle event of the contract.
+EVENT_TYPES = tuple(kind.__name__ for kind in BOOKING_EVENTS if issubclass(kind, BookingEvent))
 
 handlers = Handlers()
 

@@ -98,6 +98,9 @@ class Sender:
         self._pool = pool
         self._notices = notices
         self._secrets = secrets
+        # Opened secrets by subscription: a secret never changes (a new one is a new
+        # subscription), and opening costs a connection of its own.
+        self._opened: dict[UUID, str] = {}
         self._personal = personal
         self._policy = policy
         self._http = http
@@ -118,12 +121,17 @@ class Sender:
             target = subscription(conn, found.subscription_id) if found else None
         if found is None or target is None:
             return  # deleted meanwhile
-        secret = self._secrets.get(target.id)
-        if secret is None:
-            raise LookupError(f"subscription {target.id} has no signing secret")
-        attempt = self.attempt(target.url, found, secret["secret"], envelope)
+        attempt = self.attempt(target.url, found, self._secret(target.id), envelope)
         if not self._record(found, envelope, attempt):
             raise TransientEffectError(attempt.error or "", retry_after=attempt.retry_after)
+
+    def _secret(self, subscription_id: UUID) -> str:
+        if subscription_id not in self._opened:
+            values = self._secrets.get(subscription_id)
+            if values is None:
+                raise LookupError(f"subscription {subscription_id} has no signing secret")
+            self._opened[subscription_id] = values["secret"]
+        return self._opened[subscription_id]
 
     def attempt(self, url: str, found: Delivery, secret: str, envelope: Envelope) -> Attempt:
         """POST the delivery once."""
