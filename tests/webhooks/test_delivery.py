@@ -16,6 +16,10 @@ import psycopg
 import pytest
 
 from kairos.privacy import ERASED
+from kairos_dev.fakes.tls import self_signed
+from kairos_dev.fakes.webhook_sink import WebhookSink
+from kairos_dev.fakes.webhook_sink import create_app as sink_app
+from kairos_dev.testing.serving import serving
 from tests.notifications.fakes import smtp_sink
 from tests.webhooks.conftest import ADMIN, Hooks, Receiver
 from webhooks.signing_secrets import TABLE
@@ -303,3 +307,31 @@ def test_the_operators_are_told_by_e_mail_once_when_an_endpoint_is_disabled(
         assert f"127.0.0.1:{receiver.port}" in notice["subject"]
         assert subscription["id"] in notice["text"] and "/enable" in notice["text"]
         assert "token-abc123" not in json.dumps(notice)
+
+
+def test_an_https_receiver_is_reached_at_the_checked_address_with_its_name_verified(
+    hooks_factory: Callable[..., Hooks], tmp_path: Path
+) -> None:
+    """The connection goes to the address that was checked, while TLS still checks the
+    certificate against the URL's host name (SNI): pinning the address costs no security."""
+    certificate, key = self_signed(tmp_path)
+    hooks = hooks_factory(webhook_require_https=True, webhook_ca_bundle=str(certificate))
+    sink = WebhookSink()
+    with serving(sink_app(sink), tls=(certificate, key)) as url:
+        port = url.rsplit(":", 1)[1]
+        by_name = hooks.subscribe(f"https://localhost:{port}/dev/webhooks/in")
+        hooks.publish(hooks.booking().confirmed())
+        hooks.deliver()
+        [got] = sink.received.newest_first()
+        assert got.delivery == hooks.deliveries(by_name["id"])[0]["id"]
+        assert hooks.deliveries(by_name["id"])[0]["state"] == "delivered"
+
+    # A certificate the trusted bundle does not vouch for is refused, address pinned or not.
+    other, other_key = self_signed(tmp_path / "other")
+    with serving(sink_app(WebhookSink()), tls=(other, other_key)) as url:
+        port = url.rsplit(":", 1)[1]
+        untrusted = hooks.subscribe(f"https://localhost:{port}/dev/webhooks/in")
+        hooks.publish(hooks.booking().confirmed())
+        hooks.deliver()
+        [failed] = hooks.deliveries(untrusted["id"])
+        assert failed["state"] == "pending" and "CERTIFICATE_VERIFY_FAILED" in failed["last_error"]

@@ -22,6 +22,9 @@ class DeliverySettings(PrivacySettings, SmtpSettings):
     # receivers listen on 127.0.0.1 over plain http); production never should.
     webhook_allow_private_targets: bool = False
     webhook_require_https: bool = True
+    # A CA bundle to trust for receivers' certificates (the tests' self-signed one);
+    # empty: the system's.
+    webhook_ca_bundle: str = ""
     # A receiver must answer within this; a slower one counts as a failed attempt.
     webhook_timeout_seconds: float = Field(10.0, gt=0, le=60)
     # A delivery is retried with exponential backoff for this long, then given up.

@@ -4,6 +4,7 @@ that sends them (kairos.messaging.runner); ops endpoints on CONSUMER_OPS_PORT.""
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager, nullcontext
 from datetime import datetime, timedelta
@@ -52,7 +53,12 @@ def sender(settings: DeliverySettings, clock: Callable[[], datetime] = utc_now) 
     with (
         pool,
         privacy_pool,
-        httpx.Client(timeout=timeout, limits=limits, follow_redirects=False) as http,
+        httpx.Client(
+            timeout=timeout,
+            limits=limits,
+            follow_redirects=False,
+            verify=ssl.create_default_context(cafile=settings.webhook_ca_bundle or None),
+        ) as http,
         closing(mailer) if mailer is not None else nullcontext(),
     ):
         secrets.create_table()
