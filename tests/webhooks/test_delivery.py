@@ -335,3 +335,32 @@ def test_an_https_receiver_is_reached_at_the_checked_address_with_its_name_verif
         hooks.deliver()
         [failed] = hooks.deliveries(untrusted["id"])
         assert failed["state"] == "pending" and "CERTIFICATE_VERIFY_FAILED" in failed["last_error"]
+
+
+def test_a_delivery_whose_outcome_was_lost_comes_again_with_the_same_delivery_id(
+    hooks: Hooks, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At least once: the receiver answered, but the database went away before the answer
+    was recorded. The dispatcher tries again; the receiver sees the same Kairos-Delivery
+    (its dedupe key) and the same event."""
+    subscription = hooks.subscribe(receiver.url)
+    hooks.publish(hooks.booking().confirmed())
+    record = hooks.sender._record
+    lost = []
+
+    def losing_the_first(*args: Any) -> bool:
+        if not lost:
+            lost.append(True)
+            raise psycopg.OperationalError("the server closed the connection")
+        return record(*args)
+
+    monkeypatch.setattr(hooks.sender, "_record", losing_the_first)
+    hooks.deliver()
+    hooks.clock.advance(timedelta(minutes=2))
+    hooks.deliver()
+
+    first, second = receiver.received()
+    assert first.delivery == second.delivery
+    assert json.loads(first.body)["event_id"] == json.loads(second.body)["event_id"]
+    [delivery] = hooks.deliveries(subscription["id"])
+    assert (delivery["id"], delivery["state"]) == (first.delivery, "delivered")
