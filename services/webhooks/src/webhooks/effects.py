@@ -117,10 +117,12 @@ class Sender:
     def perform(self, effect: Effect[Send]) -> None:
         with self._pool.connection() as conn:
             found = delivery(conn, effect.data.delivery_id)
-            envelope = envelope_of(conn, effect.data.delivery_id)
-            target = subscription(conn, found.subscription_id) if found else None
-        if found is None or target is None:
-            return  # deleted meanwhile
+            if found is None:
+                return  # its subscription was deleted meanwhile
+            envelope = envelope_of(conn, found.id)
+            target = subscription(conn, found.subscription_id)
+        if target is None:
+            return
         attempt = self.attempt(target.url, found, self._secret(target.id), envelope)
         if not self._record(found, envelope, attempt):
             raise TransientEffectError(attempt.error or "", retry_after=attempt.retry_after)
