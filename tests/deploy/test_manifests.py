@@ -32,7 +32,7 @@ INFRA = K8S / "infra"
 
 Doc = dict[str, Any]
 
-SERVICES = ["booking", "availability", "notifications", "calendar-sync", "video"]
+SERVICES = ["booking", "availability", "notifications", "calendar-sync", "video", "webhooks"]
 # Components without an API of their own: ops endpoints only, no Service.
 WORKERS = [
     "booking-relay",
@@ -48,6 +48,7 @@ WORKERS = [
     "video-reconcile",
     "notifications-worker",
     "notifications-video-rooms",
+    "webhooks-consumer",
 ]
 SECRET_KEYS = {"ADMIN_API_KEY", "JWT_SECRET", "MANAGE_TOKEN_SECRET"}
 PRIVACY_KEYS = {"PRIVACY_MASTER_KEY", "PRIVACY_INDEX_KEY"}
@@ -69,7 +70,8 @@ SECRETS_USED = {
     "booking": SECRET_KEYS | {"PRIVACY_MASTER_KEY", "PRIVACY_INDEX_KEY"},
     "booking-relay": set(),
     "booking-video-sessions": set(),
-    "availability": set(),
+    # the admin key only: admins see which members of a team are free at each slot
+    "availability": {"ADMIN_API_KEY"},
     "availability-projector": set(),
     "calendar-sync": CALENDAR_SYNC_SECRETS,
     "calendar-sync-relay": set(),
@@ -87,6 +89,10 @@ SECRETS_USED = {
     "notifications": SECRET_KEYS | PRIVACY_KEYS,
     "notifications-worker": SECRET_KEYS | PRIVACY_KEYS,
     "notifications-video-rooms": set(),
+    # webhooks authenticates the admin and seals signing secrets; its consumer opens them
+    # to sign, and reveals clients' names and addresses for the receivers.
+    "webhooks": SECRET_KEYS | {"WEBHOOK_SECRET_KEYS"},
+    "webhooks-consumer": PRIVACY_KEYS | {"WEBHOOK_SECRET_KEYS"},
 }
 
 
@@ -443,6 +449,10 @@ ROUTING = [
     ("/v1/push/vapid-public-key", "notifications"),
     ("/v1/push/subscriptions/9c1d", "notifications"),
     ("/v1/notifications/twilio/status", "notifications"),
+    ("/v1/webhooks/subscriptions", "webhooks"),
+    ("/v1/webhooks/subscriptions/9c1d/deliveries", "webhooks"),
+    ("/v1/webhooks/deliveries/9c1d/resend", "webhooks"),
+    ("/v1/webhooks/subscriptionsx", None),
     ("/metrics", None),
     ("/healthz", None),
     ("/V1/Slots", "availability"),
@@ -523,6 +533,7 @@ def test_prod_autoscales_and_protects_every_service_but_the_relay() -> None:
         "booking-video-sessions",
         "notifications-worker",
         "notifications-video-rooms",
+        "webhooks-consumer",
     }
     deployments = of_kind(docs, "Deployment")
     assert deployments["booking-relay"]["spec"]["replicas"] == 1
