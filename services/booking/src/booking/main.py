@@ -26,6 +26,7 @@ from booking.idempotency import IdempotencyKeys
 from booking.manage_tokens import ManageTokens
 from kairos.auth import now_utc
 from kairos.eventstore import open_application
+from kairos.pools import autocommit_pool
 from kairos.privacy import ErasureLedger, PersonalData
 from kairos.privacy.settings import key_store
 from kairos.web import configure_logging, lazy_app, postgres_check, service_app
@@ -55,13 +56,7 @@ def create_app(
     )
     # The slot check's read of external busy time is one statement: on an autocommit pool
     # of its own it is one round trip, not BEGIN, SELECT and COMMIT on `pool`.
-    busy_reads = ConnectionPool(
-        settings.database_url,
-        min_size=1,
-        max_size=settings.db_pool_size,
-        open=False,
-        kwargs={"autocommit": True},
-    )
+    busy_reads = autocommit_pool(settings.database_url, settings.db_pool_size)
     external_busy = ExternalBusy(busy_reads)
     bookings = bookings_application(
         settings,

@@ -8,10 +8,10 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 
 from fastapi import FastAPI
-from psycopg_pool import ConnectionPool
 
 from kairos.auth import now_utc
 from kairos.effects import create_effects_table
+from kairos.pools import autocommit_pool
 from kairos.web import configure_logging, lazy_app, postgres_check, service_app
 from webhooks.api import webhooks
 from webhooks.config import WebhooksSettings
@@ -26,13 +26,7 @@ def create_app(
 ) -> FastAPI:
     settings = settings or WebhooksSettings()
     configure_logging(settings.log_level)
-    pool = ConnectionPool(
-        settings.database_url,
-        min_size=1,
-        max_size=settings.db_pool_size,
-        open=False,
-        kwargs={"autocommit": True},
-    )
+    pool = autocommit_pool(settings.database_url, settings.db_pool_size)
     secrets = secret_store(settings.database_url, settings.webhook_secret_keys.get_secret_value())
 
     @asynccontextmanager

@@ -7,6 +7,7 @@ from typing import Any
 from psycopg_pool import ConnectionPool
 from pydantic import Field
 
+from kairos.pools import autocommit_pool
 from kairos.privacy.keys import KeyStore
 from kairos.settings import Secret, ServiceSettings
 
@@ -25,15 +26,9 @@ class PrivacySettings(ServiceSettings):
 def key_store(settings: PrivacySettings, pool_size: int) -> tuple[ConnectionPool[Any], KeyStore]:
     """The key store these settings name, on a pool of its own (not yet open: open it in
     the app's lifespan, and close it there)."""
-    # Autocommit: each use of the store is one statement (or an explicit transaction), so
-    # an implicit BEGIN and COMMIT would only add two round trips to every booking.
-    pool = ConnectionPool(
-        settings.privacy_database_url,
-        min_size=1,
-        max_size=pool_size,
-        open=False,
-        kwargs={"autocommit": True},
-    )
+    # Each use of the store is one statement (or an explicit transaction): an implicit
+    # BEGIN and COMMIT would only add two round trips to every booking.
+    pool = autocommit_pool(settings.privacy_database_url, pool_size)
     keys = KeyStore(
         pool,
         settings.privacy_master_key.get_secret_value(),
