@@ -32,7 +32,7 @@ INFRA = K8S / "infra"
 
 Doc = dict[str, Any]
 
-SERVICES = ["booking", "availability", "notifications", "calendar-sync", "video"]
+SERVICES = ["booking", "availability", "notifications", "calendar-sync", "video", "webhooks"]
 # Components without an API of their own: ops endpoints only, no Service.
 WORKERS = [
     "booking-relay",
@@ -47,6 +47,8 @@ WORKERS = [
     "video-consumer",
     "video-reconcile",
     "notifications-worker",
+    "notifications-video-rooms",
+    "webhooks-consumer",
 ]
 SECRET_KEYS = {"ADMIN_API_KEY", "JWT_SECRET", "MANAGE_TOKEN_SECRET"}
 PRIVACY_KEYS = {"PRIVACY_MASTER_KEY", "PRIVACY_INDEX_KEY"}
@@ -86,6 +88,11 @@ SECRETS_USED = {
     # admin key, which it calls booking with for a manage link's token).
     "notifications": SECRET_KEYS | PRIVACY_KEYS,
     "notifications-worker": SECRET_KEYS | PRIVACY_KEYS,
+    "notifications-video-rooms": set(),
+    # webhooks authenticates the admin and seals signing secrets; its consumer opens them
+    # to sign, and reveals clients' names and addresses for the receivers.
+    "webhooks": SECRET_KEYS | {"WEBHOOK_SECRET_KEYS"},
+    "webhooks-consumer": PRIVACY_KEYS | {"WEBHOOK_SECRET_KEYS"},
 }
 
 
@@ -372,6 +379,28 @@ def test_the_topics_belong_to_the_platform_and_probes_reach_the_workers() -> Non
     assert config["OPS_HOST"] == "0.0.0.0"
 
 
+def test_livekit_egress_records_with_its_own_config_and_the_redis_livekit_shares() -> None:
+    infra = load_dir(INFRA)
+    deployments, services = of_kind(infra, "Deployment"), of_kind(infra, "Service")
+    egress = deployments["livekit-egress"]["spec"]["template"]["spec"]
+    (container,) = egress["containers"]
+    assert container["image"].startswith("livekit/egress:")
+    config = {v["name"]: v for v in egress["volumes"]}["config"]
+    assert config["secret"]["secretName"] == "livekit-egress-config"
+    env = {e["name"]: e for e in container["env"]}
+    assert env["EGRESS_CONFIG_FILE"]["value"].startswith("/etc/egress/")
+    # Chrome's sandbox is the one capability added back.
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"], "add": ["SYS_ADMIN"]}
+    # LiveKit and Egress meet in the Redis both configs name, which asks for a password.
+    assert "livekit-redis" in services
+    livekit_notes = (INFRA / "livekit.yaml").read_text()
+    egress_notes = (INFRA / "livekit-egress.yaml").read_text()
+    assert "address: livekit-redis:6379" in livekit_notes
+    assert "address: livekit-redis:6379" in egress_notes
+    redis = deployments["livekit-redis"]["spec"]["template"]["spec"]["containers"][0]
+    assert "--requirepass" in redis["command"]
+
+
 def test_no_image_names_a_registry_host() -> None:
     images = [
         container["image"]
@@ -420,6 +449,10 @@ ROUTING = [
     ("/v1/push/vapid-public-key", "notifications"),
     ("/v1/push/subscriptions/9c1d", "notifications"),
     ("/v1/notifications/twilio/status", "notifications"),
+    ("/v1/webhooks/subscriptions", "webhooks"),
+    ("/v1/webhooks/subscriptions/9c1d/deliveries", "webhooks"),
+    ("/v1/webhooks/deliveries/9c1d/resend", "webhooks"),
+    ("/v1/webhooks/subscriptionsx", None),
     ("/metrics", None),
     ("/healthz", None),
     ("/V1/Slots", "availability"),
@@ -499,6 +532,8 @@ def test_prod_autoscales_and_protects_every_service_but_the_relay() -> None:
         "video-consumer",
         "booking-video-sessions",
         "notifications-worker",
+        "notifications-video-rooms",
+        "webhooks-consumer",
     }
     deployments = of_kind(docs, "Deployment")
     assert deployments["booking-relay"]["spec"]["replicas"] == 1

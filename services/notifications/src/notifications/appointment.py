@@ -16,7 +16,7 @@ from uuid import UUID
 
 from kairos.events.booking import BookingSnapshot
 from kairos.privacy import Revealer
-from notifications.contacts import Contact, contact_of
+from notifications.contacts import Contact, contact_of, fetch_keys
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,10 @@ class Links:
     """Where the client manages (reschedules, cancels) and joins the consultation."""
 
     manage: str
-    join: str
+    join: str | None  # None once the video room is closed: there is nothing to join
+    # When the join link starts letting one in (the room's waiting room, as the video
+    # service published it); None until video told.
+    join_opens_at: datetime | None = None
 
 
 class LinkIssuer(Protocol):
@@ -74,8 +77,7 @@ def appointment_of(
 ) -> Appointment:
     """The appointment as its messages show it: contact details opened with `revealer`
     (one per message, docs/privacy.md)."""
-    # Both people's keys in one query (the key store is asked once per message).
-    revealer.prefetch([booking.client.contact.email, booking.specialist.contact.email])
+    fetch_keys(booking, revealer)
     return Appointment(
         booking_id=booking_id,
         service_name=booking.service.name,

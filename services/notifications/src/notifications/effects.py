@@ -16,18 +16,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 import psycopg
 from psycopg_pool import ConnectionPool
 
 from kairos.effects import Effect, EffectHandler
-from kairos.privacy import PersonalData
+from kairos.privacy import PersonalData, Revealer
 from kairos.providers.push import OutgoingPush, SubscriptionGone
 from kairos.providers.sms import OutgoingSms
-from notifications.appointment import Appointment, LinkIssuer, Links, appointment_of
+from notifications.appointment import Appointment, LinkIssuer, Links, Terms, appointment_of
 from notifications.channels import Channels
 from notifications.consumers import NOTICE, REMINDERS, Notice, Reminder
-from notifications.contacts import contact_of
+from notifications.contacts import contact_of, fetch_keys
 from notifications.invite import invite
 from notifications.messages import MessageKind, MessageOptions, compose, short_text
 from notifications.metrics import sending
@@ -39,7 +40,9 @@ from notifications.tables import (
     push_subscriptions,
     remove_push_subscription,
     terms_of,
+    video_room,
 )
+from notifications.video_rooms import with_room
 
 Clock = Callable[[], datetime]
 
@@ -59,8 +62,9 @@ class Notifier:
     sender: str  # the From of every e-mail
     clock: Clock = _utc_now
     # What the re-check of this thread's effect read, for its send that follows at once
-    # in the same thread (the dispatcher calls them in turn): the booking row and the
-    # revealer, whose keys live no longer than this one message.
+    # in the same thread (the dispatcher calls them in turn): the booking row, the
+    # service's terms and the revealer, whose keys live no longer than this one message.
+    # The send then asks the database nothing more.
     _checked: threading.local = field(default_factory=threading.local, init=False, repr=False)
 
     def handlers(self) -> list[EffectHandler[Any]]:
@@ -72,10 +76,18 @@ class Notifier:
         ]
         return [EffectHandler(NOTICE, self.send_notice, self.notice_still_due), *reminders]
 
-    def _reachable(self, effect: Effect[Any], row: BookingRow, recipient: Recipient) -> bool:
+    def _reachable(
+        self,
+        conn: psycopg.Connection[Any],
+        effect: Effect[Any],
+        row: BookingRow,
+        recipient: Recipient,
+    ) -> bool:
         """The recipient was not erased: an erased person has no one to send to."""
         revealer = self.personal.revealer()
-        self._checked.last = (effect.id, row, revealer)
+        fetch_keys(row.snapshot, revealer)
+        terms = terms_of(conn, row.snapshot.service.service_id)
+        self._checked.last = (effect.id, row, terms, revealer)
         return not contact_of(row.snapshot, recipient, revealer).erased
 
     def notice_still_due(self, conn: psycopg.Connection[Any], effect: Effect[Notice]) -> bool:
@@ -86,7 +98,7 @@ class Notifier:
         return (
             row is not None
             and row.sequence == effect.data.version
-            and self._reachable(effect, row, effect.data.recipient)
+            and self._reachable(conn, effect, row, effect.data.recipient)
         )
 
     def reminder_still_due(self, conn: psycopg.Connection[Any], effect: Effect[Reminder]) -> bool:
@@ -99,26 +111,31 @@ class Notifier:
             and row.status == "confirmed"
             and row.sequence == effect.data.version
             and self.clock() < row.snapshot.starts_at
-            and self._reachable(effect, row, effect.data.recipient)
+            and self._reachable(conn, effect, row, effect.data.recipient)
         )
 
     def _load(self, effect: Effect[Notice] | Effect[Reminder]) -> tuple[BookingRow, Appointment]:
         booking_id = effect.data.booking_id
         checked, self._checked.last = getattr(self._checked, "last", None), None
+        if checked is not None and checked[0] == effect.id:
+            _, row, terms, revealer = checked
+        else:
+            row, terms, revealer = self._read(booking_id)
+        return row, appointment_of(booking_id, row.snapshot, terms, revealer)
+
+    def _read(self, booking_id: UUID) -> tuple[BookingRow, Terms, Revealer]:
+        """What a message is built from, when no re-check just read it."""
         with self.pool.connection() as conn:
-            if checked is not None and checked[0] == effect.id:
-                _, row, revealer = checked
-            else:
-                row, revealer = booking_row(conn, booking_id), self.personal.revealer()
+            row = booking_row(conn, booking_id)
             if row is None:
                 raise LookupError(f"booking {booking_id} is not known here")
             terms = terms_of(conn, row.snapshot.service.service_id)
-        return row, appointment_of(booking_id, row.snapshot, terms, revealer)
+        return row, terms, self.personal.revealer()
 
     def send_notice(self, effect: Effect[Notice]) -> None:
         notice = effect.data
         row, appointment = self._load(effect)
-        links = self.links.links_for(notice.booking_id, notice.recipient)
+        links = self._links(notice.booking_id, notice.recipient)
         ics = None
         if notice.invite is not None:
             ics = invite(
@@ -162,7 +179,13 @@ class Notifier:
 
     def _reminder(self, effect: Effect[Reminder]) -> tuple[BookingRow, Appointment, Links]:
         row, appointment = self._load(effect)
-        return row, appointment, self.links.links_for(effect.data.booking_id, effect.data.recipient)
+        return row, appointment, self._links(effect.data.booking_id, effect.data.recipient)
+
+    def _links(self, booking_id: UUID, recipient: Recipient) -> Links:
+        """The recipient's links (from booking) as the booking's video room stands."""
+        with self.pool.connection() as conn:
+            room = video_room(conn, booking_id)
+        return with_room(self.links.links_for(booking_id, recipient), room)
 
     @staticmethod
     def _options(reminder: Reminder) -> MessageOptions:
@@ -197,7 +220,7 @@ class Notifier:
             {
                 "title": appointment.service_name,
                 "body": short_text("reminder", appointment, reminder.recipient, links, options),
-                "url": links.join if reminder.with_join_link else links.manage,
+                "url": links.join if reminder.with_join_link and links.join else links.manage,
                 "booking_id": str(reminder.booking_id),
             }
         ).encode()

@@ -34,6 +34,7 @@ from kairos.effects.metrics import (
 )
 from kairos.effects.model import EffectHandler, Status, StoredEffect, TransientEffectError
 from kairos.effects.store import (
+    Outcome,
     claim_due,
     count_by_status,
     create_effects_table,
@@ -141,22 +142,27 @@ class EffectDispatcher:
 
     def dispatch_due(self) -> int:
         """Claim one batch of due effects and perform it; returns how many were claimed."""
+        batch = self._claim(self._batch_size)
+        if self._executor is None:
+            outcomes = [self._dispatch(effect) for effect in batch]
+        else:
+            outcomes = list(self._executor.map(self._dispatch, batch))
+        # One write for the whole batch, not one per effect: a crash before it only
+        # repeats the batch's effects once each, as a crash before one effect's write did.
+        self._finish([outcome for outcome in outcomes if outcome is not None])
+        return len(batch)
+
+    def _claim(self, limit: int) -> list[StoredEffect]:
         now = self._clock()
         with self._connection() as conn:
-            batch = claim_due(
+            return claim_due(
                 conn,
                 list(self._handlers),
                 now=now,
                 leased_until=now + self._lease,
-                limit=self._batch_size,
+                limit=limit,
                 claimant=self._claimant,
             )
-        if self._executor is None:
-            for effect in batch:
-                self._dispatch(effect)
-        else:
-            list(self._executor.map(self._dispatch, batch))
-        return len(batch)
 
     def drain(self) -> int:
         """Dispatch until nothing is due; returns how many effects were claimed."""
@@ -181,13 +187,19 @@ class EffectDispatcher:
         self._stopping.set()
 
     async def run(self) -> None:
-        """Dispatch until `stop()`, waiting `poll_interval` whenever nothing is due."""
+        """Dispatch until `stop()`, waiting `poll_interval` whenever nothing is due.
+
+        With `concurrency` > 1 it claims as threads come free rather than batch after
+        batch, so one slow provider call (a webhook receiver that hangs until its
+        timeout) holds one thread, not the claiming of everything else.
+        """
         await asyncio.to_thread(self._open_retrying)
         next_report = next_forget = 0.0
+        running: set[asyncio.Future[None]] = set()
         try:
             while not self._stopping.is_set():
                 try:
-                    claimed = await asyncio.to_thread(self.dispatch_due)
+                    idle = await self._dispatch_some(running)
                     if time.monotonic() >= next_report:
                         await asyncio.to_thread(self.report_metrics)
                         next_report = time.monotonic() + self._metrics_interval
@@ -198,10 +210,41 @@ class EffectDispatcher:
                     log.warning("%s: database unavailable (%s); retrying", self.name, exc)
                     await self._sleep(self._retry_delay)
                     continue
-                if claimed < self._batch_size:
+                if idle:
                     await self._sleep(self._poll_interval)
+            if running:
+                await asyncio.wait(running)
         finally:
             await asyncio.to_thread(self.close)
+
+    async def _dispatch_some(self, running: set[asyncio.Future[None]]) -> bool:
+        """Claim and start what the free threads can take (in one thread: one batch, done
+        before returning); True when nothing more was due."""
+        if self._executor is None:
+            return await asyncio.to_thread(self.dispatch_due) < self._batch_size
+        free = min(self._batch_size, self._concurrency - len(running))
+        if free <= 0:
+            await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            return False
+        batch = await asyncio.to_thread(self._claim, free)
+        loop = asyncio.get_running_loop()
+        for row in batch:
+            task = loop.run_in_executor(self._executor, self._dispatch_alone, row)
+            running.add(task)
+            task.add_done_callback(self._finished_in_thread(running))
+        return len(batch) < free
+
+    def _finished_in_thread(
+        self, running: set[asyncio.Future[None]]
+    ) -> Callable[[asyncio.Future[None]], None]:
+        def done(task: asyncio.Future[None]) -> None:
+            running.discard(task)
+            if not task.cancelled() and (failed := task.exception()) is not None:
+                # Its outcome was not recorded (the database went away): its lease runs
+                # out and a dispatcher takes it again.
+                log.warning("%s: an effect's outcome was not recorded: %s", self.name, failed)
+
+        return done
 
     def _open_retrying(self) -> None:
         while True:
@@ -212,20 +255,24 @@ class EffectDispatcher:
                 log.warning("%s: database unavailable (%s); retrying", self.name, exc)
                 time.sleep(self._retry_delay)
 
-    def _dispatch(self, row: StoredEffect) -> None:
+    def _dispatch(self, row: StoredEffect) -> Outcome | None:
+        """Perform one effect; its outcome to record, or None if it was given back."""
         handler = self._handlers[row.kind]
         started = time.perf_counter()
         try:
             wanted = self._perform(handler, row)
         except Exception as exc:
             self._observe(row, started)
-            self._fail(handler, row, exc)
-            return
+            return self._fail(handler, row, exc)
         self._observe(row, started)
-        if wanted:
-            self._finish(row, Status.DONE, "done")
-        else:
-            self._finish(row, Status.SKIPPED, "skipped")
+        return Outcome(row, Status.DONE if wanted else Status.SKIPPED)
+
+    def _dispatch_alone(self, row: StoredEffect) -> None:
+        """Perform one effect and record its outcome at once: a thread of `run()` that
+        finishes while others still run has no batch to wait for."""
+        outcome = self._dispatch(row)
+        if outcome is not None:
+            self._finish([outcome])
 
     def _perform(self, handler: EffectHandler[Any], row: StoredEffect) -> bool:
         """Re-check, then call the provider; False if the re-check said no."""
@@ -237,21 +284,23 @@ class EffectDispatcher:
         handler.perform(effect)
         return True
 
-    def _fail(self, handler: EffectHandler[Any], row: StoredEffect, exc: Exception) -> None:
-        """Retry a transient failure after a backoff; park a permanent one, or the
-        last attempt. An unreachable database counts as transient."""
+    def _fail(
+        self, handler: EffectHandler[Any], row: StoredEffect, exc: Exception
+    ) -> Outcome | None:
+        """Retry a transient failure after a backoff (given back at once: None); park a
+        permanent one, or the last attempt. An unreachable database counts as transient."""
         transient = isinstance(exc, (TransientEffectError, psycopg.OperationalError))
         if not transient or row.attempts >= handler.max_attempts:
-            self._park(row, exc)
-            return
-        delay = self._backoff.delay(row.attempts, self._rng)
+            return self._park(row, exc)
+        delay = (handler.backoff or self._backoff).delay(row.attempts, self._rng)
         asked = exc.retry_after if isinstance(exc, TransientEffectError) else None
         due_at = self._clock() + max(delay, asked or delay)
         with self._connection() as conn:
             kept = retry_at(conn, row, due_at, _describe(exc))
         self._count(row, "retried" if kept else "lease_lost")
+        return None
 
-    def _park(self, row: StoredEffect, exc: Exception) -> None:
+    def _park(self, row: StoredEffect, exc: Exception) -> Outcome:
         # The error text may quote personal data (an address a provider rejected):
         # it is stored with the effect for the operator, never logged.
         log.warning(
@@ -262,14 +311,16 @@ class EffectDispatcher:
             row.attempts,
             type(exc).__name__,
         )
-        self._finish(row, Status.PARKED, "parked", _describe(exc))
+        return Outcome(row, Status.PARKED, _describe(exc))
 
-    def _finish(
-        self, row: StoredEffect, status: Status, outcome: str, error: str | None = None
-    ) -> None:
+    def _finish(self, outcomes: Sequence[Outcome]) -> None:
+        if not outcomes:
+            return
         with self._connection() as conn:
-            kept = finish(conn, row, status, now=self._clock(), error=error)
-        self._count(row, outcome if kept else "lease_lost")
+            closed = finish(conn, outcomes, now=self._clock())
+        for outcome in outcomes:
+            kept = outcome.effect.id in closed
+            self._count(outcome.effect, outcome.status.value if kept else "lease_lost")
 
     def _count(self, row: StoredEffect, outcome: str) -> None:
         EFFECTS_FINISHED.labels(self.name, row.kind, outcome).inc()
