@@ -9,10 +9,16 @@ that the sink holds each message exactly once (by Message-ID) and that every eff
 recorded done; it reports messages per second and the lateness (finished - due) of
 the messages, with one sending thread and with several (each keeps its own SMTP
 connection open).
+
+The sink and the dispatcher share the machine's cores, so each figure stands next to
+the sink's own ceiling measured in the same run: a plain aiosmtplib client sending the
+same number of prebuilt copies of such a reminder over as many connections, nothing
+else to do. `of_sink_ceiling` is the dispatcher's rate over that one.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
@@ -22,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+import aiosmtplib
 import psycopg
 from psycopg_pool import ConnectionPool
 
@@ -35,16 +42,18 @@ from kairos.events.booking import (
     PersonalContact,
 )
 from kairos.privacy import KeyStore, PersonalData
-from kairos.providers.smtp import SmtpMailer
+from kairos.providers.smtp import SmtpMailer, mime_message
 from kairos_dev.infra import ensure_postgres
 from kairos_dev.infra.postgres import database_name
 from kairos_dev.infra.process import free_port
 from kairos_dev.testing.services import TEST_SECRETS, ServiceProcess
-from notifications.appointment import Links
+from notifications.appointment import Appointment, Links, Person, Terms
 from notifications.channels import Channels, build_channels
 from notifications.config import ChannelSettings
 from notifications.consumers import REMINDERS, Reminder
+from notifications.contacts import Contact
 from notifications.effects import Notifier
+from notifications.messages import MessageOptions, compose
 from notifications.tables import create_tables, save_booking
 
 REMINDERS_DUE = 10_000
@@ -52,6 +61,7 @@ PEOPLE = 1_000
 THREADS = (1, 4)
 SPECIALIST = UUID(int=1)
 SERVICE = UUID(int=2)
+SENDER = "Kairos <bench@kairos.example>"
 
 
 class StaticLinks:
@@ -113,6 +123,62 @@ def _seed(url: str, personal: PersonalData, due_at: datetime) -> None:
             )
 
 
+def _sample_reminder() -> tuple[str, bytes]:
+    """One reminder as the dispatcher sends it (its Message-ID, and the bytes on the wire)."""
+    starts_at = datetime.now(UTC) + timedelta(hours=24)
+    appointment = Appointment(
+        booking_id=UUID(int=1),
+        service_name="Consultation",
+        starts_at=starts_at,
+        ends_at=starts_at + timedelta(minutes=30),
+        client=Person(Contact("Client 0", "client-0@example.org"), "America/New_York"),
+        specialist=Person(Contact("Dr. Rao", "dr@example.org"), "Asia/Kolkata"),
+        terms=Terms(),
+    )
+    mail = compose(
+        "reminder",
+        appointment,
+        "client",
+        StaticLinks().links_for(appointment.booking_id, "client"),
+        version=0,
+        sender=SENDER,
+        date=starts_at - timedelta(hours=24),
+        options=MessageOptions(reminder_before=timedelta(hours=24)),
+    )
+    return mail.message_id, mime_message(mail)
+
+
+def _sink_ceiling(smtp_port: int, connections: int) -> dict[str, Any]:
+    """How fast the sink takes REMINDERS_DUE reminders from a client that does nothing
+    else: prebuilt copies (each its own Message-ID) over `connections` connections."""
+    message_id, raw = _sample_reminder()
+    copies = [
+        raw.replace(message_id.encode(), f"<ceiling.{i}@kairos.example>".encode())
+        for i in range(REMINDERS_DUE)
+    ]
+
+    async def blast(share: list[bytes]) -> None:
+        client = aiosmtplib.SMTP(hostname="127.0.0.1", port=smtp_port, timeout=60)
+        await client.connect()
+        try:
+            for message in share:
+                await client.sendmail("bench@kairos.example", ["client-0@example.org"], message)
+        finally:
+            await client.quit()
+
+    async def all_connections() -> None:
+        await asyncio.gather(*(blast(copies[n::connections]) for n in range(connections)))
+
+    started = time.perf_counter()
+    asyncio.run(all_connections())
+    seconds = time.perf_counter() - started
+    return {
+        "connections": connections,
+        "seconds": round(seconds, 2),
+        "messages_per_second": round(REMINDERS_DUE / seconds),
+    }
+
+
 def _sink_message_ids(http_url: str) -> list[str]:
     with urllib.request.urlopen(f"{http_url}/dev/mail/messages", timeout=300) as response:
         messages = json.loads(response.read())["messages"]
@@ -135,11 +201,10 @@ def _scenario(url: str, sink_http: str, smtp_port: int, threads: int) -> dict[st
         mailer = SmtpMailer("127.0.0.1", smtp_port, security="none")
         unconfigured = build_channels(ChannelSettings(smtp_host=None, twilio_account_sid=None))
         channels = Channels(mailer, unconfigured.sms, unconfigured.push)
-        notifier = Notifier(
-            pool, channels, StaticLinks(), personal, "Kairos <bench@kairos.example>"
-        )
+        notifier = Notifier(pool, channels, StaticLinks(), personal, SENDER)
+        # The dispatcher owns its pool, as in a worker (kairos.messaging.runner).
         dispatcher = EffectDispatcher(
-            pool, notifier.handlers(), "bench", concurrency=threads, batch_size=100
+            url, notifier.handlers(), "bench", concurrency=threads, batch_size=100
         )
         with pool.connection() as conn:
             # The minute begins: every reminder is due at this instant.
@@ -192,9 +257,14 @@ def run() -> dict[str, Any]:
         for threads in THREADS:
             url = server.create_database(prefix="kairos_bench_notifications")
             try:
-                results[f"one_dispatcher_{threads}_threads"] = _scenario(
-                    url, sink.url, smtp_port, threads
-                )
+                ceiling = _sink_ceiling(smtp_port, threads)
+                _clear_sink(sink.url)
+                dispatcher = _scenario(url, sink.url, smtp_port, threads)
             finally:
                 server.drop_database(database_name(url))
+            dispatcher["of_sink_ceiling"] = round(
+                dispatcher["messages_per_second"] / ceiling["messages_per_second"], 2
+            )
+            results[f"sink_ceiling_{threads}_connections"] = ceiling
+            results[f"one_dispatcher_{threads}_threads"] = dispatcher
         return results

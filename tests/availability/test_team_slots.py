@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from availability.projector import CONSUMER, PRODUCER
+from availability.rebuild import rebuild
 from tests.availability.conftest import World
 from tests.booking.helpers import ADMIN, CONSULTATION, error_code, expect
 
@@ -120,3 +122,29 @@ def test_a_reassigned_booking_frees_one_member_and_takes_the_other(world: World)
 
     [slot] = slots(world, either, **ADMIN)
     assert set(slot["members"]) == {first, second, third} - {to}
+
+
+def test_a_rebuild_from_the_event_store_answers_team_slots_as_the_live_projection(
+    world: World,
+) -> None:
+    team_id, first, second = team(world, [("09:00", "12:00"), ("10:00", "13:00")])
+    either = team_service(world, team_id, "round_robin")
+    both = team_service(world, team_id, "collective")
+    world.catalog.booked(both, z("10:00")[0])
+    moved = world.catalog.booked(either, z("11:00")[0])
+    to = first if moved["specialist_id"] == second else second
+    expect(
+        world.booking.post(
+            f"/v1/bookings/{moved['id']}/reassign", json={"specialist_id": to}, headers=ADMIN
+        ),
+        200,
+    )
+    live = {s: slots(world, s, **ADMIN) for s in (either, both)}
+
+    rebuild(world.log, world.database_url, consumer=CONSUMER, producer=PRODUCER)
+    world.wait_for_cache()
+
+    assert {s: slots(world, s, **ADMIN) for s in (either, both)} == live
+    # Both work 10:00-12:00: 10:00 is theirs together, 11:00 one of them took alone.
+    assert live[both] == []
+    assert [s["start"] for s in live[either]] == z("09:00", "11:00", "12:00")

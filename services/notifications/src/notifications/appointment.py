@@ -16,7 +16,7 @@ from uuid import UUID
 
 from kairos.events.booking import BookingSnapshot
 from kairos.privacy import Revealer
-from notifications.contacts import Contact, contact_of
+from notifications.contacts import Contact, contact_of, fetch_keys
 
 
 @dataclass(frozen=True)
@@ -77,8 +77,7 @@ def appointment_of(
 ) -> Appointment:
     """The appointment as its messages show it: contact details opened with `revealer`
     (one per message, docs/privacy.md)."""
-    # Both people's keys in one query (the key store is asked once per message).
-    revealer.prefetch([booking.client.contact.email, booking.specialist.contact.email])
+    fetch_keys(booking, revealer)
     return Appointment(
         booking_id=booking_id,
         service_name=booking.service.name,

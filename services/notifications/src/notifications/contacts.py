@@ -38,6 +38,11 @@ def sealed_contact(booking: BookingSnapshot, party: Recipient) -> PersonalContac
     return booking.client.contact if party == "client" else booking.specialist.contact
 
 
+def fetch_keys(booking: BookingSnapshot, revealer: Revealer) -> None:
+    """Both people's keys in one key-store query: a message names both."""
+    revealer.prefetch([booking.client.contact.email, booking.specialist.contact.email])
+
+
 def contact_of(booking: BookingSnapshot, party: Recipient, revealer: Revealer) -> Contact:
     """The contact details of the booking's client or specialist, in clear (or erased)."""
     person = sealed_contact(booking, party)

@@ -22,13 +22,13 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from kairos.effects import Effect, EffectHandler
-from kairos.privacy import PersonalData
+from kairos.privacy import PersonalData, Revealer
 from kairos.providers.push import OutgoingPush, SubscriptionGone
 from kairos.providers.sms import OutgoingSms
-from notifications.appointment import Appointment, LinkIssuer, Links, appointment_of
+from notifications.appointment import Appointment, LinkIssuer, Links, Terms, appointment_of
 from notifications.channels import Channels
 from notifications.consumers import NOTICE, REMINDERS, Notice, Reminder
-from notifications.contacts import contact_of
+from notifications.contacts import contact_of, fetch_keys
 from notifications.invite import invite
 from notifications.messages import MessageKind, MessageOptions, compose, short_text
 from notifications.metrics import sending
@@ -62,8 +62,9 @@ class Notifier:
     sender: str  # the From of every e-mail
     clock: Clock = _utc_now
     # What the re-check of this thread's effect read, for its send that follows at once
-    # in the same thread (the dispatcher calls them in turn): the booking row and the
-    # revealer, whose keys live no longer than this one message.
+    # in the same thread (the dispatcher calls them in turn): the booking row, the
+    # service's terms and the revealer, whose keys live no longer than this one message.
+    # The send then asks the database nothing more.
     _checked: threading.local = field(default_factory=threading.local, init=False, repr=False)
 
     def handlers(self) -> list[EffectHandler[Any]]:
@@ -75,10 +76,18 @@ class Notifier:
         ]
         return [EffectHandler(NOTICE, self.send_notice, self.notice_still_due), *reminders]
 
-    def _reachable(self, effect: Effect[Any], row: BookingRow, recipient: Recipient) -> bool:
+    def _reachable(
+        self,
+        conn: psycopg.Connection[Any],
+        effect: Effect[Any],
+        row: BookingRow,
+        recipient: Recipient,
+    ) -> bool:
         """The recipient was not erased: an erased person has no one to send to."""
         revealer = self.personal.revealer()
-        self._checked.last = (effect.id, row, revealer)
+        fetch_keys(row.snapshot, revealer)
+        terms = terms_of(conn, row.snapshot.service.service_id)
+        self._checked.last = (effect.id, row, terms, revealer)
         return not contact_of(row.snapshot, recipient, revealer).erased
 
     def notice_still_due(self, conn: psycopg.Connection[Any], effect: Effect[Notice]) -> bool:
@@ -89,7 +98,7 @@ class Notifier:
         return (
             row is not None
             and row.sequence == effect.data.version
-            and self._reachable(effect, row, effect.data.recipient)
+            and self._reachable(conn, effect, row, effect.data.recipient)
         )
 
     def reminder_still_due(self, conn: psycopg.Connection[Any], effect: Effect[Reminder]) -> bool:
@@ -102,21 +111,26 @@ class Notifier:
             and row.status == "confirmed"
             and row.sequence == effect.data.version
             and self.clock() < row.snapshot.starts_at
-            and self._reachable(effect, row, effect.data.recipient)
+            and self._reachable(conn, effect, row, effect.data.recipient)
         )
 
     def _load(self, effect: Effect[Notice] | Effect[Reminder]) -> tuple[BookingRow, Appointment]:
         booking_id = effect.data.booking_id
         checked, self._checked.last = getattr(self._checked, "last", None), None
+        if checked is not None and checked[0] == effect.id:
+            _, row, terms, revealer = checked
+        else:
+            row, terms, revealer = self._read(booking_id)
+        return row, appointment_of(booking_id, row.snapshot, terms, revealer)
+
+    def _read(self, booking_id: UUID) -> tuple[BookingRow, Terms, Revealer]:
+        """What a message is built from, when no re-check just read it."""
         with self.pool.connection() as conn:
-            if checked is not None and checked[0] == effect.id:
-                _, row, revealer = checked
-            else:
-                row, revealer = booking_row(conn, booking_id), self.personal.revealer()
+            row = booking_row(conn, booking_id)
             if row is None:
                 raise LookupError(f"booking {booking_id} is not known here")
             terms = terms_of(conn, row.snapshot.service.service_id)
-        return row, appointment_of(booking_id, row.snapshot, terms, revealer)
+        return row, terms, self.personal.revealer()
 
     def send_notice(self, effect: Effect[Notice]) -> None:
         notice = effect.data

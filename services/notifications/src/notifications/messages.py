@@ -62,6 +62,8 @@ _environment = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
     keep_trailing_newline=True,
+    # The templates ship with the package: no need to stat each file at every message.
+    auto_reload=False,
 )
 
 

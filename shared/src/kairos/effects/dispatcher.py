@@ -34,6 +34,7 @@ from kairos.effects.metrics import (
 )
 from kairos.effects.model import EffectHandler, Status, StoredEffect, TransientEffectError
 from kairos.effects.store import (
+    Outcome,
     claim_due,
     count_by_status,
     create_effects_table,
@@ -143,10 +144,12 @@ class EffectDispatcher:
         """Claim one batch of due effects and perform it; returns how many were claimed."""
         batch = self._claim(self._batch_size)
         if self._executor is None:
-            for effect in batch:
-                self._dispatch(effect)
+            outcomes = [self._dispatch(effect) for effect in batch]
         else:
-            list(self._executor.map(self._dispatch, batch))
+            outcomes = list(self._executor.map(self._dispatch, batch))
+        # One write for the whole batch, not one per effect: a crash before it only
+        # repeats the batch's effects once each, as a crash before one effect's write did.
+        self._finish([outcome for outcome in outcomes if outcome is not None])
         return len(batch)
 
     def _claim(self, limit: int) -> list[StoredEffect]:
@@ -226,7 +229,7 @@ class EffectDispatcher:
         batch = await asyncio.to_thread(self._claim, free)
         loop = asyncio.get_running_loop()
         for row in batch:
-            task = loop.run_in_executor(self._executor, self._dispatch, row)
+            task = loop.run_in_executor(self._executor, self._dispatch_alone, row)
             running.add(task)
             task.add_done_callback(self._finished_in_thread(running))
         return len(batch) < free
@@ -252,20 +255,24 @@ class EffectDispatcher:
                 log.warning("%s: database unavailable (%s); retrying", self.name, exc)
                 time.sleep(self._retry_delay)
 
-    def _dispatch(self, row: StoredEffect) -> None:
+    def _dispatch(self, row: StoredEffect) -> Outcome | None:
+        """Perform one effect; its outcome to record, or None if it was given back."""
         handler = self._handlers[row.kind]
         started = time.perf_counter()
         try:
             wanted = self._perform(handler, row)
         except Exception as exc:
             self._observe(row, started)
-            self._fail(handler, row, exc)
-            return
+            return self._fail(handler, row, exc)
         self._observe(row, started)
-        if wanted:
-            self._finish(row, Status.DONE, "done")
-        else:
-            self._finish(row, Status.SKIPPED, "skipped")
+        return Outcome(row, Status.DONE if wanted else Status.SKIPPED)
+
+    def _dispatch_alone(self, row: StoredEffect) -> None:
+        """Perform one effect and record its outcome at once: a thread of `run()` that
+        finishes while others still run has no batch to wait for."""
+        outcome = self._dispatch(row)
+        if outcome is not None:
+            self._finish([outcome])
 
     def _perform(self, handler: EffectHandler[Any], row: StoredEffect) -> bool:
         """Re-check, then call the provider; False if the re-check said no."""
@@ -277,21 +284,23 @@ class EffectDispatcher:
         handler.perform(effect)
         return True
 
-    def _fail(self, handler: EffectHandler[Any], row: StoredEffect, exc: Exception) -> None:
-        """Retry a transient failure after a backoff; park a permanent one, or the
-        last attempt. An unreachable database counts as transient."""
+    def _fail(
+        self, handler: EffectHandler[Any], row: StoredEffect, exc: Exception
+    ) -> Outcome | None:
+        """Retry a transient failure after a backoff (given back at once: None); park a
+        permanent one, or the last attempt. An unreachable database counts as transient."""
         transient = isinstance(exc, (TransientEffectError, psycopg.OperationalError))
         if not transient or row.attempts >= handler.max_attempts:
-            self._park(row, exc)
-            return
+            return self._park(row, exc)
         delay = (handler.backoff or self._backoff).delay(row.attempts, self._rng)
         asked = exc.retry_after if isinstance(exc, TransientEffectError) else None
         due_at = self._clock() + max(delay, asked or delay)
         with self._connection() as conn:
             kept = retry_at(conn, row, due_at, _describe(exc))
         self._count(row, "retried" if kept else "lease_lost")
+        return None
 
-    def _park(self, row: StoredEffect, exc: Exception) -> None:
+    def _park(self, row: StoredEffect, exc: Exception) -> Outcome:
         # The error text may quote personal data (an address a provider rejected):
         # it is stored with the effect for the operator, never logged.
         log.warning(
@@ -302,14 +311,16 @@ class EffectDispatcher:
             row.attempts,
             type(exc).__name__,
         )
-        self._finish(row, Status.PARKED, "parked", _describe(exc))
+        return Outcome(row, Status.PARKED, _describe(exc))
 
-    def _finish(
-        self, row: StoredEffect, status: Status, outcome: str, error: str | None = None
-    ) -> None:
+    def _finish(self, outcomes: Sequence[Outcome]) -> None:
+        if not outcomes:
+            return
         with self._connection() as conn:
-            kept = finish(conn, row, status, now=self._clock(), error=error)
-        self._count(row, outcome if kept else "lease_lost")
+            closed = finish(conn, outcomes, now=self._clock())
+        for outcome in outcomes:
+            kept = outcome.effect.id in closed
+            self._count(outcome.effect, outcome.status.value if kept else "lease_lost")
 
     def _count(self, row: StoredEffect, outcome: str) -> None:
         EFFECTS_FINISHED.labels(self.name, row.kind, outcome).inc()

@@ -9,16 +9,18 @@ connection. If the dispatcher dies, its lease runs out and another dispatcher
 takes the effect again: that is the "at most one repeat" of ARCHITECTURE.md
 rule 6, and why performers pass the effect id as the provider's idempotency key.
 
-Each of the dispatcher's writes is one statement. The dispatcher's own pool
-commits them with synchronous_commit off: losing one in a database crash only
-makes an effect run again, which the contract allows.
+Each of the dispatcher's writes is one statement, and the outcomes of a whole batch
+are written by one (`finish`): an effect performed but not yet recorded when its
+dispatcher dies runs once more, whether it was the batch's last or its first. The
+dispatcher's own pool commits them with synchronous_commit off: losing one in a
+database crash likewise only makes an effect run again, which the contract allows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 from uuid import UUID, uuid4
 
 import psycopg
@@ -148,22 +150,37 @@ def claim_due(
     return sorted((_stored(row) for row in rows), key=lambda e: e.due_at)
 
 
+class Outcome(NamedTuple):
+    """How a leased effect ended: done, skipped or parked (then with its error)."""
+
+    effect: StoredEffect
+    status: Status
+    error: str | None = None
+
+
 def finish(
-    conn: psycopg.Connection[Any],
-    effect: StoredEffect,
-    status: Status,
-    *,
-    now: datetime,
-    error: str | None = None,
-) -> bool:
-    """Close a leased effect (done, skipped, parked). False if the lease was lost:
-    the effect was cancelled meanwhile, or another dispatcher took it over."""
-    cursor = conn.execute(
-        "UPDATE effects SET status = %s, finished_at = %s, last_error = %s, leased_until = NULL"
-        " WHERE id = %s AND lease = %s AND status = 'pending'",
-        (status.value, now, _clip(error), effect.id, effect.lease),
-    )
-    return cursor.rowcount == 1
+    conn: psycopg.Connection[Any], outcomes: Sequence[Outcome], *, now: datetime
+) -> set[UUID]:
+    """Close leased effects in one statement; returns the ids closed. An effect left out
+    lost its lease: it was cancelled meanwhile, or another dispatcher took it over."""
+    if not outcomes:
+        return set()
+    rows = conn.execute(
+        "UPDATE effects e SET status = o.status, finished_at = %s, last_error = o.error,"
+        " leased_until = NULL"
+        " FROM unnest(%s::uuid[], %s::uuid[], %s::text[], %s::text[])"
+        " AS o(id, lease, status, error)"
+        " WHERE e.id = o.id AND e.lease = o.lease AND e.status = 'pending'"
+        " RETURNING e.id",
+        (
+            now,
+            [outcome.effect.id for outcome in outcomes],
+            [outcome.effect.lease for outcome in outcomes],
+            [outcome.status.value for outcome in outcomes],
+            [_clip(outcome.error) for outcome in outcomes],
+        ),
+    ).fetchall()
+    return {row[0] for row in rows}
 
 
 def retry_at(
@@ -252,6 +269,7 @@ def _clip(error: str | None) -> str | None:
 
 __all__ = [
     "TABLE",
+    "Outcome",
     "cancel_effects",
     "claim_due",
     "count_by_status",
