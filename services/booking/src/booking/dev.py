@@ -9,6 +9,7 @@ from kairos_dev.registration import API_URL, DevService, api, one_off, worker
 
 SERVICE = DevService(
     "booking",
+    routers="booking.api:ROUTERS",
     # Everything about specialists, services and bookings that a longer path of another
     # service does not claim (as in deploy/k8s/base/ingress.yaml).
     routes=(
