@@ -39,7 +39,10 @@ class WebStack:
 def web_stack(
     database_url: str, video_database_url: str, redis_url: str, kafka: str, web_root: Path
 ) -> Iterator[WebStack]:
-    env = service_env(database_url, redis_url, kafka)
+    # A dozen processes share the server (perhaps the machine's, 100 connections) with
+    # other tests: small pools, as `kairos dev` sets them, are plenty for a few browsers.
+    pools = {"DB_POOL_SIZE": "3", "POSTGRES_POOL_SIZE": "2"}
+    env = service_env(database_url, redis_url, kafka, **pools)
     livekit_port, gateway_port = free_port(), free_port()
     livekit_url = f"http://127.0.0.1:{livekit_port}"
     booking = ServiceProcess.api("booking.main:app", env)
@@ -57,6 +60,7 @@ def web_stack(
         RECORDING_LINK_SECRET="recording-link-web-secret-0123456789abcd",
         RECORDINGS_BASE_URL=f"{livekit_url}/fake/recordings/",
         **_LIVEKIT,
+        **pools,
     )
     video = ServiceProcess.api("video.main:app", video_env)
     availability = ServiceProcess.api("availability.main:app", env)
