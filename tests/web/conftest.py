@@ -182,7 +182,7 @@ def offering(admin: httpx.Client) -> Callable[..., Offering]:
         query = {
             "service_id": created["id"],
             "from": today.isoformat(),
-            "to": (today + timedelta(days=7)).isoformat(),
+            "to": (today + timedelta(days=61)).isoformat(),  # the most one query spans
         }
         wait_until(
             lambda: bool(admin.get("/v1/slots", params=query).json().get("slots")),
