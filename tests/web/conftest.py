@@ -11,8 +11,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +20,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_
 
 from kairos_dev.infra import PostgresHandle, ensure_kafka
 from kairos_dev.infra.postgres import database_name
-from kairos_dev.infra.process import wait_until
-from kairos_dev.testing.web_stack import ADMIN, WebStack, web_stack
+from kairos_dev.testing.web_stack import ADMIN, Offering, WebStack, offer, web_stack
 from tests.web.pages import DESKTOP
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,7 +39,6 @@ CHROMIUM_FLAGS = [
     "--use-fake-ui-for-media-stream",
     "--use-fake-device-for-media-stream",
 ]
-ROUND_THE_CLOCK = [{"day": d, "start": "00:00", "end": "24:00"} for d in range(7)]
 
 
 @pytest.fixture(scope="session")
@@ -127,69 +123,8 @@ def admin(stack: WebStack) -> Iterator[httpx.Client]:
         yield client
 
 
-@dataclass(frozen=True)
-class Offering:
-    """A specialist and one service of theirs, with free time every day."""
-
-    specialist_id: str
-    specialist_name: str
-    service_id: str
-    timezone: str
-
-
-def answered(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
-
-
 @pytest.fixture
 def offering(admin: httpx.Client) -> Callable[..., Offering]:
     """A new specialist (working round the clock in `timezone`) and service; the service's
-    fields can be given. Returns once its slots are offered."""
-    count = 0
-
-    def make(timezone: str = "Europe/Berlin", **service: Any) -> Offering:
-        nonlocal count
-        count += 1
-        name = f"Dr Ada {count} {datetime.now(UTC).strftime('%H%M%S%f')}"
-        specialist = answered(
-            admin.post(
-                "/v1/specialists",
-                json={
-                    "name": name,
-                    "email": f"ada{count}.{datetime.now(UTC).timestamp()}@example.com",
-                    "timezone": timezone,
-                    "specialty": "Family medicine",
-                },
-            ),
-            201,
-        )["id"]
-        answered(
-            admin.put(f"/v1/specialists/{specialist}/schedule", json={"weekly": ROUND_THE_CLOCK})
-        )
-        body = {
-            "specialist_id": specialist,
-            "name": "Consultation",
-            "duration_minutes": 30,
-            "slot_interval_minutes": 60,
-            "minimum_notice_minutes": 120,
-            "price": "40.00",
-            "currency": "EUR",
-            **service,
-        }
-        created = answered(admin.post("/v1/services", json=body), 201)
-        today = datetime.now(UTC).date()
-        query = {
-            "service_id": created["id"],
-            "from": today.isoformat(),
-            "to": (today + timedelta(days=61)).isoformat(),  # the most one query spans
-        }
-        wait_until(
-            lambda: bool(admin.get("/v1/slots", params=query).json().get("slots")),
-            what="the new service's slots are offered",
-            timeout=30,
-            interval=0.1,
-        )
-        return Offering(specialist, name, created["id"], timezone)
-
-    return make
+    fields can be given (kairos_dev.testing.web_stack.offer)."""
+    return lambda timezone="Europe/Berlin", **service: offer(admin, timezone, **service)

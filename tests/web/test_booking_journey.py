@@ -16,7 +16,7 @@ import icalendar
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.web.conftest import Offering
+from kairos_dev.testing.web_stack import Offering
 from tests.web.pages import check_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.slow]

@@ -15,8 +15,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from kairos_dev.infra.process import wait_until
-from kairos_dev.testing.web_stack import WebStack
-from tests.web.conftest import Offering
+from kairos_dev.testing.web_stack import Offering, WebStack
 from tests.web.pages import check_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.slow]

@@ -14,13 +14,19 @@ import contextlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import httpx
 
 from kairos_dev.devstack import gateway_spec
-from kairos_dev.infra.process import free_port
+from kairos_dev.infra.process import free_port, wait_until
 from kairos_dev.testing.services import TEST_SECRETS, ServiceProcess, service_env
 
 ADMIN = {"Authorization": f"Bearer {TEST_SECRETS['ADMIN_API_KEY']}"}
+ROUND_THE_CLOCK = [{"day": d, "start": "00:00", "end": "24:00"} for d in range(7)]
 _LIVEKIT = {
     "LIVEKIT_API_KEY": "kairos-web-tests",
     "LIVEKIT_API_SECRET": "web-tests-secret-0123456789abcdef0123456789",
@@ -100,3 +106,58 @@ def web_stack(
     finally:
         for process in reversed(processes):
             process.stop()
+
+
+@dataclass(frozen=True)
+class Offering:
+    """A specialist and one service of theirs, with free time every day."""
+
+    specialist_id: str
+    specialist_name: str
+    service_id: str
+    timezone: str
+
+
+def _answered(response: httpx.Response, status: int = 200) -> Any:
+    if response.status_code != status:
+        raise AssertionError(f"{response.request.url}: {response.status_code} {response.text}")
+    return response.json()
+
+
+def offer(admin: httpx.Client, timezone: str = "Europe/Berlin", **service: Any) -> Offering:
+    """A new specialist working round the clock in `timezone` and a service of theirs
+    (`service` overrides its fields), through the API with the admin key (`admin`);
+    returned once the slots API offers it."""
+    suffix = uuid4().hex[:8]
+    name = f"Dr Ada {suffix}"
+    profile = {"name": name, "email": f"ada.{suffix}@example.com", "timezone": timezone}
+    created = _answered(
+        admin.post("/v1/specialists", json={**profile, "specialty": "Family medicine"}), 201
+    )
+    specialist = created["id"]
+    schedule = {"weekly": ROUND_THE_CLOCK}
+    _answered(admin.put(f"/v1/specialists/{specialist}/schedule", json=schedule))
+    body = {
+        "specialist_id": specialist,
+        "name": "Consultation",
+        "duration_minutes": 30,
+        "slot_interval_minutes": 60,
+        "minimum_notice_minutes": 120,
+        "price": "40.00",
+        "currency": "EUR",
+        **service,
+    }
+    service_id = _answered(admin.post("/v1/services", json=body), 201)["id"]
+    today = datetime.now(UTC).date()
+    query = {
+        "service_id": service_id,
+        "from": today.isoformat(),
+        "to": (today + timedelta(days=61)).isoformat(),  # the most one query spans
+    }
+    wait_until(
+        lambda: bool(admin.get("/v1/slots", params=query).json().get("slots")),
+        what="the new service's slots are offered",
+        timeout=30,
+        interval=0.1,
+    )
+    return Offering(specialist, name, service_id, timezone)
