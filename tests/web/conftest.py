@@ -20,25 +20,19 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_
 
 from kairos_dev.infra import PostgresHandle, ensure_kafka
 from kairos_dev.infra.postgres import database_name
-from kairos_dev.testing.web_stack import ADMIN, Offering, WebStack, offer, web_stack
+from kairos_dev.testing.web_stack import (
+    ADMIN,
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    Offering,
+    WebStack,
+    offer,
+    web_stack,
+)
 from tests.web.pages import DESKTOP
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    # A camera and microphone for the waiting room's check, without a permission prompt.
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-]
 
 
 @pytest.fixture(scope="session")

@@ -26,6 +26,22 @@ from kairos_dev.infra.process import free_port, wait_until
 from kairos_dev.testing.services import TEST_SECRETS, ServiceProcess, service_env
 
 ADMIN = {"Authorization": f"Bearer {TEST_SECRETS['ADMIN_API_KEY']}"}
+#: Debian's Chromium (`apt-get install chromium`), launched by path: Playwright's own
+#: browser download cannot work here.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    # A camera and microphone for the waiting room's check, without a permission prompt.
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+]
 ROUND_THE_CLOCK = [{"day": d, "start": "00:00", "end": "24:00"} for d in range(7)]
 _LIVEKIT = {
     "LIVEKIT_API_KEY": "kairos-web-tests",
