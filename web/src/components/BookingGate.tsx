@@ -3,7 +3,7 @@
 import type { ReactNode } from "react";
 import { text } from "../i18n/text";
 import type { Async } from "../lib/useAsync";
-import { ErrorMessage, Loading } from "./Status";
+import { ErrorMessage, Failed, Loading } from "./Status";
 
 export function BookingGate<T>({
   token,
@@ -20,11 +20,7 @@ export function BookingGate<T>({
   if (result.state === "loading") return <Loading />;
   if (result.state === "failed") {
     return (
-      <ErrorMessage error={result.error}>
-        <button type="button" onClick={retry}>
-          {text.app.retry}
-        </button>
-      </ErrorMessage>
+      <Failed error={result.error} retry={retry} />
     );
   }
   return <>{children(result.value)}</>;

@@ -37,3 +37,14 @@ export function ErrorMessage({
     </p>
   );
 }
+
+/** A load that failed, in words, with the way to try it again. */
+export function Failed({ error, retry }: { error: unknown; retry: () => void }) {
+  return (
+    <ErrorMessage error={error}>
+      <button type="button" onClick={retry}>
+        {text.app.retry}
+      </button>
+    </ErrorMessage>
+  );
+}

@@ -4,7 +4,7 @@
 import { useState } from "react";
 import { api, ok, type Service, type Slot } from "../../api/client";
 import { navigate, useLocation } from "../../app/router";
-import { ErrorMessage, Loading } from "../../components/Status";
+import { Failed, Loading } from "../../components/Status";
 import { TimeZoneField } from "../../components/TimeZoneField";
 import * as format from "../../i18n/format";
 import { text } from "../../i18n/text";
@@ -26,11 +26,7 @@ export function BookingPage({ specialistId, embedded = false }: { specialistId: 
   if (page.state === "loading") return <Loading />;
   if (page.state === "failed") {
     return (
-      <ErrorMessage error={page.error}>
-        <button type="button" onClick={reload}>
-          {text.app.retry}
-        </button>
-      </ErrorMessage>
+      <Failed error={page.error} retry={reload} />
     );
   }
   const [specialist, { services }] = page.value;

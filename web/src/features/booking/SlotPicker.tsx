@@ -2,7 +2,7 @@
 // the chosen day's times, in `zone`. Used to book and to reschedule.
 import { useState } from "react";
 import { api, ok, type Service, type Slot } from "../../api/client";
-import { ErrorMessage, Loading } from "../../components/Status";
+import { ErrorMessage, Failed, Loading } from "../../components/Status";
 import * as format from "../../i18n/format";
 import { text } from "../../i18n/text";
 import {
@@ -123,11 +123,7 @@ export function SlotPicker({ service, zone, hour12, selected, onSelect, version 
       <section aria-labelledby="slots-title" className="slots">
         {slots.state === "loading" ? <Loading /> : null}
         {slots.state === "failed" ? (
-          <ErrorMessage error={slots.error}>
-            <button type="button" onClick={reload}>
-              {text.app.retry}
-            </button>
-          </ErrorMessage>
+          <Failed error={slots.error} retry={reload} />
         ) : null}
         {slots.state === "done" && shownDay === null ? (
           <NextFreeDay serviceId={service.id} zone={zone} after={range.to} onGo={(date) => goTo(monthOf(date), date)} />

@@ -1,7 +1,7 @@
 import { useState } from "react";
 import { api, ok, type Specialist } from "../../api/client";
 import { Link } from "../../app/router";
-import { ErrorMessage, Loading } from "../../components/Status";
+import { Failed, Loading } from "../../components/Status";
 import { text } from "../../i18n/text";
 import { useAsync } from "../../lib/useAsync";
 
@@ -32,11 +32,7 @@ export function SpecialistsPage() {
       </ul>
       {page.state === "loading" ? <Loading /> : null}
       {page.state === "failed" ? (
-        <ErrorMessage error={page.error}>
-          <button type="button" onClick={reload}>
-            {text.app.retry}
-          </button>
-        </ErrorMessage>
+        <Failed error={page.error} retry={reload} />
       ) : null}
       {page.state === "done" && page.value.next_cursor ? (
         <button

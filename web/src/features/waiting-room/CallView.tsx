@@ -2,13 +2,15 @@
 // controls), in a chunk of its own that only the waiting room's "Enter room" loads.
 import { LiveKitRoom, VideoConference } from "@livekit/components-react";
 import "@livekit/components-styles";
-import { useState } from "react";
+import { useRef, useState } from "react";
 import type { JoinGrant } from "../../api/client";
 import { ErrorMessage } from "../../components/Status";
 import { text } from "../../i18n/text";
 
 export default function CallView({ grant, onLeave }: { grant: JoinGrant; onLeave: () => void }) {
   const [failure, setFailure] = useState<string | null>(null);
+  // A connection that failed also disconnects: the error stays on screen, not a summary.
+  const failed = useRef(false);
   return (
     <section className="call" aria-label={text.waiting.title} data-lk-theme="default">
       {failure ? (
@@ -24,8 +26,13 @@ export default function CallView({ grant, onLeave }: { grant: JoinGrant; onLeave
         connect
         video
         audio
-        onDisconnected={onLeave}
-        onError={(error) => setFailure(error.message)}
+        onDisconnected={() => {
+          if (!failed.current) onLeave();
+        }}
+        onError={(error) => {
+          failed.current = true;
+          setFailure(error.message);
+        }}
       >
         <VideoConference />
       </LiveKitRoom>

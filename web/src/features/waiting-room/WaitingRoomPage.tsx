@@ -89,7 +89,7 @@ function Room({
   const [grant, setGrant] = useState<JoinGrant | null>(null);
   const [failure, setFailure] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
-  const [left_at, setLeftAt] = useState<{ joined: number; left: number } | null>(null);
+  const [visit, setVisit] = useState<{ joined: number; left: number } | null>(null);
   const joinedAt = useRef(0);
 
   const enter = async () => {
@@ -128,7 +128,7 @@ function Room({
         <CallView
           grant={grant}
           onLeave={() => {
-            setLeftAt({ joined: joinedAt.current, left: Date.now() });
+            setVisit({ joined: joinedAt.current, left: Date.now() });
             setGrant(null);
           }}
         />
@@ -142,10 +142,10 @@ function Room({
       <h1>{text.waiting.title}</h1>
       <p className="lead">{text.waiting.with(specialist)}</p>
       <p className="muted">{title}</p>
-      {left_at ? (
+      {visit ? (
         <section className="panel" aria-labelledby="summary-title">
           <h2 id="summary-title">{text.waiting.summaryTitle}</h2>
-          <p>{text.waiting.summary(Math.max(0, Math.round((left_at.left - left_at.joined) / 60_000)))}</p>
+          <p>{text.waiting.summary(Math.max(0, Math.round((visit.left - visit.joined) / 60_000)))}</p>
         </section>
       ) : null}
       {ended ? (
@@ -176,7 +176,7 @@ function Room({
           disabled={!open || busy || (recording === "required" && !consent)}
           onClick={() => void enter()}
         >
-          {busy ? text.waiting.entering : left_at ? text.waiting.rejoin : text.waiting.enter}
+          {busy ? text.waiting.entering : visit ? text.waiting.rejoin : text.waiting.enter}
         </button>
         <ErrorMessage error={failure} />
       </div>
