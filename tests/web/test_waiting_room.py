@@ -58,7 +58,7 @@ def test_before_the_window_the_room_counts_down_and_cannot_be_entered(
     expect(page.get_by_text(f"Consultation with {ada.specialist_name}")).to_be_visible()
     timer = page.get_by_role("timer")
     before = timer.inner_text()
-    assert re.fullmatch(r"1 d \d+ h \d+ min \d+ s", before), before
+    assert re.fullmatch(r"[12] d \d+ h \d+ min \d+ s", before), before  # ~2 days
     expect(timer).not_to_have_text(before)  # it counts down, live
     expect(page.get_by_role("button", name="Enter room")).to_be_disabled()
 
