@@ -303,7 +303,9 @@ def run() -> dict[str, Any]:
                     "--log-level",
                     "warning",
                 ]
-                start(ServiceProcess("calendar-sync-api", uvicorn_args, env, api_port))
+                # It asks booking whether a manage token is current (kairos.booking_client).
+                api_env = {**env, "BOOKING_API_URL": booking.url}
+                start(ServiceProcess("calendar-sync-api", uvicorn_args, api_env, api_port))
                 start(ServiceProcess.worker("calendar_sync.relay", env, port_env="RELAY_OPS_PORT"))
                 start(
                     ServiceProcess.worker("calendar_sync.poller", env, port_env="POLLER_OPS_PORT")

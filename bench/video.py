@@ -1,11 +1,15 @@
 """Video: join latency under 50 concurrent joins, and webhook → booking status latency.
 
-Everything real but LiveKit's media: the video API as a process (uvicorn), PostgreSQL,
+Everything real but LiveKit's media: the video API as a process (uvicorn), the booking
+API as a process (video asks it whether each join's manage token is current), PostgreSQL,
 a Kafka broker of its own, the video relay and booking's consumer of video.events.v1
 as processes, and LiveKit's webhooks signed with the API secret as LiveKit signs them.
 
 - `join`: 50 sessions whose waiting rooms are open; each round, their 50 clients ask
   `POST /v1/bookings/{id}/join` at once (request → token, as the client sees it).
+  A client's manage token is checked with booking (is it the current generation?),
+  a specialist's JWT is not: rounds of the 50 specialists joining, alternating with
+  the clients' in the same run, are the baseline that check is measured against.
 - `webhook_to_booking_status`: per booking, the specialist is in; the client's
   `participant_joined` webhook is sent, and the time until the booking (its event store)
   reads `in_progress` is measured; then `room_finished` until it reads `completed`.
@@ -81,27 +85,38 @@ def _open_session(sessions: Sessions, booking_id: UUID, specialist_id: UUID) -> 
 
 async def _joins(base_url: str, sessions: Sessions) -> dict[str, Any]:
     auth = _auth()
-    booking_ids = [uuid4() for _ in range(CONCURRENT_JOINS)]
-    for booking_id in booking_ids:
-        _open_session(sessions, booking_id, uuid4())
-    latencies: list[float] = []
+    parties = {uuid4(): uuid4() for _ in range(CONCURRENT_JOINS)}  # booking → specialist
+    for booking_id, specialist_id in parties.items():
+        _open_session(sessions, booking_id, specialist_id)
+    now = datetime.now(UTC)
+    credentials = {
+        "client": {b: auth.manage_token(b) for b in parties},
+        "specialist": {b: auth.specialist_token(s, now) for b, s in parties.items()},
+    }
+    latencies: dict[str, list[float]] = {"client": [], "specialist": []}
     async with aiohttp.ClientSession(base_url) as http:
 
-        async def join(booking_id: UUID) -> float:
-            headers = {"Authorization": f"Bearer {auth.manage_token(booking_id)}"}
+        async def join(booking_id: UUID, who: str) -> float:
+            headers = {"Authorization": f"Bearer {credentials[who][booking_id]}"}
             started = time.perf_counter()
             async with http.post(f"/v1/bookings/{booking_id}/join", headers=headers) as answer:
                 body = await answer.json()
                 assert answer.status == 200 and body["token"], body
             return time.perf_counter() - started
 
-        await asyncio.gather(*(join(b) for b in booking_ids))  # warm-up
+        for who in latencies:  # warm-up
+            await asyncio.gather(*(join(b, who) for b in parties))
         for _ in range(JOIN_ROUNDS):
-            latencies += await asyncio.gather(*(join(b) for b in booking_ids))
+            for who, measured in latencies.items():
+                measured += await asyncio.gather(*(join(b, who) for b in parties))
+    client, specialist = (_percentiles(latencies[who]) for who in ("client", "specialist"))
     return {
         "concurrent": CONCURRENT_JOINS,
         "rounds": JOIN_ROUNDS,
-        "latency_ms": _percentiles(latencies),
+        "latency_ms": client,  # the clients'
+        "specialist_latency_ms": specialist,
+        # What asking booking for the token's generation costs, under the same load.
+        "client_over_specialist": {q: round(client[q] / specialist[q], 2) for q in ("p50", "p99")},
     }
 
 
@@ -200,7 +215,11 @@ def run() -> dict[str, Any]:
         sessions = sessions_application(database_url)
         try:
             with (
-                ServiceProcess.api("video.main:app", env) as video,
+                ServiceProcess.api("booking.main:app", env) as booking_api,
+                ServiceProcess.api(
+                    "video.main:app",
+                    {**env, "BOOKING_API_URL": f"http://127.0.0.1:{booking_api.port}"},
+                ) as video,
                 ServiceProcess.worker("video.relay", env, port_env="RELAY_OPS_PORT"),
                 ServiceProcess.worker(
                     "booking.video_sessions", env, port_env="VIDEO_CONSUMER_OPS_PORT"

@@ -32,7 +32,7 @@ from booking.external_busy import handlers as booking_busy
 from booking.integration import booking_log
 from booking.main import create_app as create_booking
 from calendar_sync.caldav_calendar import CalDavAccount, open_calendar
-from calendar_sync.config import CalendarSyncSettings
+from calendar_sync.config import CalendarApiSettings
 from calendar_sync.consumers import CONSUMER, booking_handlers
 from calendar_sync.integration import calendar_log
 from calendar_sync.main import create_app as create_calendar_sync
@@ -62,8 +62,8 @@ from tests.booking.helpers import (
 )
 
 
-def calendar_settings(database_url: str, redis_url: str) -> CalendarSyncSettings:
-    return CalendarSyncSettings(
+def calendar_settings(database_url: str, redis_url: str) -> CalendarApiSettings:
+    return CalendarApiSettings(
         database_url=database_url,
         redis_url=redis_url,
         kafka_bootstrap_servers="unused:9092",
@@ -77,6 +77,7 @@ def calendar_settings(database_url: str, redis_url: str) -> CalendarSyncSettings
         calendar_credential_keys=TEST_SECRETS["CALENDAR_CREDENTIAL_KEYS"],
         calendar_oauth_state_key=TEST_SECRETS["CALENDAR_OAUTH_STATE_KEY"],
         calendar_public_url="https://kairos.test",
+        booking_api_url="http://testserver",  # the world's booking app (running_world)
     )
 
 
@@ -280,9 +281,10 @@ def running_world(
         # The public URL must be known before the app is built: take a port first.
         port = free_port()
         settings = settings.model_copy(update={"calendar_public_url": f"http://127.0.0.1:{port}"})
-    calendar_app = create_calendar_sync(settings, clock=clock)
+    booking_client = TestClient(booking_app)
+    calendar_app = create_calendar_sync(settings, clock=clock, booking_http=booking_client)
     with (
-        TestClient(booking_app) as booking,
+        booking_client as booking,
         served_on(calendar_app, port) if served else TestClient(calendar_app) as calendar_api,
         booking_log(database_url) as log,
         TestClient(slots_app) as slots_api,

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from uuid import UUID
 
+from tests.booking.conftest import API_NOW
 from tests.booking.helpers import ADMIN, bearer, error_code, expect, specialist_jwt
 from tests.calendar_sync.conftest import CalendarWorld
 from tests.calendar_sync.test_external_busy import Specialist, event, ics
@@ -33,6 +35,22 @@ def test_only_the_specialist_or_an_admin_manages_their_calendars(world: Calendar
     assert error_code(world.calendar_api.get(path, headers=as_other), 403) == "forbidden"
     as_owner = bearer(specialist_jwt(owner["id"]))
     expect(world.calendar_api.get(path, headers=as_owner), 200)
+
+
+def test_a_clients_manage_token_is_refused_as_a_known_caller_until_it_is_revoked(
+    world: CalendarWorld,
+) -> None:
+    owner = world.catalog.specialist()
+    booked = world.catalog.booked(
+        world.catalog.service(owner["id"])["id"], API_NOW + timedelta(days=2, hours=10)
+    )
+    path = f"/v1/specialists/{owner['id']}/calendars"
+    token = bearer(booked["manage_token"])
+    # A genuine, current token of a booking (any booking: none owns calendars) proves
+    # its holder, who may not manage them.
+    assert error_code(world.calendar_api.get(path, headers=token), 403) == "forbidden"
+    expect(world.booking.post(f"/v1/bookings/{booked['id']}/manage-token", headers=ADMIN), 201)
+    assert error_code(world.calendar_api.get(path, headers=token), 401) == "unauthorized"
 
 
 def test_a_revoked_password_marks_the_connection_failed_with_the_reason(

@@ -41,9 +41,12 @@ def running(env: dict[str, str]) -> Iterator[dict[str, ServiceProcess]]:
         def start(name: str, process: ServiceProcess) -> tuple[str, ServiceProcess]:
             return name, stack.enter_context(process)
 
+        booking = ServiceProcess.api("booking.main:app", env)
+        # calendar-sync's API asks booking whether a manage token is current.
+        calendar_env = {**env, "BOOKING_API_URL": booking.url}
         yield dict(
             [
-                start("booking", ServiceProcess.api("booking.main:app", env)),
+                start("booking", booking),
                 start("relay", ServiceProcess.worker("booking.relay", env, "RELAY_OPS_PORT")),
                 start(
                     "booking-calendar",
@@ -51,7 +54,7 @@ def running(env: dict[str, str]) -> Iterator[dict[str, ServiceProcess]]:
                         "booking.external_busy", env, "CALENDAR_CONSUMER_OPS_PORT"
                     ),
                 ),
-                start("calendar", ServiceProcess.api("calendar_sync.main:app", env)),
+                start("calendar", ServiceProcess.api("calendar_sync.main:app", calendar_env)),
                 start(
                     "calendar-relay",
                     ServiceProcess.worker("calendar_sync.relay", env, "RELAY_OPS_PORT"),

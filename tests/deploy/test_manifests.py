@@ -48,6 +48,7 @@ WORKERS = [
     "video-consumer",
     "video-reconcile",
     "notifications-worker",
+    "notifications-video-rooms",
 ]
 # The web app's static-file server: no API, database, secrets or /metrics.
 STATIC = ["web"]
@@ -88,6 +89,7 @@ SECRETS_USED = {
     # admin key, which it calls booking with for a manage link's token).
     "notifications": SECRET_KEYS | PRIVACY_KEYS,
     "notifications-worker": SECRET_KEYS | PRIVACY_KEYS,
+    "notifications-video-rooms": set(),
     "web": set(),
 }
 
@@ -399,6 +401,28 @@ def test_the_topics_belong_to_the_platform_and_probes_reach_the_workers() -> Non
     assert config["OPS_HOST"] == "0.0.0.0"
 
 
+def test_livekit_egress_records_with_its_own_config_and_the_redis_livekit_shares() -> None:
+    infra = load_dir(INFRA)
+    deployments, services = of_kind(infra, "Deployment"), of_kind(infra, "Service")
+    egress = deployments["livekit-egress"]["spec"]["template"]["spec"]
+    (container,) = egress["containers"]
+    assert container["image"].startswith("livekit/egress:")
+    config = {v["name"]: v for v in egress["volumes"]}["config"]
+    assert config["secret"]["secretName"] == "livekit-egress-config"
+    env = {e["name"]: e for e in container["env"]}
+    assert env["EGRESS_CONFIG_FILE"]["value"].startswith("/etc/egress/")
+    # Chrome's sandbox is the one capability added back.
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"], "add": ["SYS_ADMIN"]}
+    # LiveKit and Egress meet in the Redis both configs name, which asks for a password.
+    assert "livekit-redis" in services
+    livekit_notes = (INFRA / "livekit.yaml").read_text()
+    egress_notes = (INFRA / "livekit-egress.yaml").read_text()
+    assert "address: livekit-redis:6379" in livekit_notes
+    assert "address: livekit-redis:6379" in egress_notes
+    redis = deployments["livekit-redis"]["spec"]["template"]["spec"]["containers"][0]
+    assert "--requirepass" in redis["command"]
+
+
 def test_no_image_names_a_registry_host() -> None:
     images = [
         container["image"]
@@ -538,6 +562,7 @@ def test_prod_autoscales_and_protects_every_service_but_the_relay() -> None:
         "video-consumer",
         "booking-video-sessions",
         "notifications-worker",
+        "notifications-video-rooms",
         *STATIC,
     }
     deployments = of_kind(docs, "Deployment")

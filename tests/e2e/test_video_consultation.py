@@ -60,6 +60,9 @@ def stack(
         **LIVEKIT,
     )
     booking_env = service_env(booking_db, redis_url, own_kafka.bootstrap)
+    booking_api = ServiceProcess.api("booking.main:app", booking_env)
+    # Video asks booking whether a client's manage token is current.
+    video_env["BOOKING_API_URL"] = booking_api.url
     livekit_env = {
         **video_env,
         "LIVEKIT_WEBHOOK_URLS": f"http://127.0.0.1:{video_port}/v1/webhooks/livekit",
@@ -71,7 +74,7 @@ def stack(
             livekit_env,
             livekit_port,
         ),
-        ServiceProcess.api("booking.main:app", booking_env),
+        booking_api,
         ServiceProcess.worker("booking.relay", booking_env, port_env="RELAY_OPS_PORT"),
         ServiceProcess.worker(
             "booking.video_sessions", booking_env, port_env="VIDEO_CONSUMER_OPS_PORT"

@@ -6,8 +6,11 @@ from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 
+from kairos.events import VIDEO_REGISTRY
 from kairos_dev.infra import KafkaHandle
 from notifications.appointment import Links
+from notifications.video_rooms import CONSUMER as VIDEO_ROOMS
+from notifications.video_rooms import handlers as video_room_handlers
 from tests.notifications.delivering import Delivery, Fakes, delivering, running_fakes
 from tests.notifications.running import Consumer, running_consumer
 
@@ -26,6 +29,15 @@ async def consumer(
 ) -> AsyncIterator[Consumer]:
     """The notifications handlers consuming a topic of their own, in a fresh database."""
     async for running in running_consumer(kafka, fresh_database()):
+        yield running
+
+
+@pytest.fixture
+async def video_rooms(kafka: KafkaHandle, consumer: Consumer) -> AsyncIterator[Consumer]:
+    """notifications.video_rooms consuming a topic of its own, in `consumer`'s database."""
+    async for running in running_consumer(
+        kafka, consumer.database, video_room_handlers, VIDEO_ROOMS, VIDEO_REGISTRY
+    ):
         yield running
 
 

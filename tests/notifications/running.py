@@ -1,5 +1,5 @@
 """The notifications handlers consuming a topic of their own, on the real broker and
-PostgreSQL (the `consumer` fixture of tests/notifications/conftest.py)."""
+PostgreSQL (the `consumer` and `video_rooms` fixtures of tests/notifications/conftest.py)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from uuid import uuid4
 import psycopg
 
 from kairos.effects import create_effects_table
-from kairos.events import Envelope
-from kairos.messaging import ConsumerProcess, ConsumerSpec
+from kairos.events import REGISTRY, Envelope, EventRegistry
+from kairos.messaging import ConsumerProcess, ConsumerSpec, Handlers
 from kairos.settings import ServiceSettings
 from kairos_dev.infra import KafkaHandle
 from notifications.consumers import handlers
@@ -64,7 +64,15 @@ class Consumer:
         return [r for r in self.effects(booking, status) if r.kind.startswith("notifications.rem")]
 
 
-async def running_consumer(kafka: KafkaHandle, url: str) -> AsyncIterator[Consumer]:
+async def running_consumer(
+    kafka: KafkaHandle,
+    url: str,
+    consuming: Handlers = handlers,
+    name: str = "notifications",
+    registry: EventRegistry = REGISTRY,
+) -> AsyncIterator[Consumer]:
+    """`consuming` (by default the booking events' handlers) as the consumer `name`,
+    decoding by `registry` (the test's topic is neither's real one)."""
     topic = f"test.notify.{uuid4().hex[:10]}"
     settings = ServiceSettings(
         database_url=url,
@@ -73,10 +81,8 @@ async def running_consumer(kafka: KafkaHandle, url: str) -> AsyncIterator[Consum
         kafka_partitions=PARTITIONS,
         kafka_topic_management="dev",
     )
-    spec = ConsumerSpec(
-        "notifications", topic, handlers, setup=setup, group_id=f"g-{uuid4().hex[:8]}"
-    )
-    process = ConsumerProcess(spec, settings)
+    spec = ConsumerSpec(name, topic, consuming, setup=setup, group_id=f"g-{uuid4().hex[:8]}")
+    process = ConsumerProcess(spec, settings, registry=registry)
     sent = 0
 
     async def send(*envelopes: Envelope) -> None:
@@ -84,7 +90,7 @@ async def running_consumer(kafka: KafkaHandle, url: str) -> AsyncIterator[Consum
         await produce(kafka.bootstrap, topic, *envelopes)
         sent = max(sent, *(e.notification_id for e in envelopes))
         deadline = asyncio.get_running_loop().time() + 30
-        while _applied(url) < sent:
+        while _applied(url, name) < sent:
             assert asyncio.get_running_loop().time() < deadline, "events not applied"
             await asyncio.sleep(0.05)
 
@@ -96,10 +102,12 @@ async def running_consumer(kafka: KafkaHandle, url: str) -> AsyncIterator[Consum
         await asyncio.wait_for(running, 30)
 
 
-def _applied(url: str) -> int:
-    """How far the consumer got (0 until it made its positions table)."""
+def _applied(url: str, name: str) -> int:
+    """How far the consumer `name` got (0 until it made its positions table)."""
     with psycopg.connect(url) as conn:
         if conn.execute("SELECT to_regclass('consumer_positions')").fetchone() == (None,):
             return 0
-        row = conn.execute("SELECT max(notification_id) FROM consumer_positions").fetchone()
+        row = conn.execute(
+            "SELECT max(notification_id) FROM consumer_positions WHERE consumer = %s", (name,)
+        ).fetchone()
     return int(row[0]) if row and row[0] is not None else 0

@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from booking.main import create_app
+from kairos.booking_client import BookingClient
 from kairos.effects import TransientEffectError
 from notifications.appointment import Links
 from notifications.links import BookingLinks
@@ -51,7 +52,7 @@ def _token(link: str) -> str:
 def test_a_clients_links_open_the_booking_until_its_token_is_replaced(api: TestClient) -> None:
     booking = _booked(api)
     booking_id, path = UUID(booking["id"]), f"/v1/bookings/{booking['id']}"
-    links = BookingLinks(api, ADMIN_API_KEY, PUBLIC + "/")
+    links = BookingLinks(BookingClient(api, ADMIN_API_KEY), PUBLIC + "/")
 
     sent = links.links_for(booking_id, "client")
 
@@ -70,7 +71,7 @@ def test_a_clients_links_open_the_booking_until_its_token_is_replaced(api: TestC
 
 def test_a_specialists_links_carry_no_credential(api: TestClient) -> None:
     booking_id = uuid4()
-    links = BookingLinks(api, ADMIN_API_KEY, PUBLIC)
+    links = BookingLinks(BookingClient(api, ADMIN_API_KEY), PUBLIC)
 
     assert links.links_for(booking_id, "specialist") == Links(
         manage=f"{PUBLIC}/bookings/{booking_id}", join=f"{PUBLIC}/bookings/{booking_id}/join"
@@ -79,9 +80,9 @@ def test_a_specialists_links_carry_no_credential(api: TestClient) -> None:
 
 def test_an_unknown_booking_is_an_error_and_an_unreachable_api_a_retry(api: TestClient) -> None:
     with pytest.raises(LookupError):
-        BookingLinks(api, ADMIN_API_KEY, PUBLIC).links_for(uuid4(), "client")
+        BookingLinks(BookingClient(api, ADMIN_API_KEY), PUBLIC).links_for(uuid4(), "client")
     with (
         httpx.Client(base_url="http://127.0.0.1:9", timeout=2) as nowhere,
         pytest.raises(TransientEffectError),
     ):
-        BookingLinks(nowhere, ADMIN_API_KEY, PUBLIC).links_for(uuid4(), "client")
+        BookingLinks(BookingClient(nowhere, ADMIN_API_KEY), PUBLIC).links_for(uuid4(), "client")

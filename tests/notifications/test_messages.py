@@ -207,3 +207,29 @@ def test_the_short_reminder_fits_an_sms_and_carries_the_join_link_when_asked(lin
     assert "starts in 1 hour" in one_hour and links.manage in one_hour
     assert "starts in 15 minutes" in fifteen and links.join in fifteen
     assert "\n" not in fifteen
+
+
+def test_the_join_link_names_when_the_waiting_room_opens_and_is_gone_once_the_room_closed(
+    links: Links,
+) -> None:
+    appointment = make_appointment(START)
+    assert links.join is not None
+    # Video's waiting room opens 5 minutes before 10:00 in New York (the client's zone).
+    opening = replace(links, join_opens_at=START - timedelta(minutes=5))
+    opening_mail = mail("reminder", opening, options=OPTIONS)
+    for text in (
+        opening_mail.text,
+        opening_mail.html,
+        short_text("reminder", appointment, "client", opening, OPTIONS),
+    ):
+        assert links.join in text and "09:55 EDT" in text
+
+    closed = replace(links, join=None)
+    closed_mail = mail("reminder", closed, options=OPTIONS)
+    for text in (
+        closed_mail.text,
+        closed_mail.html,
+        short_text("reminder", appointment, "client", closed, OPTIONS),
+    ):
+        assert links.join not in text and "/join" not in text
+        assert links.manage in text

@@ -1,6 +1,7 @@
 """The video service's tests: its API served on a real port with a clock the test holds,
 the local LiveKit server (kairos_dev.fakes.livekit) sending it webhooks, and the real
-livekit-api SDK between them; PostgreSQL for the event store, effects and key store."""
+livekit-api SDK between them; PostgreSQL for the event store, effects and key store;
+the booking API served beside it, which video asks whether a manage token is current."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pytest
 from livekit import api as lk
 from psycopg_pool import ConnectionPool
 
+from booking.main import create_app as create_booking
 from kairos.auth import Authenticator
 from kairos.effects import EffectDispatcher
 from kairos.privacy import KeyStore
@@ -23,6 +25,7 @@ from kairos_dev.fakes.livekit import create_app as livekit_app
 from kairos_dev.infra.process import free_port
 from kairos_dev.testing.served import Served
 from kairos_dev.testing.services import TEST_SECRETS
+from tests.booking.conftest import booking_settings
 from video.adapters import LiveKitRooms
 from video.application import Sessions
 from video.config import VideoSettings
@@ -57,6 +60,7 @@ class Video:
     clock: Clock
     database_url: str
     http: httpx.Client
+    booking: httpx.Client  # the booking API, with no credentials of its own
 
     def session(
         self,
@@ -64,12 +68,14 @@ class Video:
         duration: timedelta = timedelta(minutes=30),
         recording: Recording = "off",
         client_email: str | None = None,
+        booking_id: UUID | None = None,
     ) -> Session:
-        """A confirmed booking's session, starting `starts_in` from now."""
+        """A confirmed booking's session, starting `starts_in` from now (of `booking_id`,
+        one the booking API knows, or of a made-up booking)."""
         starts_at = datetime.now(UTC).replace(microsecond=0) + starts_in
         subject = self.keys.key_for(client_email or f"client-{uuid4()}@example.com").subject
         return self.sessions.prepare(
-            uuid4(),
+            booking_id or uuid4(),
             specialist_id=uuid4(),
             client_subject=subject,
             starts_at=starts_at,
@@ -112,7 +118,7 @@ class Video:
         return self.sessions.session(session.id)
 
 
-def video_settings(database_url: str, livekit_url: str) -> VideoSettings:
+def video_settings(database_url: str, livekit_url: str, booking_url: str) -> VideoSettings:
     return VideoSettings(
         database_url=database_url,
         redis_url="redis://unused:6379/0",
@@ -128,12 +134,13 @@ def video_settings(database_url: str, livekit_url: str) -> VideoSettings:
         livekit_api_secret=LIVEKIT_SECRET,
         recording_link_secret="recording-link-test-secret-0123456789ab",
         recordings_base_url="https://recordings.test/",
+        booking_api_url=booking_url,
         db_pool_size=4,
     )
 
 
 @pytest.fixture
-def video(fresh_database: Callable[[], str]) -> Iterator[Video]:
+def video(fresh_database: Callable[[], str], redis_url: str) -> Iterator[Video]:
     database_url = fresh_database()
     api_port = free_port()
     livekit = FakeLiveKit(
@@ -142,8 +149,12 @@ def video(fresh_database: Callable[[], str]) -> Iterator[Video]:
         webhook_urls=[f"http://127.0.0.1:{api_port}/v1/webhooks/livekit"],
     )
     clock = Clock()
-    with Served(livekit_app(livekit)) as served_livekit:
-        settings = video_settings(database_url, served_livekit.url)
+    with (
+        Served(livekit_app(livekit)) as served_livekit,
+        Served(create_booking(booking_settings(database_url, redis_url))) as served_booking,
+        httpx.Client(base_url=served_booking.url, timeout=30) as booking,
+    ):
+        settings = video_settings(database_url, served_livekit.url, served_booking.url)
         app = create_app(settings, clock=clock)
         sessions = sessions_application(database_url)
         pool = ConnectionPool(database_url, min_size=1, max_size=2, open=True)
@@ -167,6 +178,7 @@ def video(fresh_database: Callable[[], str]) -> Iterator[Video]:
                 clock=clock,
                 database_url=database_url,
                 http=http,
+                booking=booking,
             )
         pool.close()
         sessions.close()

@@ -154,7 +154,9 @@ async def consuming(video: Video, kafka: KafkaHandle) -> AsyncIterator[Callable[
     """The consumer (and its effect dispatcher) on a topic of the test's own; yields `send`."""
     topic = f"test.video.{uuid4().hex[:10]}"
     await ensure_topics(kafka.bootstrap, [topic])
-    settings = video_settings(video.database_url, video.livekit_url).model_copy(
+    settings = video_settings(
+        video.database_url, video.livekit_url, str(video.booking.base_url)
+    ).model_copy(
         update={"kafka_bootstrap_servers": kafka.bootstrap, "kafka_topic_management": "dev"}
     )
     spec = replace(consumer_spec(settings, video.sessions), topics=topic, group_id=topic)

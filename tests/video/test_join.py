@@ -4,8 +4,9 @@ and what the token LiveKit receives says (decoded with LiveKit's own TokenVerifi
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from uuid import uuid4
+from uuid import UUID, uuid4
 
+from tests.booking.helpers import ALL_DAY_EVERY_DAY, Catalog, bearer
 from tests.video.conftest import Video, decoded
 
 
@@ -75,6 +76,26 @@ def test_only_the_two_parties_may_join(video: Video) -> None:
     assert nobody.status_code == 401
     assert another_specialist.json()["error"]["code"] == "forbidden"
     assert another_booking.json()["error"]["code"] == "forbidden"
+
+
+def test_a_replaced_manage_token_joins_and_the_revoked_one_is_refused_at_once(
+    video: Video,
+) -> None:
+    catalog = Catalog(video.booking)
+    service = catalog.service(catalog.specialist(weekly=ALL_DAY_EVERY_DAY)["id"])
+    starts_at = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=2)
+    booked = catalog.booked(service["id"], starts_at)
+    session = video.session(booking_id=UUID(booked["id"]))
+    path = f"/v1/bookings/{session.id}/join"
+    first = bearer(booked["manage_token"])
+    assert video.http.post(path, headers=first).status_code == 200
+
+    replaced = video.booking.post(f"/v1/bookings/{session.id}/manage-token", headers=first)
+    assert replaced.status_code == 201, replaced.text
+    # No cache in between: the very next join with the old token proves no one.
+    revoked = video.http.post(path, headers=first)
+    assert revoked.status_code == 401 and revoked.json()["error"]["code"] == "unauthorized"
+    assert video.http.post(path, headers=bearer(replaced.json()["manage_token"])).status_code == 200
 
 
 def test_a_forged_or_garbled_manage_token_proves_no_one(video: Video) -> None:

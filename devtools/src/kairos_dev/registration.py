@@ -37,6 +37,12 @@ def local_url(port: int) -> str:
     return f"http://{API_HOST}:{port}"
 
 
+#: Booking's API process (booking/dev.py): the other services ask it for manage tokens
+#: and their generations (kairos.booking_client), as `BOOKING_API_URL`.
+BOOKING_API_PORT = 8010
+BOOKING_API_ENV = ("BOOKING_API_URL", local_url(BOOKING_API_PORT))
+
+
 @dataclass(frozen=True)
 class ServiceSpec:
     """One process of the stack, run as `python -m <args>`."""

@@ -5,7 +5,14 @@ paths that are booking's."""
 from __future__ import annotations
 
 from kairos.events import BOOKING_TOPIC
-from kairos_dev.registration import API_URL, DevService, api, one_off, worker
+from kairos_dev.registration import (
+    API_URL,
+    BOOKING_API_PORT,
+    DevService,
+    api,
+    one_off,
+    worker,
+)
 
 SERVICE = DevService(
     "booking",
@@ -19,7 +26,7 @@ SERVICE = DevService(
         r"/v1/privacy(/|$)",
     ),
     processes=(
-        api("booking-api", "booking.main:app", port=8010),
+        api("booking-api", "booking.main:app", port=BOOKING_API_PORT),
         worker("relay", "booking.relay", port=8001, port_env="RELAY_OPS_PORT"),
         # in_progress and completed from the video sessions (video.events.v1)
         worker(

@@ -13,7 +13,7 @@ import psycopg
 from fastapi import APIRouter, Response
 
 from calendar_sync import schemas as s
-from calendar_sync.access import require_owner
+from calendar_sync.access import known_caller, require_owner
 from calendar_sync.caldav_calendar import CalDavAccount, open_calendar
 from calendar_sync.consumers import write_upcoming
 from calendar_sync.context import Ctx
@@ -90,9 +90,7 @@ def list_calendars(specialist_id: UUID, ctx: Ctx, authorization: StaffCredential
 @calendars.delete("/calendars/{connection_id}", status_code=204)
 def disconnect(connection_id: UUID, ctx: Ctx, authorization: StaffCredential) -> Response:
     """Disconnect: its busy time stops blocking, its credentials are forgotten."""
-    caller = ctx.auth.caller(authorization)
-    if caller is None:
-        raise ApiError(401, "unauthorized", "send a valid credential: Authorization: Bearer …")
+    known_caller(ctx, authorization)  # 401 before the connection's existence is revealed
     connection = ctx.service.connections.connection(connection_id)
     require_owner(ctx, authorization, connection.specialist_id)
     ctx.service.watches.stop(connection_id)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr
 
+from kairos.booking_client import BookingApiSettings
 from kairos.privacy.settings import PrivacySettings
 from kairos.settings import CallerAuthSettings, Secret, ServiceSettings
 
@@ -46,3 +47,8 @@ class CalendarSyncSettings(CalendarStoreSettings, CallerAuthSettings, PrivacySet
 
     def credential_secrets(self) -> list[str]:
         return [s.strip() for s in self.calendar_credential_keys.get_secret_value().split(",")]
+
+
+class CalendarApiSettings(CalendarSyncSettings, BookingApiSettings):
+    """The API's: it asks booking whether a manage token is current, so that a client's
+    token is refused as a known caller's (403), a revoked one as no one's (401)."""

@@ -11,12 +11,14 @@ from fastapi import Depends, Request
 
 from calendar_sync.wiring import CalendarSync
 from kairos.auth import Authenticator
+from kairos.booking_client import BookingClient
 
 
 @dataclass
 class CalendarContext:
     service: CalendarSync
     auth: Authenticator
+    booking: BookingClient
     clock: Callable[[], datetime]
 
 

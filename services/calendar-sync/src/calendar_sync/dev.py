@@ -10,7 +10,15 @@ from kairos.events import CALENDAR_TOPIC
 from kairos_dev.devstack import state_dir
 from kairos_dev.fakes import google_calendar, microsoft_graph
 from kairos_dev.infra.radicale import DEV_PORT, dev_banner
-from kairos_dev.registration import BannerLine, DevService, ServiceSpec, api, local_url, worker
+from kairos_dev.registration import (
+    BOOKING_API_ENV,
+    BannerLine,
+    DevService,
+    ServiceSpec,
+    api,
+    local_url,
+    worker,
+)
 
 RADICALE = ServiceSpec(
     "radicale",
@@ -46,6 +54,11 @@ def _with_fakes(spec: ServiceSpec) -> ServiceSpec:
     return replace(spec, env=(*spec.env, *fakes.items()))
 
 
+_API = api("calendar-sync-api", "calendar_sync.main:app", port=8070)
+# It asks booking whether a manage token is current (kairos.booking_client).
+_API = replace(_API, env=(*_API.env, BOOKING_API_ENV))
+
+
 def _try_caldav(api_url: str) -> list[BannerLine]:
     return [
         ("", dev_banner(state_dir())),
@@ -79,7 +92,7 @@ SERVICE = DevService(
         RADICALE,
         GOOGLE_FAKE,
         MICROSOFT_FAKE,
-        _with_fakes(api("calendar-sync-api", "calendar_sync.main:app", port=8070)),
+        _with_fakes(_API),
         worker("calendar-relay", "calendar_sync.relay", port=8071, port_env="RELAY_OPS_PORT"),
         _with_fakes(
             worker(

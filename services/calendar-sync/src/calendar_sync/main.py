@@ -7,10 +7,11 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 
+import httpx
 from fastapi import FastAPI
 
 from calendar_sync.api import calendars
-from calendar_sync.config import CalendarSyncSettings
+from calendar_sync.config import CalendarApiSettings
 from calendar_sync.context import CalendarContext
 from calendar_sync.oauth_api import oauth
 from calendar_sync.wiring import wire
@@ -22,11 +23,15 @@ ROUTERS = (calendars, oauth)
 
 
 def create_app(
-    settings: CalendarSyncSettings | None = None, clock: Callable[[], datetime] = now_utc
+    settings: CalendarApiSettings | None = None,
+    clock: Callable[[], datetime] = now_utc,
+    booking_http: httpx.Client | None = None,
 ) -> FastAPI:
-    settings = settings or CalendarSyncSettings()
+    """The app; `booking_http` reaches the booking API (by default BOOKING_API_URL)."""
+    settings = settings or CalendarApiSettings()
     configure_logging(settings.log_level)
     service = wire(settings, clock)
+    booking = settings.booking_client(booking_http)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -37,6 +42,7 @@ def create_app(
     app.state.calendar_sync = CalendarContext(
         service=service,
         auth=settings.authenticator(),
+        booking=booking,
         clock=clock,
     )
     return app

@@ -2,8 +2,8 @@
 notifications.api name the caller they need by a parameter's type).
 
 Every credential is checked by kairos.auth; a manage token must also be of its
-booking's current generation, which the booking service's current token tells
-(notifications.links): a token replaced there opens nothing here either. Refusals
+booking's current generation, which the booking service tells
+(kairos.booking_client): a token replaced there opens nothing here either. Refusals
 are 401 without a proven identity and 403 with one that may not do this, as in
 booking.access.
 """
@@ -17,8 +17,8 @@ from uuid import UUID
 from fastapi import Depends, Request
 from psycopg_pool import ConnectionPool
 
-from kairos.auth import Authenticator, Caller, ManageTokenClaim
-from kairos.effects import TransientEffectError
+from kairos.auth import Authenticator, Caller
+from kairos.booking_client import BookingClient, request_generations
 from kairos.privacy import PersonalData
 from kairos.web import ApiError
 from kairos.web.security import MANAGE_TOKEN, SPECIALIST_JWT, AnyCredential, bearer, refused
@@ -32,6 +32,7 @@ class NotificationsContext:
 
     pool: ConnectionPool[Any]
     auth: Authenticator
+    booking: BookingClient
     links: BookingLinks
     personal: PersonalData
     vapid_public_key: str | None  # None: web push is not configured
@@ -52,20 +53,8 @@ SubscriberCredential = Annotated[str | None, bearer(SPECIALIST_JWT, MANAGE_TOKEN
 
 def caller_of(ctx: NotificationsContext, authorization: str | None) -> Caller | None:
     """The caller the credential proves: an admin, a specialist, or the holder of a
-    booking's current manage token (its generation read off the current token)."""
-
-    def generation(booking_id: UUID) -> int | None:
-        try:
-            current = ManageTokenClaim.of(ctx.links.manage_token(booking_id))
-        except LookupError:
-            return None  # booking does not know the booking: no token opens it
-        except TransientEffectError:
-            raise ApiError(
-                503, "unavailable", "the booking service does not answer; try again"
-            ) from None
-        return None if current is None else current.generation
-
-    return ctx.auth.caller(authorization, generation)
+    booking's current manage token."""
+    return ctx.auth.caller(authorization, request_generations(ctx.booking))
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,10 @@ class Links:
     """Where the client manages (reschedules, cancels) and joins the consultation."""
 
     manage: str
-    join: str
+    join: str | None  # None once the video room is closed: there is nothing to join
+    # When the join link starts letting one in (the room's waiting room, as the video
+    # service published it); None until video told.
+    join_opens_at: datetime | None = None
 
 
 class LinkIssuer(Protocol):

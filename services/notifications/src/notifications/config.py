@@ -12,8 +12,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kairos.booking_client import BookingApiSettings
 from kairos.privacy.settings import PrivacySettings
-from kairos.settings import CallerAuthSettings
 
 SmtpSecurity = Literal["starttls", "tls", "none"]
 
@@ -49,12 +49,9 @@ class ChannelSettings(BaseSettings):
     provider_timeout_seconds: float = Field(10.0, gt=0)
 
 
-class NotificationsSettings(ChannelSettings, PrivacySettings, CallerAuthSettings):
+class NotificationsSettings(ChannelSettings, PrivacySettings, BookingApiSettings):
     """Everything the notifications service reads from the environment: the channels, the
     key store it opens contact details with, and the callers' secrets of its API."""
 
-    # The booking API inside the cluster: the manage token of a client's links comes from
-    # there (with the admin key) when a message is built, never over a topic.
-    booking_api_url: str = Field(description="e.g. http://booking-api:8000")
     # Where the links in messages point: the public origin of the web app.
     public_url: str = Field(description="e.g. https://kairos.example.com")

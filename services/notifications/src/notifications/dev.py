@@ -1,7 +1,7 @@
 """Notifications in `kairos dev` (entry point `kairos.dev_services`, read by kairos_dev
-only): its API and worker, and the three fakes it sends to — an SMTP sink, Twilio's
-Messages API, a Web Push service — each with its `/dev/...` pages at the gateway, so a
-person sees at once what was sent.
+only): its API, worker and consumer of the video rooms, and the three fakes it sends
+to — an SMTP sink, Twilio's Messages API, a Web Push service — each with its
+`/dev/...` pages at the gateway, so a person sees at once what was sent.
 
 The channels' credentials are made afresh for each run of the stack (nothing real is
 reached): the Twilio fake's auth token, and the VAPID key browsers subscribe with.
@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from kairos_dev.registration import (
     API_URL,
+    BOOKING_API_ENV,
     BannerLine,
     DevService,
     ServiceSpec,
@@ -26,9 +27,8 @@ from kairos_dev.registration import (
     worker,
 )
 
-API_PORT, WORKER_PORT = 8050, 8051
+API_PORT, WORKER_PORT, VIDEO_ROOMS_PORT = 8050, 8051, 8055
 MAIL_PORT, SMTP_PORT, SMS_PORT, PUSH_PORT = 8052, 8025, 8053, 8054
-BOOKING_API = local_url(8010)  # booking's API process (booking/dev.py)
 
 
 def _vapid_private_key() -> str:
@@ -51,7 +51,7 @@ ENV: tuple[tuple[str, str], ...] = (
     ("TWILIO_STATUS_CALLBACK_URL", f"{API_URL}/v1/notifications/twilio/status"),
     ("VAPID_PRIVATE_KEY", _vapid_private_key()),
     ("VAPID_SUBJECT", "mailto:ops@kairos.localhost"),
-    ("BOOKING_API_URL", BOOKING_API),
+    BOOKING_API_ENV,
     ("PUBLIC_URL", API_URL),
 )
 
@@ -92,6 +92,13 @@ SERVICE = DevService(
     processes=(
         _with_env(api("notifications-api", "notifications.main:app", port=API_PORT)),
         _with_env(worker("notifications", "notifications.worker", WORKER_PORT, "OPS_PORT")),
+        # what video.events.v1 says of each booking's room, for the messages' join links
+        worker(
+            "notifications-video-rooms",
+            "notifications.video_rooms",
+            VIDEO_ROOMS_PORT,
+            "VIDEO_CONSUMER_OPS_PORT",
+        ),
     ),
     after=("booking",),
     hints=_hints,

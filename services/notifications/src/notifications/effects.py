@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 import psycopg
 from psycopg_pool import ConnectionPool
@@ -39,7 +40,9 @@ from notifications.tables import (
     push_subscriptions,
     remove_push_subscription,
     terms_of,
+    video_room,
 )
+from notifications.video_rooms import with_room
 
 Clock = Callable[[], datetime]
 
@@ -118,7 +121,7 @@ class Notifier:
     def send_notice(self, effect: Effect[Notice]) -> None:
         notice = effect.data
         row, appointment = self._load(effect)
-        links = self.links.links_for(notice.booking_id, notice.recipient)
+        links = self._links(notice.booking_id, notice.recipient)
         ics = None
         if notice.invite is not None:
             ics = invite(
@@ -162,7 +165,13 @@ class Notifier:
 
     def _reminder(self, effect: Effect[Reminder]) -> tuple[BookingRow, Appointment, Links]:
         row, appointment = self._load(effect)
-        return row, appointment, self.links.links_for(effect.data.booking_id, effect.data.recipient)
+        return row, appointment, self._links(effect.data.booking_id, effect.data.recipient)
+
+    def _links(self, booking_id: UUID, recipient: Recipient) -> Links:
+        """The recipient's links (from booking) as the booking's video room stands."""
+        with self.pool.connection() as conn:
+            room = video_room(conn, booking_id)
+        return with_room(self.links.links_for(booking_id, recipient), room)
 
     @staticmethod
     def _options(reminder: Reminder) -> MessageOptions:
@@ -197,7 +206,7 @@ class Notifier:
             {
                 "title": appointment.service_name,
                 "body": short_text("reminder", appointment, reminder.recipient, links, options),
-                "url": links.join if reminder.with_join_link else links.manage,
+                "url": links.join if reminder.with_join_link and links.join else links.manage,
                 "booking_id": str(reminder.booking_id),
             }
         ).encode()

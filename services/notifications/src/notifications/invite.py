@@ -78,8 +78,10 @@ def invite(
         )
     if links is not None and method != "CANCEL":
         event.add("url", links.manage)
-        event.add("location", links.join)
-        event.add("description", f"Join: {links.join}\nReschedule or cancel: {links.manage}")
+        if links.join is not None:  # none once the room is closed
+            event.add("location", links.join)
+        joining = f"Join: {links.join}\n" if links.join is not None else ""
+        event.add("description", f"{joining}Reschedule or cancel: {links.manage}")
     # Not Calendar.new: it gives the calendar a random UID, and the same invite must
     # be the same bytes every time.
     calendar = Calendar()

@@ -30,9 +30,7 @@ def create_app(
     configure_logging(settings.log_level)
     pool = ConnectionPool(settings.database_url, min_size=1, max_size=8, open=False)
     key_pool, personal = personal_data(settings)
-    http = booking_http or httpx.Client(
-        base_url=settings.booking_api_url, timeout=settings.provider_timeout_seconds
-    )
+    booking = settings.booking_client(booking_http)
     push = VapidPushSender.from_settings(settings)
     token = settings.twilio_auth_token
 
@@ -55,7 +53,8 @@ def create_app(
     app.state.notifications = NotificationsContext(
         pool=pool,
         auth=settings.authenticator(),
-        links=BookingLinks(http, settings.admin_api_key.get_secret_value(), settings.public_url),
+        booking=booking,
+        links=BookingLinks(booking, settings.public_url),
         personal=personal,
         vapid_public_key=push.public_key if push is not None else None,
         twilio_auth_token=token.get_secret_value() if token is not None else None,

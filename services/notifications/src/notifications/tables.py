@@ -1,4 +1,5 @@
-"""Notifications' own tables: each booking as it last stood, and each service's terms.
+"""Notifications' own tables: each booking as it last stood, each service's terms, and
+each booking's video room as video.events.v1 tells it (notifications.video_rooms).
 
 The service definitions are projected from ServiceDefined/ServiceUpdated (they come
 on the same partition as the specialist's bookings, before them). The handlers write
@@ -54,6 +55,13 @@ CREATE TABLE IF NOT EXISTS notification_services (
 -- The service's `reminders` setting (NULL: the defaults) and its no-show notice.
 ALTER TABLE notification_services ADD COLUMN IF NOT EXISTS reminders jsonb;
 ALTER TABLE notification_services ADD COLUMN IF NOT EXISTS no_show_notice text;
+-- A booking's video room: when its waiting room opens, and whether it closed for good.
+CREATE TABLE IF NOT EXISTS notification_video_rooms (
+    booking_id uuid PRIMARY KEY,
+    opens_at timestamptz,  -- NULL while only its closing is known (events out of order)
+    closed_at timestamptz,
+    updated_at timestamptz NOT NULL  -- when the window event it stands at happened
+);
 """
 _DDL_LOCK = 0x6B6169726F730020
 
@@ -227,3 +235,44 @@ def push_subscription_owner(conn: psycopg.Connection[Any], subscription_id: UUID
 
 def remove_push_subscription(conn: psycopg.Connection[Any], subscription_id: UUID) -> None:
     conn.execute("DELETE FROM push_subscriptions WHERE id = %s", (subscription_id,))
+
+
+@dataclass(frozen=True)
+class VideoRoom:
+    opens_at: datetime | None
+    closed: bool
+
+
+def save_room_window(
+    conn: psycopg.Connection[Any], booking_id: UUID, opens_at: datetime, at: datetime
+) -> None:
+    """The room opens at `opens_at` (prepared or moved at `at`), unless it is closed or
+    stands at a later move already (a late copy of an earlier one)."""
+    conn.execute(
+        "INSERT INTO notification_video_rooms (booking_id, opens_at, updated_at)"
+        " VALUES (%s, %s, %s) ON CONFLICT (booking_id) DO UPDATE"
+        " SET opens_at = EXCLUDED.opens_at, updated_at = EXCLUDED.updated_at"
+        " WHERE notification_video_rooms.closed_at IS NULL"
+        " AND (notification_video_rooms.opens_at IS NULL"
+        " OR notification_video_rooms.updated_at <= EXCLUDED.updated_at)",
+        (booking_id, opens_at, at),
+    )
+
+
+def close_room(conn: psycopg.Connection[Any], booking_id: UUID, at: datetime) -> None:
+    """No one joins the room again; the first closing is kept."""
+    conn.execute(
+        "INSERT INTO notification_video_rooms (booking_id, closed_at, updated_at)"
+        " VALUES (%s, %s, %s) ON CONFLICT (booking_id) DO UPDATE SET closed_at ="
+        " COALESCE(notification_video_rooms.closed_at, EXCLUDED.closed_at)",
+        (booking_id, at, at),
+    )
+
+
+def video_room(conn: psycopg.Connection[Any], booking_id: UUID) -> VideoRoom | None:
+    """The booking's room as video last told; None before it told anything."""
+    row = conn.execute(
+        "SELECT opens_at, closed_at FROM notification_video_rooms WHERE booking_id = %s",
+        (booking_id,),
+    ).fetchone()
+    return None if row is None else VideoRoom(opens_at=row[0], closed=row[1] is not None)

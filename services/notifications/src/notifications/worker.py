@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import psycopg
 from psycopg_pool import ConnectionPool
 
@@ -49,11 +48,7 @@ def notifications_spec(
     settings: NotificationsSettings, pool: ConnectionPool, personal: PersonalData
 ) -> ConsumerSpec:
     channels = build_channels(settings)
-    links = BookingLinks(
-        httpx.Client(base_url=settings.booking_api_url, timeout=settings.provider_timeout_seconds),
-        settings.admin_api_key.get_secret_value(),
-        settings.public_url,
-    )
+    links = BookingLinks(settings.booking_client(), settings.public_url)
     sender = settings.mail_from or "Kairos <no-reply@localhost>"  # unset: e-mail is off
     notifier = Notifier(pool, channels, links, personal, sender)
     ledger = ErasureLedger(settings.privacy_database_url)

@@ -2,7 +2,8 @@
 identity, 403 with one that may not do this; credentials are checked before the
 session's existence is revealed.
 
-A booking's parties are its client (its manage token) and its specialist (their JWT);
+A booking's parties are its client (its manage token, while it is the booking's
+current one: booking answers which, kairos.booking_client) and its specialist (their JWT);
 an admin may read a session but is no party: only the two join, consent or write notes.
 """
 
@@ -15,6 +16,7 @@ from uuid import UUID
 from fastapi import Depends
 
 from kairos.auth import Caller
+from kairos.booking_client import request_generations
 from kairos.web.security import AnyCredential, StaffCredential, refused
 from video.context import Ctx
 from video.domain import Party, Session
@@ -33,9 +35,7 @@ class SessionAccess:
 
 
 def _access(ctx: Ctx, booking_id: UUID, authorization: str | None) -> SessionAccess:
-    # Video does not learn of manage-token revocations (booking.manage_tokens): it
-    # accepts generation 0, the token a booking's 201 gave.
-    caller = ctx.auth.caller(authorization, lambda _: 0)
+    caller = ctx.auth.caller(authorization, request_generations(ctx.booking))
     if caller is None:
         raise refused(caller)
     if caller.role == "client" and not caller.holds_token_for(booking_id):

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from kairos.booking_client import BookingApiSettings
 from kairos.privacy.settings import PrivacySettings
-from kairos.settings import CallerAuthSettings, Secret, ServiceSettings
+from kairos.settings import Secret, ServiceSettings
 
 
 class VideoStoreSettings(ServiceSettings):
@@ -38,8 +39,9 @@ class VideoConsumerSettings(VideoWorkerSettings, PrivacySettings):
     """The consumer's: it takes part in erasures (the ledger is in the key store's database)."""
 
 
-class VideoSettings(VideoConsumerSettings, CallerAuthSettings):
-    """The API's: it authenticates callers and seals notes."""
+class VideoSettings(VideoConsumerSettings, BookingApiSettings):
+    """The API's: it authenticates callers (asking booking whether a manage token is
+    current) and seals notes."""
 
     # Join tokens name one room and live this long: enough to connect, and to reconnect
     # after a dropped network within the consultation, not to keep for another day.

@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from psycopg_pool import ConnectionPool
 
 from kairos.auth import Authenticator
+from kairos.booking_client import BookingClient
 from kairos.privacy import PersonalData
 from kairos.providers.video import VideoRooms
 from video.application import Sessions
@@ -22,6 +23,7 @@ from video.webhooks import LiveKitWebhooks
 class VideoContext:
     app: Sessions
     auth: Authenticator
+    booking: BookingClient
     rooms: VideoRooms
     webhooks: LiveKitWebhooks
     links: RecordingLinks

@@ -14,6 +14,7 @@ from dataclasses import replace
 
 from kairos.events import VIDEO_TOPIC
 from kairos_dev.registration import (
+    BOOKING_API_ENV,
     BannerLine,
     DevService,
     ServiceSpec,
@@ -33,6 +34,7 @@ _LIVEKIT = (
 )
 _ENV = (
     *_LIVEKIT,
+    BOOKING_API_ENV,  # whether a manage token is current
     ("RECORDING_LINK_SECRET", secrets.token_urlsafe(32)),
     ("RECORDINGS_BASE_URL", f"{LIVEKIT_URL}/fake/recordings/"),
 )

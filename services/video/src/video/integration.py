@@ -1,8 +1,9 @@
 """Translates the video store's domain events into video.events.v1 (ARCHITECTURE.md rule 4).
 
-The one place that knows both shapes. Participants joining and leaving, consent, notes
-and the room's window stay inside the service; the topic carries what other services
-act on: the session started, it ended, a recording is available.
+The one place that knows both shapes. Participants joining and leaving, consent and
+notes stay inside the service; the topic carries what other services act on: the room
+is prepared, moved or closed (its window), the session started, it ended, a recording
+is available.
 """
 
 from __future__ import annotations
@@ -38,6 +39,13 @@ def _event(name: str) -> type:
     return found
 
 
+def _window(kind: type[contract.RoomWindow]) -> Callable[[Any, Session], Payload]:
+    """The maker of `kind` (prepared, moved): the session's window after the event."""
+    return lambda e, s: kind(
+        booking_id=s.id, room=s.room, starts_at=s.starts_at, ends_at=s.ends_at, opens_at=s.opens_at
+    )
+
+
 class IntegrationMapper(IntegrationMapping):
     """Callable: (domain event, notification id) → Envelope, or None for internal events."""
 
@@ -49,6 +57,11 @@ class IntegrationMapper(IntegrationMapping):
         super().__init__()
         self._app = app
         makers: dict[type, Callable[[Any, Session], Payload]] = {
+            _event("RoomPrepared"): _window(contract.RoomPrepared),
+            _event("WindowMoved"): _window(contract.RoomMoved),
+            _event("RoomClosed"): lambda e, s: contract.RoomClosed(
+                booking_id=s.id, room=s.room, reason=e.reason, closed_at=e.at
+            ),
             _event("SessionStarted"): lambda e, s: contract.SessionStarted(
                 booking_id=s.id, room=s.room, started_at=e.at, participants=s.joined
             ),

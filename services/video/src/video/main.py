@@ -36,6 +36,7 @@ def create_app(
     )
     privacy_pool, keys = key_store(settings, settings.db_pool_size)
     sessions = sessions_application(settings.database_url)
+    booking = settings.booking_client()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -50,6 +51,7 @@ def create_app(
         pool.close()
         privacy_pool.close()
         sessions.close()
+        booking.close()
 
     app = service_app(
         "video",
@@ -60,6 +62,7 @@ def create_app(
     app.state.video = VideoContext(
         app=sessions,
         auth=settings.authenticator(),
+        booking=booking,
         rooms=livekit_rooms(settings),
         webhooks=LiveKitWebhooks(
             sessions,

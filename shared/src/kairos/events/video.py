@@ -4,7 +4,9 @@ One video session per booking (API.md, video). Envelope: producer "video", aggre
 = the booking id, key = the specialist id. booking consumes SessionStarted to mark the
 booking in progress and SessionEnded to complete it (unless it already is, or is a
 no-show); SessionEnded's no-show suggestion is for the specialist to confirm
-(`POST /v1/bookings/{id}/no-show`), never applied by itself.
+(`POST /v1/bookings/{id}/no-show`), never applied by itself. notifications consumes
+RoomPrepared, RoomMoved and RoomClosed: its messages show when the room's waiting
+room opens, and carry no join link once the room is closed.
 """
 
 from __future__ import annotations
@@ -19,6 +21,35 @@ from kairos.events.payload import Payload
 from kairos.text import Storable
 
 Party = Literal["client", "specialist"]
+
+
+class RoomWindow(Payload):
+    """A room's window as it stands: joinable from `opens_at`, the start less the
+    service's waiting room (the fields RoomPrepared and RoomMoved share)."""
+
+    booking_id: UUID
+    room: Storable
+    starts_at: datetime
+    ends_at: datetime
+    opens_at: datetime = Field(description="From when its two parties may join")
+
+
+class RoomPrepared(RoomWindow):
+    """The booking's room exists (its booking was confirmed)."""
+
+
+class RoomMoved(RoomWindow):
+    """The booking was rescheduled: the room's window moved with it."""
+
+
+class RoomClosed(Payload):
+    """No one joins the room again (its booking was cancelled, declined, completed or
+    a no-show); joining answers 410."""
+
+    booking_id: UUID
+    room: Storable
+    reason: Storable
+    closed_at: datetime
 
 
 class SessionStarted(Payload):
@@ -57,4 +88,11 @@ class RecordingAvailable(Payload):
     size_bytes: int = Field(ge=0)
 
 
-VIDEO_EVENTS: tuple[type[Payload], ...] = (SessionStarted, SessionEnded, RecordingAvailable)
+VIDEO_EVENTS: tuple[type[Payload], ...] = (
+    RoomPrepared,
+    RoomMoved,
+    RoomClosed,
+    SessionStarted,
+    SessionEnded,
+    RecordingAvailable,
+)
