@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import availability, booking, calendar, effects, notifications, video, web
+from bench import availability, booking, calendar, effects, notifications, video, web, webhooks
 
 RESULTS = Path(__file__).parent / "results"
 BENCHMARKS: dict[str, Callable[[], dict[str, Any]]] = {
@@ -22,6 +22,7 @@ BENCHMARKS: dict[str, Callable[[], dict[str, Any]]] = {
     "calendar": calendar.run,
     "notifications": notifications.run,
     "web": web.run,
+    "webhooks": webhooks.run,
 }
 
 

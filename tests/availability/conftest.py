@@ -33,7 +33,7 @@ from kairos.messaging.positions import create_positions_table
 from kairos_dev.infra import PostgresHandle
 from kairos_dev.infra.postgres import database_name
 from tests.booking.conftest import API_NOW, booking_settings
-from tests.booking.helpers import Catalog, FrozenClock, expect
+from tests.booking.helpers import ADMIN_API_KEY, Catalog, FrozenClock, expect
 
 
 def availability_settings(database_url: str, redis_url: str) -> AvailabilitySettings:
@@ -43,6 +43,7 @@ def availability_settings(database_url: str, redis_url: str) -> AvailabilitySett
         kafka_bootstrap_servers="unused:9092",
         kafka_topic_management="dev",  # a test's broker is a dev broker
         db_pool_size=4,
+        admin_api_key=ADMIN_API_KEY,
     )
 
 

@@ -12,6 +12,7 @@ from booking.config import BookingSettings
 from booking.main import create_app
 from kairos_dev.infra import PostgresHandle
 from kairos_dev.infra.postgres import database_name
+from kairos_dev.testing import ServiceProcess, service_env
 from kairos_dev.testing.services import TEST_SECRETS
 from tests.booking.helpers import (
     ADMIN_API_KEY,
@@ -77,3 +78,14 @@ def api(
 @pytest.fixture
 def catalog(api: TestClient) -> Catalog:
     return Catalog(api)
+
+
+@pytest.fixture
+def two_workers(database_url: str, redis_url: str) -> Iterator[ServiceProcess]:
+    """A booking process of two uvicorn workers on the module's `database_url`, so requests
+    race both within a process and between processes. A generous contention timeout: on a
+    loaded machine the test must not turn into a race against the clock (a 503 busy would
+    fail it as surely as a false 409)."""
+    env = service_env(database_url, redis_url, CONTENTION_TIMEOUT_SECONDS="300")
+    with ServiceProcess.api("booking.main:app", env, workers=2) as process:
+        yield process

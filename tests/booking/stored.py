@@ -39,6 +39,12 @@ class StoredBooking:
     busy_from: datetime
     busy_until: datetime
     events: list[str] = field(default_factory=list)
+    # A collective booking's other members, whose time it holds too.
+    co_specialist_ids: list[UUID] = field(default_factory=list)
+
+    @property
+    def specialist_ids(self) -> set[UUID]:
+        return {self.specialist_id, *self.co_specialist_ids}
 
     @property
     def holds_time(self) -> bool:
@@ -67,9 +73,12 @@ def stored_bookings(database_url: str) -> dict[UUID, StoredBooking]:
                 ends_at=data["ends_at"],
                 busy_from=data["busy_from"],
                 busy_until=data["busy_until"],
+                co_specialist_ids=[UUID(m) for m in data.get("co_claims") or {}],
             )
         booking = bookings[originator_id]
         booking.events.append(name)
+        if name == "Reassigned":
+            booking.specialist_id = data["assignee"]
         if name == "Rescheduled":
             booking.starts_at, booking.ends_at = data["starts_at"], data["ends_at"]
             booking.busy_from, booking.busy_until = data["busy_from"], data["busy_until"]
@@ -79,15 +88,26 @@ def stored_bookings(database_url: str) -> dict[UUID, StoredBooking]:
 def double_bookings(
     bookings: dict[UUID, StoredBooking],
 ) -> list[tuple[StoredBooking, StoredBooking]]:
-    """Pairs of one specialist's bookings that hold time and overlap, in their consultation
-    times or in the time they keep busy (buffers included)."""
+    """Pairs of bookings that hold time of one specialist (a collective booking holds its
+    members') and overlap, in their consultation times or in the time they keep busy
+    (buffers included)."""
     holding = [b for b in bookings.values() if b.holds_time]
     return [
         (a, b)
         for a, b in combinations(holding, 2)
-        if a.specialist_id == b.specialist_id
+        if a.specialist_ids & b.specialist_ids
         and (
             (a.starts_at < b.ends_at and b.starts_at < a.ends_at)
             or (a.busy_from < b.busy_until and b.busy_from < a.busy_until)
         )
     ]
+
+
+def stored_team_services(database_url: str) -> list[UUID]:
+    """The services offered by a team, in the order they were defined."""
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            f"SELECT originator_id FROM {EVENTS_TABLE} WHERE topic = %s ORDER BY originator_id",
+            ("booking.domain:Service.OfferedByTeam",),
+        ).fetchall()
+    return [row[0] for row in rows]

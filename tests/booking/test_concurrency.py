@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from kairos_dev.testing import ServiceProcess, service_env
+from kairos_dev.testing import ServiceProcess
 from tests.booking.helpers import ADMIN, ALL_DAY_EVERY_DAY, Catalog, booking_body, expect, iso
 from tests.booking.service_process import booking_process
 from tests.booking.stored import double_bookings, stored_bookings
@@ -30,16 +30,6 @@ def database_url(fresh_database: Callable[[], str]) -> str:
 @pytest.fixture
 def service(database_url: str, redis_url: str) -> Iterator[ServiceProcess]:
     with booking_process(database_url, redis_url) as process:
-        yield process
-
-
-@pytest.fixture
-def two_workers(database_url: str, redis_url: str) -> Iterator[ServiceProcess]:
-    """Two uvicorn workers, so requests race both within a process and between processes.
-    A generous contention timeout: on a loaded machine the test must not turn into a race
-    against the clock (a 503 busy would fail it as surely as a false 409)."""
-    env = service_env(database_url, redis_url, CONTENTION_TIMEOUT_SECONDS="300")
-    with ServiceProcess.api("booking.main:app", env, workers=2) as process:
         yield process
 
 

@@ -11,7 +11,7 @@ from uuid import uuid4
 import psycopg
 import pytest
 
-from calendar_sync.credentials import TABLE, CredentialKeys, CredentialStore
+from calendar_sync.credentials import TABLE, credential_store
 from kairos.privacy.crypto import Unreadable
 
 OLD = "old-calendar-key-0123456789abcdef0123456789"
@@ -23,7 +23,7 @@ def test_credentials_are_sealed_bound_to_their_connection_and_rotated(
     fresh_database: Callable[[], str],
 ) -> None:
     url = fresh_database()
-    old_store = CredentialStore(url, CredentialKeys([OLD]))
+    old_store = credential_store(url, OLD)
     old_store.create_table()
     connection, other = uuid4(), uuid4()
     old_store.put(connection, {"username": "grey", "password": PASSWORD})
@@ -38,7 +38,7 @@ def test_credentials_are_sealed_bound_to_their_connection_and_rotated(
     with psycopg.connect(url) as conn:
         conn.execute(f"DELETE FROM {TABLE} WHERE connection_id = %s", (other,))
 
-    rotated = CredentialStore(url, CredentialKeys([NEW, OLD]))
+    rotated = credential_store(url, f"{NEW},{OLD}")
     assert rotated.get(connection) == {"username": "grey", "password": PASSWORD}
     command = [sys.executable, "-m", "kairos.cli", "reencrypt", "calendar-sync"]
     env = {"DATABASE_URL": url, "CALENDAR_CREDENTIAL_KEYS": f"{NEW},{OLD}", "PATH": ""}
@@ -46,5 +46,5 @@ def test_credentials_are_sealed_bound_to_their_connection_and_rotated(
     assert done.returncode == 0, done.stderr
     assert "re-sealed 1 " in done.stdout
 
-    new_only = CredentialStore(url, CredentialKeys([NEW]))
+    new_only = credential_store(url, NEW)
     assert new_only.get(connection) == {"username": "grey", "password": PASSWORD}

@@ -33,7 +33,7 @@ INFRA = K8S / "infra"
 
 Doc = dict[str, Any]
 
-SERVICES = ["booking", "availability", "notifications", "calendar-sync", "video"]
+SERVICES = ["booking", "availability", "notifications", "calendar-sync", "video", "webhooks"]
 # Components without an API of their own: ops endpoints only, no Service.
 WORKERS = [
     "booking-relay",
@@ -49,6 +49,7 @@ WORKERS = [
     "video-reconcile",
     "notifications-worker",
     "notifications-video-rooms",
+    "webhooks-consumer",
 ]
 # The web app's static-file server: no API, database, secrets or /metrics.
 STATIC = ["web"]
@@ -72,7 +73,8 @@ SECRETS_USED = {
     "booking": SECRET_KEYS | {"PRIVACY_MASTER_KEY", "PRIVACY_INDEX_KEY"},
     "booking-relay": set(),
     "booking-video-sessions": set(),
-    "availability": set(),
+    # the admin key only: admins see which members of a team are free at each slot
+    "availability": {"ADMIN_API_KEY"},
     "availability-projector": set(),
     "calendar-sync": CALENDAR_SYNC_SECRETS,
     "calendar-sync-relay": set(),
@@ -90,6 +92,10 @@ SECRETS_USED = {
     "notifications": SECRET_KEYS | PRIVACY_KEYS,
     "notifications-worker": SECRET_KEYS | PRIVACY_KEYS,
     "notifications-video-rooms": set(),
+    # webhooks authenticates the admin and seals signing secrets; its consumer opens them
+    # to sign, and reveals clients' names and addresses for the receivers.
+    "webhooks": SECRET_KEYS | {"WEBHOOK_SECRET_KEYS"},
+    "webhooks-consumer": PRIVACY_KEYS | {"WEBHOOK_SECRET_KEYS"},
     "web": set(),
 }
 
@@ -472,6 +478,10 @@ ROUTING = [
     ("/v1/push/vapid-public-key", "notifications"),
     ("/v1/push/subscriptions/9c1d", "notifications"),
     ("/v1/notifications/twilio/status", "notifications"),
+    ("/v1/webhooks/subscriptions", "webhooks"),
+    ("/v1/webhooks/subscriptions/9c1d/deliveries", "webhooks"),
+    ("/v1/webhooks/deliveries/9c1d/resend", "webhooks"),
+    ("/v1/webhooks/subscriptionsx", None),
     ("/V1/Slots", "availability"),
     # Every other path is the web app's, its own /healthz included; never a service's
     # /metrics or /healthz.
@@ -563,6 +573,7 @@ def test_prod_autoscales_and_protects_every_service_but_the_relay() -> None:
         "booking-video-sessions",
         "notifications-worker",
         "notifications-video-rooms",
+        "webhooks-consumer",
         *STATIC,
     }
     deployments = of_kind(docs, "Deployment")

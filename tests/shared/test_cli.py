@@ -42,6 +42,7 @@ def test_the_installed_commands_are_the_runtimes_the_services_and_the_dev_toolin
         "effects.parked",
         "effects.redrive",
         "reencrypt.calendar-sync",
+        "reencrypt.webhooks",
         "replay.availability",
         "republish.booking",
         "tail",

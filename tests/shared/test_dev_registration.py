@@ -57,8 +57,10 @@ INSTALLED = (
     "dev-mail",
     "dev-push",
     "dev-sms",
+    "dev-webhooks",
     "notifications",
     "video",
+    "webhooks",
 )
 
 
@@ -143,4 +145,5 @@ def test_the_gateway_names_the_services_in_registration_order() -> None:
         "calendar-sync",
         "notifications",
         "video",
+        "webhooks",
     )

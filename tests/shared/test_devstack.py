@@ -139,6 +139,9 @@ def test_the_gateway_is_the_public_origin_and_forwards_to_every_api_of_the_stack
         "dev-sms": "http://127.0.0.1:8053",
         "dev-push": "http://127.0.0.1:8054",
         "video": "http://127.0.0.1:8030",
+        "webhooks": "http://127.0.0.1:8060",
+        # the dev receiver of webhooks, for its /dev/webhooks pages
+        "dev-webhooks": "http://127.0.0.1:8062",
     }
     [seed] = PLAN.seeds
     assert seed.args == ("booking.seed", "--base-url", API_URL)
@@ -164,6 +167,7 @@ def test_the_stack_runs_each_process_on_a_port_of_its_own() -> None:
         "calendar-poller": 8073,
         "notifications-api": 8050,
         "notifications": 8051,
+        "notifications-video-rooms": 8055,
         "smtp-sink": 8052,
         "twilio-fake": 8053,
         "push-fake": 8054,
@@ -173,6 +177,9 @@ def test_the_stack_runs_each_process_on_a_port_of_its_own() -> None:
         "video-relay": 8031,
         "video-consumer": 8032,
         "video-reconcile": 8033,
+        "webhooks-api": 8060,
+        "webhooks-consumer": 8061,
+        "webhook-sink": 8062,
         "gateway": 8000,
     }
     assert by_name["availability"].args == (

@@ -7,6 +7,7 @@ Each test moves the dispatcher's clock itself instead of waiting for time to pas
 
 from __future__ import annotations
 
+import asyncio
 import random
 import signal
 import subprocess
@@ -35,6 +36,7 @@ from kairos.effects import (
     record_effect,
     redrive,
 )
+from kairos_dev.testing.waiting import eventually
 from tests.shared.effects_fakes import (
     REMINDER,
     ROOT,
@@ -461,3 +463,36 @@ def _due_at(url: str, id_: UUID) -> Any:
 def _parked(url: str) -> list[Any]:
     with psycopg.connect(url) as conn:
         return parked_effects(conn)
+
+
+async def test_a_hanging_provider_call_holds_one_thread_not_the_other_effects(
+    url: str, clock: Clock
+) -> None:
+    """With several threads, the running dispatcher claims as threads come free: effects
+    due after a call that hangs are performed meanwhile, not once it returns."""
+    entered, release = threading.Event(), threading.Event()
+    hanging, done = uuid4(), []
+
+    def perform(effect: Effect[Reminder]) -> None:
+        if effect.data.booking_id == hanging:
+            entered.set()
+            release.wait(30)
+        done.append(effect.data.booking_id)
+
+    remind(url, clock, hanging)
+    running = dispatcher(url, clock, perform, concurrency=2)
+    task = asyncio.create_task(running.run())
+    try:
+        await eventually(entered.is_set, "the hanging call is under way")
+        later = [remind(url, clock) for _ in range(5)]
+        # Well before the hanging call gives up (30 s), after which they would go anyway.
+        await eventually(
+            lambda: len(done) == len(later), "the later effects are performed", timeout=10
+        )
+        assert hanging not in done
+        assert [statuses(url)[effect] for effect in later] == [("done", 1)] * len(later)
+    finally:
+        release.set()
+        running.stop()
+        await asyncio.wait_for(task, 30)
+    assert hanging in done

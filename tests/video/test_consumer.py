@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import pytest
 
@@ -19,6 +19,7 @@ from kairos.messaging import ConsumerProcess, ensure_topics, make_producer
 from kairos.messaging.kafka import close_quietly
 from kairos.privacy import ERASED, ErasureLedger, PersonalData
 from kairos_dev.infra import KafkaHandle
+from kairos_dev.testing.booking_events import BookingEvents
 from kairos_dev.testing.waiting import eventually
 from tests.video.conftest import Video, video_settings
 from video.consumer import consumer_spec
@@ -29,36 +30,17 @@ pytestmark = pytest.mark.integration
 SPECIALIST, SERVICE = uuid4(), uuid4()
 
 
-class Booking:
+class Booking(BookingEvents):
     """booking.events.v1 as booking's relay would publish them, for one booking."""
 
     def __init__(self, video: Video) -> None:
-        self.id = uuid4()
-        self.position = 0
         sealer = PersonalData(video.keys).sealer("client@example.com")
         self.client = contract.PersonalContact(
             name=sealer.seal("Ada"), email=sealer.seal("client@example.com")
         )
+        super().__init__(self.client, SPECIALIST, SERVICE)
 
-    def envelope(self, payload: contract.Payload, aggregate: UUID) -> bytes:
-        self.position += 1
-        return (
-            Envelope(
-                event_id=uuid4(),
-                type=type(payload).__name__,
-                version=1,
-                occurred_at=datetime.now(UTC),
-                producer="booking",
-                notification_id=self.position,
-                aggregate_id=aggregate,
-                specialist_id=SPECIALIST,
-                data=payload.model_dump(mode="json"),
-            )
-            .model_dump_json()
-            .encode()
-        )
-
-    def service(self) -> bytes:
+    def service(self) -> Envelope:
         return self.envelope(
             contract.ServiceDefined(
                 service_id=SERVICE,
@@ -81,63 +63,6 @@ class Booking:
             ),
             SERVICE,
         )
-
-    def snapshot(self, starts_at: datetime, status: Any = "confirmed") -> contract.BookingSnapshot:
-        return contract.BookingSnapshot(
-            status=status,
-            service=contract.BookedService(
-                service_id=SERVICE, name="Consultation", duration_minutes=30
-            ),
-            specialist=contract.BookedSpecialist(
-                specialist_id=SPECIALIST, timezone="Europe/Paris", contact=self.client
-            ),
-            client=contract.BookedClient(timezone="Europe/Paris", contact=self.client),
-            starts_at=starts_at,
-            ends_at=starts_at + timedelta(minutes=30),
-            busy_from=starts_at,
-            busy_until=starts_at + timedelta(minutes=30),
-            answers={},
-        )
-
-    def confirmed(self, starts_at: datetime) -> bytes:
-        return self.envelope(
-            contract.BookingConfirmed(booking_id=self.id, booking=self.snapshot(starts_at)), self.id
-        )
-
-    def rescheduled(self, old: datetime, new: datetime) -> bytes:
-        return self.envelope(
-            contract.BookingRescheduled(
-                booking_id=self.id,
-                starts_at=new,
-                ends_at=new + timedelta(minutes=30),
-                busy_from=new,
-                busy_until=new + timedelta(minutes=30),
-                previous_starts_at=old,
-                previous_ends_at=old + timedelta(minutes=30),
-                booking=self.snapshot(new),
-            ),
-            self.id,
-        )
-
-    def cancelled(self, starts_at: datetime) -> bytes:
-        return self.envelope(
-            contract.BookingCancelled(
-                booking_id=self.id,
-                refund_eligible=True,
-                cancelled_by="client",
-                booking=self.snapshot(starts_at, "cancelled"),
-            ),
-            self.id,
-        )
-
-
-def completed(booking: Booking, starts_at: datetime) -> bytes:
-    return booking.envelope(
-        contract.BookingCompleted(
-            booking_id=booking.id, booking=booking.snapshot(starts_at, "completed")
-        ),
-        booking.id,
-    )
 
 
 async def confirmed_session(
@@ -165,8 +90,9 @@ async def consuming(video: Video, kafka: KafkaHandle) -> AsyncIterator[Callable[
     producer = make_producer(kafka.bootstrap, client_id="test-video")
     await producer.start()
 
-    async def send(*values: bytes) -> None:
-        for value in values:
+    async def send(*envelopes: Envelope) -> None:
+        for envelope in envelopes:
+            value = envelope.model_dump_json().encode()
             await producer.send_and_wait(topic, value, key=str(SPECIALIST).encode())
 
     try:
@@ -224,7 +150,7 @@ async def test_the_specialist_completing_the_booking_ends_a_live_session_and_clo
     video.join(session, "client")
     assert video.fresh(session).state == "live"
 
-    await consuming(completed(booking, starts_at))
+    await consuming(booking.completed(starts_at))
     await eventually(lambda: session.room not in video.livekit.rooms, "the room is deleted")
     ended = video.fresh(session)
     assert ended.state == "ended" and ended.ended_at is not None and ended.participants == []

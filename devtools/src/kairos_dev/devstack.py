@@ -48,13 +48,14 @@ from kairos_dev.web_app import WEB_ROOT_ENV, repository_web_dist
 DEV_DATABASE = "kairos_dev"
 SECRET_NAMES = ("ADMIN_API_KEY", "JWT_SECRET", "MANAGE_TOKEN_SECRET")
 # Kept in the state directory across runs, like the database: new ones would make every
-# person stored so far read as erased (kairos.privacy), every calendar credential
-# unreadable, and OAuth consents under way fail.
+# person stored so far read as erased (kairos.privacy), every calendar credential and
+# webhook signing secret unreadable, and OAuth consents under way fail.
 LASTING_SECRET_NAMES = (
     "PRIVACY_MASTER_KEY",
     "PRIVACY_INDEX_KEY",
     "CALENDAR_CREDENTIAL_KEYS",
     "CALENDAR_OAUTH_STATE_KEY",
+    "WEBHOOK_SECRET_KEYS",
 )
 STATE_DIR_ENV = "KAIROS_STATE_DIR"
 STATE_FILE = "dev.env"

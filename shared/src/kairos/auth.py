@@ -80,6 +80,19 @@ class Caller:
         return self.role == "client" and self.booking_id == booking_id
 
 
+def is_admin_key(credential: str, admin_key: bytes) -> bool:
+    """Whether a bearer credential is the admin API key (in constant time)."""
+    return hmac.compare_digest(credential.encode(), admin_key)
+
+
+def bearer_credential(authorization: str | None) -> str | None:
+    """The credential of an `Authorization: Bearer …` header, or None."""
+    scheme, _, credential = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not credential:
+        return None
+    return credential.strip()
+
+
 class Authenticator:
     """Turns an `Authorization: Bearer …` credential into a Caller, or None."""
 
@@ -126,11 +139,10 @@ class Authenticator:
         booking it names while it is of that booking's current generation (`generations`
         is asked only for a token whose MAC checks out); without `generations` it proves
         no one. Whether the caller may act on a given booking is the route's to decide."""
-        scheme, _, credential = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not credential:
+        credential = bearer_credential(authorization)
+        if credential is None:
             return None
-        credential = credential.strip()
-        if hmac.compare_digest(credential.encode(), self._admin_key):
+        if is_admin_key(credential, self._admin_key):
             return Caller("admin")
         claim = ManageTokenClaim.of(credential)
         if claim is not None:

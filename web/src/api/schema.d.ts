@@ -173,6 +173,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/bookings/{booking_id}/manage-token/generation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Manage Token Generation
+         * @description The generation of the booking's current manage token (for services that check a
+         *     client's token themselves: video's join, among others). It answers for any id,
+         *     without loading the booking: a booking never revoked is at 0, and a token of an id
+         *     booking never issued cannot exist, since only booking has the key that signs them.
+         *     Asked on every join, so it is one primary-key lookup.
+         */
+        get: operations["manage_token_generation_v1_bookings__booking_id__manage_token_generation_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/bookings/{booking_id}/no-show": {
         parameters: {
             query?: never;
@@ -205,6 +229,26 @@ export interface paths {
          */
         put: operations["write_notes_v1_bookings__booking_id__notes_put"];
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/bookings/{booking_id}/reassign": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reassign Booking
+         * @description Admin: give a round-robin booking to another member of its team who is free then.
+         */
+        post: operations["reassign_booking_v1_bookings__booking_id__reassign_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -498,7 +542,10 @@ export interface paths {
          */
         get: operations["list_services_v1_services_get"];
         put?: never;
-        /** Define Service */
+        /**
+         * Define Service
+         * @description A specialist's service, or a team's (`team_id` and `assignment` instead).
+         */
         post: operations["define_service_v1_services_post"];
         delete?: never;
         options?: never;
@@ -657,6 +704,61 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/teams": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Form Team */
+        post: operations["form_team_v1_teams_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/teams/{team_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Team */
+        get: operations["get_team_v1_teams__team_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Change Team */
+        patch: operations["change_team_v1_teams__team_id__patch"];
+        trace?: never;
+    };
+    "/v1/webhooks/deliveries/{delivery_id}/resend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resend
+         * @description Send a delivered or failed delivery again, now, with the same Kairos-Delivery id.
+         */
+        post: operations["resend_v1_webhooks_deliveries__delivery_id__resend_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/webhooks/google": {
         parameters: {
             query?: never;
@@ -718,6 +820,91 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/webhooks/subscriptions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Subscriptions
+         * @description Every subscription, with its state (a disabled one says since when).
+         */
+        get: operations["list_subscriptions_v1_webhooks_subscriptions_get"];
+        put?: never;
+        /**
+         * Subscribe
+         * @description Register an endpoint. The answer holds its signing secret, which is never shown again.
+         */
+        post: operations["subscribe_v1_webhooks_subscriptions_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/subscriptions/{subscription_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Unsubscribe
+         * @description Stop sending to the endpoint: its unsent deliveries, log and secret go with it.
+         */
+        delete: operations["unsubscribe_v1_webhooks_subscriptions__subscription_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/subscriptions/{subscription_id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Deliveries
+         * @description The subscription's newest deliveries first: state, attempts, last answer, next try.
+         */
+        get: operations["list_deliveries_v1_webhooks_subscriptions__subscription_id__deliveries_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/subscriptions/{subscription_id}/enable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Enable
+         * @description Send to a disabled endpoint again (once it is fixed): new events are delivered;
+         *     resend the failed deliveries that matter.
+         */
+        post: operations["enable_v1_webhooks_subscriptions__subscription_id__enable_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -759,8 +946,19 @@ export interface components {
             /**
              * Specialist Id
              * Format: uuid
+             * @description Its specialist: a team booking's assigned member (round-robin) or first member (collective)
              */
             specialist_id: string;
+            /**
+             * Team Id
+             * @description A team booking's team
+             */
+            team_id?: string | null;
+            /**
+             * Specialist Ids
+             * @description A team booking's specialists whose time it holds: all members of a collective booking, the assigned one of a round-robin booking
+             */
+            specialist_ids?: string[];
             /** Starts At */
             starts_at: string;
             /** Ends At */
@@ -813,8 +1011,19 @@ export interface components {
             /**
              * Specialist Id
              * Format: uuid
+             * @description Its specialist: a team booking's assigned member (round-robin) or first member (collective)
              */
             specialist_id: string;
+            /**
+             * Team Id
+             * @description A team booking's team
+             */
+            team_id?: string | null;
+            /**
+             * Specialist Ids
+             * @description A team booking's specialists whose time it holds: all members of a collective booking, the assigned one of a round-robin booking
+             */
+            specialist_ids?: string[];
             /** Starts At */
             starts_at: string;
             /** Ends At */
@@ -960,6 +1169,26 @@ export interface components {
              */
             manage_token: string;
         };
+        /** MemberIn */
+        MemberIn: {
+            /**
+             * Specialist Id
+             * Format: uuid
+             */
+            specialist_id: string;
+            /**
+             * Weight
+             * @description Share of the team's round-robin bookings, relative to others'
+             * @default 1
+             */
+            weight: number;
+            /**
+             * Priority
+             * @description Higher wins a round-robin tie that counts and recency leave
+             * @default 0
+             */
+            priority: number;
+        };
         /** NoShowIn */
         NoShowIn: {
             /**
@@ -1037,6 +1266,14 @@ export interface components {
             checks: {
                 [key: string]: string;
             };
+        };
+        /** ReassignIn */
+        ReassignIn: {
+            /**
+             * Specialist Id
+             * Format: uuid
+             */
+            specialist_id: string;
         };
         /** ReminderIn */
         ReminderIn: {
@@ -1194,9 +1431,19 @@ export interface components {
             waiting_room_minutes: number;
             /**
              * Specialist Id
-             * Format: uuid
+             * @description The specialist offering it; or give team_id instead
              */
-            specialist_id: string;
+            specialist_id?: string | null;
+            /**
+             * Team Id
+             * @description The team offering it, instead of one specialist
+             */
+            team_id?: string | null;
+            /**
+             * Assignment
+             * @description For a team's service: round_robin books one free member (the one with the fewest of the team's recent bookings for their weight), collective books every member at once
+             */
+            assignment?: ("round_robin" | "collective") | null;
             /**
              * Id
              * Format: uuid
@@ -1321,9 +1568,19 @@ export interface components {
             waiting_room_minutes: number;
             /**
              * Specialist Id
-             * Format: uuid
+             * @description The specialist offering it; or give team_id instead
              */
-            specialist_id: string;
+            specialist_id?: string | null;
+            /**
+             * Team Id
+             * @description The team offering it, instead of one specialist
+             */
+            team_id?: string | null;
+            /**
+             * Assignment
+             * @description For a team's service: round_robin books one free member (the one with the fewest of the team's recent bookings for their weight), collective books every member at once
+             */
+            assignment?: ("round_robin" | "collective") | null;
         };
         /** ServiceList */
         ServiceList: {
@@ -1448,9 +1705,19 @@ export interface components {
             waiting_room_minutes: number;
             /**
              * Specialist Id
-             * Format: uuid
+             * @description The specialist offering it; or give team_id instead
              */
-            specialist_id: string;
+            specialist_id?: string | null;
+            /**
+             * Team Id
+             * @description The team offering it, instead of one specialist
+             */
+            team_id?: string | null;
+            /**
+             * Assignment
+             * @description For a team's service: round_robin books one free member (the one with the fewest of the team's recent bookings for their weight), collective books every member at once
+             */
+            assignment?: ("round_robin" | "collective") | null;
             /**
              * Id
              * Format: uuid
@@ -1681,6 +1948,60 @@ export interface components {
              */
             overrides: components["schemas"]["OverrideOut"][];
         };
+        /** TeamChanged */
+        TeamChanged: {
+            /**
+             * Notification Id
+             * @description The change's place in the event log, on responses to commands (null on reads): pass it as min_position to GET /v1/slots to see slots that already reflect it
+             */
+            notification_id?: number | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Name */
+            name: string;
+            /** Members */
+            members: components["schemas"]["MemberIn"][];
+        };
+        /** TeamCreate */
+        TeamCreate: {
+            /** Name */
+            name: string;
+            /** Members */
+            members: components["schemas"]["MemberIn"][];
+        };
+        /** TeamPublic */
+        TeamPublic: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Name */
+            name: string;
+            /** Members */
+            members: components["schemas"]["MemberIn"][];
+        };
+        /**
+         * TeamUpdate
+         * @description Either or both; members, when given, replace the whole list.
+         */
+        TeamUpdate: {
+            /** Name */
+            name?: string | null;
+            /** Members */
+            members?: components["schemas"]["MemberIn"][] | null;
+        };
+        /** TokenGeneration */
+        TokenGeneration: {
+            /**
+             * Generation
+             * @description The generation a manage token must name to open the booking
+             */
+            generation: number;
+        };
         /** WeeklyWindowIn */
         WeeklyWindowIn: {
             /**
@@ -1761,6 +2082,11 @@ export interface components {
              * @example 2026-12-01T09:00:00-05:00
              */
             local_start: string;
+            /**
+             * Members
+             * @description A team's service, to an admin only: the members free at this slot (collective: all of them)
+             */
+            members?: string[] | null;
         };
         /** SlotsPublic */
         SlotsPublic: {
@@ -2003,6 +2329,162 @@ export interface components {
             notes: string | null;
             /** Notes Written At */
             notes_written_at: string | null;
+        };
+        /** DeliveryList */
+        DeliveryList: {
+            /** Deliveries */
+            deliveries: components["schemas"]["DeliveryPublic"][];
+        };
+        /** DeliveryPublic */
+        DeliveryPublic: {
+            /**
+             * Id
+             * Format: uuid
+             * @description Sent as Kairos-Delivery, the same in every attempt and resend
+             */
+            id: string;
+            /**
+             * Event Id
+             * Format: uuid
+             */
+            event_id: string;
+            /** Type */
+            type: string;
+            /**
+             * Booking Id
+             * Format: uuid
+             */
+            booking_id: string;
+            /**
+             * State
+             * @description queued: waits for an earlier delivery of the same booking; pending: being sent (and retried); delivered; failed: given up, or its endpoint disabled
+             * @enum {string}
+             */
+            state: "queued" | "pending" | "delivered" | "failed";
+            /** Attempts */
+            attempts: number;
+            /**
+             * Last Status
+             * @description The receiver's last HTTP status, if any
+             */
+            last_status: number | null;
+            /** Last Error */
+            last_error: string | null;
+            /** Next Attempt At */
+            next_attempt_at: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Finished At */
+            finished_at: string | null;
+        };
+        /** Resent */
+        Resent: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * State
+             * @constant
+             */
+            state: "pending";
+        };
+        /** SubscriptionCreate */
+        SubscriptionCreate: {
+            /**
+             * Url
+             * @description Where to POST the events: https, a public address
+             */
+            url: string;
+            /**
+             * Events
+             * @description The event types to send, or ["*"] for every booking lifecycle event
+             */
+            events: ("*" | "SlotRequested" | "BookingConfirmed" | "BookingPending" | "BookingDeclined" | "BookingCancelled" | "BookingRescheduled" | "BookingReassigned" | "BookingStarted" | "BookingCompleted" | "NoShowMarked")[];
+            /** Description */
+            description?: string | null;
+        };
+        /** SubscriptionCreated */
+        "webhooks.SubscriptionCreated": {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Url */
+            url: string;
+            /** Events */
+            events: string[];
+            /** Description */
+            description: string | null;
+            /**
+             * State
+             * @description disabled: its endpoint accepted nothing for too long (see disabled_at)
+             * @enum {string}
+             */
+            state: "active" | "disabled";
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Last Success At */
+            last_success_at: string | null;
+            /**
+             * Failing Since
+             * @description Its endpoint has failed every attempt since then
+             */
+            failing_since: string | null;
+            /** Disabled At */
+            disabled_at: string | null;
+            /**
+             * Secret
+             * @description The signing secret (Kairos-Signature), shown this once: store it now
+             */
+            secret: string;
+        };
+        /** SubscriptionList */
+        SubscriptionList: {
+            /** Subscriptions */
+            subscriptions: components["schemas"]["SubscriptionPublic"][];
+        };
+        /** SubscriptionPublic */
+        SubscriptionPublic: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Url */
+            url: string;
+            /** Events */
+            events: string[];
+            /** Description */
+            description: string | null;
+            /**
+             * State
+             * @description disabled: its endpoint accepted nothing for too long (see disabled_at)
+             * @enum {string}
+             */
+            state: "active" | "disabled";
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Last Success At */
+            last_success_at: string | null;
+            /**
+             * Failing Since
+             * @description Its endpoint has failed every attempt since then
+             */
+            failing_since: string | null;
+            /** Disabled At */
+            disabled_at: string | null;
         };
     };
     responses: never;
@@ -3091,6 +3573,91 @@ export interface operations {
             };
         };
     };
+    manage_token_generation_v1_bookings__booking_id__manage_token_generation_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                booking_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenGeneration"];
+                };
+            };
+            /** @description unauthorized: no credential was sent */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description forbidden: the credential does not give access to this resource */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_found: what the path names does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description validation_error (or a more specific code): the request is not valid */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal: an unexpected error; details.request_id names it in the logs */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description bad_gateway: the service behind this path is not running or does not answer */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description gateway_timeout: the service behind this path did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     mark_no_show_v1_bookings__booking_id__no_show_post: {
         parameters: {
             query?: never;
@@ -3305,6 +3872,122 @@ export interface operations {
             };
             /** @description bad_gateway: the service behind this path is not running or does not answer */
             502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description gateway_timeout: the service behind this path did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    reassign_booking_v1_bookings__booking_id__reassign_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                booking_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReassignIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BookingPublic"];
+                };
+            };
+            /** @description bad_request: the body cannot be decoded */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unauthorized: no credential was sent */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description forbidden: the credential does not give access to this resource */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_found: what the path names does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description slot_unavailable: that member does not offer the time; invalid_state: the booking's status does not allow this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description invalid_team: not a team booking, or not a member of its team */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal: an unexpected error; details.request_id names it in the logs */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description bad_gateway: the service behind this path is not running or does not answer */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description busy: too many concurrent changes; retry after Retry-After seconds */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4636,7 +5319,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description not_found: no specialist has that specialist_id */
+            /** @description not_found: no specialist has that specialist_id, or no team team_id */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5582,6 +6265,370 @@ export interface operations {
             };
         };
     };
+    form_team_v1_teams_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TeamCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TeamChanged"];
+                };
+            };
+            /** @description bad_request: the body cannot be decoded */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unauthorized: no credential was sent */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description forbidden: the credential does not give access to this resource */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description invalid_team: no members, a member twice, or an unknown specialist */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal: an unexpected error; details.request_id names it in the logs */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description bad_gateway: the service behind this path is not running or does not answer */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description gateway_timeout: the service behind this path did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_team_v1_teams__team_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                team_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TeamPublic"];
+                };
+            };
+            /** @description unauthorized: no credential was sent */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description forbidden: the credential does not give access to this resource */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_found: what the path names does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description validation_error (or a more specific code): the request is not valid */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal: an unexpected error; details.request_id names it in the logs */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description bad_gateway: the service behind this path is not running or does not answer */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description gateway_timeout: the service behind this path did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    change_team_v1_teams__team_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                team_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TeamUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TeamChanged"];
+                };
+            };
+            /** @description bad_request: the body cannot be decoded */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unauthorized: no credential was sent */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description forbidden: the credential does not give access to this resource */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_found: what the path names does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description invalid_team: no members, a member twice, or an unknown specialist */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal: an unexpected error; details.request_id names it in the logs */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description bad_gateway: the service behind this path is not running or does not answer */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description gateway_timeout: the service behind this path did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    resend_v1_webhooks_deliveries__delivery_id__resend_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                delivery_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Resent"];
+                };
+            };
+            /** @description unauthorized: no credential was sent */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description forbidden: the credential does not give access to this resource */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such delivery */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description invalid_state: still being sent; subscription_disabled */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description validation_error (or a more specific code): the request is not valid */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal: an unexpected error; details.request_id names it in the logs */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description bad_gateway: the service behind this path is not running or does not answer */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description gateway_timeout: the service behind this path did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     google_webhook_v1_webhooks_google_post: {
         parameters: {
             query?: never;
@@ -5740,6 +6787,413 @@ export interface operations {
             };
             /** @description The notification does not carry its channel's token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal: an unexpected error; details.request_id names it in the logs */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description bad_gateway: the service behind this path is not running or does not answer */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description gateway_timeout: the service behind this path did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    list_subscriptions_v1_webhooks_subscriptions_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionList"];
+                };
+            };
+            /** @description unauthorized: no credential was sent */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description forbidden: the credential does not give access to this resource */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal: an unexpected error; details.request_id names it in the logs */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description bad_gateway: the service behind this path is not running or does not answer */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description gateway_timeout: the service behind this path did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    subscribe_v1_webhooks_subscriptions_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SubscriptionCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["webhooks.SubscriptionCreated"];
+                };
+            };
+            /** @description bad_request: the body cannot be decoded */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unauthorized: no credential was sent */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description forbidden: the credential does not give access to this resource */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description invalid_url: not https, or not a public address */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal: an unexpected error; details.request_id names it in the logs */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description bad_gateway: the service behind this path is not running or does not answer */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description gateway_timeout: the service behind this path did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    unsubscribe_v1_webhooks_subscriptions__subscription_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                subscription_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description unauthorized: no credential was sent */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description forbidden: the credential does not give access to this resource */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such subscription */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description validation_error (or a more specific code): the request is not valid */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal: an unexpected error; details.request_id names it in the logs */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description bad_gateway: the service behind this path is not running or does not answer */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description gateway_timeout: the service behind this path did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    list_deliveries_v1_webhooks_subscriptions__subscription_id__deliveries_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                subscription_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryList"];
+                };
+            };
+            /** @description unauthorized: no credential was sent */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description forbidden: the credential does not give access to this resource */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such subscription */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description validation_error (or a more specific code): the request is not valid */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal: an unexpected error; details.request_id names it in the logs */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description bad_gateway: the service behind this path is not running or does not answer */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description gateway_timeout: the service behind this path did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    enable_v1_webhooks_subscriptions__subscription_id__enable_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                subscription_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionPublic"];
+                };
+            };
+            /** @description unauthorized: no credential was sent */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description forbidden: the credential does not give access to this resource */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such subscription */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description validation_error (or a more specific code): the request is not valid */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

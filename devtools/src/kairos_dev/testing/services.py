@@ -21,6 +21,8 @@ TEST_SECRETS = {
     # calendar-sync: two credential keys (the first seals), and the OAuth state's key
     "CALENDAR_CREDENTIAL_KEYS": "test-calendar-key-0123456789abcdef012345",
     "CALENDAR_OAUTH_STATE_KEY": "test-oauth-state-0123456789abcdef0123456",
+    # webhooks: the key sealing the subscriptions' signing secrets
+    "WEBHOOK_SECRET_KEYS": "test-webhook-key-0123456789abcdef01234567",
 }
 
 

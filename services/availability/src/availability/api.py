@@ -18,14 +18,17 @@ from pydantic import BeforeValidator
 
 from availability.cache import AvailabilityCache
 from availability.freshness import STALENESS_HEADER, ProjectionFreshness
-from availability.readmodel import day_bounds
+from availability.readmodel import day_bounds, team_slots
 from availability.schemas import SlotsPublic
+from kairos.auth import bearer_credential, is_admin_key
+from kairos.events.booking import NO_SPECIALIST
 from kairos.slots import Interval
 from kairos.text import SingleLine
 from kairos.timezones import iso_utc, zone
 from kairos.web import ApiError
 
 MAX_RANGE_DAYS = 62
+UTC_ZONE = ZoneInfo("UTC")
 
 
 def _calendar_date(value: object) -> object:
@@ -40,20 +43,26 @@ IsoDate = Annotated[date, BeforeValidator(_calendar_date)]
 _EARLIEST, _LATEST = date(1970, 1, 2), date(9000, 12, 31)
 
 
-def slots_body(service_id: UUID, tz: ZoneInfo, slots: Iterable[Interval]) -> dict[str, Any]:
-    """The JSON body of GET /v1/slots (the shape of SlotsPublic), built without validation."""
-    return {
-        "service_id": str(service_id),
-        "timezone": tz.key,
-        "slots": [
-            {
-                "start": iso_utc(slot.start),
-                "end": iso_utc(slot.end),
-                "local_start": slot.start.astimezone(tz).isoformat(),
-            }
-            for slot in slots
-        ],
-    }
+def slots_body(
+    service_id: UUID,
+    tz: ZoneInfo,
+    slots: Iterable[Interval],
+    members: Iterable[list[UUID]] | None = None,
+) -> dict[str, Any]:
+    """The JSON body of GET /v1/slots (the shape of SlotsPublic), built without validation;
+    with `members`, each slot says who is free at it."""
+    body: list[dict[str, Any]] = [
+        {
+            "start": iso_utc(slot.start),
+            "end": iso_utc(slot.end),
+            "local_start": slot.start.astimezone(tz).isoformat(),
+        }
+        for slot in slots
+    ]
+    if members is not None:
+        for slot, who in zip(body, members, strict=True):
+            slot["members"] = [str(m) for m in who]
+    return {"service_id": str(service_id), "timezone": tz.key, "slots": body}
 
 
 @dataclass(frozen=True)
@@ -62,6 +71,11 @@ class SlotsContext:
     clock: Callable[[], datetime]
     min_position_wait: float
     freshness: ProjectionFreshness
+    admin_key: bytes | None  # None: no caller is an admin here
+
+    def is_admin(self, request: Request) -> bool:
+        credential = bearer_credential(request.headers.get("authorization"))
+        return bool(self.admin_key and credential and is_admin_key(credential, self.admin_key))
 
 
 async def _context(request: Request) -> SlotsContext:
@@ -94,6 +108,7 @@ ROUTERS = (router,)
     },
 )
 async def get_slots(
+    request: Request,
     ctx: ContextDep,
     service_id: UUID,
     from_: Annotated[
@@ -133,26 +148,17 @@ async def get_slots(
         )
     viewer = zone(timezone) if timezone is not None else None
     specialist_id = await ctx.cache.owner_of(service_id)
-    if specialist_id is None:
-        raise ApiError(
-            422,
-            "unknown_service",
-            f"no service with id {service_id}",
-            {"service_id": str(service_id)},
-        )
-    if min_position is not None:
-        await ctx.cache.wait_for(min_position, ctx.min_position_wait, specialist_id)
-    availability = await ctx.cache.availability(specialist_id)
-    if availability is None or service_id not in availability.services:
-        raise ApiError(
-            422,
-            "unknown_service",
-            f"no service with id {service_id}",
-            {"service_id": str(service_id)},
-        )
-    tz = viewer or availability.timezone
-    start, end = day_bounds(from_, to, tz)
-    body = slots_body(service_id, tz, availability.slots(service_id, start, end, ctx.clock()))
+    if specialist_id == NO_SPECIALIST:
+        body = await _team_slots(request, ctx, service_id, from_, to, viewer, min_position)
+    else:
+        if specialist_id is not None and min_position is not None:
+            await ctx.cache.wait_for(min_position, ctx.min_position_wait, specialist_id)
+        availability = await ctx.cache.availability(specialist_id) if specialist_id else None
+        if availability is None or service_id not in availability.services:
+            raise _unknown(service_id)
+        tz = viewer or availability.timezone
+        start, end = day_bounds(from_, to, tz)
+        body = slots_body(service_id, tz, availability.slots(service_id, start, end, ctx.clock()))
     elapsed_ms = (time.perf_counter() - started) * 1000
     # Pre-serialised: the body is built from trusted values, validating it again
     # would double the cost of a query.
@@ -164,3 +170,42 @@ async def get_slots(
             STALENESS_HEADER: ctx.freshness.header(),
         },
     )
+
+
+def _unknown(service_id: UUID) -> ApiError:
+    return ApiError(
+        422, "unknown_service", f"no service with id {service_id}", {"service_id": str(service_id)}
+    )
+
+
+async def _team_slots(
+    request: Request,
+    ctx: SlotsContext,
+    service_id: UUID,
+    from_: date,
+    to: date,
+    viewer: ZoneInfo | None,
+    min_position: int | None,
+) -> dict[str, Any]:
+    """A team's service: its members' slots, combined (readmodel.team_slots), in the
+    viewer's zone or else its first member's; who is free at each, to an admin."""
+    if min_position is not None:
+        # The booking a position comes from sits on its member's partition: any will do.
+        await ctx.cache.wait_for(min_position, ctx.min_position_wait)
+    team = await ctx.cache.team_service(service_id)
+    if team is None or not team.members:
+        raise _unknown(service_id)
+    found = [await ctx.cache.availability(member) for member in team.members]
+    members = {m: a for m, a in zip(team.members, found, strict=True)}
+    first = found[0]
+    tz = viewer or (first.timezone if first else UTC_ZONE)
+    start, end = day_bounds(from_, to, tz)
+    now = ctx.clock()
+    # A member this read model doesn't know yet offers nothing.
+    offered = {
+        member: a.slots(service_id, start, end, now, team.rules) if a else []
+        for member, a in members.items()
+    }
+    combined = team_slots(offered, team.collective)
+    who = [free for _, free in combined] if ctx.is_admin(request) else None
+    return slots_body(service_id, tz, [slot for slot, _ in combined], who)

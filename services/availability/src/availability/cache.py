@@ -25,7 +25,13 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from availability.readmodel import SpecialistAvailability, load, service_owner
+from availability.readmodel import (
+    SpecialistAvailability,
+    TeamService,
+    load,
+    service_owner,
+    team_service,
+)
 from availability.tables import CHANGED_CHANNEL, RESET
 from kairos.messaging import TOPIC_PARTITIONS, specialist_partition
 from kairos.messaging.positions import TABLE as POSITIONS_TABLE
@@ -74,6 +80,12 @@ class AvailabilityCache:
             if owner is not None:
                 self._owners[service_id] = owner
         return owner
+
+    async def team_service(self, service_id: UUID) -> TeamService | None:
+        """A team's service and members, read afresh: a team's changes are not followed
+        here (its members' availability is, in their entries)."""
+        found: TeamService | None = await asyncio.to_thread(self._query, team_service, service_id)
+        return found
 
     async def availability(self, specialist_id: UUID) -> SpecialistAvailability | None:
         entry = self._entries.get(specialist_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kairos.settings import ServiceSettings
+from kairos.settings import Secret, ServiceSettings
 
 
 class AvailabilitySettings(ServiceSettings):
@@ -20,3 +20,6 @@ class AvailabilitySettings(ServiceSettings):
     # The key store's database (kairos.privacy), where the projector reports erasures as
     # a participant; unset, it takes no part (erasures then don't wait for it).
     privacy_database_url: str | None = None
+    # The admin API key: a request bearing it sees which members of a team are free at
+    # each slot. Unset, no one does (the slots themselves are public).
+    admin_api_key: Secret | None = None

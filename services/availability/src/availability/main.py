@@ -75,7 +75,12 @@ def create_app(
         ROUTERS,
         lifespan,
     )
-    app.state.slots = SlotsContext(cache, clock, settings.min_position_wait_seconds, freshness)
+    admin_key = (
+        settings.admin_api_key.get_secret_value().encode() if settings.admin_api_key else None
+    )
+    app.state.slots = SlotsContext(
+        cache, clock, settings.min_position_wait_seconds, freshness, admin_key
+    )
     return app
 
 

@@ -15,13 +15,24 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol, TypeAlias
 from uuid import UUID
 
-from availability.tables import BUSY, OVERRIDES, SERVICES, SPECIALISTS, Change, Patch, Upsert
+from availability.tables import (
+    BOOKING_SOURCE,
+    BUSY,
+    CO_BUSY,
+    OVERRIDES,
+    SERVICES,
+    SPECIALISTS,
+    TEAM_SERVICES,
+    TEAMS,
+    Change,
+    Patch,
+    Upsert,
+)
 from kairos.events import booking as contract
 from kairos.events.sealed import as_text
 from kairos.slots import RULE_FIELDS
 from kairos.timezones import parse_hhmm
 
-BOOKING_SOURCE = "booking"
 # Bookings in these states give their time back; every other state keeps it busy,
 # as the write side's day ledgers do.
 RELEASED = frozenset({"cancelled", "declined"})
@@ -75,6 +86,16 @@ def _service_defined(o: Origin, e: contract.ServiceDefinition) -> list[Change]:
     return [Upsert(SERVICES, (e.service_id,), row, o.notification_id)]
 
 
+def _team_service_defined(o: Origin, e: contract.TeamServiceDefined) -> list[Change]:
+    row = {"team_id": e.team_id, "assignment": e.assignment}
+    return [*_service_defined(o, e), Upsert(TEAM_SERVICES, (e.service_id,), row, o.notification_id)]
+
+
+def _team_defined(o: Origin, e: contract.TeamDefinition) -> list[Change]:
+    members = [str(m.specialist_id) for m in e.members]
+    return [Upsert(TEAMS, (e.team_id,), {"members": members}, o.notification_id)]
+
+
 def _slot_requested(o: Origin, e: contract.SlotRequested) -> list[Change]:
     row = {
         "specialist_id": o.specialist_id,
@@ -86,7 +107,16 @@ def _slot_requested(o: Origin, e: contract.SlotRequested) -> list[Change]:
         "active": True,
         "origin_id": None,
     }
-    return [Upsert(BUSY, (BOOKING_SOURCE, e.booking_id), row, o.notification_id)]
+    others = [s for s in e.specialist_ids if s != o.specialist_id]
+    return [
+        Upsert(BUSY, (BOOKING_SOURCE, e.booking_id), row, o.notification_id),
+        *(Upsert(CO_BUSY, (e.booking_id, s), {}, o.notification_id) for s in others),
+    ]
+
+
+def _reassigned(o: Origin, e: contract.BookingReassigned) -> list[Change]:
+    values = {"specialist_id": e.specialist_id}
+    return [Patch(BUSY, (BOOKING_SOURCE, e.booking_id), values, o.notification_id)]
 
 
 def _rescheduled(o: Origin, e: contract.BookingRescheduled) -> list[Change]:
@@ -111,12 +141,15 @@ PROJECTORS: Mapping[type[contract.Payload], Projector] = {
     contract.OverrideSet: _override_set,
     contract.OverrideCleared: _override_cleared,
     contract.ServiceDefinition: _service_defined,  # ServiceDefined and ServiceUpdated
+    contract.TeamOwned: _team_service_defined,  # TeamServiceDefined and TeamServiceUpdated
+    contract.TeamDefinition: _team_defined,  # TeamDefined and TeamUpdated
     contract.SlotRequested: _slot_requested,
     contract.BookingConfirmed: _status("confirmed"),
     contract.BookingPending: _status("pending"),
     contract.BookingDeclined: _status("declined"),
     contract.BookingCancelled: _status("cancelled"),
     contract.BookingRescheduled: _rescheduled,
+    contract.BookingReassigned: _reassigned,
     contract.BookingStarted: _status("in_progress"),
     contract.BookingCompleted: _status("completed"),
     contract.NoShowMarked: _status("no_show"),
@@ -132,3 +165,17 @@ def project(origin: Origin, payload: contract.Payload) -> list[Change]:
         _RESOLVED[kind] = next((PROJECTORS[c] for c in kind.__mro__ if c in PROJECTORS), None)
     projector = _RESOLVED[kind]
     return projector(origin, payload) if projector is not None else []
+
+
+def others_touched(origin: Origin, payload: contract.Payload) -> set[UUID]:
+    """Specialists besides the event's own whose availability it changes: the other
+    members of a collective booking, the other side of a reassignment."""
+    touched: set[UUID] = set()
+    if isinstance(payload, contract.SlotRequested):
+        touched.update(payload.specialist_ids)
+    elif isinstance(payload, contract.BookingReassigned):
+        touched.update((payload.specialist_id, payload.previous_specialist_id))
+    if isinstance(payload, contract.BookingEvent) and payload.booking is not None:
+        touched.update(payload.booking.specialist_ids)
+    touched.discard(origin.specialist_id)
+    return touched

@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 
 from availability.config import AvailabilitySettings
-from availability.projections import Origin, project
+from availability.projections import Origin, others_touched, project
 from availability.tables import create_tables, notify_changed, record_status, write
 from kairos.events import BOOKING_TOPIC, Envelope
 from kairos.events.booking import Payload, PersonErased
@@ -38,6 +38,9 @@ def apply(conn: psycopg.Connection[Any], envelope: Origin, payload: Payload) -> 
     if changes:
         write(conn, changes)
         notify_changed(conn, envelope.specialist_id, envelope.notification_id)
+        # Position 0: their caches go, but their partitions' positions don't move on.
+        for other in others_touched(envelope, payload):
+            notify_changed(conn, other, 0)
 
 
 def erasure_handlers(ledger: ErasureLedger) -> Handlers:

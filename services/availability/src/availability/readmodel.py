@@ -10,6 +10,7 @@ answers.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -18,7 +19,16 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from availability.tables import BUSY, OVERRIDES, SERVICES, SPECIALISTS
+from availability.tables import (
+    BOOKING_SOURCE,
+    BUSY,
+    CO_BUSY,
+    OVERRIDES,
+    SERVICES,
+    SPECIALISTS,
+    TEAM_SERVICES,
+    TEAMS,
+)
 from kairos.slots import BusyTimes, Interval, LocalWindow, ServiceRules, WorkingHours, offered_slots
 from kairos.timezones import local_date, local_to_utc, zone
 
@@ -45,14 +55,23 @@ class SpecialistAvailability:
     starts: dict[UUID, list[datetime]]
     _per_day: dict[UUID, Counter[date]] = field(default_factory=dict, repr=False)
     # Each service's slots per local date before the clock cuts them: this state never
-    # changes (a change replaces the whole entry), so they are computed once.
-    _candidates: dict[UUID, dict[date, list[Interval]]] = field(default_factory=dict, repr=False)
+    # changes (a change replaces the whole entry), so they are computed once. Keyed by the
+    # rules too: a team's service is not in `services`, and its rules change apart.
+    _candidates: dict[tuple[UUID, ServiceRules], dict[date, list[Interval]]] = field(
+        default_factory=dict, repr=False
+    )
 
     def slots(
-        self, service_id: UUID, start: datetime, end: datetime, now: datetime
+        self,
+        service_id: UUID,
+        start: datetime,
+        end: datetime,
+        now: datetime,
+        rules: ServiceRules | None = None,
     ) -> list[Interval]:
-        """Offered slots of `service_id` starting in [start, end), ascending."""
-        rules = self.services[service_id].rules
+        """Offered slots of `service_id` starting in [start, end), ascending: one of this
+        specialist's services, or (given its `rules`) a service of a team they are in."""
+        rules = rules or self.services[service_id].rules
         first_day = local_date(start, self.timezone)
         last_day = local_date(end - timedelta(microseconds=1), self.timezone)
         offered = offered_slots(
@@ -63,7 +82,7 @@ class SpecialistAvailability:
             first_day,
             last_day,
             now,
-            memo=self._candidates.setdefault(service_id, {}),
+            memo=self._candidates.setdefault((service_id, rules), {}),
         )
         return [slot for slot in offered if start <= slot.start < end]
 
@@ -115,10 +134,16 @@ def load(
     }
     busy: list[Interval] = []
     starts: dict[UUID, list[datetime]] = {}
+    since = now - _PAST_REACH
     for service_id, starts_at, busy_from, busy_until in conn.execute(
         f"SELECT service_id, starts_at, busy_from, busy_until FROM {BUSY.named(suffix)}"
-        " WHERE specialist_id = %s AND active AND busy_until > %s",
-        (specialist_id, now - _PAST_REACH),
+        " WHERE specialist_id = %s AND active AND busy_until > %s"
+        # and the collective bookings holding this specialist as another member
+        f" UNION ALL SELECT b.service_id, b.starts_at, b.busy_from, b.busy_until"
+        f" FROM {CO_BUSY.named(suffix)} c JOIN {BUSY.named(suffix)} b"
+        "  ON b.source = %s AND b.source_id = c.source_id"
+        " WHERE c.specialist_id = %s AND b.active AND b.busy_until > %s",
+        (specialist_id, since, BOOKING_SOURCE, specialist_id, since),
     ):
         busy.append(Interval(busy_from.astimezone(UTC), busy_until.astimezone(UTC)))
         if service_id is not None and starts_at is not None:
@@ -131,6 +156,51 @@ def load(
         busy=BusyTimes.of(busy),
         starts=starts,
     )
+
+
+@dataclass(frozen=True)
+class TeamService:
+    service_id: UUID
+    rules: ServiceRules
+    collective: bool  # all members at once; else round-robin, any one of them
+    members: list[UUID]
+
+
+def team_service(
+    conn: psycopg.Connection[Any], service_id: UUID, suffix: str = ""
+) -> TeamService | None:
+    """A team's service with its rules and members, or None (not a team's, or its team
+    not known here yet)."""
+    row = conn.execute(
+        f"SELECT s.rules, ts.assignment, t.members FROM {TEAM_SERVICES.named(suffix)} ts"
+        f" JOIN {SERVICES.named(suffix)} s USING (service_id)"
+        f" JOIN {TEAMS.named(suffix)} t ON t.team_id = ts.team_id WHERE ts.service_id = %s",
+        (service_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    rules, assignment, members = row
+    return TeamService(
+        service_id,
+        ServiceRules.from_minutes(**rules),
+        assignment == "collective",
+        [UUID(m) for m in members],
+    )
+
+
+def team_slots(
+    members_slots: Mapping[UUID, list[Interval]], collective: bool
+) -> list[tuple[Interval, list[UUID]]]:
+    """A team's slots from each member's, with who is free at each, ascending: every slot
+    at least one member offers (round-robin: the union), or that all of them offer
+    (collective: the intersection). The write side books exactly these: a round-robin
+    start when some member's slot rules pass, a collective one when all members' do."""
+    free: dict[Interval, list[UUID]] = {}
+    for member, slots in members_slots.items():
+        for slot in slots:
+            free.setdefault(slot, []).append(member)
+    needed = len(members_slots) if collective else 1
+    return sorted((slot, who) for slot, who in free.items() if len(who) >= needed)
 
 
 def day_bounds(first: date, last: date, tz: ZoneInfo) -> tuple[datetime, datetime]:

@@ -14,6 +14,11 @@ class SlotPublic(BaseModel):
         description="The start in the viewer's zone, with its offset",
         examples=["2026-12-01T09:00:00-05:00"],
     )
+    members: list[UUID] | None = Field(
+        default=None,
+        description="A team's service, to an admin only: the members free at this slot"
+        " (collective: all of them)",
+    )
 
 
 class SlotsPublic(BaseModel):

@@ -102,6 +102,7 @@ SERVICES = Table(
     " rules jsonb NOT NULL, last_nid bigint NOT NULL",
     indexes=("(specialist_id)",),
 )
+BOOKING_SOURCE = "booking"  # the `source` of bookings' busy rows
 # Busy time of every kind under its `source`: bookings (pending ones included), and
 # external calendar busy time (source "calendar", unpadded, `origin_id` = the calendar
 # connection, no service; availability.external_busy).
@@ -125,7 +126,34 @@ BUSY = Table(
     " origin_id uuid, last_nid bigint NOT NULL, PRIMARY KEY (source, source_id)",
     indexes=("(specialist_id, busy_until) WHERE active", "(origin_id) WHERE origin_id IS NOT NULL"),
 )
-TABLES: tuple[Table, ...] = (SPECIALISTS, OVERRIDES, SERVICES, BUSY)
+# A collective booking holds the time of every member of its team: its busy row names the
+# first (the envelope's specialist), and here each other member's claim on that row.
+CO_BUSY = Table(
+    "availability_co_busy",
+    key=("source_id", "specialist_id"),
+    columns=(),
+    json_columns=frozenset(),
+    ddl="source_id uuid NOT NULL, specialist_id uuid NOT NULL, last_nid bigint NOT NULL,"
+    " PRIMARY KEY (source_id, specialist_id)",
+    indexes=("(specialist_id)",),
+)
+TEAMS = Table(
+    "availability_teams",
+    key=("team_id",),
+    columns=("members",),
+    json_columns=frozenset({"members"}),
+    ddl="team_id uuid PRIMARY KEY, members jsonb NOT NULL, last_nid bigint NOT NULL",
+)
+# A team's service: its row in SERVICES has the nil specialist, its team is here.
+TEAM_SERVICES = Table(
+    "availability_team_services",
+    key=("service_id",),
+    columns=("team_id", "assignment"),
+    json_columns=frozenset(),
+    ddl="service_id uuid PRIMARY KEY, team_id uuid NOT NULL, assignment text NOT NULL,"
+    " last_nid bigint NOT NULL",
+)
+TABLES: tuple[Table, ...] = (SPECIALISTS, OVERRIDES, SERVICES, BUSY, CO_BUSY, TEAMS, TEAM_SERVICES)
 
 # The projector's progress, for the query processes' /readyz and staleness (not rebuilt:
 # it describes the consumer, not the events). `current_as_of`: the read model holds

@@ -64,7 +64,9 @@ SpecialistDep = Annotated[Caller, Depends(_specialist)]
 
 def _own_service(service_id: UUID, ctx: Ctx, caller: StaffDep) -> Service:
     service = ctx.app.service(service_id)
-    if not (caller.is_admin or caller.is_specialist(service.specialist_id)):
+    # A team's service is the admin's to change: no one member owns it.
+    owner = service.specialist_id
+    if not (caller.is_admin or (owner is not None and caller.is_specialist(owner))):
         raise refused(caller)
     return service
 
@@ -101,7 +103,8 @@ def _booking_access(
     if caller.role == "client" and not (allow_client and caller.holds_token_for(booking_id)):
         raise refused(caller)
     booking = ctx.app.booking(booking_id)
-    if caller.role == "specialist" and not caller.is_specialist(booking.specialist_id):
+    # Every specialist whose time it holds: a collective booking's members all see it.
+    if caller.role == "specialist" and not any(map(caller.is_specialist, booking.specialist_ids)):
         raise refused(caller)
     return BookingAccess(caller, booking)
 

@@ -25,7 +25,7 @@ from booking.access import (
 )
 from booking.context import BookingContext, Ctx
 from booking.directory import decode_cursor, encode_cursor
-from booking.domain import Booking, DomainError, Service, Specialist, WindowPair
+from booking.domain import Booking, DomainError, Service, Specialist, Team, WindowPair
 from booking.history import BookingFilter
 from booking.idempotency import KeyReused, canonical
 from booking.manage_token_api import manage_tokens
@@ -60,8 +60,20 @@ BOOKING_CONFLICT: dict[int | str, dict[str, Any]] = {
 UNKNOWN_SPECIALIST: dict[int | str, dict[str, Any]] = {
     404: {"description": "not_found: no specialist has that specialist_id"}
 }
+UNKNOWN_OWNER: dict[int | str, dict[str, Any]] = {
+    404: {"description": "not_found: no specialist has that specialist_id, or no team team_id"}
+}
+TEAM_REFUSED: dict[int | str, dict[str, Any]] = {
+    422: {"description": "invalid_team: no members, a member twice, or an unknown specialist"}
+}
+REASSIGN_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"description": f"slot_unavailable: that member does not offer the time; {INVALID_STATE}"},
+    422: {"description": "invalid_team: not a team booking, or not a member of its team"},
+    **BUSY,
+}
 
 catalog = APIRouter(prefix="/v1", tags=["catalog"])
+teams = APIRouter(prefix="/v1/teams", tags=["teams"])
 bookings = APIRouter(prefix="/v1/bookings", tags=["bookings"])
 
 
@@ -113,7 +125,17 @@ def specialist_view(sp: Specialist, r: Revealer) -> s.SpecialistPublic:
 
 
 def service_view(sv: Service) -> s.ServicePublic:
-    return s.ServicePublic(id=sv.id, specialist_id=sv.specialist_id, **asdict(sv.terms))
+    return s.ServicePublic(
+        id=sv.id,
+        specialist_id=sv.specialist_id,
+        team_id=sv.team_id,
+        assignment=sv.assignment,
+        **asdict(sv.terms),
+    )
+
+
+def team_view(team: Team) -> s.TeamPublic:
+    return s.TeamPublic(id=team.id, name=team.name, members=[s.MemberIn(**m) for m in team.members])
 
 
 def booking_view(
@@ -134,6 +156,8 @@ def booking_view(
         status=b.status,
         service_id=b.service_id,
         specialist_id=b.specialist_id,
+        team_id=b.team_id,
+        specialist_ids=b.specialist_ids if b.team_id else [],
         starts_at=b.starts_at,
         ends_at=b.ends_at,
         client=s.ClientIn.model_construct(**client),
@@ -232,9 +256,15 @@ def clear_override(specialist_id: UUID, day: date, ctx: Ctx, _: SpecialistDep) -
     return Response(status_code=204, headers=headers)
 
 
-@catalog.post("/services", status_code=201, responses=UNKNOWN_SPECIALIST)
+@catalog.post("/services", status_code=201, responses=UNKNOWN_OWNER)
 def define_service(body: s.ServiceCreate, ctx: Ctx, _: AdminDep) -> s.ServiceChanged:
-    return _service_changed(ctx, ctx.app.define_service(body.specialist_id, body.terms()))
+    """A specialist's service, or a team's (`team_id` and `assignment` instead)."""
+    if body.team_id is not None and body.assignment is not None:
+        service = ctx.app.define_team_service(body.team_id, body.assignment, body.terms())
+    else:
+        assert body.specialist_id is not None  # the body's validator requires one owner
+        service = ctx.app.define_service(body.specialist_id, body.terms())
+    return _service_changed(ctx, service)
 
 
 @catalog.get("/services", responses=UNKNOWN_SPECIALIST)
@@ -273,6 +303,30 @@ def _service_changed(ctx: BookingContext, service: Service) -> s.ServiceChanged:
     return s.ServiceChanged(
         **service_view(service).model_dump(), notification_id=_position(ctx, service)
     )
+
+
+# --- teams --------------------------------------------------------------------
+
+
+@teams.post("", status_code=201, responses=TEAM_REFUSED)
+def form_team(body: s.TeamCreate, ctx: Ctx, _: AdminDep) -> s.TeamChanged:
+    team = ctx.app.form_team(body.name, [m.model_dump(mode="json") for m in body.members])
+    return _team_changed(ctx, team)
+
+
+@teams.get("/{team_id}")
+def get_team(team_id: UUID, ctx: Ctx, _: AdminDep) -> s.TeamPublic:
+    return team_view(ctx.app.team(team_id))
+
+
+@teams.patch("/{team_id}", responses=TEAM_REFUSED)
+def change_team(team_id: UUID, body: s.TeamUpdate, ctx: Ctx, _: AdminDep) -> s.TeamChanged:
+    members = None if body.members is None else [m.model_dump(mode="json") for m in body.members]
+    return _team_changed(ctx, ctx.app.change_team(team_id, body.name, members))
+
+
+def _team_changed(ctx: BookingContext, team: Team) -> s.TeamChanged:
+    return s.TeamChanged(**team_view(team).model_dump(), notification_id=_position(ctx, team))
 
 
 # --- bookings -----------------------------------------------------------------
@@ -406,6 +460,14 @@ def reschedule_booking(
     return _changed_view(ctx, ctx.app.reschedule(booking_id, body.starts_at, now=ctx.clock()))
 
 
+@bookings.post(
+    "/{booking_id}/reassign", response_model=s.BookingPublic, responses=REASSIGN_CONFLICT
+)
+def reassign_booking(booking_id: UUID, body: s.ReassignIn, ctx: Ctx, _: AdminDep) -> Response:
+    """Admin: give a round-robin booking to another member of its team who is free then."""
+    return _changed_view(ctx, ctx.app.reassign(booking_id, body.specialist_id, now=ctx.clock()))
+
+
 @bookings.post("/{booking_id}/approve", response_model=s.BookingPublic, responses=STATE_CONFLICT)
 def approve_booking(booking_id: UUID, ctx: Ctx, _: BookingStaffDep) -> Response:
     return _changed_view(ctx, ctx.app.approve(booking_id, now=ctx.clock()))
@@ -430,7 +492,7 @@ def mark_no_show(booking_id: UUID, body: s.NoShowIn, ctx: Ctx, _: BookingStaffDe
     return _changed_view(ctx, ctx.app.mark_no_show(booking_id, body.party, now=ctx.clock()))
 
 
-def _position(ctx: BookingContext, aggregate: Booking | Specialist | Service) -> int | None:
+def _position(ctx: BookingContext, aggregate: Booking | Specialist | Service | Team) -> int | None:
     """The notification id of the aggregate's latest event: its read-your-writes hint."""
     return notification_id_of(ctx.app, aggregate.id, aggregate.version)
 
@@ -439,4 +501,4 @@ def _changed_view(ctx: BookingContext, booking: Booking) -> Response:
     return booking_view(booking, ctx.personal.revealer(), notification_id=_position(ctx, booking))
 
 
-ROUTERS = (catalog, bookings, privacy, manage_tokens)
+ROUTERS = (catalog, teams, bookings, privacy, manage_tokens)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, NamedTuple, TypeVar
 from uuid import UUID, uuid4
@@ -17,17 +17,22 @@ from booking.contention import DEFAULT_TIMEOUT, Contention
 from booking.domain import (
     NO_SHOW_GRACE,
     WAITING_ROOM,
+    Assignment,
     Booking,
     DayLedger,
     DomainError,
     EmailTaken,
+    InvalidTeam,
     Service,
     ServiceTerms,
     Specialist,
     SpecialistEmail,
+    Team,
+    TeamTally,
     WindowPair,
 )
 from booking.store_reads import load_many, notification_id_of
+from kairos.assignment import ranked
 from kairos.privacy import PersonalData, Sealer
 from kairos.slots import Interval, Rejection, check_start
 from kairos.timezones import MINUTES_PER_DAY, iso_utc, local_date, local_to_utc, zone
@@ -65,6 +70,28 @@ _REJECTION_MESSAGES = {
     Rejection.DAY_FULL: "the specialist's day is fully booked for this service",
     Rejection.SLOT_UNAVAILABLE: "that slot is no longer free",
 }
+
+
+class MemberUnavailable(DomainError):
+    """A reassignment's new member does not offer the booking's time."""
+
+    code = "slot_unavailable"
+    status = 409
+
+
+# When members refuse a start for different reasons, the team's answer is the one that
+# says most: a time some member offered and lost is "taken" (409), not "outside hours".
+_TELLING = (
+    Rejection.TOO_SOON,
+    Rejection.TOO_FAR,
+    Rejection.SLOT_UNAVAILABLE,
+    Rejection.DAY_FULL,
+    Rejection.OUTSIDE_AVAILABILITY,
+)
+
+
+def _most_telling(rejections: Iterable[SlotRejected]) -> SlotRejected:
+    return min(rejections, key=lambda r: _TELLING.index(Rejection(r.code)))
 
 
 def _utc_days(interval: Interval) -> set[str]:
@@ -190,6 +217,45 @@ class Bookings(Application[UUID]):
             self.save(service)
         return service
 
+    def form_team(self, name: str, members: list[dict[str, Any]]) -> Team:
+        """A team of registered specialists; members are {specialist_id, weight, priority}."""
+        self._check_specialists(members)
+        team = Team.form(name, members)
+        self.save(team)
+        return team
+
+    def change_team(
+        self, team_id: UUID, name: str | None, members: list[dict[str, Any]] | None
+    ) -> Team:
+        """Rename a team or replace its members; bookings already made keep their member."""
+        team = self.team(team_id)
+        if members is not None:
+            self._check_specialists(members)
+        team.change(name, members)
+        if team.pending_events:
+            self.save(team)
+        return team
+
+    def define_team_service(
+        self, team_id: UUID, assignment: Assignment, terms: ServiceTerms
+    ) -> Service:
+        self.team(team_id)
+        service = Service.define_for_team(team_id, assignment, terms)
+        self.save(service)
+        return service
+
+    def _check_specialists(self, members: list[dict[str, Any]]) -> None:
+        unknown = [
+            str(m["specialist_id"])
+            for m in members
+            if self._find(UUID(str(m["specialist_id"])), Specialist, copy=False) is None
+        ]
+        if unknown:
+            raise InvalidTeam("no specialist has these ids", {"specialist_ids": unknown})
+
+    def team(self, team_id: UUID) -> Team:
+        return self._get(team_id, Team, "team")
+
     def specialist(self, specialist_id: UUID) -> Specialist:
         return self._get(specialist_id, Specialist, "specialist")
 
@@ -234,29 +300,30 @@ class Bookings(Application[UUID]):
         sealed_notes = seal.seal_optional(notes)
         retry_of_request = booking_id is not None
         booking_id = booking_id or uuid4()
-        specialist = self._read_only(service.specialist_id, Specialist, "specialist")
+        rules = service.rules()
+        busy = rules.padded(starts_at)
+        team = self._read_only(service.team_id, Team, "team") if service.team_id else None
+        if team is not None:
+            owners = team.member_ids()
+        else:
+            assert service.specialist_id is not None  # a service has a specialist or a team
+            owners = [service.specialist_id]
+        candidates = [self._read_only(owner, Specialist, "specialist") for owner in owners]
+        round_robin = team is not None and service.assignment == "round_robin"
+        tally_id = TeamTally.create_id(team.id) if team and round_robin else None
 
-        def attempt() -> Placed:
-            existing = self._find(booking_id, Booking) if retry_of_request else None
-            if existing is not None:
-                return Placed(existing, None)
-            specialist = self._read_only(service.specialist_id, Specialist, "specialist")
-            ledgers = self._ledgers_around(specialist, starts_at, service)
-            try:
-                self._check_slot(specialist, service, ledgers.values(), starts_at, now)
-            except SlotRejected:
-                # A retry racing its own first request finds the slot taken by itself.
-                raced = self._find(booking_id, Booking) if retry_of_request else None
-                if raced is None:
-                    raise
-                return Placed(raced, None)
-            rules = service.rules()
-            busy = rules.padded(starts_at)
-            claim_days = self._claim_days(specialist, busy, starts_at)
+        def place(
+            parties: list[Specialist],
+            ledgers: dict[UUID, dict[str, DayLedger]],
+            tally: TeamTally | None,
+        ) -> Placed:
+            """Book the time of `parties` (the first is the booking's specialist)."""
+            days = {sp.id: self._claim_days(sp, busy, starts_at) for sp in parties}
+            lead, *others = parties
             booking = Booking(
                 id=booking_id,
                 service_id=service.id,
-                specialist_id=specialist.id,
+                specialist_id=lead.id,
                 starts_at=starts_at,
                 ends_at=starts_at + rules.duration,
                 busy_from=busy.start,
@@ -265,19 +332,54 @@ class Bookings(Application[UUID]):
                 answers=sealed_answers,
                 notes=sealed_notes,
                 fingerprint=fingerprint,
-                ledger_days=claim_days,
+                ledger_days=days[lead.id],
                 at=now,
+                team_id=team.id if team else None,
+                co_claims={str(sp.id): days[sp.id] for sp in others} or None,
             )
             if service.terms.requires_approval:
                 booking.hold_for_approval(at=now)
             else:
                 booking.confirm(at=now)
-            recordings = self.save(booking, *self._claim(ledgers, booking))
+            claimed: list[DayLedger | TeamTally] = [
+                ledger for sp in parties for ledger in self._claim(ledgers[sp.id], booking, sp.id)
+            ]
+            if tally is not None:
+                tally.assign(booking_id=booking_id, specialist_id=lead.id, at=now)
+                claimed.append(tally)
+            recordings = self.save(booking, *claimed)
             return Placed(booking, _position_of(recordings, booking))
 
-        return self._contended(
-            specialist.id, self._days_around(specialist, starts_at, service), attempt
-        )
+        def attempt() -> Placed:
+            existing = self._find(booking_id, Booking) if retry_of_request else None
+            if existing is not None:
+                return Placed(existing, None)
+            members = [self._read_only(sp.id, Specialist, "specialist") for sp in candidates]
+            ledgers = self._ledgers_around_all(members, starts_at, service)
+            free: list[Specialist] = []
+            refused: list[SlotRejected] = []
+            for member in members:
+                try:
+                    self._check_slot(member, service, ledgers[member.id].values(), starts_at, now)
+                    free.append(member)
+                except SlotRejected as rejection:
+                    refused.append(rejection)
+            # One specialist, or every member of a collective team, must all be free; a
+            # round-robin team needs one.
+            if refused and (tally_id is None or not free):
+                # A retry racing its own first request finds the slot taken by itself.
+                raced = self._find(booking_id, Booking) if retry_of_request else None
+                if raced is None:
+                    raise _most_telling(refused)
+                return Placed(raced, None)
+            if tally_id is None or team is None:
+                return place(free, ledgers, None)
+            tally = self._find(tally_id, TeamTally) or TeamTally(team_id=team.id)
+            first = ranked(team.roster, [sp.id for sp in free], tally.assigned(), now)[0]
+            return place([sp for sp in free if sp.id == first], ledgers, tally)
+
+        claims = {sp.id: self._days_around(sp, starts_at, service) for sp in candidates}
+        return self._contended_on(claims, attempt, [tally_id] if tally_id else [])
 
     def reschedule(self, booking_id: UUID, starts_at: datetime, now: datetime) -> Booking:
         """Move an active booking to another offered start; its old time is free again."""
@@ -310,6 +412,57 @@ class Bookings(Application[UUID]):
             return booking
 
         return self._contended(specialist.id, days, attempt)
+
+    def reassign(self, booking_id: UUID, specialist_id: UUID, now: datetime) -> Booking:
+        """Give a round-robin booking to another member of its team, who must offer its
+        time by the slot rules (MemberUnavailable otherwise); its old member's time is free
+        again, and the team's tally counts it for the new one."""
+        current = self._read_only(booking_id, Booking, "booking")
+        if current.team_id is None:
+            raise InvalidTeam("only a team booking can be reassigned", {"id": str(booking_id)})
+        team = self._read_only(current.team_id, Team, "team")
+        if specialist_id not in team.member_ids():
+            raise InvalidTeam(
+                "that specialist is not a member of the booking's team",
+                {"specialist_id": str(specialist_id), "team_id": str(team.id)},
+            )
+        service = self._read_only(current.service_id, Service, "service")
+        member = self._read_only(specialist_id, Specialist, "specialist")
+        days = {
+            current.specialist_id: current.ledger_days,
+            specialist_id: self._days_around(member, current.starts_at, service),
+        }
+
+        def attempt() -> Booking:
+            booking = self.booking(booking_id)
+            if booking.specialist_id == specialist_id:
+                return booking
+            old = self._ledgers_of(booking)
+            for ledger in old.values():
+                ledger.release(booking.id)
+            member = self.specialist(specialist_id)
+            ledgers = self._ledgers_around(member, booking.starts_at, service)
+            try:
+                self._check_slot(member, service, ledgers.values(), booking.starts_at, now)
+            except SlotRejected as rejection:
+                raise MemberUnavailable(
+                    "that member does not offer the booking's time",
+                    {"specialist_id": str(specialist_id), "reason": rejection.code},
+                ) from None
+            booking.reassign(
+                specialist_id,
+                self._claim_days(member, booking.busy, booking.starts_at),
+                at=now,
+            )
+            tally = self._find(TeamTally.create_id(team.id), TeamTally)
+            if tally is not None:
+                tally.reassign(booking.id, specialist_id)
+            self.save(
+                booking, *old.values(), *self._claim(ledgers, booking), *([tally] if tally else [])
+            )
+            return booking
+
+        return self._contended_on(days, attempt, [TeamTally.create_id(team.id)])
 
     def cancel(self, booking_id: UUID, reason: str | None, by: str, now: datetime) -> Booking:
         """Cancel and free the time; cancelling a cancelled booking changes nothing."""
@@ -429,14 +582,29 @@ class Bookings(Application[UUID]):
         local_day = _local_day(starts_at, zone(specialist.timezone))
         return sorted(_utc_days(padded) | _utc_days(local_day))
 
+    def _ledgers_around_all(
+        self, specialists: list[Specialist], starts_at: datetime, service: Service
+    ) -> dict[UUID, dict[str, DayLedger]]:
+        """`_ledgers_around` of each specialist (a team's members), by specialist."""
+        return {sp.id: self._ledgers_around(sp, starts_at, service) for sp in specialists}
+
     def _ledgers_of(self, booking: Booking) -> dict[str, DayLedger]:
-        """The ledgers holding this booking's claim."""
+        """The ledgers holding this booking's claim on its specialist's time."""
         ids = {DayLedger.create_id(booking.specialist_id, day): day for day in booking.ledger_days}
         return {ids[ledger_id]: ledger for ledger_id, ledger in load_many(self, list(ids)).items()}
 
+    def _all_ledgers_of(self, booking: Booking) -> list[DayLedger]:
+        """The ledgers holding this booking's claims on every specialist's time it holds."""
+        ids = [DayLedger.create_id(sp, day) for sp, days in booking.claims.items() for day in days]
+        return list(load_many(self, ids).values())
+
     @staticmethod
-    def _claim(ledgers: dict[str, DayLedger], booking: Booking) -> list[DayLedger]:
-        touched = [ledgers[day] for day in booking.ledger_days]
+    def _claim(
+        ledgers: dict[str, DayLedger], booking: Booking, specialist_id: UUID | None = None
+    ) -> list[DayLedger]:
+        """Claim the booking's time on the ledgers of its specialist (or of another of the
+        specialists it holds: a collective booking's members)."""
+        touched = [ledgers[day] for day in booking.claims[specialist_id or booking.specialist_id]]
         for ledger in touched:
             ledger.claim(
                 booking_id=booking.id,
@@ -449,22 +617,31 @@ class Bookings(Application[UUID]):
 
     def _save_releasing(self, booking: Booking) -> None:
         """Save a booking that gave its time back, with the ledgers it released."""
-        ledgers = list(self._ledgers_of(booking).values())
+        ledgers = self._all_ledgers_of(booking)
         for ledger in ledgers:
             ledger.release(booking.id)
         self.save(booking, *ledgers)
 
     def _contended(self, specialist_id: UUID, days: Iterable[str], attempt: Callable[[], T]) -> T:
-        """Run a load-check-save command on these ledger days of a specialist until it is
-        decided (booking.contention). The aggregate cache fast-forwards on every load, so
-        a retry sees the winner's events, and a real clash fails its check there."""
-        ledger_ids = [DayLedger.create_id(specialist_id, day) for day in days]
-        return self.contention.run(ledger_ids, attempt)
+        return self._contended_on({specialist_id: days}, attempt)
+
+    def _contended_on(
+        self,
+        days: Mapping[UUID, Iterable[str]],
+        attempt: Callable[[], T],
+        others: Iterable[UUID] = (),
+    ) -> T:
+        """Run a load-check-save command on these ledger days of each specialist (and the
+        `others` aggregates it saves, a team's tally) until it is decided
+        (booking.contention). The aggregate cache fast-forwards on every load, so a retry
+        sees the winner's events, and a real clash fails its check there."""
+        ledger_ids = [DayLedger.create_id(sp, day) for sp, ds in days.items() for day in ds]
+        return self.contention.run([*ledger_ids, *others], attempt)
 
     def _on_its_ledgers(self, booking_id: UUID, attempt: Callable[[], T]) -> T:
         """A command that releases the booking's claims, contended on the ledgers holding them."""
         booking = self._read_only(booking_id, Booking, "booking")
-        return self._contended(booking.specialist_id, booking.ledger_days, attempt)
+        return self._contended_on(booking.claims, attempt)
 
     def _changing(self, booking_id: UUID, command: Callable[[Booking], None]) -> Booking:
         """Apply a command that touches the booking alone; a concurrent change to the same

@@ -24,6 +24,7 @@ SERVICE = DevService(
         r"/v1/services(/|$)",
         r"/v1/bookings(/|$)",
         r"/v1/privacy(/|$)",
+        r"/v1/teams(/|$)",
     ),
     processes=(
         api("booking-api", "booking.main:app", port=BOOKING_API_PORT),

@@ -143,6 +143,8 @@ class Directory(Projection):
 
     @staticmethod
     def _service_defined(cur: psycopg.Cursor[Any], e: Any, position: int) -> None:
+        if e.specialist_id is None:
+            return  # a team's service: no one specialist's page lists it
         cur.execute(
             "INSERT INTO service_definitions (id, specialist_id, definition) "
             "VALUES (%s, %s, %s) ON CONFLICT (id) DO NOTHING",

@@ -12,11 +12,12 @@ from dataclasses import asdict, dataclass, fields, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from itertools import pairwise
-from typing import Any
+from typing import Any, Literal, get_args
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from kairos.assignment import Member
 from kairos.errors import KairosError
 from kairos.slots import Interval, LocalWindow, ServiceRules, WorkingHours
 from kairos.timezones import MINUTES_PER_DAY, iso_utc, zone
@@ -176,12 +177,17 @@ class ServiceTerms:
 _TERM_NAMES = frozenset(f.name for f in fields(ServiceTerms))
 
 
+Assignment = Literal["round_robin", "collective"]
+ASSIGNMENTS: tuple[Assignment, ...] = get_args(Assignment)
+
+
 class Service(Aggregate):
     """What a client books (an event type): its owner and its terms (duration, buffers,
-    limits, policy, questions)."""
+    limits, policy, questions). The owner is a specialist, or a team whose members are
+    booked by `assignment`: one of them, chosen round-robin, or all of them at once."""
 
     class Defined(Aggregate.Created):
-        specialist_id: UUID
+        specialist_id: UUID | None  # None: a team's, told by the OfferedByTeam that follows
         terms: dict[str, Any]
 
         class_version = 2
@@ -194,10 +200,25 @@ class Service(Aggregate):
     def define(cls, specialist_id: UUID, terms: ServiceTerms) -> Service:
         return cls(specialist_id=specialist_id, terms=asdict(terms))
 
+    @classmethod
+    def define_for_team(cls, team_id: UUID, assignment: Assignment, terms: ServiceTerms) -> Service:
+        if assignment not in ASSIGNMENTS:
+            raise InvalidTeam(f"assignment must be one of {', '.join(ASSIGNMENTS)}")
+        service = cls(specialist_id=None, terms=asdict(terms))
+        service._offered_by_team(team_id=team_id, assignment=assignment)
+        return service
+
     @event(Defined)
-    def __init__(self, specialist_id: UUID, terms: dict[str, Any]) -> None:
+    def __init__(self, specialist_id: UUID | None, terms: dict[str, Any]) -> None:
         self.specialist_id = specialist_id
         self.terms = ServiceTerms(**terms)
+        self.team_id: UUID | None = None
+        self.assignment: Assignment | None = None
+
+    @event("OfferedByTeam")
+    def _offered_by_team(self, team_id: UUID, assignment: Assignment) -> None:
+        self.team_id = team_id
+        self.assignment = assignment
 
     @event("Updated")
     def update(self, changes: dict[str, Any]) -> None:
@@ -224,6 +245,101 @@ class Service(Aggregate):
 
     def refund_eligible(self, starts_at: datetime, now: datetime) -> bool:
         return now <= starts_at - timedelta(hours=self.terms.cancellation_hours)
+
+
+class InvalidTeam(DomainError):
+    code = "invalid_team"
+
+
+def check_members(members: list[dict[str, Any]]) -> None:
+    if not members:
+        raise InvalidTeam("a team needs at least one member")
+    ids = [str(m["specialist_id"]) for m in members]
+    twice = sorted({i for i in ids if ids.count(i) > 1})
+    if twice:
+        raise InvalidTeam("a specialist is listed more than once", {"specialist_ids": twice})
+    if any(m["weight"] < 1 for m in members):
+        raise InvalidTeam("a member's weight must be at least 1")
+
+
+class Team(Aggregate):
+    """Specialists booked together: round-robin (one of them, fairly) or collective (all).
+    Members are JSON-able dicts {specialist_id, weight, priority}."""
+
+    @classmethod
+    def form(cls, name: str, members: list[dict[str, Any]]) -> Team:
+        check_members(members)
+        return cls(name=name, members=members)
+
+    @event("Formed")
+    def __init__(self, name: str, members: list[dict[str, Any]]) -> None:
+        self.name = name
+        self.members = members
+
+    def change(self, name: str | None, members: list[dict[str, Any]] | None) -> None:
+        if members is not None:
+            check_members(members)
+        if (name is not None and name != self.name) or (
+            members is not None and members != self.members
+        ):
+            self._changed(
+                name=name or self.name, members=self.members if members is None else members
+            )
+
+    @event("Changed")
+    def _changed(self, name: str, members: list[dict[str, Any]]) -> None:
+        self.name = name
+        self.members = members
+
+    @property
+    def roster(self) -> list[Member]:
+        return [
+            Member(UUID(str(m["specialist_id"])), int(m["weight"]), int(m["priority"]))
+            for m in self.members
+        ]
+
+    def member_ids(self) -> list[UUID]:
+        return [m.specialist_id for m in self.roster]
+
+
+TALLY_NAMESPACE = uuid5(NAMESPACE_URL, "https://kairos.invalid/team-tally")
+
+
+class TeamTally(Aggregate):
+    """Which member each of a team's round-robin bookings went to, and when: what the
+    assignment rule weighs (kairos.assignment). Saved with every round-robin booking, so
+    concurrent assignments from one team's tally serialise: each sees the last one."""
+
+    @staticmethod
+    def create_id(team_id: UUID) -> UUID:
+        return uuid5(TALLY_NAMESPACE, str(team_id))
+
+    @event("Opened")
+    def __init__(self, team_id: UUID) -> None:
+        self.team_id = team_id
+        # booking id → [member id, when assigned]
+        self.bookings: dict[str, tuple[str, datetime]] = {}
+
+    @event("Assigned")
+    def assign(self, booking_id: UUID, specialist_id: UUID, at: datetime) -> None:
+        self.bookings[str(booking_id)] = (str(specialist_id), at)
+
+    def reassign(self, booking_id: UUID, specialist_id: UUID) -> None:
+        """The booking counts for its new member from when it was first assigned."""
+        if str(booking_id) in self.bookings:
+            self._reassigned(booking_id=booking_id, specialist_id=specialist_id)
+
+    @event("Reassigned")
+    def _reassigned(self, booking_id: UUID, specialist_id: UUID) -> None:
+        _, at = self.bookings[str(booking_id)]
+        self.bookings[str(booking_id)] = (str(specialist_id), at)
+
+    def assigned(self) -> dict[UUID, list[datetime]]:
+        """Member → when each of their bookings of the team was assigned."""
+        times: dict[UUID, list[datetime]] = {}
+        for member, at in self.bookings.values():
+            times.setdefault(UUID(member), []).append(at)
+        return times
 
 
 ACTIVE = frozenset({"pending", "confirmed"})
@@ -257,9 +373,17 @@ class Booking(Aggregate):
         fingerprint: str,
         ledger_days: list[str],
         at: datetime,
+        team_id: UUID | None = None,
+        co_claims: dict[str, list[str]] | None = None,
     ) -> None:
+        """`team_id`: the team of a team service's booking, whose `specialist_id` is then
+        the member assigned (round-robin) or the first member (collective). `co_claims`:
+        a collective booking's other members → the UTC dates of their ledgers it claims.
+        Both absent from events stored before teams, hence the defaults."""
         self.service_id = service_id
         self.specialist_id = specialist_id
+        self.team_id = team_id
+        self.co_claims = co_claims or {}
         self.starts_at = starts_at
         self.ends_at = ends_at
         self.busy_from = busy_from
@@ -279,6 +403,19 @@ class Booking(Aggregate):
     @property
     def busy(self) -> Interval:
         return Interval(self.busy_from, self.busy_until)
+
+    @property
+    def claims(self) -> dict[UUID, list[str]]:
+        """Every specialist whose time this booking holds → the UTC dates of their ledgers
+        holding it: its specialist, and a collective booking's other members."""
+        return {
+            self.specialist_id: self.ledger_days,
+            **{UUID(member): days for member, days in self.co_claims.items()},
+        }
+
+    @property
+    def specialist_ids(self) -> list[UUID]:
+        return list(self.claims)
 
     def _check_status(self, command: str, *allowed: str) -> None:
         if self.status not in allowed:
@@ -335,6 +472,11 @@ class Booking(Aggregate):
         at: datetime,
     ) -> None:
         self._check_status("reschedule", *ACTIVE)
+        if self.co_claims:
+            raise InvalidState(
+                "a collective booking cannot be rescheduled: cancel it and book again",
+                {"specialist_ids": [str(s) for s in self.specialist_ids]},
+            )
         self._rescheduled(
             starts_at=starts_at,
             ends_at=ends_at,
@@ -360,6 +502,30 @@ class Booking(Aggregate):
     ) -> None:
         self.starts_at, self.ends_at = starts_at, ends_at
         self.busy_from, self.busy_until = busy_from, busy_until
+        self.ledger_days = ledger_days
+
+    def reassign(self, specialist_id: UUID, ledger_days: list[str], at: datetime) -> None:
+        """Give a round-robin booking to another member of its team (the service layer
+        checks that they are one, and free)."""
+        self._check_status("reassign", *ACTIVE)
+        if self.team_id is None or self.co_claims:
+            raise InvalidState(
+                "only a round-robin team booking can be reassigned", {"team_id": self.team_id}
+            )
+        self._reassigned(
+            assignee=specialist_id,
+            previous_assignee=self.specialist_id,
+            ledger_days=ledger_days,
+            at=at,
+        )
+
+    # Not `specialist_id`: the mapper keys events by that attribute, and every event of a
+    # booking stays on its first specialist's partition, so consumers see them in order.
+    @event("Reassigned")
+    def _reassigned(
+        self, assignee: UUID, previous_assignee: UUID, ledger_days: list[str], at: datetime
+    ) -> None:
+        self.specialist_id = assignee
         self.ledger_days = ledger_days
 
     def start(self, at: datetime, waiting_room: timedelta = WAITING_ROOM) -> None:

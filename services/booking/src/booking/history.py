@@ -54,6 +54,7 @@ class HistoryIndex(Projection):
         handlers: dict[str, Apply] = {
             topic(Booking, "SlotRequested"): self._requested,
             topic(Booking, "Rescheduled"): self._rescheduled,
+            topic(Booking, "Reassigned"): self._reassigned,
         }
         for name, status in (
             ("Confirmed", "confirmed"),
@@ -121,6 +122,12 @@ class HistoryIndex(Projection):
         cur.execute(
             f"UPDATE {TABLE} SET starts_at = %s, ends_at = %s WHERE id = %s",
             (e.starts_at, e.ends_at, e.originator_id),
+        )
+
+    @staticmethod
+    def _reassigned(cur: psycopg.Cursor[Any], e: Any, position: int) -> None:
+        cur.execute(
+            f"UPDATE {TABLE} SET specialist_id = %s WHERE id = %s", (e.assignee, e.originator_id)
         )
 
     @staticmethod

@@ -18,10 +18,11 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.application import Application
 
 from booking.application import Bookings
-from booking.domain import Booking, Erasure, Service, Specialist, event_class
+from booking.domain import Booking, Erasure, Service, Specialist, Team, event_class
 from booking.snapshots import Snapshots
 from kairos.events import REGISTRY
 from kairos.events import booking as contract
+from kairos.events.booking import NO_SPECIALIST
 from kairos.events.mapping import IntegrationMapping
 from kairos.eventstore import open_application
 from kairos.messaging.notification_log import NotificationLog
@@ -29,8 +30,6 @@ from kairos.timezones import format_hhmm
 
 PRODUCER = "booking"
 EVENT_ID_NAMESPACE = uuid5(NAMESPACE_URL, "https://kairos.invalid/events/booking")
-# The partitioning key of events that concern no specialist (PersonErased).
-NO_SPECIALIST = UUID(int=0)
 
 
 def _windows(pairs: list[list[int]]) -> list[contract.Window]:
@@ -71,11 +70,20 @@ class IntegrationMapper(IntegrationMapping):
             event_class(Specialist, "OverrideCleared"): lambda e: contract.OverrideCleared(
                 specialist_id=e.originator_id, date=e.day
             ),
-            event_class(Service, "Defined"): lambda e: contract.ServiceDefined(
-                **self._service_at(e)
+            event_class(Team, "Formed"): lambda e: contract.TeamDefined(
+                team_id=e.originator_id, name=e.name, members=e.members
             ),
-            event_class(Service, "Updated"): lambda e: contract.ServiceUpdated(
-                **self._service_at(e)
+            event_class(Team, "Changed"): lambda e: contract.TeamUpdated(
+                team_id=e.originator_id, name=e.name, members=e.members
+            ),
+            event_class(Service, "Defined"): lambda e: self._service_at(
+                e, contract.ServiceDefined, contract.TeamServiceDefined
+            ),
+            event_class(Service, "OfferedByTeam"): lambda e: self._service_at(
+                e, contract.ServiceDefined, contract.TeamServiceDefined
+            ),
+            event_class(Service, "Updated"): lambda e: self._service_at(
+                e, contract.ServiceUpdated, contract.TeamServiceUpdated
             ),
             event_class(Booking, "SlotRequested"): self._slot_requested,
             event_class(Booking, "Confirmed"): lambda e: contract.BookingConfirmed(
@@ -102,6 +110,11 @@ class IntegrationMapper(IntegrationMapping):
                 previous_starts_at=e.previous_starts_at,
                 previous_ends_at=e.previous_ends_at,
             ),
+            event_class(Booking, "Reassigned"): lambda e: contract.BookingReassigned(
+                booking_id=e.originator_id,
+                specialist_id=e.assignee,
+                previous_specialist_id=e.previous_assignee,
+            ),
             event_class(Booking, "Started"): lambda e: contract.BookingStarted(
                 booking_id=e.originator_id
             ),
@@ -119,6 +132,8 @@ class IntegrationMapper(IntegrationMapping):
     def payload(self, event: Any) -> contract.Payload | None:
         """The integration event's payload for a domain event; None for internal ones.
         A booking's events carry the booking as it stands after them."""
+        if isinstance(event, Service.Defined) and event.specialist_id is None:
+            return None  # a team's service: published once it has its team, by the next event
         payload = super().payload(event)
         if payload is None:
             return None
@@ -133,13 +148,15 @@ class IntegrationMapper(IntegrationMapping):
         """The specialist an event belongs to: the partitioning key of its topic."""
         if isinstance(event, Specialist.Event):
             return _uuid(event.originator_id)
-        if isinstance(event, Erasure.Event):
+        if isinstance(event, Erasure.Event | Team.Event):
             return NO_SPECIALIST
         owner = getattr(event, "specialist_id", None)
         if owner is None:
             owner = self._owners.get(event.originator_id)
         if owner is None:
-            owner = self._app.repository.get(event.originator_id, version=1).specialist_id
+            # A team's service has no specialist.
+            first: Any = self._app.repository.get(event.originator_id, version=1)
+            owner = first.specialist_id or NO_SPECIALIST
         self._owners[event.originator_id] = owner
         self._owners.move_to_end(event.originator_id)
         if len(self._owners) > self._cache_size:
@@ -168,14 +185,25 @@ class IntegrationMapper(IntegrationMapping):
             specialist_id=e.originator_id, timezone=e.timezone, weekly=weekly
         )
 
-    def _service_at(self, e: Any) -> dict[str, Any]:
-        # An update records only the changed fields; consumers get the whole definition.
+    def _service_at(
+        self,
+        e: Any,
+        specialists: type[contract.ServiceDefined] | type[contract.ServiceUpdated],
+        teams: type[contract.TeamServiceDefined] | type[contract.TeamServiceUpdated],
+    ) -> contract.Payload:
+        """The whole definition (an update records only the changed fields), as `teams`'
+        payload for a team's service, else as `specialists'`."""
         service: Service = self._app.repository.get(e.originator_id, version=e.originator_version)
-        return {
-            "service_id": service.id,
-            "specialist_id": service.specialist_id,
-            **asdict(service.terms),
-        }
+        definition = {"service_id": service.id, **asdict(service.terms)}
+        if service.specialist_id is not None:
+            return specialists(specialist_id=service.specialist_id, **definition)
+        assert service.team_id is not None and service.assignment is not None
+        return teams(
+            specialist_id=NO_SPECIALIST,
+            team_id=service.team_id,
+            assignment=service.assignment,
+            **definition,
+        )
 
     @staticmethod
     def _slot_requested(e: Any) -> contract.Payload:
@@ -189,6 +217,9 @@ class IntegrationMapper(IntegrationMapping):
             client=e.client,
             answers=e.answers,
             notes=e.notes,
+            team_id=getattr(e, "team_id", None),
+            # A collective booking's members; before teams, the booking's one specialist.
+            specialist_ids=[e.specialist_id, *(getattr(e, "co_claims", None) or {})],
         )
 
 

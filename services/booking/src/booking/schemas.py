@@ -20,7 +20,7 @@ from pydantic import (
 )
 from pydantic.fields import FieldInfo
 
-from booking.domain import ServiceTerms
+from booking.domain import Assignment, ServiceTerms
 from kairos.events.booking import DEFAULT_REMINDERS, ReminderChannel, ReminderRecipient
 from kairos.text import SINGLE_LINE_PATTERN, MultiLine, SingleLine
 from kairos.timezones import UnknownTimezone, format_hhmm, iso_utc, parse_hhmm, zone
@@ -65,6 +65,15 @@ Text = Annotated[MultiLine, Field(max_length=5000)]
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def _absent(value: Any) -> bool:
+    return value is None or value == []
+
+
+# A team field is left out of a one-specialist service or booking, which so reads exactly
+# as it did before teams existed.
+IF_A_TEAM: Any = {"exclude_if": _absent}
 
 
 _READ_YOUR_WRITES = (
@@ -268,7 +277,29 @@ class ServiceFields(Strict):
 
 
 class ServiceCreate(ServiceFields):
-    specialist_id: UUID
+    specialist_id: UUID | None = Field(
+        default=None,
+        description="The specialist offering it; or give team_id instead",
+        **IF_A_TEAM,
+    )
+    team_id: UUID | None = Field(
+        default=None, description="The team offering it, instead of one specialist", **IF_A_TEAM
+    )
+    assignment: Assignment | None = Field(
+        default=None,
+        **IF_A_TEAM,
+        description="For a team's service: round_robin books one free member (the one with"
+        " the fewest of the team's recent bookings for their weight), collective books every"
+        " member at once",
+    )
+
+    @model_validator(mode="after")
+    def _one_owner(self) -> ServiceCreate:
+        if (self.specialist_id is None) == (self.team_id is None):
+            raise ValueError("give either specialist_id or team_id")
+        if (self.team_id is None) != (self.assignment is None):
+            raise ValueError("assignment goes with team_id, and only with it")
+        return self
 
 
 def _nullable(field: FieldInfo) -> Any:
@@ -322,6 +353,55 @@ class ServicePublic(ServiceCreate):
     id: UUID
 
 
+# --- teams --------------------------------------------------------------------
+
+
+class MemberIn(Strict):
+    specialist_id: UUID
+    weight: Annotated[int, Field(ge=1, le=100)] = Field(
+        default=1, description="Share of the team's round-robin bookings, relative to others'"
+    )
+    priority: Annotated[int, Field(ge=-100, le=100)] = Field(
+        default=0, description="Higher wins a round-robin tie that counts and recency leave"
+    )
+
+
+def _distinct_members(members: list[MemberIn]) -> list[MemberIn]:
+    _distinct([m.specialist_id for m in members])
+    return members
+
+
+Members = Annotated[
+    list[MemberIn], Field(min_length=1, max_length=200), AfterValidator(_distinct_members)
+]
+
+
+class TeamCreate(Strict):
+    name: Name
+    members: Members
+
+
+class TeamUpdate(Strict):
+    """Either or both; members, when given, replace the whole list."""
+
+    name: Name | None = None
+    members: Members | None = None
+
+
+class TeamPublic(BaseModel):
+    id: UUID
+    name: str
+    members: list[MemberIn]
+
+
+class TeamChanged(TeamPublic, Written):
+    pass
+
+
+class ReassignIn(Strict):
+    specialist_id: UUID
+
+
 class ServiceChanged(ServicePublic, Written):
     pass
 
@@ -365,7 +445,17 @@ class BookingPublic(BaseModel):
     id: UUID
     status: str
     service_id: UUID
-    specialist_id: UUID
+    specialist_id: UUID = Field(
+        description="Its specialist: a team booking's assigned member (round-robin) or first"
+        " member (collective)"
+    )
+    team_id: UUID | None = Field(default=None, description="A team booking's team", **IF_A_TEAM)
+    specialist_ids: list[UUID] = Field(
+        default_factory=list,
+        description="A team booking's specialists whose time it holds: all members of a"
+        " collective booking, the assigned one of a round-robin booking",
+        **IF_A_TEAM,
+    )
     starts_at: Instant
     ends_at: Instant
     client: ClientIn

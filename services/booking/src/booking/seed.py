@@ -86,6 +86,18 @@ DEMO: list[dict[str, Any]] = [
 ]
 
 
+# Both demo specialists, booked round-robin: whoever of them is free.
+DEMO_TEAM: dict[str, Any] = {
+    "name": "First-call desk",
+    "service": {
+        "name": "Intro call (whoever is free)",
+        "assignment": "round_robin",
+        "duration_minutes": 20,
+        "minimum_notice_minutes": 60,
+    },
+}
+
+
 def _call(base: str, method: str, path: str, body: Any = None, key: str = "") -> Any:
     request = urllib.request.Request(
         base + path,
@@ -110,8 +122,32 @@ def _every_specialist(base_url: str) -> list[dict[str, Any]]:
 
 
 def seed(base_url: str, admin_key: str) -> list[dict[str, Any]]:
-    """Create the demo specialists and services; returns what exists afterwards."""
+    """Create the demo specialists and services, and the demo team with its service when
+    its members are new; returns the specialists and their services afterwards."""
     existing = {s["name"]: s for s in _every_specialist(base_url)}
+    created = _specialists(base_url, admin_key, existing)
+    if not any(demo["specialist"]["name"] in existing for demo in DEMO):
+        _team(base_url, admin_key, [entry["specialist"]["id"] for entry in created])
+    return created
+
+
+def _team(base_url: str, admin_key: str, members: list[str]) -> None:
+    team = _call(
+        base_url,
+        "POST",
+        "/v1/teams",
+        {"name": DEMO_TEAM["name"], "members": [{"specialist_id": m} for m in members]},
+        admin_key,
+    )
+    service = {"team_id": team["id"], **DEMO_TEAM["service"]}
+    created = _call(base_url, "POST", "/v1/services", service, admin_key)
+    print(f"team {team['name']}: {team['id']}")
+    print(f"  service {created['name']}: {created['id']}")
+
+
+def _specialists(
+    base_url: str, admin_key: str, existing: dict[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
     created = []
     for demo in DEMO:
         name = demo["specialist"]["name"]

@@ -153,6 +153,8 @@ class Snapshots:
             busy_from=booking.busy_from,
             busy_until=booking.busy_until,
             answers=booking.answers,  # type: ignore[arg-type]  # sealed: validated as Sealed
+            team_id=booking.team_id,
+            specialist_ids=booking.specialist_ids,
         )
 
     def _booking_after(self, event: Any) -> Booking:

@@ -45,9 +45,6 @@ class CalendarSyncSettings(CalendarStoreSettings, CallerAuthSettings, PrivacySet
     # certificate in dev and tests); empty: the system's.
     microsoft_ca_bundle: str = ""
 
-    def credential_secrets(self) -> list[str]:
-        return [s.strip() for s in self.calendar_credential_keys.get_secret_value().split(",")]
-
 
 class CalendarApiSettings(CalendarSyncSettings, BookingApiSettings):
     """The API's: it asks booking whether a manage token is current, so that a client's

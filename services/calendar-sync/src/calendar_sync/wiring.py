@@ -16,7 +16,7 @@ from calendar_sync import oauth
 from calendar_sync.application import Connections
 from calendar_sync.caldav_calendar import CalDavAccount, CalDavCalendars
 from calendar_sync.config import CalendarSyncSettings
-from calendar_sync.credentials import CredentialKeys, CredentialStore
+from calendar_sync.credentials import credential_store
 from calendar_sync.domain import NotConnected
 from calendar_sync.effects import CalendarWrites
 from calendar_sync.google_calendar import GoogleApp, GoogleCalendars
@@ -28,6 +28,7 @@ from calendar_sync.watches import Watches
 from kairos.auth import now_utc
 from kairos.eventstore import open_application
 from kairos.privacy import PersonalData
+from kairos.privacy.sealed_store import SealedStore
 from kairos.privacy.settings import key_store
 from kairos.providers.calendar import CalendarProvider
 
@@ -36,7 +37,7 @@ from kairos.providers.calendar import CalendarProvider
 class CalendarSync:
     settings: CalendarSyncSettings
     connections: Connections
-    credentials: CredentialStore
+    credentials: SealedStore
     providers: dict[str, CalendarProvider]
     writes: CalendarWrites
     reconciler: Reconciler
@@ -52,8 +53,8 @@ class CalendarSync:
 
 def wire(settings: CalendarSyncSettings, clock: Callable[[], datetime] = now_utc) -> CalendarSync:
     connections = open_application(lambda env: Connections(env=env), settings.database_url)
-    credentials = CredentialStore(
-        settings.database_url, CredentialKeys(settings.credential_secrets())
+    credentials = credential_store(
+        settings.database_url, settings.calendar_credential_keys.get_secret_value()
     )
     credentials.create_table()
     with psycopg.connect(settings.database_url, autocommit=True) as conn:

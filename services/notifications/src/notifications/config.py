@@ -7,28 +7,16 @@ without an SMS account still sends e-mail. Credentials have no defaults.
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kairos.booking_client import BookingApiSettings
 from kairos.privacy.settings import PrivacySettings
+from kairos.providers.smtp import SmtpSettings
 
-SmtpSecurity = Literal["starttls", "tls", "none"]
 
-
-class ChannelSettings(BaseSettings):
-    # Validation errors must not echo a setting's value: it may be a secret.
-    model_config = SettingsConfigDict(env_prefix="", extra="ignore", hide_input_in_errors=True)
-
-    # E-mail: configured when SMTP_HOST and MAIL_FROM are set.
-    smtp_host: str | None = None
-    smtp_port: int = 587
-    smtp_security: SmtpSecurity = "starttls"
-    smtp_username: str | None = None
-    smtp_password: SecretStr | None = None
-    mail_from: str | None = Field(None, description='"Kairos <no-reply@example.com>"')
+class ChannelSettings(SmtpSettings):
+    # E-mail: SmtpSettings (kairos.providers.smtp), configured when SMTP_HOST and
+    # MAIL_FROM are set.
 
     # SMS (Twilio Messages API): configured when the account, token and sender are set.
     twilio_account_sid: str | None = None

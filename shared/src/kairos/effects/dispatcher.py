@@ -141,22 +141,25 @@ class EffectDispatcher:
 
     def dispatch_due(self) -> int:
         """Claim one batch of due effects and perform it; returns how many were claimed."""
-        now = self._clock()
-        with self._connection() as conn:
-            batch = claim_due(
-                conn,
-                list(self._handlers),
-                now=now,
-                leased_until=now + self._lease,
-                limit=self._batch_size,
-                claimant=self._claimant,
-            )
+        batch = self._claim(self._batch_size)
         if self._executor is None:
             for effect in batch:
                 self._dispatch(effect)
         else:
             list(self._executor.map(self._dispatch, batch))
         return len(batch)
+
+    def _claim(self, limit: int) -> list[StoredEffect]:
+        now = self._clock()
+        with self._connection() as conn:
+            return claim_due(
+                conn,
+                list(self._handlers),
+                now=now,
+                leased_until=now + self._lease,
+                limit=limit,
+                claimant=self._claimant,
+            )
 
     def drain(self) -> int:
         """Dispatch until nothing is due; returns how many effects were claimed."""
@@ -181,13 +184,19 @@ class EffectDispatcher:
         self._stopping.set()
 
     async def run(self) -> None:
-        """Dispatch until `stop()`, waiting `poll_interval` whenever nothing is due."""
+        """Dispatch until `stop()`, waiting `poll_interval` whenever nothing is due.
+
+        With `concurrency` > 1 it claims as threads come free rather than batch after
+        batch, so one slow provider call (a webhook receiver that hangs until its
+        timeout) holds one thread, not the claiming of everything else.
+        """
         await asyncio.to_thread(self._open_retrying)
         next_report = next_forget = 0.0
+        running: set[asyncio.Future[None]] = set()
         try:
             while not self._stopping.is_set():
                 try:
-                    claimed = await asyncio.to_thread(self.dispatch_due)
+                    idle = await self._dispatch_some(running)
                     if time.monotonic() >= next_report:
                         await asyncio.to_thread(self.report_metrics)
                         next_report = time.monotonic() + self._metrics_interval
@@ -198,10 +207,41 @@ class EffectDispatcher:
                     log.warning("%s: database unavailable (%s); retrying", self.name, exc)
                     await self._sleep(self._retry_delay)
                     continue
-                if claimed < self._batch_size:
+                if idle:
                     await self._sleep(self._poll_interval)
+            if running:
+                await asyncio.wait(running)
         finally:
             await asyncio.to_thread(self.close)
+
+    async def _dispatch_some(self, running: set[asyncio.Future[None]]) -> bool:
+        """Claim and start what the free threads can take (in one thread: one batch, done
+        before returning); True when nothing more was due."""
+        if self._executor is None:
+            return await asyncio.to_thread(self.dispatch_due) < self._batch_size
+        free = min(self._batch_size, self._concurrency - len(running))
+        if free <= 0:
+            await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            return False
+        batch = await asyncio.to_thread(self._claim, free)
+        loop = asyncio.get_running_loop()
+        for row in batch:
+            task = loop.run_in_executor(self._executor, self._dispatch, row)
+            running.add(task)
+            task.add_done_callback(self._finished_in_thread(running))
+        return len(batch) < free
+
+    def _finished_in_thread(
+        self, running: set[asyncio.Future[None]]
+    ) -> Callable[[asyncio.Future[None]], None]:
+        def done(task: asyncio.Future[None]) -> None:
+            running.discard(task)
+            if not task.cancelled() and (failed := task.exception()) is not None:
+                # Its outcome was not recorded (the database went away): its lease runs
+                # out and a dispatcher takes it again.
+                log.warning("%s: an effect's outcome was not recorded: %s", self.name, failed)
+
+        return done
 
     def _open_retrying(self) -> None:
         while True:
@@ -244,7 +284,7 @@ class EffectDispatcher:
         if not transient or row.attempts >= handler.max_attempts:
             self._park(row, exc)
             return
-        delay = self._backoff.delay(row.attempts, self._rng)
+        delay = (handler.backoff or self._backoff).delay(row.attempts, self._rng)
         asked = exc.retry_after if isinstance(exc, TransientEffectError) else None
         due_at = self._clock() + max(delay, asked or delay)
         with self._connection() as conn:

@@ -18,6 +18,8 @@ from uuid import UUID, uuid5
 import psycopg
 from pydantic import BaseModel
 
+from kairos.effects.backoff import Backoff
+
 #: Namespace of effect ids: uuid5(EFFECT_NAMESPACE, "<kind>\n<key>").
 EFFECT_NAMESPACE = UUID("0b6f6c1e-8f0c-5d5e-9a49-6b6169726f73")
 
@@ -88,13 +90,15 @@ class EffectHandler(Generic[D]):
     transaction); `recheck`, if given, runs first and may say the effect is moot.
 
     A `TransientEffectError` is retried with backoff up to `max_attempts` tries in
-    all, then the effect is parked; any other exception parks it at once.
+    all, then the effect is parked; any other exception parks it at once. `backoff`,
+    if given, replaces the dispatcher's for this kind (a webhook retried for days).
     """
 
     kind: EffectKind[D]
     perform: Callable[[Effect[D]], None]
     recheck: Recheck[D] | None = None
     max_attempts: int = 8
+    backoff: Backoff | None = None
 
     def effect(self, row: StoredEffect) -> Effect[D]:
         return Effect(

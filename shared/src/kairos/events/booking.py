@@ -92,9 +92,42 @@ DEFAULT_REMINDERS: tuple[Reminder, ...] = (
 """The reminders of a service whose `reminders` is null (API.md, Notifications)."""
 
 
+NO_SPECIALIST = UUID(int=0)
+"""The specialist_id (and partitioning key) of what belongs to no one specialist: a team,
+a team's service, a person's erasure."""
+
+
+class TeamMember(Payload):
+    specialist_id: UUID
+    weight: int = Field(ge=1, description="Share of the team's round-robin bookings")
+    priority: int = Field(description="Higher wins a round-robin tie")
+
+
+class TeamDefinition(Payload):
+    """A team of specialists, booked round-robin or together by its services. Its
+    envelope's specialist_id is the nil UUID (NO_SPECIALIST)."""
+
+    team_id: UUID
+    name: Storable
+    members: list[TeamMember]
+
+
+class TeamDefined(TeamDefinition):
+    pass
+
+
+class TeamUpdated(TeamDefinition):
+    """Carries the whole team after the change, so consumers just replace it."""
+
+
+Assignment = Literal["round_robin", "collective"]
+
+
 class ServiceDefinition(Payload):
     service_id: UUID
-    specialist_id: UUID
+    specialist_id: UUID = Field(
+        description="The specialist offering it; NO_SPECIALIST (the nil UUID) for a team's"
+    )
     name: Storable
     duration_minutes: int
     slot_interval_minutes: int | None
@@ -131,6 +164,25 @@ class ServiceDefined(ServiceDefinition):
 
 class ServiceUpdated(ServiceDefinition):
     """Carries the whole definition after the change, so consumers just replace it."""
+
+
+class TeamOwned(Payload):
+    """What a team's service adds to its definition: consumers that don't care about teams
+    read TeamServiceDefined and TeamServiceUpdated as the ServiceDefined and ServiceUpdated
+    they are (their specialist_id is NO_SPECIALIST)."""
+
+    team_id: UUID
+    assignment: Assignment = Field(
+        description="round_robin books one free member, collective all of them at once"
+    )
+
+
+class TeamServiceDefined(TeamOwned, ServiceDefined):
+    pass
+
+
+class TeamServiceUpdated(TeamOwned, ServiceUpdated):
+    pass
 
 
 class PersonalContact(Payload):
@@ -185,6 +237,12 @@ class BookingSnapshot(Payload):
     busy_from: datetime = Field(description="starts_at less the service's before-buffer")
     busy_until: datetime = Field(description="ends_at plus the service's after-buffer")
     answers: dict[Storable, Personal]
+    team_id: UUID | None = Field(default=None, description="A team booking's team")
+    specialist_ids: list[UUID] = Field(
+        default_factory=list,
+        description="Every specialist whose time it holds: all members of a collective"
+        " booking, else the specialist alone (empty in snapshots from before teams)",
+    )
 
 
 class BookingEvent(Payload):
@@ -214,6 +272,13 @@ class SlotRequested(BookingTimes):
     client: Client
     answers: dict[Storable, Personal]
     notes: Personal | None = None
+    team_id: UUID | None = Field(default=None, description="A team booking's team")
+    specialist_ids: list[UUID] = Field(
+        default_factory=list,
+        description="Every specialist whose time it holds: a collective booking's members,"
+        " the envelope's specialist first; else just that one (empty before teams: read it"
+        " as the envelope's specialist alone)",
+    )
 
 
 class BookingConfirmed(BookingEvent):
@@ -237,6 +302,16 @@ class BookingCancelled(BookingEvent):
 class BookingRescheduled(BookingTimes):
     previous_starts_at: datetime
     previous_ends_at: datetime
+
+
+class BookingReassigned(BookingEvent):
+    """A round-robin booking went to another member of its team, at the same time: the
+    previous member's time is free again, the new one's busy. Like every event of the
+    booking it stays on its first specialist's partition (the envelope's specialist_id),
+    so consumers see a booking's events in order."""
+
+    specialist_id: UUID
+    previous_specialist_id: UUID
 
 
 class BookingStarted(BookingEvent):
@@ -268,14 +343,19 @@ BOOKING_EVENTS: tuple[type[Payload], ...] = (
     ScheduleSet,
     OverrideSet,
     OverrideCleared,
+    TeamDefined,
+    TeamUpdated,
     ServiceDefined,
     ServiceUpdated,
+    TeamServiceDefined,
+    TeamServiceUpdated,
     SlotRequested,
     BookingConfirmed,
     BookingPending,
     BookingDeclined,
     BookingCancelled,
     BookingRescheduled,
+    BookingReassigned,
     BookingStarted,
     BookingCompleted,
     NoShowMarked,

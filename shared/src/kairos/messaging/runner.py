@@ -72,6 +72,9 @@ class ConsumerSpec:
     ops_port_env: str = "OPS_PORT"
     # What else its /readyz checks (e.g. the provider its effects call).
     checks: Mapping[str, Check] = field(default_factory=dict)
+    # Effects its dispatcher performs at once: more than one when a slow provider (a
+    # webhook receiver) must not hold up the others.
+    effect_concurrency: int = 1
 
 
 def build_consumer(spec: ConsumerSpec, settings: ServiceSettings, **options: Any) -> EventConsumer:
@@ -103,7 +106,12 @@ class ConsumerProcess:
         self.spec = spec
         self.consumer = build_consumer(spec, settings, **options)
         self.dispatcher = (
-            EffectDispatcher(settings.database_url, spec.effects, name=spec.name)
+            EffectDispatcher(
+                settings.database_url,
+                spec.effects,
+                name=spec.name,
+                concurrency=spec.effect_concurrency,
+            )
             if spec.effects
             else None
         )

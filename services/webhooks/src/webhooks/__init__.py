@@ -1,0 +1,1 @@
+"""Kairos webhooks service: booking lifecycle events, signed, to the firm's endpoints."""
