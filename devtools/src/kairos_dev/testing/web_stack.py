@@ -78,6 +78,7 @@ def web_stack(
         redis_url,
         kafka,
         PRIVACY_DATABASE_URL=database_url,  # the key store is booking's
+        BOOKING_API_URL=booking.url,
         LIVEKIT_URL=livekit_url,
         RECORDING_LINK_SECRET="recording-link-web-secret-0123456789abcd",
         RECORDINGS_BASE_URL=f"{livekit_url}/fake/recordings/",
