@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import availability, booking, calendar, effects, notifications, video, webhooks
+from bench import availability, booking, calendar, effects, notifications, video, web, webhooks
 
 RESULTS = Path(__file__).parent / "results"
 BENCHMARKS: dict[str, Callable[[], dict[str, Any]]] = {
@@ -21,6 +21,7 @@ BENCHMARKS: dict[str, Callable[[], dict[str, Any]]] = {
     "video": video.run,
     "calendar": calendar.run,
     "notifications": notifications.run,
+    "web": web.run,
     "webhooks": webhooks.run,
 }
 

@@ -16,6 +16,7 @@ from kairos_dev.registration import (
 
 SERVICE = DevService(
     "booking",
+    routers="booking.api:ROUTERS",
     # Everything about specialists, services and bookings that a longer path of another
     # service does not claim (as in deploy/k8s/base/ingress.yaml).
     routes=(

@@ -20,6 +20,7 @@ from webhooks.signing import new_secret
 from webhooks.targets import TargetRefused, TargetUnresolved
 
 webhooks = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+ROUTERS = (webhooks,)
 
 
 def _admin(ctx: Ctx, authorization: AdminCredential) -> Caller:

@@ -37,6 +37,7 @@ def _hints(origin: str) -> Sequence[BannerLine]:
 
 SERVICE = DevService(
     "webhooks",
+    routers="webhooks.api:ROUTERS",
     routes=(r"/v1/webhooks/(subscriptions|deliveries)(/|$)",),
     processes=(
         _with_env(api("webhooks-api", "webhooks.main:app", port=API_PORT)),

@@ -13,7 +13,7 @@ from kairos.auth import now_utc
 from kairos.effects import create_effects_table
 from kairos.pools import autocommit_pool
 from kairos.web import configure_logging, lazy_app, postgres_check, service_app
-from webhooks.api import webhooks
+from webhooks.api import ROUTERS
 from webhooks.config import WebhooksSettings
 from webhooks.consumer import target_policy
 from webhooks.context import WebhooksContext
@@ -40,7 +40,7 @@ def create_app(
         yield
         pool.close()
 
-    app = service_app("webhooks", {"postgres": postgres_check(pool)}, [webhooks], lifespan)
+    app = service_app("webhooks", {"postgres": postgres_check(pool)}, ROUTERS, lifespan)
     app.state.webhooks = WebhooksContext(
         pool=pool,
         secrets=secrets,
