@@ -35,13 +35,13 @@ from kairos.events.booking import (
     PersonalContact,
 )
 from kairos.privacy import KeyStore, PersonalData
+from kairos.smtp import SmtpMailer
 from kairos_dev.infra import ensure_postgres
 from kairos_dev.infra.postgres import database_name
 from kairos_dev.infra.process import free_port
 from kairos_dev.testing.services import TEST_SECRETS, ServiceProcess
 from notifications.appointment import Links
 from notifications.channels import Channels, build_channels
-from notifications.channels.email import SmtpMailer
 from notifications.config import ChannelSettings
 from notifications.consumers import REMINDERS, Reminder
 from notifications.effects import Notifier

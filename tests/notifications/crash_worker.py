@@ -19,8 +19,8 @@ from psycopg_pool import ConnectionPool
 
 from kairos.effects import EffectDispatcher
 from kairos.providers.mail import OutgoingMail
+from kairos.smtp import SmtpMailer
 from notifications.channels import Channels, build_channels
-from notifications.channels.email import SmtpMailer
 from notifications.config import ChannelSettings
 from notifications.effects import Notifier
 from tests.notifications.samples import FixedLinks, personal_data

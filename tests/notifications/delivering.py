@@ -16,8 +16,8 @@ from py_vapid import Vapid
 from pydantic import SecretStr
 
 from kairos.effects import EffectDispatcher, EffectHandler
+from kairos.smtp import SmtpMailer
 from notifications.channels import Channels
-from notifications.channels.email import SmtpMailer
 from notifications.channels.push import VapidPushSender
 from notifications.channels.sms import TwilioSms
 from notifications.config import ChannelSettings

@@ -13,9 +13,9 @@ from icalendar import Calendar
 
 from kairos.providers.errors import DeliveryDeferred, DeliveryRejected
 from kairos.providers.mail import OutgoingMail
+from kairos.smtp import SmtpMailer
 from kairos_dev.infra.process import free_port
 from notifications.appointment import Appointment, Links
-from notifications.channels.email import SmtpMailer
 from notifications.invite import invite, invite_uid
 from notifications.messages import compose
 from tests.notifications.fakes import Fake, smtp_sink

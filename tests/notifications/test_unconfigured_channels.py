@@ -13,8 +13,8 @@ from pydantic import SecretStr
 from kairos.providers.mail import OutgoingMail
 from kairos.providers.push import OutgoingPush, PushSubscription
 from kairos.providers.sms import OutgoingSms
+from kairos.smtp import SmtpMailer
 from notifications.channels import build_channels
-from notifications.channels.email import SmtpMailer
 from notifications.channels.unconfigured import UnconfiguredPush, UnconfiguredSms
 from notifications.config import ChannelSettings
 

@@ -30,6 +30,7 @@ from booking.history import BookingFilter
 from booking.idempotency import KeyReused, canonical
 from booking.manage_token_api import manage_tokens
 from booking.privacy_api import privacy
+from booking.sign_in_api import sign_in
 from booking.store_reads import notification_id_of
 from kairos.privacy import Revealer
 from kairos.text import SingleLine
@@ -439,4 +440,4 @@ def _changed_view(ctx: BookingContext, booking: Booking) -> Response:
     return booking_view(booking, ctx.personal.revealer(), notification_id=_position(ctx, booking))
 
 
-ROUTERS = (catalog, bookings, privacy, manage_tokens)
+ROUTERS = (catalog, bookings, privacy, manage_tokens, sign_in)

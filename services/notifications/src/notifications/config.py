@@ -7,28 +7,15 @@ without an SMS account still sends e-mail. Credentials have no defaults.
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kairos.privacy.settings import PrivacySettings
 from kairos.settings import CallerAuthSettings
+from kairos.smtp import SmtpSettings
 
-SmtpSecurity = Literal["starttls", "tls", "none"]
 
-
-class ChannelSettings(BaseSettings):
-    # Validation errors must not echo a setting's value: it may be a secret.
-    model_config = SettingsConfigDict(env_prefix="", extra="ignore", hide_input_in_errors=True)
-
-    # E-mail: configured when SMTP_HOST and MAIL_FROM are set.
-    smtp_host: str | None = None
-    smtp_port: int = 587
-    smtp_security: SmtpSecurity = "starttls"
-    smtp_username: str | None = None
-    smtp_password: SecretStr | None = None
-    mail_from: str | None = Field(None, description='"Kairos <no-reply@example.com>"')
+class ChannelSettings(SmtpSettings):
+    """Every channel's settings; e-mail's are kairos.smtp's, shared with booking's sign-in."""
 
     # SMS (Twilio Messages API): configured when the account, token and sender are set.
     twilio_account_sid: str | None = None

@@ -18,6 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from kairos_dev.registration import (
     API_URL,
+    DEV_MAIL_ENV,
+    DEV_SMTP_PORT,
     BannerLine,
     DevService,
     ServiceSpec,
@@ -27,7 +29,7 @@ from kairos_dev.registration import (
 )
 
 API_PORT, WORKER_PORT = 8050, 8051
-MAIL_PORT, SMTP_PORT, SMS_PORT, PUSH_PORT = 8052, 8025, 8053, 8054
+MAIL_PORT, SMS_PORT, PUSH_PORT = 8052, 8053, 8054
 BOOKING_API = local_url(8010)  # booking's API process (booking/dev.py)
 
 
@@ -40,10 +42,7 @@ _TWILIO_TOKEN = secrets.token_urlsafe(24)
 
 #: How the API and the worker reach the fakes (and booking, for the links' tokens).
 ENV: tuple[tuple[str, str], ...] = (
-    ("SMTP_HOST", "127.0.0.1"),
-    ("SMTP_PORT", str(SMTP_PORT)),
-    ("SMTP_SECURITY", "none"),
-    ("MAIL_FROM", "Kairos <no-reply@kairos.localhost>"),
+    *DEV_MAIL_ENV,
     ("TWILIO_ACCOUNT_SID", "AC" + "0" * 32),
     ("TWILIO_AUTH_TOKEN", _TWILIO_TOKEN),
     ("TWILIO_FROM", "+15005550006"),
@@ -98,7 +97,7 @@ SERVICE = DevService(
 MAIL_SINK = DevService(
     "dev-mail",
     routes=(r"/dev/mail(/|$)",),
-    processes=(_fake("smtp-sink", "smtp_sink", MAIL_PORT, "--smtp-port", str(SMTP_PORT)),),
+    processes=(_fake("smtp-sink", "smtp_sink", MAIL_PORT, "--smtp-port", str(DEV_SMTP_PORT)),),
     dev_only=True,
 )
 SMS_FAKE = DevService(

@@ -21,10 +21,10 @@ from kairos.events import BOOKING_TOPIC
 from kairos.messaging import ConsumerSpec, run_consumer
 from kairos.privacy import ErasureLedger, PersonalData
 from kairos.privacy.settings import key_store
+from kairos.smtp import SmtpMailer
 from kairos.web.health import Check
 from notifications import erasure, tables
 from notifications.channels import Channels, build_channels
-from notifications.channels.email import SmtpMailer
 from notifications.config import NotificationsSettings
 from notifications.consumers import handlers
 from notifications.effects import Notifier

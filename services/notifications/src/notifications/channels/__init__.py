@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from kairos.providers.mail import Mailer
 from kairos.providers.push import PushSender
 from kairos.providers.sms import SmsSender
-from notifications.channels.email import SmtpMailer
+from kairos.smtp import SmtpMailer
 from notifications.channels.push import VapidPushSender
 from notifications.channels.sms import TwilioSms
 from notifications.channels.unconfigured import (
@@ -30,7 +30,8 @@ class Channels:
 def build_channels(settings: ChannelSettings) -> Channels:
     """A sender per channel: the real one where configured, else one that skips."""
     return Channels(
-        mail=SmtpMailer.from_settings(settings) or UnconfiguredMailer("SMTP_HOST, MAIL_FROM"),
+        mail=SmtpMailer.from_settings(settings, settings.provider_timeout_seconds)
+        or UnconfiguredMailer("SMTP_HOST, MAIL_FROM"),
         sms=TwilioSms.from_settings(settings)
         or UnconfiguredSms("TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM"),
         push=VapidPushSender.from_settings(settings)

@@ -1,4 +1,5 @@
-"""E-mail over SMTP with aiosmtplib.
+"""E-mail over SMTP with aiosmtplib: the `Mailer` of every service that sends mail
+(notifications' messages, booking's sign-in links), and the settings that reach it.
 
 The message is built here from an `OutgoingMail`: multipart/alternative text and
 HTML, attachments (the .ics invite) beside them, and the caller's Message-ID, which
@@ -19,12 +20,32 @@ from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import format_datetime, formataddr, parseaddr
+from typing import Literal
 
 import aiosmtplib
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kairos.providers.errors import DeliveryDeferred, DeliveryRejected
 from kairos.providers.mail import OutgoingMail
-from notifications.config import ChannelSettings, SmtpSecurity
+
+SmtpSecurity = Literal["starttls", "tls", "none"]
+
+
+class SmtpSettings(BaseSettings):
+    """Where mail goes: configured when SMTP_HOST and MAIL_FROM are set. Optional, so a
+    deployment without a mail server still runs (and says what it skips)."""
+
+    # Validation errors must not echo a setting's value: it may be a secret.
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", hide_input_in_errors=True)
+
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_security: SmtpSecurity = "starttls"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    mail_from: str | None = Field(None, description='"Kairos <no-reply@example.com>"')
+
 
 #: How a message is written out: the classic (`compat32`) policy, whose generator is
 #: several times cheaper than the default policy's header parsing, and CRLF for SMTP.
@@ -101,7 +122,8 @@ class SmtpMailer:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: ChannelSettings) -> SmtpMailer | None:
+    def from_settings(cls, settings: SmtpSettings, timeout: float) -> SmtpMailer | None:
+        """The mailer the settings configure, or None when they configure none."""
         if settings.smtp_host is None or settings.mail_from is None:
             return None
         password = settings.smtp_password
@@ -111,7 +133,7 @@ class SmtpMailer:
             security=settings.smtp_security,
             username=settings.smtp_username,
             password=password.get_secret_value() if password is not None else None,
-            timeout=settings.provider_timeout_seconds,
+            timeout=timeout,
         )
 
     def __repr__(self) -> str:
