@@ -330,9 +330,15 @@ def list_bookings(
         | None,
         Query(alias="status"),
     ] = None,
+    changed_after: Annotated[
+        int | None,
+        Query(ge=0, description="Only bookings whose latest change is after this position"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> s.BookingList:
-    """Consultation history: an admin sees all; a specialist sees only their own."""
+    """Consultation history: an admin sees all; a specialist sees only their own. The list
+    is current as of the request (it catches up with the event store when read), so a
+    page that follows changes polls it, with `changed_after` for only what changed."""
     rows = ctx.index.bookings(
         BookingFilter(
             specialist_id=specialist_id,
@@ -340,11 +346,14 @@ def list_bookings(
             starts_from=_instant(from_, end=False),
             starts_before=_instant(to, end=True),
             status=status_,
+            changed_after=changed_after,
             limit=limit,
         )
     )
     r = ctx.personal.revealer()
-    r.prefetch([[row["client_name"], row["client_email"]] for row in rows])
+    r.prefetch(
+        [[row["client_name"], row["client_email"], row["answers"], row["notes"]] for row in rows]
+    )
     return s.BookingList(
         bookings=[
             s.BookingSummary(
@@ -352,6 +361,8 @@ def list_bookings(
                     **row,
                     "client_name": r.reveal(row["client_name"]),
                     "client_email": r.reveal(row["client_email"]),
+                    "answers": {key: r.reveal(value) for key, value in row["answers"].items()},
+                    "notes": r.reveal_optional(row["notes"]),
                 }
             )
             for row in rows

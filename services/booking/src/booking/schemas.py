@@ -416,6 +416,13 @@ class BookingSummary(BaseModel):
     ends_at: Instant
     client_name: str
     client_email: str
+    client_timezone: str
+    answers: dict[str, str] = Field(description="The client's answers to the intake questions")
+    notes: str | None = Field(description="The client's notes with the request")
+    position: int = Field(
+        description="The notification id of the booking's latest change: pass the largest"
+        " seen as changed_after to list only what changed since"
+    )
 
 
 class BookingList(BaseModel):
