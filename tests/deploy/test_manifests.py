@@ -22,6 +22,7 @@ from kairos.events import dead_letter_topic
 from kairos.messaging.heartbeat import HEARTBEAT_PARTITIONS, heartbeat_topic
 from kairos_dev.gateway import Router
 from kairos_dev.registration import registered_services
+from kairos_dev.web_app import WebApp
 
 pytestmark = pytest.mark.unit
 
@@ -48,6 +49,8 @@ WORKERS = [
     "video-reconcile",
     "notifications-worker",
 ]
+# The web app's static-file server: no API, database, secrets or /metrics.
+STATIC = ["web"]
 SECRET_KEYS = {"ADMIN_API_KEY", "JWT_SECRET", "MANAGE_TOKEN_SECRET"}
 PRIVACY_KEYS = {"PRIVACY_MASTER_KEY", "PRIVACY_INDEX_KEY"}
 # The keys of kairos-secrets each component uses, and so is given: booking and video
@@ -85,6 +88,7 @@ SECRETS_USED = {
     # admin key, which it calls booking with for a manage link's token).
     "notifications": SECRET_KEYS | PRIVACY_KEYS,
     "notifications-worker": SECRET_KEYS | PRIVACY_KEYS,
+    "web": set(),
 }
 
 
@@ -187,7 +191,7 @@ def test_every_file_a_kustomization_names_exists(kustomization: Path) -> None:
 
 def test_every_component_has_a_manifest_listed_in_the_base() -> None:
     names = set(of_kind(load_dir(BASE), "Deployment"))
-    assert names == {*SERVICES, *WORKERS}
+    assert names == {*SERVICES, *WORKERS, *STATIC}
 
 
 # --- workloads ---------------------------------------------------------------
@@ -202,6 +206,8 @@ def test_every_workload_is_probed_sized_and_hardened(directory: Path) -> None:
 
 def test_every_component_serves_health_and_metrics_on_port_8000() -> None:
     for name, deployment in of_kind(load_dir(BASE), "Deployment").items():
+        if name in STATIC:
+            continue
         template = deployment["spec"]["template"]
         annotations = template["metadata"]["annotations"]
         assert annotations["prometheus.io/scrape"] == "true", name
@@ -213,6 +219,25 @@ def test_every_component_serves_health_and_metrics_on_port_8000() -> None:
         assert container["ports"] == [{"name": "http", "containerPort": 8000}], name
         assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}, name
         assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}, name
+
+
+def test_the_web_app_is_static_files_from_a_non_root_image_of_its_own() -> None:
+    deployment = of_kind(load_dir(BASE), "Deployment")["web"]
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == "kairos-web"
+    assert container["ports"] == [{"name": "http", "containerPort": 8000}]
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert "env" not in container and "envFrom" not in container  # nothing secret, no config
+    dockerfile = (ROOT / "web" / "Dockerfile").read_text()
+    # Built with Node, served without it, as the uid the pods run as.
+    assert len(re.findall(r"^FROM ", dockerfile, re.M)) == 2
+    assert "npm ci" in dockerfile and "vite build" in dockerfile
+    assert dockerfile.rstrip().splitlines()[-3:][0] == "USER 10001:10001"
+    nginx = (ROOT / "web" / "nginx.conf").read_text()
+    assert "listen 8000;" in nginx
+    assert "try_files $uri /index.html;" in nginx  # the app's own routes
+    assert "pid /tmp/nginx.pid;" in nginx  # the root filesystem is read-only
 
 
 def test_the_relay_is_a_singleton_that_never_overlaps_itself() -> None:
@@ -287,7 +312,8 @@ def test_secrets_are_referenced_and_never_defined() -> None:
         refs = secret_refs(container)
         for key in SECRETS_USED[name]:
             assert refs[key] == {"name": "kairos-secrets", "key": key}, name
-        assert container["envFrom"] == [{"configMapRef": {"name": "kairos-config"}}], name
+        if name not in STATIC:
+            assert container["envFrom"] == [{"configMapRef": {"name": "kairos-config"}}], name
 
 
 def test_each_deployment_gets_only_the_secrets_its_service_uses() -> None:
@@ -310,6 +336,8 @@ def test_each_service_connects_to_its_own_database_with_its_own_role() -> None:
     databases = {d["spec"]["name"]: d["spec"]["owner"] for d in of_kind(infra, "Database").values()}
     used = set()
     for name, deployment in of_kind(load_dir(BASE), "Deployment").items():
+        if name in STATIC:
+            continue
         [container] = deployment["spec"]["template"]["spec"]["containers"]
         env = {e["name"]: e for e in container["env"]}
         url = env["DATABASE_URL"]["value"]
@@ -379,6 +407,7 @@ def test_no_image_names_a_registry_host() -> None:
         for container in doc["spec"]["template"]["spec"]["containers"]
     ]
     images += re.findall(r"^ARG PYTHON_IMAGE=(\S+)$", (ROOT / "Dockerfile").read_text(), re.M)
+    images += re.findall(r"^ARG \w+_IMAGE=(\S+)$", (ROOT / "web" / "Dockerfile").read_text(), re.M)
     assert len(images) > len(SERVICES)
     assert [image for image in images if has_registry_host(image)] == []
 
@@ -419,9 +448,15 @@ ROUTING = [
     ("/v1/push/vapid-public-key", "notifications"),
     ("/v1/push/subscriptions/9c1d", "notifications"),
     ("/v1/notifications/twilio/status", "notifications"),
-    ("/metrics", None),
-    ("/healthz", None),
     ("/V1/Slots", "availability"),
+    # Every other path is the web app's, its own /healthz included; never a service's
+    # /metrics or /healthz.
+    ("/metrics", "web"),
+    ("/healthz", "web"),
+    ("/", "web"),
+    ("/book/3f2a", "web"),
+    ("/bookings/3f2a/join", "web"),
+    ("/v1", None),
 ]
 
 
@@ -446,7 +481,8 @@ def test_the_dev_gateway_has_the_ingress_routes_and_tries_them_as_ingress_nginx_
     # The routes the services register with the dev stack, tried longest first.
     table = Router(registered_services()).table
     dev_only = {s.name for s in registered_services() if s.dev_only}  # the /dev pages' fakes
-    assert sorted(route for route in table if route[1] not in dev_only) == sorted(ingress_paths())
+    api = [route for route in ingress_paths() if route[1] not in STATIC]  # web: WebApp's
+    assert sorted(route for route in table if route[1] not in dev_only) == sorted(api)
     lengths = [len(path) for path, _ in table]
     assert lengths == sorted(lengths, reverse=True)
 
@@ -455,7 +491,9 @@ def test_the_dev_gateway_has_the_ingress_routes_and_tries_them_as_ingress_nginx_
 def test_the_dev_gateway_sends_each_public_path_where_the_ingress_does(
     request_path: str, service: str | None
 ) -> None:
-    assert Router(registered_services())(request_path) == service
+    owner = Router(registered_services())(request_path)
+    # The gateway serves the built web app itself (kairos_dev.web_app) where nothing routes.
+    assert (owner or ("web" if WebApp.serves(request_path) else None)) == service
 
 
 # --- built overlays --------------------------------------------------------------
@@ -465,7 +503,7 @@ def test_the_dev_gateway_sends_each_public_path_where_the_ingress_does(
 def test_each_overlay_builds_into_hardened_workloads(overlay: str) -> None:
     docs = kustomize_build(K8S / "overlays" / overlay)
     deployments = of_kind(docs, "Deployment")
-    assert set(deployments) == {*SERVICES, *WORKERS}
+    assert set(deployments) == {*SERVICES, *WORKERS, *STATIC}
     assert [p for doc in deployments.values() for p in workload_problems(doc)] == []
     assert {doc["metadata"].get("namespace") for doc in docs} == {"kairos"}
     for name, deployment in deployments.items():
@@ -473,7 +511,9 @@ def test_each_overlay_builds_into_hardened_workloads(overlay: str) -> None:
         assert container["image"].endswith(":dev" if overlay == "dev" else ":0.1.0"), name
     configmap = next(iter(of_kind(docs, "ConfigMap").values()))
     assert configmap["metadata"]["name"].startswith("kairos-config-")
-    for deployment in deployments.values():
+    for name, deployment in deployments.items():
+        if name in STATIC:
+            continue
         [container] = deployment["spec"]["template"]["spec"]["containers"]
         assert container["envFrom"] == [{"configMapRef": {"name": configmap["metadata"]["name"]}}]
 
@@ -498,8 +538,10 @@ def test_prod_autoscales_and_protects_every_service_but_the_relay() -> None:
         "video-consumer",
         "booking-video-sessions",
         "notifications-worker",
+        *STATIC,
     }
     deployments = of_kind(docs, "Deployment")
+    assert deployments["web"]["spec"]["replicas"] == 2
     assert deployments["booking-relay"]["spec"]["replicas"] == 1
     assert deployments["availability-projector"]["spec"]["replicas"] == 2
     assert deployments["notifications-worker"]["spec"]["replicas"] == 2

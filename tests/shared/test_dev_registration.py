@@ -79,7 +79,7 @@ def test_a_new_service_joins_the_stack_the_banner_and_the_gateway_by_registering
     )  # fmt: skip
     assert dict(by_name["clinic-notes-worker"].env) == {"OPS_PORT": "8041"}
     assert stack_plan.processes[-1].name == "gateway"
-    [(_, upstreams)] = stack_plan.processes[-1].env
+    upstreams = dict(stack_plan.processes[-1].env)["GATEWAY_UPSTREAMS"]
     assert parse_upstreams(upstreams)["clinic-notes"] == "http://127.0.0.1:8040"
     assert stack_plan.topics == (
         "booking.events.v1",

@@ -16,6 +16,7 @@ from kairos_dev.devstack import Plan, ServiceSpec, gateway_spec, plan, run_dev
 from kairos_dev.gateway import Gateway, parse_upstreams
 from kairos_dev.infra.process import free_port, port_is_free
 from kairos_dev.registration import API_URL
+from kairos_dev.web_app import WEB_ROOT_ENV, repository_web_dist
 
 # The stack of the registered services: booking, availability, calendar-sync, video.
 PLAN = plan()
@@ -121,9 +122,10 @@ def test_the_gateway_is_the_public_origin_and_forwards_to_every_api_of_the_stack
     *services, gateway = SERVICES
     assert (gateway.module, gateway.port) == ("kairos_dev.gateway", 8000)
     assert gateway.ready_url == f"{API_URL}/readyz"
-    [(name, value)] = gateway.env
-    assert name == "GATEWAY_UPSTREAMS"
-    upstreams = parse_upstreams(value)
+    env = dict(gateway.env)
+    # It serves the web app when it has been built (make web), at every other path.
+    assert env.get(WEB_ROOT_ENV) == (str(dist) if (dist := repository_web_dist()) else None)
+    upstreams = parse_upstreams(env["GATEWAY_UPSTREAMS"])
     Gateway(upstreams)  # every name is a service the routes lead to
     apis = {f"http://127.0.0.1:{spec.port}" for spec in services if spec.api}
     assert set(upstreams.values()) == apis

@@ -494,3 +494,29 @@ def test_the_gateways_own_errors_under_docs_have_the_error_shape(
 ) -> None:
     assert_error(documented_client.get("/docs/assets/nothing.js"), 404, "not_found")
     assert_error(documented_client.post("/openapi.json"), 405, "method_not_allowed")
+
+
+@pytest.mark.unit
+def test_the_gateway_serves_the_web_app_at_every_path_outside_the_api(
+    upstreams: dict[str, str], tmp_path: Any
+) -> None:
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "index.html").write_text("<!doctype html><title>app</title>")
+    (tmp_path / "assets" / "index-abc.js").write_text("console.log(1)")
+    (tmp_path.parent / "secret.txt").write_text("outside")
+    for web in gateway_client(upstreams, web_root=tmp_path):
+        for route in ("/", "/book/some-specialist", "/bookings/b-1/join"):
+            page = web.get(route)
+            assert page.status_code == 200, route
+            assert page.text == "<!doctype html><title>app</title>"
+            assert page.headers["cache-control"] == "no-cache"
+        asset = web.get("/assets/index-abc.js")
+        assert asset.text == "console.log(1)"
+        assert "immutable" in asset.headers["cache-control"]
+        # A path out of the root is only ever the app's index, never the file.
+        assert "outside" not in web.get("/%2E%2E/secret.txt").text
+        # The API and the dev pages keep their own answers, unknown paths included.
+        assert web.get("/v1/bookings/x").json()["service"] == "booking"
+        assert_error(web.get("/v1/nothing-here"), 404, "not_found")
+        assert_error(web.get("/dev/nothing-here"), 404, "not_found")
+        assert web.post("/book/x").status_code == 405

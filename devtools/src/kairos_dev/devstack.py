@@ -43,6 +43,7 @@ from kairos_dev.registration import (
     local_url,
     registered_services,
 )
+from kairos_dev.web_app import WEB_ROOT_ENV, repository_web_dist
 
 DEV_DATABASE = "kairos_dev"
 SECRET_NAMES = ("ADMIN_API_KEY", "JWT_SECRET", "MANAGE_TOKEN_SECRET")
@@ -63,15 +64,19 @@ class DevStackError(RuntimeError):
     """The stack cannot start or keep running; the message says why."""
 
 
-def gateway_spec(port: int, upstreams: Mapping[str, str]) -> ServiceSpec:
-    """The dev gateway (kairos_dev.gateway) on `port`, forwarding to {service: base URL}."""
+def gateway_spec(
+    port: int, upstreams: Mapping[str, str], web_root: Path | None = None
+) -> ServiceSpec:
+    """The dev gateway (kairos_dev.gateway) on `port`, forwarding to {service: base URL},
+    and serving the web app built in `web_root` (if any) at the other paths."""
+    web = ((WEB_ROOT_ENV, str(web_root)),) if web_root is not None else ()
     return ServiceSpec(
         "gateway",
         "kairos_dev.gateway",
         ("kairos_dev.gateway", "--host", API_HOST, "--port", str(port)),
         port=port,
         ready_url=f"{local_url(port)}/readyz",
-        env=(("GATEWAY_UPSTREAMS", ",".join(f"{k}={v}" for k, v in upstreams.items())),),
+        env=(("GATEWAY_UPSTREAMS", ",".join(f"{k}={v}" for k, v in upstreams.items())), *web),
     )
 
 
@@ -99,7 +104,7 @@ def plan(services: Sequence[DevService] | None = None) -> Plan:
         *(process for service in services for process in service.processes),
         # Last, so the stack counts as up once the public origin answers; its own
         # readiness does not depend on the upstreams, so the order is not required.
-        gateway_spec(API_PORT, upstreams),
+        gateway_spec(API_PORT, upstreams, repository_web_dist()),
     )
     _check_distinct("process name", [process.name for process in processes])
     _check_distinct("port", [process.port for process in processes if process.port is not None])

@@ -26,7 +26,8 @@ without asking the upstreams, so it can start before, after or without them.
 
 It also serves the one API reference of this origin: /openapi.json, the documents
 of its upstreams merged (kairos_dev.gateway_docs), and /docs, Swagger UI from local
-assets (kairos.web.docs).
+assets (kairos.web.docs); and, given GATEWAY_WEB_ROOT (the built web app, web/dist),
+the web app at every other path outside /v1/ and /dev/ (kairos_dev.web_app).
 
 Header values go on as the bytes they arrived as (obs-text, e.g. UTF-8 in an
 Idempotency-Key, included). A redirect of an upstream to its own address
@@ -46,6 +47,7 @@ import os
 import re
 import urllib.parse
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -61,6 +63,7 @@ from kairos.web.docs import DOCS_PATH, docs_routes
 from kairos.web.errors import http_error_response
 from kairos_dev.gateway_docs import TITLE, merge_documents
 from kairos_dev.registration import DevService, registered_services
+from kairos_dev.web_app import WEB_ROOT_ENV, WebApp
 
 log = logging.getLogger("kairos_dev.gateway")
 
@@ -151,8 +154,10 @@ class Gateway:
         *,
         services: Iterable[DevService] | None = None,
         timeout: httpx.Timeout = TIMEOUT,
+        web_root: Path | None = None,
     ) -> None:
-        """Routes to `services` (default: the registered ones) by their routes."""
+        """Routes to `services` (default: the registered ones) by their routes; serves
+        the web app built in `web_root` at the other paths."""
         self.route = Router(registered_services() if services is None else services)
         routed = self.route.services
         if unknown := sorted(set(upstreams) - set(routed)):
@@ -162,6 +167,7 @@ class Gateway:
         self.upstreams = {name: url.rstrip("/") for name, url in upstreams.items()}
         self._timeout = timeout
         self._client: httpx.AsyncClient | None = None
+        self._web = WebApp(web_root) if web_root is not None else None
         self._reference = Starlette(
             routes=[
                 Route(OPENAPI_PATH, self._openapi, methods=["GET"]),
@@ -222,6 +228,9 @@ class Gateway:
             await self._reference(scope, receive, send)
             return
         service = self.route(path)
+        if service is None and self._web is not None and self._web.serves(path):
+            await self._web(scope, receive, send)
+            return
         if service is None:
             await _send_error(send, 404, "not_found", f"no service serves {path}", {"path": path})
             return
@@ -406,9 +415,14 @@ def main(argv: list[str] | None = None) -> None:
     # (and keeps httpx's INFO line per request out: the upstreams log their requests).
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s:  %(message)s")
     try:
-        gateway = Gateway(parse_upstreams(os.environ.get(UPSTREAMS_ENV, "")))
+        upstreams = parse_upstreams(os.environ.get(UPSTREAMS_ENV, ""))
     except ValueError as exc:
         parser.exit(2, f"gateway: {UPSTREAMS_ENV}: {exc}\n")
+    web_root = os.environ.get(WEB_ROOT_ENV)
+    try:
+        gateway = Gateway(upstreams, web_root=Path(web_root) if web_root else None)
+    except ValueError as exc:
+        parser.exit(2, f"gateway: {exc}\n")
     for service in gateway.route.services:
         print(f"{service} -> {gateway.upstreams.get(service, 'not running (502)')}", flush=True)
     uvicorn.Server(server_config(gateway, args.host, args.port)).run()

@@ -118,6 +118,10 @@ class DevService:
     hints: Callable[[str], Sequence[BannerLine]] | None = None
     #: A dev fake (its /dev pages): not in the merged API reference, nor in the Ingress.
     dev_only: bool = False
+    #: `module:attribute` of the APIRouters its `api` serves (those its create_app passes
+    #: to kairos.web.service_app): the API reference is built from them without a running
+    #: service or database (kairos_dev.api_reference).
+    routers: str | None = None
 
     @property
     def api(self) -> ServiceSpec | None:

@@ -72,6 +72,7 @@ async def _context(request: Request) -> SlotsContext:
 
 ContextDep = Annotated[SlotsContext, Depends(_context)]
 router = APIRouter(prefix="/v1", tags=["slots"])
+ROUTERS = (router,)
 
 
 @router.get(

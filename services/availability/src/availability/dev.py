@@ -20,6 +20,7 @@ def _try_slots(api_url: str) -> list[BannerLine]:
 
 SERVICE = DevService(
     "availability",
+    routers="availability.api:ROUTERS",
     routes=(r"/v1/slots(/|$)",),
     processes=(
         api("availability", "availability.main:app", port=8020),

@@ -16,7 +16,7 @@ from datetime import datetime
 from fastapi import FastAPI
 from psycopg_pool import ConnectionPool
 
-from availability.api import SlotsContext, router
+from availability.api import ROUTERS, SlotsContext
 from availability.cache import AvailabilityCache
 from availability.config import AvailabilitySettings
 from availability.freshness import ProjectionFreshness
@@ -72,7 +72,7 @@ def create_app(
     app = service_app(
         "availability",
         {"postgres": postgres_check(pool), "changes": listener, "projection": projection},
-        [router],
+        ROUTERS,
         lifespan,
     )
     app.state.slots = SlotsContext(cache, clock, settings.min_position_wait_seconds, freshness)

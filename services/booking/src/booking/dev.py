@@ -14,6 +14,7 @@ _API_ENV = (*DEV_MAIL_ENV, ("PUBLIC_URL", API_URL))
 
 SERVICE = DevService(
     "booking",
+    routers="booking.api:ROUTERS",
     # Everything about specialists, services and bookings that a longer path of another
     # service does not claim (as in deploy/k8s/base/ingress.yaml).
     routes=(

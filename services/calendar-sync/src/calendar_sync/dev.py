@@ -67,6 +67,7 @@ def _try_caldav(api_url: str) -> list[BannerLine]:
 
 SERVICE = DevService(
     "calendar-sync",
+    routers="calendar_sync.main:ROUTERS",
     # /v1/specialists/{id}/calendars is longer than booking's /v1/specialists path, which
     # it overrides (as in the Ingress).
     routes=(

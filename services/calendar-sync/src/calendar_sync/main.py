@@ -17,6 +17,9 @@ from calendar_sync.wiring import wire
 from kairos.auth import now_utc
 from kairos.web import configure_logging, lazy_app, service_app
 
+#: The routes of its API (kairos_dev.api_reference builds its document from them).
+ROUTERS = (calendars, oauth)
+
 
 def create_app(
     settings: CalendarSyncSettings | None = None, clock: Callable[[], datetime] = now_utc
@@ -30,7 +33,7 @@ def create_app(
         yield
         service.close()
 
-    app = service_app("calendar-sync", {}, [calendars, oauth], lifespan)
+    app = service_app("calendar-sync", {}, ROUTERS, lifespan)
     app.state.calendar_sync = CalendarContext(
         service=service,
         auth=settings.authenticator(),

@@ -81,6 +81,7 @@ def _hints(origin: str) -> Sequence[BannerLine]:
 
 SERVICE = DevService(
     "notifications",
+    routers="notifications.api:ROUTERS",
     # Longer than booking's /v1/bookings, which the invite's path overrides (as in the Ingress).
     routes=(
         r"/v1/bookings/[^/]+/invite\.ics$",

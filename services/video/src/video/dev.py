@@ -64,6 +64,7 @@ def _try_video(api_url: str) -> list[BannerLine]:
 
 SERVICE = DevService(
     "video",
+    routers="video.api:ROUTERS",
     # Longer than booking's /v1/bookings path, which they override (as in the Ingress).
     routes=(
         r"/v1/bookings/[^/]+/(join|session|notes|recording-consent|recording)(/|$)",

@@ -1,0 +1,28 @@
+// The pages by path. The booking pages are in the initial bundle (the first page most
+// people see); the others load when opened.
+import { lazy } from "react";
+import type { Route } from "./router";
+import { BookingPage } from "../features/booking/BookingPage";
+import { SpecialistsPage } from "../features/specialists/SpecialistsPage";
+
+const ConfirmationPage = lazy(() => import("../features/booking/ConfirmationPage"));
+const ManagePage = lazy(() => import("../features/manage/ManagePage"));
+const WaitingRoomPage = lazy(() => import("../features/waiting-room/WaitingRoomPage"));
+
+export const routes: Route[] = [
+  { path: "/", render: () => <SpecialistsPage /> },
+  { path: "/book/:specialist", render: (p) => <BookingPage specialistId={p.specialist ?? ""} /> },
+  {
+    path: "/embed/:specialist",
+    render: (p) => <BookingPage specialistId={p.specialist ?? ""} embedded />,
+  },
+  {
+    path: "/bookings/:booking/confirmation",
+    render: (p) => <ConfirmationPage bookingId={p.booking ?? ""} />,
+  },
+  { path: "/bookings/:booking", render: (p) => <ManagePage bookingId={p.booking ?? ""} /> },
+  {
+    path: "/bookings/:booking/join",
+    render: (p) => <WaitingRoomPage bookingId={p.booking ?? ""} />,
+  },
+];
