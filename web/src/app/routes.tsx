@@ -8,6 +8,9 @@ import { SpecialistsPage } from "../features/specialists/SpecialistsPage";
 const ConfirmationPage = lazy(() => import("../features/booking/ConfirmationPage"));
 const ManagePage = lazy(() => import("../features/manage/ManagePage"));
 const WaitingRoomPage = lazy(() => import("../features/waiting-room/WaitingRoomPage"));
+const SignInPage = lazy(() => import("../features/specialist/SignInPage"));
+const VerifyPage = lazy(() => import("../features/specialist/VerifyPage"));
+const DashboardPage = lazy(() => import("../features/specialist/DashboardPage"));
 
 export const routes: Route[] = [
   { path: "/", render: () => <SpecialistsPage /> },
@@ -25,4 +28,7 @@ export const routes: Route[] = [
     path: "/bookings/:booking/join",
     render: (p) => <WaitingRoomPage bookingId={p.booking ?? ""} />,
   },
+  { path: "/sign-in", render: () => <SignInPage /> },
+  { path: "/sign-in/verify", render: () => <VerifyPage /> },
+  { path: "/dashboard", render: () => <DashboardPage /> },
 ];
