@@ -11,6 +11,7 @@ const WaitingRoomPage = lazy(() => import("../features/waiting-room/WaitingRoomP
 const SignInPage = lazy(() => import("../features/specialist/SignInPage"));
 const VerifyPage = lazy(() => import("../features/specialist/VerifyPage"));
 const DashboardPage = lazy(() => import("../features/specialist/DashboardPage"));
+const SchedulePage = lazy(() => import("../features/specialist/SchedulePage"));
 
 export const routes: Route[] = [
   { path: "/", render: () => <SpecialistsPage /> },
@@ -31,4 +32,5 @@ export const routes: Route[] = [
   { path: "/sign-in", render: () => <SignInPage /> },
   { path: "/sign-in/verify", render: () => <VerifyPage /> },
   { path: "/dashboard", render: () => <DashboardPage /> },
+  { path: "/schedule", render: () => <SchedulePage /> },
 ];
