@@ -14,6 +14,7 @@ export const navigation: { href: string; label: string }[] = [
 export const specialistNavigation: { href: string; label: string }[] = [
   { href: "/dashboard", label: text.specialist.nav.dashboard },
   { href: "/schedule", label: text.specialist.nav.schedule },
+  { href: "/services", label: text.specialist.nav.services },
 ];
 
 export function App() {

@@ -12,6 +12,7 @@ const SignInPage = lazy(() => import("../features/specialist/SignInPage"));
 const VerifyPage = lazy(() => import("../features/specialist/VerifyPage"));
 const DashboardPage = lazy(() => import("../features/specialist/DashboardPage"));
 const SchedulePage = lazy(() => import("../features/specialist/SchedulePage"));
+const ServicesPage = lazy(() => import("../features/specialist/ServicesPage"));
 
 export const routes: Route[] = [
   { path: "/", render: () => <SpecialistsPage /> },
@@ -33,4 +34,5 @@ export const routes: Route[] = [
   { path: "/sign-in/verify", render: () => <VerifyPage /> },
   { path: "/dashboard", render: () => <DashboardPage /> },
   { path: "/schedule", render: () => <SchedulePage /> },
+  { path: "/services", render: () => <ServicesPage /> },
 ];
