@@ -13,6 +13,7 @@ export const navigation: { href: string; label: string }[] = [
 /** What a signed-in specialist also finds there. */
 export const specialistNavigation: { href: string; label: string }[] = [
   { href: "/dashboard", label: text.specialist.nav.dashboard },
+  { href: "/history", label: text.specialist.nav.history },
   { href: "/schedule", label: text.specialist.nav.schedule },
   { href: "/services", label: text.specialist.nav.services },
 ];

@@ -13,6 +13,7 @@ const VerifyPage = lazy(() => import("../features/specialist/VerifyPage"));
 const DashboardPage = lazy(() => import("../features/specialist/DashboardPage"));
 const SchedulePage = lazy(() => import("../features/specialist/SchedulePage"));
 const ServicesPage = lazy(() => import("../features/specialist/ServicesPage"));
+const HistoryPage = lazy(() => import("../features/specialist/HistoryPage"));
 
 export const routes: Route[] = [
   { path: "/", render: () => <SpecialistsPage /> },
@@ -35,4 +36,5 @@ export const routes: Route[] = [
   { path: "/dashboard", render: () => <DashboardPage /> },
   { path: "/schedule", render: () => <SchedulePage /> },
   { path: "/services", render: () => <ServicesPage /> },
+  { path: "/history", render: () => <HistoryPage /> },
 ];
