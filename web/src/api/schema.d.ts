@@ -4210,7 +4210,9 @@ export interface operations {
             query: {
                 specialist_id: string;
             };
-            header?: never;
+            header?: {
+                accept?: string | null;
+            };
             path: {
                 provider: "google" | "microsoft" | "caldav";
             };
@@ -4218,6 +4220,21 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description With Accept: application/json, {url}: the consent's address, for a page that holds the specialist's JWT and so cannot follow a redirect with it */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Url
+                         * @description Open it in the browser that asked: the state is bound to it
+                         */
+                        url: string;
+                    };
+                };
+            };
             /** @description Successful Response */
             302: {
                 headers: {

@@ -16,6 +16,7 @@ export const specialistNavigation: { href: string; label: string }[] = [
   { href: "/history", label: text.specialist.nav.history },
   { href: "/schedule", label: text.specialist.nav.schedule },
   { href: "/services", label: text.specialist.nav.services },
+  { href: "/calendars", label: text.specialist.nav.calendars },
 ];
 
 export function App() {

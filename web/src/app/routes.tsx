@@ -14,6 +14,7 @@ const DashboardPage = lazy(() => import("../features/specialist/DashboardPage"))
 const SchedulePage = lazy(() => import("../features/specialist/SchedulePage"));
 const ServicesPage = lazy(() => import("../features/specialist/ServicesPage"));
 const HistoryPage = lazy(() => import("../features/specialist/HistoryPage"));
+const CalendarsPage = lazy(() => import("../features/specialist/CalendarsPage"));
 
 export const routes: Route[] = [
   { path: "/", render: () => <SpecialistsPage /> },
@@ -37,4 +38,5 @@ export const routes: Route[] = [
   { path: "/schedule", render: () => <SchedulePage /> },
   { path: "/services", render: () => <ServicesPage /> },
   { path: "/history", render: () => <HistoryPage /> },
+  { path: "/calendars", render: () => <CalendarsPage /> },
 ];

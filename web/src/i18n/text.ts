@@ -271,6 +271,21 @@ const en = {
       noNotes: "None",
       noSession: "No video session for this consultation.",
     },
+    calendars: {
+      title: "Calendars",
+      connect: (provider: string) => `Connect ${provider}`,
+      none: "No calendar is connected.",
+      providers: { google: "Google", microsoft: "Outlook", caldav: "CalDAV" } as Record<string, string>,
+      status: { active: "Connected", failed: "Failing", disconnected: "Disconnected" } as Record<string, string>,
+      lastSync: (when: string) => `last synced ${when}`,
+      failed: (why: string) => `Last error: ${why}`,
+      disconnect: (name: string) => `Disconnect ${name}`,
+      caldav: "Connect a CalDAV calendar",
+      url: "Calendar address (URL)",
+      username: "User name",
+      password: "Password",
+      connectCaldav: "Check and connect",
+    },
   },
 };
 
