@@ -8,8 +8,9 @@ import { Field } from "../../components/Field";
 import { ErrorMessage, Loading } from "../../components/Status";
 import * as format from "../../i18n/format";
 import { text } from "../../i18n/text";
-import { useAsync } from "../../lib/useAsync";
+import { Saved } from "./Saved";
 import type { Consultation } from "./useConsultations";
+import { useVideoSession } from "./useVideoSession";
 
 const CallView = lazy(() => import("../waiting-room/CallView"));
 
@@ -198,16 +199,7 @@ function SessionPanel({
 }) {
   // Read again whenever the booking changes and, once started, with the dashboard's clock
   // (the no-show suggestion comes from the video service, some minutes in).
-  const [session] = useAsync(
-    () =>
-      ok(
-        api.GET("/v1/bookings/{booking_id}/session", {
-          params: { path: { booking_id: bookingId } },
-          headers: bearer(token),
-        }),
-      ),
-    [bookingId, token, started, position, started ? Math.floor(now / 15_000) : 0],
-  );
+  const session = useVideoSession(bookingId, token, [started, position, started ? Math.floor(now / 15_000) : 0]);
   return <>{children(session.state === "done" ? session.value : null)}</>;
 }
 
@@ -216,16 +208,7 @@ function Notes({ bookingId, token }: { bookingId: string; token: string }) {
   const [draft, setDraft] = useState<string | null>(null);
   const [saved, setSaved] = useState(false);
   const [error, setError] = useState<unknown>(null);
-  const [session] = useAsync(
-    () =>
-      ok(
-        api.GET("/v1/bookings/{booking_id}/session", {
-          params: { path: { booking_id: bookingId } },
-          headers: bearer(token),
-        }),
-      ),
-    [bookingId, token],
-  );
+  const session = useVideoSession(bookingId, token);
   const stored = session.state === "done" ? (session.value.notes ?? "") : "";
   const save = async () => {
     setError(null);
@@ -253,11 +236,7 @@ function Notes({ bookingId, token }: { bookingId: string; token: string }) {
         <button type="button" onClick={() => void save()}>
           {t.saveNotes}
         </button>
-        {saved ? (
-          <span className="success" role="status">
-            {t.notesSaved}
-          </span>
-        ) : null}
+        <Saved shown={saved} label={t.notesSaved} />
       </div>
       <ErrorMessage error={error} />
     </details>

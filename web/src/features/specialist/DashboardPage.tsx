@@ -1,10 +1,11 @@
 // Today's and the upcoming consultations, in the specialist's own zone, kept current
 // without a reload (useConsultations); a booking that arrives is announced.
-import { useEffect, useMemo, useState } from "react";
+import { useMemo } from "react";
 import { ErrorMessage, Loading } from "../../components/Status";
 import * as format from "../../i18n/format";
 import { text } from "../../i18n/text";
 import { addDays, today } from "../../lib/calendar";
+import { useNow } from "../../lib/useNow";
 import { ConsultationCard } from "./ConsultationCard";
 import { SignedIn, type Workspace } from "./SignedIn";
 import { useConsultations, type Consultation } from "./useConsultations";
@@ -13,19 +14,10 @@ export default function DashboardPage() {
   return <SignedIn>{(workspace) => <Dashboard {...workspace} />}</SignedIn>;
 }
 
-function useClock(intervalMs: number): number {
-  const [now, setNow] = useState(() => Date.now());
-  useEffect(() => {
-    const timer = setInterval(() => setNow(Date.now()), intervalMs);
-    return () => clearInterval(timer);
-  }, [intervalMs]);
-  return now;
-}
-
 function Dashboard({ session, specialist, services }: Workspace) {
   const t = text.specialist.dashboard;
   const zone = specialist.timezone;
-  const now = useClock(15_000);
+  const now = useNow(15_000);
   const todayDate = today(zone, new Date(now));
   // From the start of yesterday (UTC): covers the start of today in any zone.
   const from = useMemo(() => addDays(today("UTC"), -1), []);

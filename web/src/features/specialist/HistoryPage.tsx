@@ -9,6 +9,7 @@ import { text } from "../../i18n/text";
 import { addDays, today } from "../../lib/calendar";
 import { useAsync } from "../../lib/useAsync";
 import { SignedIn, type Workspace } from "./SignedIn";
+import { useVideoSession } from "./useVideoSession";
 import type { Consultation } from "./useConsultations";
 
 const STATUSES = ["pending", "confirmed", "in_progress", "completed", "cancelled", "declined", "no_show"] as const;
@@ -113,16 +114,7 @@ function Row({ booking, service, zone, token }: { booking: Consultation; service
 
 function Details({ bookingId, token }: { bookingId: string; token: string }) {
   const t = text.specialist.history;
-  const [session] = useAsync(
-    () =>
-      ok(
-        api.GET("/v1/bookings/{booking_id}/session", {
-          params: { path: { booking_id: bookingId } },
-          headers: bearer(token),
-        }),
-      ),
-    [bookingId, token],
-  );
+  const session = useVideoSession(bookingId, token);
   if (session.state === "loading") return <Loading />;
   if (session.state === "failed") return <p className="muted">{t.noSession}</p>;
   const s = session.value;

@@ -7,10 +7,12 @@ import { api, ok, type Schemas } from "../../api/client";
 import { Field } from "../../components/Field";
 import { ErrorMessage, Loading } from "../../components/Status";
 import { TimeZoneField } from "../../components/TimeZoneField";
+import { WeekdayHead } from "../../components/WeekdayHead";
 import * as format from "../../i18n/format";
 import { text } from "../../i18n/text";
 import { addDays, monthGrid, monthOf, shiftMonth, today, type Month } from "../../lib/calendar";
 import { useAsync } from "../../lib/useAsync";
+import { Saved } from "./Saved";
 import { SignedIn, type Workspace } from "./SignedIn";
 
 type Window = { start: string; end: string };
@@ -94,11 +96,7 @@ function Schedule({ session, auth, specialist, services, reload }: Workspace) {
           <button className="primary" type="submit">
             {t.save}
           </button>
-          {saved !== null ? (
-            <span className="success" role="status">
-              {t.saved}
-            </span>
-          ) : null}
+          <Saved shown={saved !== null} label={t.saved} />
         </div>
       </form>
       <Overrides workspace={{ session, auth, specialist, services, reload }} onSaved={setSaved} />
@@ -159,15 +157,7 @@ function Overrides({ workspace, onSaved }: { workspace: Workspace; onSaved: (pos
         </button>
       </div>
       <table className="month overrides-month">
-        <thead>
-          <tr>
-            {format.weekdays().map((name) => (
-              <th key={name} scope="col">
-                {name}
-              </th>
-            ))}
-          </tr>
-        </thead>
+        <WeekdayHead />
         <tbody>
           {monthGrid(month).map((week, w) => (
             <tr key={w}>

@@ -5,6 +5,7 @@ import { api, fieldErrors, ok, type Schemas, type Service } from "../../api/clie
 import { Field } from "../../components/Field";
 import { ErrorMessage } from "../../components/Status";
 import { text } from "../../i18n/text";
+import { Saved } from "./Saved";
 import { SignedIn, type Workspace } from "./SignedIn";
 
 type Update = Schemas["ServiceUpdate"];
@@ -198,11 +199,7 @@ function ServiceForm({ service, auth, onSaved }: { service: Service; auth: { Aut
         <button className="primary" type="submit" disabled={Object.keys(draft).length === 0}>
           {t.save(service.name)}
         </button>
-        {saved ? (
-          <span className="success" role="status">
-            {t.saved}
-          </span>
-        ) : null}
+        <Saved shown={saved} label={t.saved} />
       </div>
     </form>
   );
