@@ -1,7 +1,7 @@
 // A searchable list of every IANA zone (the browser's own datalist: typing filters it);
 // a zone is applied once it is a real one.
 import { useId, useMemo, useState } from "react";
-import { allZones, offset } from "../i18n/format";
+import { allZones, isZone, offset } from "../i18n/format";
 import { text } from "../i18n/text";
 import { Field } from "./Field";
 
@@ -27,7 +27,7 @@ export function TimeZoneField({
   }
   const typed = draft.trim().toLowerCase();
   // Still typing a zone's name is not an error; something no zone starts with is.
-  const valid = [...known].some((zone) => zone.toLowerCase().startsWith(typed));
+  const valid = isZone(draft.trim()) || [...known].some((zone) => zone.toLowerCase().startsWith(typed));
   return (
     <>
     <Field label={label} hint={hint ? `${hint} (${offset(value)})` : offset(value)} error={valid ? undefined : text.booking.unknownZone}>
@@ -40,19 +40,25 @@ export function TimeZoneField({
         onChange={(event) => {
           const zone = event.target.value.trim();
           setDraft(event.target.value);
-          if (known.has(zone)) {
+          if (applicable(zone)) {
             setShown(zone);
             onChange(zone);
           }
         }}
         onBlur={() => {
-          if (!known.has(draft.trim())) setDraft(value);
+          if (!applicable(draft.trim())) setDraft(value);
         }}
       />
     </Field>
     <ZoneOptions id={listId} />
     </>
   );
+}
+
+/** A whole zone name: the list holds canonical names only (Asia/Katmandu), so any zone
+ * the browser knows counts (Asia/Kathmandu), but not a fragment being typed. */
+function applicable(zone: string): boolean {
+  return (zone.includes("/") || zone === "UTC") && isZone(zone);
 }
 
 function ZoneOptions({ id }: { id: string }) {

@@ -90,6 +90,7 @@ export function SlotPicker({ service, zone, hour12, selected, onSelect, version 
                       <button
                         type="button"
                         className={days.has(date) ? "day free" : "day"}
+                        data-date={date}
                         disabled={!days.has(date)}
                         aria-pressed={date === shownDay}
                         aria-label={
