@@ -135,6 +135,7 @@ class Offering:
     specialist_name: str
     service_id: str
     timezone: str
+    email: str
 
 
 def answered(response: httpx.Response, status: int = 200) -> Any:
@@ -152,12 +153,13 @@ def offering(admin: httpx.Client) -> Callable[..., Offering]:
         nonlocal count
         count += 1
         name = f"Dr Ada {count} {datetime.now(UTC).strftime('%H%M%S%f')}"
+        email = f"ada{count}.{datetime.now(UTC).timestamp()}@example.com"
         specialist = answered(
             admin.post(
                 "/v1/specialists",
                 json={
                     "name": name,
-                    "email": f"ada{count}.{datetime.now(UTC).timestamp()}@example.com",
+                    "email": email,
                     "timezone": timezone,
                     "specialty": "Family medicine",
                 },
@@ -190,6 +192,6 @@ def offering(admin: httpx.Client) -> Callable[..., Offering]:
             timeout=30,
             interval=0.1,
         )
-        return Offering(specialist, name, created["id"], timezone)
+        return Offering(specialist, name, created["id"], timezone, email)
 
     return make

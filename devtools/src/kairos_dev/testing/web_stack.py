@@ -18,6 +18,7 @@ from pathlib import Path
 
 from kairos_dev.devstack import gateway_spec
 from kairos_dev.infra.process import free_port
+from kairos_dev.registration import DEV_MAIL_ENV
 from kairos_dev.testing.services import TEST_SECRETS, ServiceProcess, service_env
 
 ADMIN = {"Authorization": f"Bearer {TEST_SECRETS['ADMIN_API_KEY']}"}
@@ -39,15 +40,17 @@ class WebStack:
 def web_stack(
     database_url: str, video_database_url: str, redis_url: str, kafka: str, web_root: Path
 ) -> Iterator[WebStack]:
-    env = service_env(database_url, redis_url, kafka)
     livekit_port, gateway_port = free_port(), free_port()
+    mail_port, smtp_port = free_port(), free_port()
+    origin = f"http://127.0.0.1:{gateway_port}"
+    # Every e-mail (sign-in links, the clients' messages) lands in the mail sink, read at
+    # the origin's /dev/mail as in `kairos dev`; its links point at the origin.
+    mail = {**dict(DEV_MAIL_ENV), "SMTP_PORT": str(smtp_port), "PUBLIC_URL": origin}
+    env = service_env(database_url, redis_url, kafka, **mail)
     livekit_url = f"http://127.0.0.1:{livekit_port}"
-    booking = ServiceProcess.api("booking.main:app", env)
-    notifying = {
-        **env,
-        "BOOKING_API_URL": booking.url,
-        "PUBLIC_URL": f"http://127.0.0.1:{gateway_port}",
-    }
+    # Every browser here is 127.0.0.1: the per-IP sign-in limit would count them all.
+    booking = ServiceProcess.api("booking.main:app", {**env, "SIGN_IN_PER_IP": "100000"})
+    notifying = {**env, "BOOKING_API_URL": booking.url}
     video_env = service_env(
         video_database_url,
         redis_url,
@@ -66,6 +69,7 @@ def web_stack(
         "availability": availability.url,
         "notifications": notifications.url,
         "video": video.url,
+        "dev-mail": f"http://127.0.0.1:{mail_port}",
     }
     gateway = gateway_spec(gateway_port, upstreams, web_root)
     processes = [
@@ -74,6 +78,13 @@ def web_stack(
             ["uvicorn", "kairos_dev.fakes.livekit:app", "--port", str(livekit_port)],
             {**video_env, "LIVEKIT_WEBHOOK_URLS": f"{video.url}/v1/webhooks/livekit"},
             livekit_port,
+        ),
+        ServiceProcess(
+            "smtp-sink",
+            ["kairos_dev.fakes.smtp_sink", "--port", str(mail_port), "--smtp-port", str(smtp_port)],
+            env,
+            mail_port,
+            ready_path="/healthz",
         ),
         booking,
         ServiceProcess.worker("booking.relay", env, port_env="RELAY_OPS_PORT"),

@@ -15,14 +15,14 @@ export default function ServicesPage() {
   return <SignedIn>{(workspace) => <Services {...workspace} />}</SignedIn>;
 }
 
-function Services({ services, auth, reload }: Workspace) {
+function Services({ services, auth }: Workspace) {
   const t = text.specialist.services;
   return (
     <section>
       <h1>{t.title}</h1>
       {services.length === 0 ? <p>{t.none}</p> : null}
       {services.map((service) => (
-        <ServiceForm key={service.id} service={service} auth={auth} onSaved={reload} />
+        <ServiceForm key={service.id} service={service} auth={auth} />
       ))}
     </section>
   );
@@ -41,8 +41,10 @@ const NUMBERS: { key: keyof Update & keyof Service; optional?: boolean }[] = [
   { key: "waiting_room_minutes" },
 ];
 
-function ServiceForm({ service, auth, onSaved }: { service: Service; auth: { Authorization: string }; onSaved: () => void }) {
+function ServiceForm({ service: loaded, auth }: { service: Service; auth: { Authorization: string } }) {
   const t = text.specialist.services;
+  // The service as last saved: the PATCH answers it whole.
+  const [service, setService] = useState(loaded);
   const [draft, setDraft] = useState<Record<string, unknown>>({});
   const [error, setError] = useState<unknown>(null);
   const [saved, setSaved] = useState(false);
@@ -62,16 +64,16 @@ function ServiceForm({ service, auth, onSaved }: { service: Service; auth: { Aut
     event.preventDefault();
     setError(null);
     try {
-      await ok(
+      const changed = await ok(
         api.PATCH("/v1/services/{service_id}", {
           params: { path: { service_id: service.id } },
           headers: auth,
           body: draft,
         }),
       );
+      setService(changed);
       setDraft({});
       setSaved(true);
-      onSaved();
     } catch (failure) {
       setError(failure);
     }
