@@ -16,11 +16,12 @@ function read(): string | null {
   return globalThis.localStorage.getItem(KEY);
 }
 
-function parse(raw: string | null): SpecialistSession | null {
+/** The session kept as `raw`, while it has not expired. */
+export function sessionOf(raw: string | null, now: number = Date.now()): SpecialistSession | null {
   if (raw === null) return null;
   try {
     const session = JSON.parse(raw) as SpecialistSession;
-    return Date.parse(session.expiresAt) > Date.now() ? session : null;
+    return Date.parse(session.expiresAt) > now ? session : null;
   } catch {
     return null;
   }
@@ -60,5 +61,5 @@ function subscribe(listener: () => void): () => void {
 
 /** The current session, or null when signed out or expired. */
 export function useSession(): SpecialistSession | null {
-  return parse(useSyncExternalStore(subscribe, read));
+  return sessionOf(useSyncExternalStore(subscribe, read));
 }
