@@ -278,12 +278,13 @@ def test_the_specialist_pages_work_by_keyboard(
 ) -> None:
     ada = offering()
     page.goto("/sign-in")
-    page.keyboard.press("Tab")  # the skip link
-    page.keyboard.press("Tab")
-    for _ in range(10):
-        if page.evaluate("() => document.activeElement?.type === 'email'"):
-            break
+    email = page.get_by_label("E-mail")
+    expect(email).to_be_visible()  # the page's code has loaded
+    for _ in range(15):  # the skip link, the top navigation, then the form
         page.keyboard.press("Tab")
+        if email.evaluate("(input) => input === document.activeElement"):
+            break
+    expect(email).to_be_focused()
     page.keyboard.type(ada.email)
     page.keyboard.press("Enter")
     expect(page.get_by_role("status")).to_contain_text("a sign-in link is on its way")
