@@ -1168,6 +1168,10 @@ def test_an_admin_lists_every_booking_by_start_time(
         "ends_at": "2026-03-10T11:00:00Z",
         "client_name": "Bob",
         "client_email": "bob@example.org",
+        "client_timezone": "UTC",
+        "answers": {},
+        "notes": None,
+        "position": summary["position"],
     }
 
 
@@ -1219,6 +1223,36 @@ def test_a_specialist_lists_only_their_own_bookings(
         "/v1/bookings", params={"specialist_id": history["a"]["id"]}, headers=as_b
     )
     assert error_code(response, 403) == "forbidden"
+
+
+def test_the_list_carries_the_intake_answers_and_lists_what_changed_since(
+    api: TestClient, catalog: Catalog
+) -> None:
+    sp = catalog.specialist()
+    question = {"key": "reason", "label": "Why?", "type": "text", "required": True}
+    sv = catalog.service(sp["id"], questions=[question], requires_approval=True)
+    first = catalog.booked(sv["id"], at(9), answers={"reason": "a sore knee"}, notes="after 9")
+    listed = expect(api.get("/v1/bookings", params={"specialist_id": sp["id"]}, headers=ADMIN), 200)
+    [row] = listed["bookings"]
+    assert (row["answers"], row["notes"], row["status"]) == (
+        {"reason": "a sore knee"},
+        "after 9",
+        "pending",
+    )
+    seen = row["position"]
+    assert _listed(api, ADMIN, specialist_id=sp["id"], changed_after=str(seen)) == []
+
+    approved = expect(api.post(f"/v1/bookings/{first['id']}/approve", headers=ADMIN), 200)
+    changed = expect(
+        api.get(
+            "/v1/bookings",
+            params={"specialist_id": sp["id"], "changed_after": str(seen)},
+            headers=ADMIN,
+        ),
+        200,
+    )["bookings"]
+    assert [(b["id"], b["status"]) for b in changed] == [(first["id"], "confirmed")]
+    assert changed[0]["position"] == approved["notification_id"] > seen
 
 
 def test_the_history_follows_reschedules(api: TestClient, catalog: Catalog) -> None:

@@ -28,6 +28,7 @@ from psycopg_pool import ConnectionPool
 
 from availability.projector import projector_spec
 from availability.replay import replay_availability
+from booking.history import TABLE as HISTORY_TABLE
 from kairos.events import REGISTRY, Envelope
 from kairos.events.booking import SlotRequested, SpecialistRegistered
 from kairos.messaging import TOPIC_PARTITIONS, ensure_topics, make_producer
@@ -283,7 +284,7 @@ def test_an_erased_client_is_unreadable_everywhere_and_replays_still_work(
     assert replayed == 0, out.getvalue()
     with psycopg.connect(world.database_url) as conn:
         conn.execute("DELETE FROM booking_index_position")
-        conn.execute("TRUNCATE booking_history_v2, specialist_profiles, service_definitions")
+        conn.execute(f"TRUNCATE {HISTORY_TABLE}, specialist_profiles, service_definitions")
     rebuilt = expect(world.booking.get("/v1/bookings", headers=ADMIN), 200)["bookings"]
     assert rebuilt == history
     assert rows_holding(world.database_url, everyone) == []

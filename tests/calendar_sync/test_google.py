@@ -88,6 +88,25 @@ def test_the_consent_checks_its_state_and_the_bookings_go_in_once(
     assert fake.calendar(owner).events[uid]["status"] == "cancelled"
 
 
+def test_a_page_asking_for_json_gets_the_consent_url_and_the_same_browser_binding(
+    google_world: CalendarWorld, google: tuple[FakeGoogle, str]
+) -> None:
+    world, (fake, _) = google_world, google
+    fake.next_user = f"owner-{uuid4().hex[:8]}@example.org"
+    specialist = world.catalog.specialist()
+    api = world.calendar_api
+    started = api.get(
+        "/v1/calendars/google/connect",
+        params={"specialist_id": specialist["id"]},
+        headers={**ADMIN, "Accept": "application/json"},
+    )
+    url = expect(started, 200)["url"]
+    consent = httpx.get(url, follow_redirects=False)
+    callback = httpx.URL(consent.headers["location"])
+    connected = expect(api.get(callback.path, params=dict(callback.params)), 200)
+    assert (connected["provider"], connected["specialist_id"]) == ("google", specialist["id"])
+
+
 def test_a_callback_without_its_browser_cookie_is_refused(google_world: CalendarWorld) -> None:
     world = google_world
     specialist = world.catalog.specialist()

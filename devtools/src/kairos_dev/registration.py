@@ -33,6 +33,17 @@ API_PORT = 8000  # the gateway: the one public origin, as the Ingress is in k8s
 API_URL = f"http://{API_HOST}:{API_PORT}"
 
 
+#: The dev SMTP sink's SMTP port (notifications registers the sink, with its /dev/mail
+#: pages), and how every process that sends mail reaches it (kairos.providers.smtp.SmtpSettings).
+DEV_SMTP_PORT = 8025
+DEV_MAIL_ENV: tuple[tuple[str, str], ...] = (
+    ("SMTP_HOST", API_HOST),
+    ("SMTP_PORT", str(DEV_SMTP_PORT)),
+    ("SMTP_SECURITY", "none"),
+    ("MAIL_FROM", "Kairos <no-reply@kairos.localhost>"),
+)
+
+
 def local_url(port: int) -> str:
     return f"http://{API_HOST}:{port}"
 

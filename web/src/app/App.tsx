@@ -1,7 +1,8 @@
 import { Suspense } from "react";
 import { Loading } from "../components/Status";
 import { text } from "../i18n/text";
-import { Link, match, useLocation } from "./router";
+import { signOut, useSession } from "../lib/session";
+import { Link, match, navigate, useLocation } from "./router";
 import { routes } from "./routes";
 
 /** Top navigation entries; pages of other audiences add theirs here. */
@@ -9,8 +10,19 @@ export const navigation: { href: string; label: string }[] = [
   { href: "/", label: text.app.specialists },
 ];
 
+/** What a signed-in specialist also finds there. */
+export const specialistNavigation: { href: string; label: string }[] = [
+  { href: "/dashboard", label: text.specialist.nav.dashboard },
+  { href: "/history", label: text.specialist.nav.history },
+  { href: "/schedule", label: text.specialist.nav.schedule },
+  { href: "/services", label: text.specialist.nav.services },
+  { href: "/calendars", label: text.specialist.nav.calendars },
+];
+
 export function App() {
   const { pathname } = useLocation();
+  const session = useSession();
+  const items = session === null ? navigation : [...navigation, ...specialistNavigation];
   const page = match(routes, pathname);
   const embedded = pathname.startsWith("/embed/");
   const content = (
@@ -35,7 +47,7 @@ export function App() {
         </Link>
         <nav aria-label={text.app.nav}>
           <ul>
-            {navigation.map((item) => (
+            {items.map((item) => (
               <li key={item.href}>
                 <Link href={item.href} aria-current={pathname === item.href ? "page" : undefined}>
                   {item.label}
@@ -44,6 +56,21 @@ export function App() {
             ))}
           </ul>
         </nav>
+        <div className="session">
+          {session === null ? (
+            <Link href="/sign-in">{text.specialist.nav.signIn}</Link>
+          ) : (
+            <button
+              type="button"
+              onClick={() => {
+                signOut();
+                navigate("/sign-in");
+              }}
+            >
+              {text.specialist.nav.signOut}
+            </button>
+          )}
+        </div>
       </header>
       <main id="content" tabIndex={-1}>
         {content}

@@ -8,6 +8,13 @@ import { SpecialistsPage } from "../features/specialists/SpecialistsPage";
 const ConfirmationPage = lazy(() => import("../features/booking/ConfirmationPage"));
 const ManagePage = lazy(() => import("../features/manage/ManagePage"));
 const WaitingRoomPage = lazy(() => import("../features/waiting-room/WaitingRoomPage"));
+const SignInPage = lazy(() => import("../features/specialist/SignInPage"));
+const VerifyPage = lazy(() => import("../features/specialist/VerifyPage"));
+const DashboardPage = lazy(() => import("../features/specialist/DashboardPage"));
+const SchedulePage = lazy(() => import("../features/specialist/SchedulePage"));
+const ServicesPage = lazy(() => import("../features/specialist/ServicesPage"));
+const HistoryPage = lazy(() => import("../features/specialist/HistoryPage"));
+const CalendarsPage = lazy(() => import("../features/specialist/CalendarsPage"));
 
 export const routes: Route[] = [
   { path: "/", render: () => <SpecialistsPage /> },
@@ -25,4 +32,11 @@ export const routes: Route[] = [
     path: "/bookings/:booking/join",
     render: (p) => <WaitingRoomPage bookingId={p.booking ?? ""} />,
   },
+  { path: "/sign-in", render: () => <SignInPage /> },
+  { path: "/sign-in/verify", render: () => <VerifyPage /> },
+  { path: "/dashboard", render: () => <DashboardPage /> },
+  { path: "/schedule", render: () => <SchedulePage /> },
+  { path: "/services", render: () => <ServicesPage /> },
+  { path: "/history", render: () => <HistoryPage /> },
+  { path: "/calendars", render: () => <CalendarsPage /> },
 ];

@@ -23,6 +23,7 @@ import httpx
 
 from kairos_dev.devstack import gateway_spec
 from kairos_dev.infra.process import free_port, wait_until
+from kairos_dev.registration import DEV_MAIL_ENV
 from kairos_dev.testing.services import TEST_SECRETS, ServiceProcess, service_env
 
 ADMIN = {"Authorization": f"Bearer {TEST_SECRETS['ADMIN_API_KEY']}"}
@@ -64,15 +65,17 @@ def web_stack(
     # A dozen processes share the server (perhaps the machine's, 100 connections) with
     # other tests: small pools, as `kairos dev` sets them, are plenty for a few browsers.
     pools = {"DB_POOL_SIZE": "3", "POSTGRES_POOL_SIZE": "2"}
-    env = service_env(database_url, redis_url, kafka, **pools)
     livekit_port, gateway_port = free_port(), free_port()
+    mail_port, smtp_port = free_port(), free_port()
+    origin = f"http://127.0.0.1:{gateway_port}"
+    # Every e-mail (sign-in links, the clients' messages) lands in the mail sink, read at
+    # the origin's /dev/mail as in `kairos dev`; its links point at the origin.
+    mail = {**dict(DEV_MAIL_ENV), "SMTP_PORT": str(smtp_port), "PUBLIC_URL": origin}
+    env = service_env(database_url, redis_url, kafka, **mail, **pools)
     livekit_url = f"http://127.0.0.1:{livekit_port}"
-    booking = ServiceProcess.api("booking.main:app", env)
-    notifying = {
-        **env,
-        "BOOKING_API_URL": booking.url,
-        "PUBLIC_URL": f"http://127.0.0.1:{gateway_port}",
-    }
+    # Every browser here is 127.0.0.1: the per-IP sign-in limit would count them all.
+    booking = ServiceProcess.api("booking.main:app", {**env, "SIGN_IN_PER_IP": "100000"})
+    notifying = {**env, "BOOKING_API_URL": booking.url}
     video_env = service_env(
         video_database_url,
         redis_url,
@@ -93,6 +96,7 @@ def web_stack(
         "availability": availability.url,
         "notifications": notifications.url,
         "video": video.url,
+        "dev-mail": f"http://127.0.0.1:{mail_port}",
     }
     gateway = gateway_spec(gateway_port, upstreams, web_root)
     processes = [
@@ -101,6 +105,13 @@ def web_stack(
             ["uvicorn", "kairos_dev.fakes.livekit:app", "--port", str(livekit_port)],
             {**video_env, "LIVEKIT_WEBHOOK_URLS": f"{video.url}/v1/webhooks/livekit"},
             livekit_port,
+        ),
+        ServiceProcess(
+            "smtp-sink",
+            ["kairos_dev.fakes.smtp_sink", "--port", str(mail_port), "--smtp-port", str(smtp_port)],
+            env,
+            mail_port,
+            ready_path="/healthz",
         ),
         booking,
         ServiceProcess.worker("booking.relay", env, port_env="RELAY_OPS_PORT"),
@@ -133,6 +144,7 @@ class Offering:
     specialist_name: str
     service_id: str
     timezone: str
+    email: str
 
 
 def _answered(response: httpx.Response, status: int = 200) -> Any:
@@ -177,4 +189,4 @@ def offer(admin: httpx.Client, timezone: str = "Europe/Berlin", **service: Any) 
         timeout=30,
         interval=0.1,
     )
-    return Offering(specialist, name, service_id, timezone)
+    return Offering(specialist, name, service_id, timezone, profile["email"])

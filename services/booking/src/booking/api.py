@@ -30,6 +30,7 @@ from booking.history import BookingFilter
 from booking.idempotency import KeyReused, canonical
 from booking.manage_token_api import manage_tokens
 from booking.privacy_api import privacy
+from booking.sign_in_api import sign_in
 from booking.store_reads import notification_id_of
 from kairos.privacy import Revealer
 from kairos.text import SingleLine
@@ -386,9 +387,15 @@ def list_bookings(
         | None,
         Query(alias="status"),
     ] = None,
+    changed_after: Annotated[
+        int | None,
+        Query(ge=0, description="Only bookings whose latest change is after this position"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> s.BookingList:
-    """Consultation history: an admin sees all; a specialist sees only their own."""
+    """Consultation history: an admin sees all; a specialist sees only their own. The list
+    is current as of the request (it catches up with the event store when read), so a
+    page that follows changes polls it, with `changed_after` for only what changed."""
     rows = ctx.index.bookings(
         BookingFilter(
             specialist_id=specialist_id,
@@ -396,11 +403,14 @@ def list_bookings(
             starts_from=_instant(from_, end=False),
             starts_before=_instant(to, end=True),
             status=status_,
+            changed_after=changed_after,
             limit=limit,
         )
     )
     r = ctx.personal.revealer()
-    r.prefetch([[row["client_name"], row["client_email"]] for row in rows])
+    r.prefetch(
+        [[row["client_name"], row["client_email"], row["answers"], row["notes"]] for row in rows]
+    )
     return s.BookingList(
         bookings=[
             s.BookingSummary(
@@ -408,6 +418,8 @@ def list_bookings(
                     **row,
                     "client_name": r.reveal(row["client_name"]),
                     "client_email": r.reveal(row["client_email"]),
+                    "answers": {key: r.reveal(value) for key, value in row["answers"].items()},
+                    "notes": r.reveal_optional(row["notes"]),
                 }
             )
             for row in rows
@@ -504,4 +516,4 @@ def _changed_view(ctx: BookingContext, booking: Booking) -> Response:
     return booking_view(booking, ctx.personal.revealer(), notification_id=_position(ctx, booking))
 
 
-ROUTERS = (catalog, teams, bookings, privacy, manage_tokens)
+ROUTERS = (catalog, teams, bookings, privacy, manage_tokens, sign_in)

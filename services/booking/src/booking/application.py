@@ -182,6 +182,16 @@ class Bookings(Application[UUID]):
             return email.strip().casefold()
         return self.personal.keys.digest(email).hex()
 
+    def specialist_with_email(self, email: str) -> UUID | None:
+        """The specialist registered with this address, found by its blind index; None for
+        an address no specialist holds, or one whose holder was erased."""
+        hold = self._find(SpecialistEmail.id_for(self.email_index(email)), SpecialistEmail, False)
+        if hold is None:
+            return None
+        if self.personal is not None and self.personal.keys.subject_of(email) is None:
+            return None  # erased: the hold outlives the key, but names no one who can sign in
+        return hold.specialist_id
+
     def set_schedule(
         self, specialist_id: UUID, timezone: str | None, weekly: dict[int, list[WindowPair]]
     ) -> Specialist:

@@ -13,6 +13,7 @@ from booking.erasure import Erasures
 from booking.history import HistoryIndex
 from booking.idempotency import IdempotencyKeys
 from booking.manage_tokens import ManageTokens
+from booking.sign_in import SignIns
 from kairos.auth import Authenticator
 from kairos.privacy import PersonalData
 
@@ -29,6 +30,7 @@ class BookingContext:
     personal: PersonalData
     erasures: Erasures
     tokens: ManageTokens
+    sign_ins: SignIns
     clock: Any
 
 

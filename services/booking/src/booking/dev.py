@@ -4,15 +4,21 @@ paths that are booking's."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from kairos.events import BOOKING_TOPIC
 from kairos_dev.registration import (
     API_URL,
     BOOKING_API_PORT,
+    DEV_MAIL_ENV,
     DevService,
     api,
     one_off,
     worker,
 )
+
+# Sign-in links go out through the dev mail sink (/dev/mail) and open the web app here.
+_API_ENV = (*DEV_MAIL_ENV, ("PUBLIC_URL", API_URL))
 
 SERVICE = DevService(
     "booking",
@@ -25,9 +31,10 @@ SERVICE = DevService(
         r"/v1/bookings(/|$)",
         r"/v1/privacy(/|$)",
         r"/v1/teams(/|$)",
+        r"/v1/auth(/|$)",
     ),
     processes=(
-        api("booking-api", "booking.main:app", port=BOOKING_API_PORT),
+        replace(api("booking-api", "booking.main:app", port=BOOKING_API_PORT), env=_API_ENV),
         worker("relay", "booking.relay", port=8001, port_env="RELAY_OPS_PORT"),
         # in_progress and completed from the video sessions (video.events.v1)
         worker(

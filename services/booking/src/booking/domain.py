@@ -641,6 +641,11 @@ class SpecialistEmail(Aggregate):
 
     @staticmethod
     def create_id(index: str, specialist_id: UUID) -> UUID:
+        return SpecialistEmail.id_for(index)
+
+    @staticmethod
+    def id_for(index: str) -> UUID:
+        """The id of the hold on the address with this blind index."""
         return uuid5(EMAIL_NAMESPACE, index)
 
     @event(Claimed)

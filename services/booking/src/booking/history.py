@@ -22,20 +22,24 @@ from booking.domain import Booking
 from booking.projection import Apply, Projection, as_json, topic
 from kairos.privacy import KeyStore, subject_of
 
-# The first version of this table held names and addresses in clear: it goes, and this
-# one fills itself from the log on its first read.
+# Earlier versions of this table held names and addresses in clear (the first), or
+# lacked the answers and the change positions (v2): they go, and this one fills itself
+# from the log on its first read.
 SCHEMA = """
 DROP TABLE IF EXISTS booking_history;
-CREATE TABLE IF NOT EXISTS booking_history_v2 (
+DROP TABLE IF EXISTS booking_history_v2;
+CREATE TABLE IF NOT EXISTS booking_history_v3 (
     id uuid PRIMARY KEY, specialist_id uuid NOT NULL, service_id uuid NOT NULL,
     client_subject uuid, client_name jsonb NOT NULL, client_email jsonb NOT NULL,
-    starts_at timestamptz NOT NULL, ends_at timestamptz NOT NULL, status text NOT NULL);
-CREATE INDEX IF NOT EXISTS booking_history_v2_specialist
-    ON booking_history_v2 (specialist_id, starts_at);
-CREATE INDEX IF NOT EXISTS booking_history_v2_client
-    ON booking_history_v2 (client_subject, starts_at);
+    client_timezone text NOT NULL, answers jsonb NOT NULL, notes jsonb,
+    starts_at timestamptz NOT NULL, ends_at timestamptz NOT NULL, status text NOT NULL,
+    position bigint NOT NULL);
+CREATE INDEX IF NOT EXISTS booking_history_v3_specialist
+    ON booking_history_v3 (specialist_id, starts_at);
+CREATE INDEX IF NOT EXISTS booking_history_v3_client
+    ON booking_history_v3 (client_subject, starts_at);
 """
-TABLE = "booking_history_v2"
+TABLE = "booking_history_v3"
 
 
 @dataclass(frozen=True)
@@ -45,10 +49,14 @@ class BookingFilter:
     starts_from: datetime | None = None
     starts_before: datetime | None = None
     status: str | None = None
+    changed_after: int | None = None
     limit: int = 500
 
 
 class HistoryIndex(Projection):
+    """Each row also keeps the notification id of its booking's latest change
+    (`position`), so a list polled again shows what changed since."""
+
     def __init__(self, app: Application[UUID], pool: ConnectionPool, keys: KeyStore) -> None:
         self._keys = keys
         handlers: dict[str, Apply] = {
@@ -66,7 +74,7 @@ class HistoryIndex(Projection):
             ("NoShowMarked", "no_show"),
         ):
             handlers[topic(Booking, name)] = self._status(status)
-        super().__init__(app, pool, "history_v2", 0, SCHEMA, handlers)
+        super().__init__(app, pool, "history_v3", 0, SCHEMA, handlers)
 
     def bookings(self, f: BookingFilter) -> Sequence[dict[str, Any]]:
         self.catch_up()
@@ -76,6 +84,7 @@ class HistoryIndex(Projection):
             ("starts_at >= %s", f.starts_from),
             ("starts_at < %s", f.starts_before),
             ("status = %s", f.status),
+            ("position > %s", f.changed_after),
         ]
         given = [(clause, value) for clause, value in conditions if value]
         clauses = ["TRUE", *(clause for clause, _ in given)]
@@ -102,8 +111,9 @@ class HistoryIndex(Projection):
     def _requested(cur: psycopg.Cursor[Any], e: Any, position: int) -> None:
         cur.execute(
             f"INSERT INTO {TABLE} (id, specialist_id, service_id, client_subject, client_name, "
-            "client_email, starts_at, ends_at, status) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
+            "client_email, client_timezone, answers, notes, starts_at, ends_at, status, position) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (id) DO NOTHING",
             (
                 e.originator_id,
                 e.specialist_id,
@@ -111,17 +121,21 @@ class HistoryIndex(Projection):
                 subject_of(e.client["email"]),
                 as_json(e.client["name"]),
                 as_json(e.client["email"]),
+                e.client["timezone"],
+                as_json(e.answers),
+                as_json(e.notes) if e.notes is not None else None,
                 e.starts_at,
                 e.ends_at,
                 "requested",
+                position,
             ),
         )
 
     @staticmethod
     def _rescheduled(cur: psycopg.Cursor[Any], e: Any, position: int) -> None:
         cur.execute(
-            f"UPDATE {TABLE} SET starts_at = %s, ends_at = %s WHERE id = %s",
-            (e.starts_at, e.ends_at, e.originator_id),
+            f"UPDATE {TABLE} SET starts_at = %s, ends_at = %s, position = %s WHERE id = %s",
+            (e.starts_at, e.ends_at, position, e.originator_id),
         )
 
     @staticmethod
@@ -133,6 +147,9 @@ class HistoryIndex(Projection):
     @staticmethod
     def _status(status: str) -> Apply:
         def apply(cur: psycopg.Cursor[Any], e: Any, position: int) -> None:
-            cur.execute(f"UPDATE {TABLE} SET status = %s WHERE id = %s", (status, e.originator_id))
+            cur.execute(
+                f"UPDATE {TABLE} SET status = %s, position = %s WHERE id = %s",
+                (status, position, e.originator_id),
+            )
 
         return apply

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -24,11 +25,13 @@ from booking.external_busy import ExternalBusy
 from booking.history import HistoryIndex
 from booking.idempotency import IdempotencyKeys
 from booking.manage_tokens import ManageTokens
-from kairos.auth import now_utc
+from booking.sign_in import RateLimit, SignInCodes, SignInMail, SignIns
+from kairos.auth import Authenticator, now_utc
 from kairos.eventstore import open_application
 from kairos.pools import autocommit_pool
-from kairos.privacy import ErasureLedger, PersonalData
+from kairos.privacy import ErasureLedger, KeyStore, PersonalData
 from kairos.privacy.settings import key_store
+from kairos.providers.smtp import SmtpMailer
 from kairos.web import configure_logging, lazy_app, postgres_check, service_app
 
 
@@ -40,6 +43,29 @@ def bookings_application(settings: BookingStoreSettings, **rules: Any) -> Bookin
         AGGREGATE_CACHE_MAXSIZE=str(settings.aggregate_cache_size),
         POSTGRES_POOL_SIZE=str(settings.db_pool_size),
         POSTGRES_MAX_OVERFLOW=str(settings.db_max_overflow),
+    )
+
+
+def _sign_ins(
+    settings: BookingSettings,
+    bookings: Bookings,
+    keys: KeyStore,
+    auth: Authenticator,
+    cache: redis.Redis,
+    mailer: SmtpMailer | None,
+) -> SignIns:
+    window = timedelta(minutes=settings.sign_in_window_minutes)
+    mail = None
+    if mailer is not None and settings.mail_from and settings.public_url:
+        mail = SignInMail(mailer, settings.mail_from, settings.public_url)
+    return SignIns(
+        bookings,
+        keys,
+        auth,
+        SignInCodes(cache),
+        per_address=RateLimit(cache, "address", settings.sign_in_per_address, window),
+        per_ip=RateLimit(cache, "ip", settings.sign_in_per_ip, window),
+        mail=mail,
     )
 
 
@@ -71,6 +97,8 @@ def create_app(
     erasures = Erasures(bookings, personal, ledger, directory)
     auth = settings.authenticator()
     tokens = ManageTokens(pool, auth)
+    mailer = SmtpMailer.from_settings(settings, settings.smtp_timeout_seconds)
+    sign_ins = _sign_ins(settings, bookings, keys, auth, cache, mailer)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -89,6 +117,8 @@ def create_app(
         busy_reads.close()
         privacy_pool.close()
         cache.close()
+        if mailer is not None:  # its loops are closed from a thread that runs none
+            await asyncio.to_thread(mailer.close)
         bookings.close()
 
     def redis_ping() -> None:
@@ -113,6 +143,7 @@ def create_app(
         personal=personal,
         erasures=erasures,
         tokens=tokens,
+        sign_ins=sign_ins,
         clock=clock,
     )
     return app

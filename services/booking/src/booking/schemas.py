@@ -506,6 +506,13 @@ class BookingSummary(BaseModel):
     ends_at: Instant
     client_name: str
     client_email: str
+    client_timezone: str
+    answers: dict[str, str] = Field(description="The client's answers to the intake questions")
+    notes: str | None = Field(description="The client's notes with the request")
+    position: int = Field(
+        description="The notification id of the booking's latest change: pass the largest"
+        " seen as changed_after to list only what changed since"
+    )
 
 
 class BookingList(BaseModel):
@@ -531,3 +538,21 @@ ErasureState = Literal["pending", "done"]
 class ErasureStatusOut(BaseModel):
     state: ErasureState = Field(description="done once every service has forgotten the person")
     services: dict[str, ErasureState] = Field(description="Each participating service's state")
+
+
+# --- sign-in ----------------------------------------------------------------------------
+
+
+class SignInRequest(Strict):
+    email: EmailStr
+
+
+class SignInVerify(Strict):
+    code: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")] = Field(
+        description="The code of the sign-in link (the part after #code=)"
+    )
+
+
+class SignInToken(BaseModel):
+    token: str = Field(description="The specialist JWT: send it as Authorization: Bearer")
+    expires_at: Instant

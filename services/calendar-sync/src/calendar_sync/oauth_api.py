@@ -11,7 +11,7 @@ from uuid import UUID
 
 import psycopg
 from fastapi import APIRouter, Cookie, Header, Query, Request, Response
-from fastapi.responses import PlainTextResponse, RedirectResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from google_auth_oauthlib.flow import Flow
 from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
@@ -50,12 +50,22 @@ def _google_flow(ctx: Ctx, verifier: str) -> Flow:
     )
 
 
-@oauth.get("/calendars/{provider}/connect", status_code=302)
+CONSENT_URL: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "With Accept: application/json, {url}: the consent's address, for a"
+        " page that holds the specialist's JWT and so cannot follow a redirect with it",
+        "content": {"application/json": {"schema": s.ConsentUrl.model_json_schema()}},
+    }
+}
+
+
+@oauth.get("/calendars/{provider}/connect", status_code=302, responses=CONSENT_URL)
 def connect(
     provider: Provider,
     ctx: Ctx,
     authorization: StaffCredential,
     specialist_id: Annotated[UUID, Query()],
+    accept: Annotated[str | None, Header()] = None,
 ) -> Response:
     """302 to the provider's consent, with a state bound to the specialist and this browser."""
     require_owner(ctx, authorization, specialist_id)
@@ -77,7 +87,9 @@ def connect(
             )
             remember_flow(conn, state, json.dumps(flow))
             url = flow["auth_uri"]
-    response = RedirectResponse(url, status_code=302)
+    response: Response = RedirectResponse(url, status_code=302)
+    if accept is not None and "application/json" in accept:
+        response = JSONResponse(s.ConsentUrl(url=url).model_dump())
     response.set_cookie(STATE_COOKIE, state, max_age=600, httponly=True, samesite="lax")
     return response
 

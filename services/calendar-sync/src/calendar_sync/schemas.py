@@ -31,3 +31,7 @@ class CalendarPublic(BaseModel):
 
 class CalendarList(BaseModel):
     calendars: list[CalendarPublic]
+
+
+class ConsentUrl(BaseModel):
+    url: str = Field(description="Open it in the browser that asked: the state is bound to it")

@@ -19,6 +19,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from kairos_dev.registration import (
     API_URL,
     BOOKING_API_ENV,
+    DEV_MAIL_ENV,
+    DEV_SMTP_PORT,
     BannerLine,
     DevService,
     ServiceSpec,
@@ -28,7 +30,7 @@ from kairos_dev.registration import (
 )
 
 API_PORT, WORKER_PORT, VIDEO_ROOMS_PORT = 8050, 8051, 8055
-MAIL_PORT, SMTP_PORT, SMS_PORT, PUSH_PORT = 8052, 8025, 8053, 8054
+MAIL_PORT, SMS_PORT, PUSH_PORT = 8052, 8053, 8054
 
 
 def _vapid_private_key() -> str:
@@ -40,10 +42,7 @@ _TWILIO_TOKEN = secrets.token_urlsafe(24)
 
 #: How the API and the worker reach the fakes (and booking, for the links' tokens).
 ENV: tuple[tuple[str, str], ...] = (
-    ("SMTP_HOST", "127.0.0.1"),
-    ("SMTP_PORT", str(SMTP_PORT)),
-    ("SMTP_SECURITY", "none"),
-    ("MAIL_FROM", "Kairos <no-reply@kairos.localhost>"),
+    *DEV_MAIL_ENV,
     ("TWILIO_ACCOUNT_SID", "AC" + "0" * 32),
     ("TWILIO_AUTH_TOKEN", _TWILIO_TOKEN),
     ("TWILIO_FROM", "+15005550006"),
@@ -106,7 +105,7 @@ SERVICE = DevService(
 MAIL_SINK = DevService(
     "dev-mail",
     routes=(r"/dev/mail(/|$)",),
-    processes=(_fake("smtp-sink", "smtp_sink", MAIL_PORT, "--smtp-port", str(SMTP_PORT)),),
+    processes=(_fake("smtp-sink", "smtp_sink", MAIL_PORT, "--smtp-port", str(DEV_SMTP_PORT)),),
     dev_only=True,
 )
 SMS_FAKE = DevService(

@@ -3,6 +3,7 @@
 import { useState } from "react";
 import { api, ok, type Service, type Slot } from "../../api/client";
 import { ErrorMessage, Failed, Loading } from "../../components/Status";
+import { WeekdayHead } from "../../components/WeekdayHead";
 import * as format from "../../i18n/format";
 import { text } from "../../i18n/text";
 import {
@@ -77,15 +78,7 @@ export function SlotPicker({ service, zone, hour12, selected, onSelect, version 
           </button>
         </div>
         <table className="month" aria-label={text.booking.calendar}>
-          <thead>
-            <tr>
-              {format.weekdays().map((name) => (
-                <th key={name} scope="col">
-                  {name}
-                </th>
-              ))}
-            </tr>
-          </thead>
+          <WeekdayHead />
           <tbody>
             {monthGrid(month).map((week, w) => (
               <tr key={w}>

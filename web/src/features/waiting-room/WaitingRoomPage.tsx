@@ -9,18 +9,10 @@ import * as format from "../../i18n/format";
 import { text } from "../../i18n/text";
 import { split, until } from "../../lib/calendar";
 import { useAsync, type Async } from "../../lib/useAsync";
+import { useNow } from "../../lib/useNow";
 import { useBookingDetails, type BookingDetails } from "../manage/useBookingDetails";
 
 const CallView = lazy(() => import("./CallView"));
-
-function useNow(intervalMs = 1000): number {
-  const [now, setNow] = useState(() => Date.now());
-  useEffect(() => {
-    const timer = setInterval(() => setNow(Date.now()), intervalMs);
-    return () => clearInterval(timer);
-  }, [intervalMs]);
-  return now;
-}
 
 export default function WaitingRoomPage({ bookingId }: { bookingId: string }) {
   const { token, details, reload } = useBookingDetails(bookingId);

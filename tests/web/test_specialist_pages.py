@@ -1,0 +1,294 @@
+"""A specialist's side in Chromium: sign-in with the e-mailed link (a reused link is
+refused), the dashboard that shows a booking made on the public page without a reload,
+approving and declining (the client gets the matching e-mail), the schedule and services
+editors changing the public page's slots, and another specialist's data out of reach."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import BrowserContext, Page, expect
+
+from kairos_dev.infra.process import wait_until
+from tests.web.conftest import Offering, answered
+from tests.web.pages import check_page
+
+pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.slow]
+
+LINK = re.compile(r"https?://[^\s\"<>]+/sign-in/verify#code=[A-Za-z0-9_-]+")
+
+
+def mails_to(admin: httpx.Client, address: str) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = admin.get("/dev/mail/messages").json()["messages"]
+    return [m for m in messages if address in m["to"]]
+
+
+def signed_in_link(page: Page, admin: httpx.Client, email: str) -> str:
+    """Ask for a link on /sign-in and read it from the mail viewer's API."""
+    before = len(mails_to(admin, email))
+    page.goto("/sign-in")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_role("button", name="Send me a sign-in link").click()
+    expect(page.get_by_role("status")).to_contain_text("a sign-in link is on its way")
+    wait_until(lambda: len(mails_to(admin, email)) > before, what="the sign-in mail", timeout=10)
+    found = LINK.search(mails_to(admin, email)[0]["text"])
+    assert found, mails_to(admin, email)[0]["text"]
+    return found[0]
+
+
+def sign_in(page: Page, admin: httpx.Client, email: str) -> None:
+    page.goto(signed_in_link(page, admin, email))
+    expect(page).to_have_url(re.compile(r"/dashboard$"))
+    expect(page.get_by_role("heading", name=re.compile("^Consultations of"))).to_be_visible()
+
+
+def book_on_public_page(context: BrowserContext, offering: Offering, client: str) -> str:
+    """A client books the first free time on the public booking page; the booking's id."""
+    page = context.new_page()
+    page.goto(f"/book/{offering.specialist_id}")
+    page.locator("button.slot").first.click()
+    page.get_by_label("Name").fill(client)
+    page.get_by_label("E-mail").fill(f"{client.split()[0].lower()}@example.com")
+    page.get_by_role("button", name="Book this time").click()
+    expect(page).to_have_url(re.compile(r"/bookings/[0-9a-f-]+/confirmation$"))
+    booking_id = page.url.rsplit("/", 2)[-2]
+    page.close()
+    return booking_id
+
+
+def first_slots(admin: httpx.Client, service_id: str, day: str) -> list[str]:
+    query = {"service_id": service_id, "from": day, "to": day, "timezone": "UTC"}
+    return [s["start"] for s in answered(admin.get("/v1/slots", params=query))["slots"]]
+
+
+def test_the_emailed_link_signs_in_once_and_a_reload_keeps_the_session(
+    page: Page, offering: Callable[..., Offering], admin: httpx.Client
+) -> None:
+    ada = offering()
+    email = ada.email
+    page.goto("/sign-in")
+    check_page(page, "specialist-sign-in")
+    link = signed_in_link(page, admin, email)
+    assert "?code" not in link  # the fragment: never sent to a server
+    page.goto(link)
+    expect(page).to_have_url(re.compile(r"/dashboard$"))
+    assert "code=" not in page.url
+    page.reload()
+    expect(
+        page.get_by_role("heading", name=f"Consultations of {ada.specialist_name}")
+    ).to_be_visible()
+    check_page(page, "specialist-dashboard")
+
+    # Signed out, the same link again: refused in words, with a way to a new one.
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(re.compile(r"/sign-in$"))
+    page.goto(link)
+    expect(page.get_by_role("alert")).to_contain_text("already been used or has expired")
+    check_page(page, "specialist-sign-in-refused")
+    page.goto("/dashboard")
+    expect(page.get_by_text("Sign in to see this page.")).to_be_visible()
+
+    # An address that is no specialist's gets the same answer, and no mail.
+    page.goto("/sign-in")
+    page.get_by_label("E-mail").fill("nobody-here@example.com")
+    page.get_by_role("button", name="Send me a sign-in link").click()
+    expect(page.get_by_role("status")).to_contain_text("a sign-in link is on its way")
+    assert mails_to(admin, "nobody-here@example.com") == []
+
+
+def test_bookings_arrive_live_and_are_approved_or_declined(
+    new_context: Callable[..., BrowserContext],
+    offering: Callable[..., Offering],
+    admin: httpx.Client,
+) -> None:
+    ada = offering(requires_approval=True)
+    specialist = new_context().new_page()
+    sign_in(specialist, admin, ada.email)
+    expect(specialist.get_by_text("No upcoming consultations.")).to_be_visible()
+
+    clients = new_context()
+    first = book_on_public_page(clients, ada, "Bo Client")
+    second = book_on_public_page(clients, ada, "Cy Client")
+    # No reload: the dashboard polls for what changed.
+    approve_card = specialist.locator(f'[data-booking="{first}"]')
+    decline_card = specialist.locator(f'[data-booking="{second}"]')
+    expect(approve_card).to_contain_text("Bo Client")
+    expect(decline_card).to_contain_text("Cy Client")
+    expect(approve_card).to_contain_text("Waiting for approval")
+    check_page(specialist, "specialist-dashboard-pending")
+
+    approve_card.get_by_role("button", name="Approve").click()
+    expect(approve_card).to_contain_text("Confirmed")
+    decline_card.get_by_role("button", name="Decline").click()
+    decline_card.get_by_label("Reason for the client (optional)").fill("I am away that week")
+    decline_card.get_by_role("button", name="Decline request").click()
+    expect(decline_card).to_have_count(0)  # declined ones leave the dashboard
+    assert answered(admin.get(f"/v1/bookings/{first}"))["status"] == "confirmed"
+    assert answered(admin.get(f"/v1/bookings/{second}"))["status"] == "declined"
+
+    def subjects(address: str) -> list[str]:
+        return [m["subject"] for m in mails_to(admin, address)]
+
+    wait_until(lambda: len(subjects("cy@example.com")) >= 2, what="Cy's decline e-mail", timeout=20)
+    declined = next(
+        m for m in mails_to(admin, "cy@example.com") if "declin" in m["subject"].lower()
+    )
+    assert "I am away that week" in declined["text"]
+    wait_until(
+        lambda: any("confirm" in s.lower() for s in subjects("bo@example.com")),
+        what="Bo's confirmation e-mail",
+        timeout=20,
+    )
+
+
+def test_weekly_hours_and_a_day_off_change_the_public_slots(
+    page: Page, offering: Callable[..., Offering], admin: httpx.Client
+) -> None:
+    ada = offering(timezone="UTC", minimum_notice_minutes=0)
+    sign_in(page, admin, ada.email)
+    page.get_by_role("link", name="Schedule").click()
+    expect(page.get_by_role("heading", name="Schedule")).to_be_visible()
+    check_page(page, "specialist-schedule")
+
+    # Every day 09:00 to 12:00 only, Monday with a bad (inverted) window first.
+    for day in range(7):
+        name = page.locator("fieldset.weekday legend").nth(day).inner_text()
+        page.get_by_label(f"{name}, window 1: from").fill("09:00")
+        page.get_by_label(f"{name}, window 1: until").fill("12:00")
+    monday = page.locator("fieldset.weekday legend").nth(0).inner_text()
+    page.get_by_label(f"{monday}, window 1: until").fill("08:00")
+    page.get_by_role("button", name="Save weekly hours").click()
+    expect(page.get_by_role("alert")).to_be_visible()
+    refusal = page.get_by_role("alert").inner_text()
+    api_says = admin.put(
+        f"/v1/specialists/{ada.specialist_id}/schedule",
+        json={"weekly": [{"day": 0, "start": "09:00", "end": "08:00"}]},
+    ).json()["error"]["message"]
+    assert api_says in refusal
+    page.get_by_label(f"{monday}, window 1: until").fill("12:00")
+    page.get_by_role("button", name="Save weekly hours").click()
+    expect(page.get_by_text("Saved. Clients now see the new hours.")).to_be_visible()
+
+    day = _tomorrow()
+    morning = [f"{day}T{hour}:00:00Z" for hour in ("09", "10", "11")]
+    wait_until(
+        lambda: first_slots(admin, ada.service_id, day) == morning,
+        what="only the morning offered",
+        timeout=10,
+    )
+
+    # A day off tomorrow: no slots on the public page that day.
+    page.get_by_label("Date", exact=True).fill(day)
+    page.get_by_role("radio", name="Day off").check()
+    page.get_by_role("button", name="Save this date").click()
+    expect(
+        page.get_by_role("button", name=re.compile("^Back to the weekly hours on"))
+    ).to_be_visible()
+    check_page(page, "specialist-schedule-day-off")
+    wait_until(
+        lambda: first_slots(admin, ada.service_id, day) == [], what="the day off", timeout=10
+    )
+    public = page.context.new_page()
+    public.goto(f"/book/{ada.specialist_id}")
+    after = (datetime.fromisoformat(day) + timedelta(days=1)).date().isoformat()
+    if after[:7] == day[:7]:  # both in the month the page opens on
+        free = re.compile(r"\bfree\b")
+        expect(public.locator(f'button.day[data-date="{after}"]')).to_have_class(free)
+        expect(public.locator(f'button.day[data-date="{day}"]')).not_to_have_class(free)
+    public.close()
+
+
+def test_a_services_duration_and_buffers_change_the_slots(
+    page: Page, offering: Callable[..., Offering], admin: httpx.Client
+) -> None:
+    ada = offering(timezone="UTC", minimum_notice_minutes=0, slot_interval_minutes=None)
+    answered(
+        admin.put(
+            f"/v1/specialists/{ada.specialist_id}/schedule",
+            json={"weekly": [{"day": d, "start": "09:00", "end": "12:00"} for d in range(7)]},
+        )
+    )
+    day = _tomorrow()
+    wait_until(lambda: len(first_slots(admin, ada.service_id, day)) == 6, what="30-minute slots")
+    sign_in(page, admin, ada.email)
+    page.get_by_role("link", name="Services").click()
+    form = page.locator("form.service-form").first
+    form.get_by_label("Duration (minutes)").fill("60")
+    form.get_by_label("Buffer after (minutes)").fill("30")
+    form.get_by_role("button", name=re.compile("^Save")).click()
+    expect(form.get_by_text("Saved.")).to_be_visible()
+    check_page(page, "specialist-services")
+    # Three hours of one-hour consultations with half an hour's buffer after: fewer starts
+    # than the six of 30 minutes.
+    wait_until(
+        lambda: len(first_slots(admin, ada.service_id, day)) < 6,
+        what="fewer, longer slots",
+        timeout=10,
+    )
+    service = answered(admin.get(f"/v1/services/{ada.service_id}"))
+    assert (service["duration_minutes"], service["buffer_after_minutes"]) == (60, 30)
+
+    # A value the API refuses is shown next to its field.
+    form.get_by_label("Duration (minutes)").fill("1")
+    form.get_by_role("button", name=re.compile("^Save")).click()
+    expect(form.locator(".field .error")).to_be_visible()
+
+
+def test_history_and_calendars_pages_and_another_specialists_data_out_of_reach(
+    page: Page,
+    offering: Callable[..., Offering],
+    admin: httpx.Client,
+    new_context: Callable[..., BrowserContext],
+) -> None:
+    ada, bea = offering(), offering()
+    theirs = book_on_public_page(new_context(), bea, "Di Client")
+    sign_in(page, admin, ada.email)
+    for name, heading in (
+        ("History", "History"),
+        ("Calendars", "Calendars"),
+        ("Schedule", "Schedule"),
+    ):
+        page.get_by_role("link", name=name, exact=True).click()
+        expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
+        check_page(page, f"specialist-{name.lower()}")
+
+    # The pages only ever ask for Ada's own data; guessing Bea's is refused by the API.
+    refused = page.evaluate(
+        """async ([other, booking]) => {
+            const { token } = JSON.parse(localStorage.getItem("kairos.specialist-session"));
+            const get = (path) => fetch(path, { headers: { Authorization: `Bearer ${token}` } })
+                .then((r) => r.status);
+            return [
+                await get(`/v1/bookings?specialist_id=${other}`),
+                await get(`/v1/bookings/${booking}`),
+            ];
+        }""",
+        [bea.specialist_id, theirs],
+    )
+    assert refused == [403, 403]
+
+
+def test_the_specialist_pages_work_by_keyboard(
+    page: Page, offering: Callable[..., Offering], admin: httpx.Client
+) -> None:
+    ada = offering()
+    page.goto("/sign-in")
+    email = page.get_by_label("E-mail")
+    expect(email).to_be_visible()  # the page's code has loaded
+    for _ in range(15):  # the skip link, the top navigation, then the form
+        page.keyboard.press("Tab")
+        if email.evaluate("(input) => input === document.activeElement"):
+            break
+    expect(email).to_be_focused()
+    page.keyboard.type(ada.email)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_contain_text("a sign-in link is on its way")
+
+
+def _tomorrow() -> str:
+    return (datetime.now(UTC).date() + timedelta(days=1)).isoformat()
