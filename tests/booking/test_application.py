@@ -392,6 +392,21 @@ def test_rescheduling_may_move_a_booking_into_its_own_old_time(app: Bookings) ->
     assert p.book(sv, at(10, 30)).status == "confirmed"
 
 
+def test_rescheduling_to_a_time_offered_after_the_booking_itself_is_accepted(
+    app: Bookings,
+) -> None:
+    # Slots step hourly from 9:00; the booking at 9:00-9:30 restarts the stepping at 9:30,
+    # so the booking page offers 10:30 — off the grid the day has without the booking.
+    p = practice(app)
+    sv = p.service(duration_minutes=30, slot_interval_minutes=60)
+    booking = p.book(sv, at(9))
+
+    app.reschedule(booking.id, at(10, 30), now=NOW)
+
+    assert app.booking(booking.id).starts_at == at(10, 30)
+    assert p.book(sv, at(9)).status == "confirmed"  # its old time is free again
+
+
 def test_rescheduling_onto_a_taken_slot_is_refused_and_keeps_the_old_slot(app: Bookings) -> None:
     p = practice(app)
     sv = p.service()

@@ -408,10 +408,15 @@ class Bookings(Application[UUID]):
             service = self.service(booking.service_id)
             specialist = self.specialist(booking.specialist_id)
             old = self._ledgers_of(booking)
+            ledgers = self._ledgers_around(specialist, starts_at, service, loaded=old)
+            # The booking page offers times as they stand, the booking's own among the busy
+            # ones (stepping restarts after it: ARCHITECTURE's slot rules); a time offered
+            # there stays bookable, as does one its own old time frees.
+            shown = self._offered(specialist, service, ledgers.values(), starts_at, now)
             for ledger in old.values():
                 ledger.release(booking.id)
-            ledgers = self._ledgers_around(specialist, starts_at, service, loaded=old)
-            self._check_slot(specialist, service, ledgers.values(), starts_at, now)
+            if not shown:
+                self._check_slot(specialist, service, ledgers.values(), starts_at, now)
             rules = service.rules()
             padded = rules.padded(starts_at)
             booking.reschedule(
@@ -521,6 +526,20 @@ class Bookings(Application[UUID]):
         )
 
     # --- internals ------------------------------------------------------------
+
+    def _offered(
+        self,
+        specialist: Specialist,
+        service: Service,
+        ledgers: Iterable[DayLedger],
+        starts_at: datetime,
+        now: datetime,
+    ) -> bool:
+        try:
+            self._check_slot(specialist, service, ledgers, starts_at, now)
+        except SlotRejected:
+            return False
+        return True
 
     def _check_slot(
         self,
