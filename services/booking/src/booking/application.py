@@ -412,7 +412,11 @@ class Bookings(Application[UUID]):
             # The booking page offers times as they stand, the booking's own among the busy
             # ones (stepping restarts after it: ARCHITECTURE's slot rules); a time offered
             # there stays bookable, as does one its own old time frees.
-            shown = self._offered(specialist, service, ledgers.values(), starts_at, now)
+            try:
+                self._check_slot(specialist, service, ledgers.values(), starts_at, now)
+                shown = True
+            except SlotRejected:
+                shown = False
             for ledger in old.values():
                 ledger.release(booking.id)
             if not shown:
@@ -526,20 +530,6 @@ class Bookings(Application[UUID]):
         )
 
     # --- internals ------------------------------------------------------------
-
-    def _offered(
-        self,
-        specialist: Specialist,
-        service: Service,
-        ledgers: Iterable[DayLedger],
-        starts_at: datetime,
-        now: datetime,
-    ) -> bool:
-        try:
-            self._check_slot(specialist, service, ledgers, starts_at, now)
-        except SlotRejected:
-            return False
-        return True
 
     def _check_slot(
         self,
