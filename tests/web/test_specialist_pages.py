@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
 from kairos_dev.infra.process import wait_until
-from tests.web.conftest import Offering, answered
+from kairos_dev.testing.web_stack import Offering, answered
 from tests.web.pages import check_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.slow]

@@ -147,7 +147,7 @@ class Offering:
     email: str
 
 
-def _answered(response: httpx.Response, status: int = 200) -> Any:
+def answered(response: httpx.Response, status: int = 200) -> Any:
     if response.status_code != status:
         raise AssertionError(f"{response.request.url}: {response.status_code} {response.text}")
     return response.json()
@@ -160,12 +160,12 @@ def offer(admin: httpx.Client, timezone: str = "Europe/Berlin", **service: Any) 
     suffix = uuid4().hex[:8]
     name = f"Dr Ada {suffix}"
     profile = {"name": name, "email": f"ada.{suffix}@example.com", "timezone": timezone}
-    created = _answered(
+    created = answered(
         admin.post("/v1/specialists", json={**profile, "specialty": "Family medicine"}), 201
     )
     specialist = created["id"]
     schedule = {"weekly": ROUND_THE_CLOCK}
-    _answered(admin.put(f"/v1/specialists/{specialist}/schedule", json=schedule))
+    answered(admin.put(f"/v1/specialists/{specialist}/schedule", json=schedule))
     body = {
         "specialist_id": specialist,
         "name": "Consultation",
@@ -176,7 +176,7 @@ def offer(admin: httpx.Client, timezone: str = "Europe/Berlin", **service: Any) 
         "currency": "EUR",
         **service,
     }
-    service_id = _answered(admin.post("/v1/services", json=body), 201)["id"]
+    service_id = answered(admin.post("/v1/services", json=body), 201)["id"]
     today = datetime.now(UTC).date()
     query = {
         "service_id": service_id,
