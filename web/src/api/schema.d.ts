@@ -1885,6 +1885,15 @@ export interface components {
              */
             waiting_room_minutes?: number | null;
         };
+        /** SignInAccepted */
+        SignInAccepted: {
+            /**
+             * Accepted
+             * @description Always true: a specialist with this address gets a link
+             * @default true
+             */
+            accepted: boolean;
+        };
         /** SignInRequest */
         SignInRequest: {
             /**
@@ -2602,7 +2611,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["SignInAccepted"];
                 };
             };
             /** @description bad_request: the body cannot be decoded */

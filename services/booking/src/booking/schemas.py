@@ -553,6 +553,13 @@ class SignInVerify(Strict):
     )
 
 
+class SignInAccepted(BaseModel):
+    # The same for every address, so the answer never tells whose address it is.
+    accepted: bool = Field(
+        True, description="Always true: a specialist with this address gets a link"
+    )
+
+
 class SignInToken(BaseModel):
     token: str = Field(description="The specialist JWT: send it as Authorization: Bearer")
     expires_at: Instant

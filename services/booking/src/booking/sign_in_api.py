@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, BackgroundTasks, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Request
 
 from booking import schemas as s
 from booking.context import Ctx
@@ -19,13 +19,13 @@ RATE_LIMITED: dict[int | str, dict[str, Any]] = {
 @sign_in.post("/sign-in", status_code=202, responses=RATE_LIMITED)
 def request_sign_in(
     body: s.SignInRequest, request: Request, tasks: BackgroundTasks, ctx: Ctx
-) -> Response:
+) -> s.SignInAccepted:
     """If a specialist has this address, mail them a link that signs them in once, within
     15 minutes. The answer is the same for any address."""
     email = str(body.email)
     ctx.sign_ins.admit(email, request.client.host if request.client else "")
     tasks.add_task(ctx.sign_ins.send_link, email, ctx.clock())
-    return Response(status_code=202)
+    return s.SignInAccepted()
 
 
 @sign_in.post(
