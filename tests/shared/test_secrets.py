@@ -21,6 +21,7 @@ from kairos.auth import JWT_AUDIENCE, JWT_ISSUER, Authenticator
 from kairos.settings import MIN_SECRET_BYTES
 from kairos_dev.testing import service_env
 from kairos_dev.testing.services import TEST_SECRETS
+from webhooks.config import DeliverySettings
 
 pytestmark = pytest.mark.unit
 
@@ -35,6 +36,7 @@ SECRET_NAMES = sorted(TEST_SECRETS)
 SETTINGS_OF: dict[str, type[BaseSettings]] = {
     "CALENDAR_CREDENTIAL_KEYS": CalendarSyncSettings,
     "CALENDAR_OAUTH_STATE_KEY": CalendarSyncSettings,
+    "WEBHOOK_SECRET_KEYS": DeliverySettings,
 }
 
 
