@@ -19,6 +19,8 @@ from uuid import UUID
 
 import psycopg
 
+from kairos.ddl import create_if_missing
+
 STATE_COOKIE = "kairos_calendar_oauth"
 STATE_LIFETIME = timedelta(minutes=10)
 _DDL = (
@@ -43,8 +45,13 @@ def _hash(state: str) -> str:
     return hashlib.sha256(state.encode()).hexdigest()
 
 
+# Its API and its consumer both create it at start: under a lock, or a fresh database
+# sees two CREATE TABLE IF NOT EXISTS collide.
+_DDL_LOCK = 0x6B6169726F730040
+
+
 def create_table(conn: psycopg.Connection[Any]) -> None:
-    conn.execute(_DDL)
+    create_if_missing(conn, _DDL_LOCK, _DDL)
 
 
 def begin(
