@@ -19,6 +19,7 @@ from kairos.effects.model import (
     effect_id,
 )
 from kairos.effects.store import (
+    CHANNEL,
     cancel_effects,
     create_effects_table,
     parked_effects,
@@ -27,6 +28,7 @@ from kairos.effects.store import (
 )
 
 __all__ = [
+    "CHANNEL",
     "Backoff",
     "Effect",
     "EffectDispatcher",
