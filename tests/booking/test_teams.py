@@ -19,10 +19,12 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from booking.application import Bookings, SlotRejected
+from booking.application import TALLY_SNAPSHOT_INTERVAL, Bookings, SlotRejected
+from booking.domain import TeamTally
 from booking.integration import booking_log
 from booking.main import create_app
 from booking.seed import seed
+from kairos.assignment import DEFAULT_WINDOW, Member, ranked
 from kairos.events import REGISTRY
 from kairos.events import booking as contract
 from kairos.eventstore import postgres_env
@@ -137,6 +139,44 @@ def test_a_thousand_bookings_spread_evenly_over_a_team_of_five(
     )
     assert spread(assigned) <= 0.10
     assert double_bookings(stored_bookings(database_url)) == []
+
+
+def test_a_tally_keeps_its_window_and_loads_from_a_snapshot(
+    app: Bookings, database_url: str
+) -> None:
+    """Two months of bookings, one every 8 hours: the tally holds the last 30 days (and
+    each member's latest), not all of them; a process that has it in no cache loads it
+    from its last snapshot plus fewer events than the interval, and assigns as the
+    process that kept it does."""
+    team_id, members = team_of(app, [ALL_DAY] * 3)
+    service_id = round_robin(app, team_id)
+    every = timedelta(hours=8)
+    bookings = 3 * TALLY_SNAPSHOT_INTERVAL // 2
+    for n in range(bookings):
+        clock = START + n * every
+        app.request_booking(service_id, clock + timedelta(days=1), CLIENT, {}, None, now=clock)
+    tally_id = TeamTally.create_id(team_id)
+    kept = app.repository.get(tally_id)
+    assert isinstance(kept, TeamTally)
+    assert kept.version == bookings + 1  # opened, then one event per booking
+
+    in_window = DEFAULT_WINDOW // every
+    assert in_window <= len(kept.bookings) <= in_window + len(members)
+    assert app.snapshots is not None
+    (snapshot,) = app.snapshots.get(tally_id, desc=True, limit=1)
+    assert kept.version - TALLY_SNAPSHOT_INTERVAL < snapshot.originator_version <= kept.version
+
+    cold = Bookings(env=postgres_env(database_url))
+    try:
+        loaded = cold.repository.get(tally_id)
+        assert isinstance(loaded, TeamTally)
+        assert loaded.bookings == kept.bookings
+        now = START + bookings * every
+        assert ranked([Member(m) for m in members], members, loaded.assigned(), now) == ranked(
+            [Member(m) for m in members], members, kept.assigned(), now
+        )
+    finally:
+        cold.close()
 
 
 def test_weights_give_members_their_share(app: Bookings) -> None:
@@ -410,6 +450,12 @@ def test_collective_bookings_racing_members_own_bookings_are_all_or_nothing(
         together_booked = str(booking.service_id) == together["id"]
         assert booking.specialist_ids == (everyone if together_booked else one)
     assert double_bookings(stored) == []
+    won = sum(1 for b in holding if str(b.service_id) == together["id"])
+    print(
+        f"\ncollective race, {len(starts)} times x (10 collective + 10 for one member):"
+        f" {dict(outcomes(responses))}; collective won {won} times (holding all"
+        f" {len(everyone)} members), the member alone {len(starts) - won}; none half-booked"
+    )
 
 
 def test_the_demo_seed_forms_a_round_robin_team_once(
