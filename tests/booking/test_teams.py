@@ -250,21 +250,9 @@ def api(database_url_of_api: str, redis_url: str) -> Iterator[TestClient]:
         yield http
 
 
-def make_team(catalog: Catalog, size: int, **fields: Any) -> tuple[dict[str, Any], list[str]]:
-    members = [catalog.specialist(weekly=ALL_DAY_EVERY_DAY)["id"] for _ in range(size)]
-    body = {"name": "Partners", "members": [{"specialist_id": m} for m in members], **fields}
-    team = expect(catalog.http.request("POST", "/v1/teams", json=body, headers=ADMIN), 201)
-    return team, members
-
-
-def team_service(catalog: Catalog, team_id: str, assignment: str, **fields: Any) -> dict[str, Any]:
-    body = {"team_id": team_id, "assignment": assignment, **CONSULTATION, **fields}
-    return dict(expect(catalog.http.request("POST", "/v1/services", json=body, headers=ADMIN), 201))
-
-
 def test_an_admin_forms_reads_and_changes_a_team(api: TestClient) -> None:
     catalog = Catalog(api)
-    team, members = make_team(catalog, 2)
+    team, members = catalog.team(2)
 
     assert team["members"] == [{"specialist_id": m, "weight": 1, "priority": 0} for m in members]
     assert isinstance(team["notification_id"], int)
@@ -303,7 +291,7 @@ def test_a_team_is_refused_without_members_twice_a_member_or_an_unknown_one(
 
 def test_a_service_names_a_specialist_or_a_team_with_its_assignment(api: TestClient) -> None:
     catalog = Catalog(api)
-    team, members = make_team(catalog, 2)
+    team, members = catalog.team(2)
 
     def refused(**fields: Any) -> str:
         body = {**CONSULTATION, **fields}
@@ -314,7 +302,7 @@ def test_a_service_names_a_specialist_or_a_team_with_its_assignment(api: TestCli
     assert both == "validation_error"
     assert refused(specialist_id=members[0], assignment="collective") == "validation_error"
     assert refused(team_id=team["id"], assignment="everyone") == "validation_error"
-    service = team_service(catalog, team["id"], "round_robin")
+    service = catalog.team_service(team["id"], "round_robin")
     assert (service["team_id"], service["assignment"]) == (team["id"], "round_robin")
     assert "specialist_id" not in service
     assert expect(api.get(f"/v1/services/{service['id']}"), 200)["team_id"] == team["id"]
@@ -324,8 +312,8 @@ def test_a_round_robin_booking_names_its_member_and_an_admin_can_reassign_it(
     api: TestClient,
 ) -> None:
     catalog = Catalog(api)
-    team, members = make_team(catalog, 3)
-    service = team_service(catalog, team["id"], "round_robin")
+    team, members = catalog.team(3)
+    service = catalog.team_service(team["id"], "round_robin")
     start = API_NOW + timedelta(days=7, hours=10)
 
     booking = catalog.booked(service["id"], start)
@@ -362,8 +350,8 @@ def test_a_round_robin_booking_names_its_member_and_an_admin_can_reassign_it(
 
 def test_a_collective_booking_carries_every_member(api: TestClient) -> None:
     catalog = Catalog(api)
-    team, members = make_team(catalog, 3)
-    service = team_service(catalog, team["id"], "collective")
+    team, members = catalog.team(3)
+    service = catalog.team_service(team["id"], "collective")
     start = API_NOW + timedelta(days=7, hours=10)
 
     booking = catalog.booked(service["id"], start)
@@ -412,8 +400,8 @@ def clients(service_id: str, start: datetime, n: int) -> list[dict[str, Any]]:
 def test_fifty_clients_racing_for_one_time_get_the_five_members_then_409(
     service: ServiceProcess, catalog: Catalog, database_url: str
 ) -> None:
-    team, members = make_team(catalog, 5)
-    rr = team_service(catalog, team["id"], "round_robin", duration_minutes=30)
+    team, members = catalog.team(5)
+    rr = catalog.team_service(team["id"], "round_robin", duration_minutes=30)
 
     responses = storm(service, clients(rr["id"], days_ahead(3, 9), 50))
 
@@ -428,8 +416,8 @@ def test_fifty_clients_racing_for_one_time_get_the_five_members_then_409(
 def test_collective_bookings_racing_members_own_bookings_are_all_or_nothing(
     service: ServiceProcess, catalog: Catalog, database_url: str
 ) -> None:
-    team, members = make_team(catalog, 3)
-    together = team_service(catalog, team["id"], "collective", duration_minutes=30)
+    team, members = catalog.team(3)
+    together = catalog.team_service(team["id"], "collective", duration_minutes=30)
     alone = catalog.service(members[1], duration_minutes=30)
     starts = [days_ahead(4, 9) + timedelta(minutes=30 * n) for n in range(6)]
     # At each time, ten collective requests race ten for one member alone: either the
@@ -482,9 +470,9 @@ def test_the_events_carry_the_team_and_the_specialists_whose_time_a_booking_hold
     api: TestClient, database_url_of_api: str
 ) -> None:
     catalog = Catalog(api)
-    team, members = make_team(catalog, 2)
-    together = team_service(catalog, team["id"], "collective")
-    either = team_service(catalog, team["id"], "round_robin")
+    team, members = catalog.team(2)
+    together = catalog.team_service(team["id"], "collective")
+    either = catalog.team_service(team["id"], "round_robin")
     start = API_NOW + timedelta(days=7, hours=10)
     collective = catalog.booked(together["id"], start)
     one = catalog.booked(either["id"], start + timedelta(hours=2))
