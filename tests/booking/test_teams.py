@@ -342,10 +342,24 @@ def test_a_round_robin_booking_names_its_member_and_an_admin_can_reassign_it(
         200,
     )
     assert moved["specialist_id"] == free
+    assert listed(api, free) == [booking["id"]]
+    assert booking["id"] not in listed(api, booking["specialist_id"])
+    # A dashboard polling for changes sees the reassignment.
+    changed = f"/v1/bookings?changed_after={booking['notification_id']}"
+    assert booking["id"] in [
+        b["id"] for b in expect(api.get(changed, headers=ADMIN), 200)["bookings"]
+    ]
     # The first member's time is free again: a third booking at that time goes to them.
     third = catalog.booked(service["id"], start)
     assert third["specialist_id"] == booking["specialist_id"]
     assert error_code(catalog.book(service["id"], start), 409) == "slot_unavailable"
+
+
+def listed(api: TestClient, specialist_id: str) -> list[str]:
+    """The ids in the specialist's own list of bookings (their dashboard's)."""
+    mine = bearer(specialist_jwt(specialist_id))
+    answer = expect(api.get(f"/v1/bookings?specialist_id={specialist_id}", headers=mine), 200)
+    return [b["id"] for b in answer["bookings"]]
 
 
 def test_a_collective_booking_carries_every_member(api: TestClient) -> None:
@@ -358,11 +372,14 @@ def test_a_collective_booking_carries_every_member(api: TestClient) -> None:
 
     assert booking["specialist_ids"] == members
     assert booking["specialist_id"] == members[0]
-    for member in members:  # each sees it, not only the first
+    for member in members:  # each sees it, and in their list, not only the first
         as_member = bearer(specialist_jwt(member))
         expect(api.get(f"/v1/bookings/{booking['id']}", headers=as_member), 200)
-    outsider = bearer(specialist_jwt(catalog.specialist()["id"]))
+        assert listed(api, member) == [booking["id"]]
+    outsider_id = catalog.specialist()["id"]
+    outsider = bearer(specialist_jwt(outsider_id))
     assert error_code(api.get(f"/v1/bookings/{booking['id']}", headers=outsider), 403)
+    assert listed(api, outsider_id) == []
     assert error_code(catalog.book(service["id"], start), 409) == "slot_unavailable"
     refused = api.post(
         f"/v1/bookings/{booking['id']}/reschedule",
