@@ -518,6 +518,14 @@ def test_the_events_carry_the_team_and_the_specialists_whose_time_a_booking_hold
     assert [str(s) for s in slot.specialist_ids] == members
     assert str(envelope.specialist_id) == members[0]
     assert str(slot.team_id) == team["id"]
+    # Its snapshots carry the other member as they carry the first: consumers reach both.
+    confirmed = next(
+        p
+        for _, p in payloads
+        if isinstance(p, contract.BookingConfirmed) and str(p.booking_id) == collective["id"]
+    )
+    assert confirmed.booking is not None
+    assert [str(s.specialist_id) for s in confirmed.booking.co_specialists] == members[1:]
     [(moved_envelope, moved)] = [
         (e, p) for e, p in payloads if isinstance(p, contract.BookingReassigned)
     ]

@@ -94,7 +94,7 @@ class Notifier:
         """Only a message about the booking as it still is (one recorded before a
         reschedule or cancel would show a time or an invite that no longer holds), to a
         person who was not erased."""
-        row = booking_row(conn, effect.data.booking_id)
+        row = _addressed(booking_row(conn, effect.data.booking_id), effect.data)
         return (
             row is not None
             and row.sequence == effect.data.version
@@ -105,7 +105,7 @@ class Notifier:
         """Only for a booking still confirmed at the time it was scheduled for, and not
         yet begun (a dispatcher that was down does not send "starts in 1 hour" late), to
         a person who was not erased."""
-        row = booking_row(conn, effect.data.booking_id)
+        row = _addressed(booking_row(conn, effect.data.booking_id), effect.data)
         return (
             row is not None
             and row.status == "confirmed"
@@ -120,15 +120,16 @@ class Notifier:
         if checked is not None and checked[0] == effect.id:
             _, row, terms, revealer = checked
         else:
-            row, terms, revealer = self._read(booking_id)
+            row, terms, revealer = self._read(effect.data)
         return row, appointment_of(booking_id, row.snapshot, terms, revealer)
 
-    def _read(self, booking_id: UUID) -> tuple[BookingRow, Terms, Revealer]:
+    def _read(self, data: Notice | Reminder) -> tuple[BookingRow, Terms, Revealer]:
         """What a message is built from, when no re-check just read it."""
+        booking_id = data.booking_id
         with self.pool.connection() as conn:
-            row = booking_row(conn, booking_id)
+            row = _addressed(booking_row(conn, booking_id), data)
             if row is None:
-                raise LookupError(f"booking {booking_id} is not known here")
+                raise LookupError(f"booking {booking_id} (or its addressee) is not known here")
             terms = terms_of(conn, row.snapshot.service.service_id)
         return row, terms, self.personal.revealer()
 
@@ -237,3 +238,8 @@ class Notifier:
                 # The browser unsubscribed or the subscription expired: forget it.
                 with self.pool.connection() as conn:
                     remove_push_subscription(conn, subscription_id)
+
+
+def _addressed(row: BookingRow | None, data: Notice | Reminder) -> BookingRow | None:
+    """The booking as its message's addressee reads it (BookingRow.addressed)."""
+    return row.addressed(data.specialist_id) if row is not None else None

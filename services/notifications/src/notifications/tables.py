@@ -11,7 +11,7 @@ included: it is personal data and goes with an erasure (ARCHITECTURE.md rule 7).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -20,7 +20,13 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from kairos.ddl import create_if_missing
-from kairos.events.booking import BookingSnapshot, BookingStatus, Reminder, ServiceDefinition
+from kairos.events.booking import (
+    BookedSpecialist,
+    BookingSnapshot,
+    BookingStatus,
+    Reminder,
+    ServiceDefinition,
+)
 from kairos.providers.push import PushSubscription
 from notifications.appointment import Terms
 from notifications.schedule import DEFAULT_REMINDERS, ReminderRule, rules_of
@@ -36,6 +42,9 @@ CREATE TABLE IF NOT EXISTS notification_bookings (
     previous_starts_at timestamptz,
     updated_at timestamptz NOT NULL
 );
+-- The member a round-robin booking was last reassigned from (BookedSpecialist): its
+-- cancellation is addressed to them.
+ALTER TABLE notification_bookings ADD COLUMN IF NOT EXISTS former_specialist jsonb;
 -- Browsers' Web Push subscriptions: a client's per booking, a specialist's per specialist.
 CREATE TABLE IF NOT EXISTS push_subscriptions (
     id uuid PRIMARY KEY,
@@ -79,6 +88,23 @@ class BookingRow:
     reason: str | None
     previous_starts_at: datetime | None
     updated_at: datetime  # when the event that left it so happened
+    former_specialist: BookedSpecialist | None = None
+
+    def addressed(self, specialist_id: UUID | None) -> BookingRow | None:
+        """The booking as a message to `specialist_id` reads it: with them as its
+        specialist (a collective booking's other member, or the member it was reassigned
+        from); None (the default) is the booking's own specialist. None if they have no
+        part in it."""
+        own = self.snapshot.specialist
+        if specialist_id is None or specialist_id == own.specialist_id:
+            return self
+        others = [*self.snapshot.co_specialists, *filter(None, [self.former_specialist])]
+        for member in others:
+            if member.specialist_id == specialist_id:
+                return replace(
+                    self, snapshot=self.snapshot.model_copy(update={"specialist": member})
+                )
+        return None
 
 
 def save_booking(
@@ -90,14 +116,20 @@ def save_booking(
     at: datetime,
     reason: str | None = None,
     previous_starts_at: datetime | None = None,
+    former_specialist: BookedSpecialist | None = None,
 ) -> None:
+    """Keep the booking as it now stands; the member it was reassigned from stays known
+    until another reassignment (a later event names none)."""
+    former = Jsonb(former_specialist.model_dump(mode="json")) if former_specialist else None
     conn.execute(
-        "INSERT INTO notification_bookings"
-        " (booking_id, status, sequence, snapshot, reason, previous_starts_at, updated_at)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s)"
+        "INSERT INTO notification_bookings (booking_id, status, sequence, snapshot, reason,"
+        " previous_starts_at, updated_at, former_specialist)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
         " ON CONFLICT (booking_id) DO UPDATE SET status = EXCLUDED.status,"
         " sequence = EXCLUDED.sequence, snapshot = EXCLUDED.snapshot, reason = EXCLUDED.reason,"
-        " previous_starts_at = EXCLUDED.previous_starts_at, updated_at = EXCLUDED.updated_at",
+        " previous_starts_at = EXCLUDED.previous_starts_at, updated_at = EXCLUDED.updated_at,"
+        " former_specialist = COALESCE("
+        "EXCLUDED.former_specialist, notification_bookings.former_specialist)",
         (
             booking_id,
             snapshot.status,
@@ -106,19 +138,20 @@ def save_booking(
             reason,
             previous_starts_at,
             at,
+            former,
         ),
     )
 
 
 def booking_row(conn: psycopg.Connection[Any], booking_id: UUID) -> BookingRow | None:
     row = conn.execute(
-        "SELECT status, sequence, snapshot, reason, previous_starts_at, updated_at"
-        " FROM notification_bookings WHERE booking_id = %s",
+        "SELECT status, sequence, snapshot, reason, previous_starts_at, updated_at,"
+        " former_specialist FROM notification_bookings WHERE booking_id = %s",
         (booking_id,),
     ).fetchone()
     if row is None:
         return None
-    status, sequence, snapshot, reason, previous_starts_at, updated_at = row
+    status, sequence, snapshot, reason, previous_starts_at, updated_at, former = row
     return BookingRow(
         booking_id,
         status,
@@ -127,6 +160,7 @@ def booking_row(conn: psycopg.Connection[Any], booking_id: UUID) -> BookingRow |
         reason,
         previous_starts_at,
         updated_at,
+        BookedSpecialist.model_validate(former) if former is not None else None,
     )
 
 
