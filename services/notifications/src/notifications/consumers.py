@@ -118,7 +118,6 @@ def booking_reason(booking_id: UUID) -> str:
 
 #: Which specialists a message to "the specialist" goes to: None is the booking's own.
 Specialists = Sequence[UUID | None]
-OWN: Specialists = (None,)
 
 
 def _specialists(booking: BookingSnapshot) -> Specialists:
@@ -139,13 +138,16 @@ def _notice(
     conn: psycopg.Connection[Any],
     envelope: Envelope,
     booking_id: UUID,
-    version: int,
+    applied: Applied,
     messages: Messages,
     invite: Method | None = None,
-    specialists: Specialists = OWN,
+    specialists: Specialists | None = None,
 ) -> None:
-    """Record each (message, recipient) as an e-mail due at once, to each of
-    `specialists` when the recipient is the specialist."""
+    """Record each (message, recipient) about the booking as applied as an e-mail due at
+    once; "the specialist" is each of `specialists` (default: the booking's)."""
+    version = applied.version
+    if specialists is None:
+        specialists = _specialists(applied.booking)
     for message, recipient in messages:
         for specialist_id, to in _addressees(recipient, specialists):
             notice = Notice(
@@ -275,8 +277,7 @@ def on_booking_pending(
     if (applied := _apply(conn, envelope, event, unless=frozenset({"confirmed"}))) is None:
         return
     messages: Messages = (("pending", "client"), ("approval_request", "specialist"))
-    specialists = _specialists(applied.booking)
-    _notice(conn, envelope, event.booking_id, applied.version, messages, None, specialists)
+    _notice(conn, envelope, event.booking_id, applied, messages)
 
 
 @handlers.on
@@ -291,8 +292,7 @@ def on_booking_confirmed(
         if approved
         else (("confirmation", "client"), ("new_booking", "specialist"))
     )
-    specialists = _specialists(applied.booking)
-    _notice(conn, envelope, event.booking_id, applied.version, messages, "REQUEST", specialists)
+    _notice(conn, envelope, event.booking_id, applied, messages, "REQUEST")
     _schedule_reminders(
         conn, event.booking_id, applied.booking, applied.version, envelope.occurred_at
     )
@@ -321,8 +321,7 @@ def on_booking_rescheduled(
         return
     cancel_effects(conn, booking_reason(event.booking_id), REMINDER_PREFIX)
     messages: Messages = (("rescheduled", "client"), ("rescheduled", "specialist"))
-    specialists = _specialists(applied.booking)
-    _notice(conn, envelope, event.booking_id, applied.version, messages, "REQUEST", specialists)
+    _notice(conn, envelope, event.booking_id, applied, messages, "REQUEST")
     if applied.booking.status == "confirmed":
         _schedule_reminders(
             conn, event.booking_id, applied.booking, applied.version, envelope.occurred_at
@@ -342,8 +341,7 @@ def on_booking_ended(
         if isinstance(event, BookingDeclined)
         else (("cancelled", "client"), ("cancelled", "specialist"))
     )
-    specialists = _specialists(applied.booking)
-    _notice(conn, envelope, event.booking_id, applied.version, messages, "CANCEL", specialists)
+    _notice(conn, envelope, event.booking_id, applied, messages, "CANCEL")
 
 
 #: What the member a booking was reassigned from reads in their cancellation.
@@ -373,24 +371,18 @@ def on_booking_reassigned(
     )
     if applied is None:
         return
-    cancel_effects(conn, booking_reason(event.booking_id), REMINDER_PREFIX)
-    version = applied.version
+    booking_id = event.booking_id
+    cancel_effects(conn, booking_reason(booking_id), REMINDER_PREFIX)
     if applied.booking.status == "confirmed":
-        _notice(
-            conn, envelope, event.booking_id, version, (("new_booking", "specialist"),), "REQUEST"
+        _notice(conn, envelope, booking_id, applied, (("new_booking", "specialist"),), "REQUEST")
+        _schedule_reminders(
+            conn, booking_id, applied.booking, applied.version, envelope.occurred_at
         )
-        _schedule_reminders(conn, event.booking_id, applied.booking, version, envelope.occurred_at)
     else:  # pending: the new member is the one to approve it
-        _notice(conn, envelope, event.booking_id, version, (("approval_request", "specialist"),))
-    previous = [event.previous_specialist_id]
+        _notice(conn, envelope, booking_id, applied, (("approval_request", "specialist"),))
+    withdrawn: Messages = (("cancelled", "specialist"),)
     _notice(
-        conn,
-        envelope,
-        event.booking_id,
-        version,
-        (("cancelled", "specialist"),),
-        "CANCEL",
-        previous,
+        conn, envelope, booking_id, applied, withdrawn, "CANCEL", [event.previous_specialist_id]
     )
 
 
@@ -407,7 +399,7 @@ def on_no_show_marked(
     conn: psycopg.Connection[Any], envelope: Envelope, event: NoShowMarked
 ) -> None:
     if (applied := _apply(conn, envelope, event)) is not None and event.party == "client":
-        _notice(conn, envelope, event.booking_id, applied.version, (("no_show_notice", "client"),))
+        _notice(conn, envelope, event.booking_id, applied, (("no_show_notice", "client"),))
 
 
 @handlers.on
