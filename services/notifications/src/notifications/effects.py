@@ -1,11 +1,16 @@
-"""What the notifications dispatcher does with each effect the handlers recorded: the
-re-check just before it fires, and the send.
+"""What the notifications dispatcher does with the effects the handlers recorded: the
+re-check just before they fire, and the send.
 
-Each message is built when it is sent, from the booking as it stands then (its row in
+The dispatcher hands over all the effects of a kind it claimed together (up to 100):
+their bookings, terms, video rooms and both people's keys are read in one go just
+before sending, and a batch's e-mails go to the mailer together, which sends them over
+its several SMTP connections at once (bench/notifications.py measured this). Each
+message is built when it is sent, from the booking as it stands then (its row in
 `notification_bookings`), and dated with the effect's due time, so a repeat after a
 crash is the same message with the same Message-ID. The re-checks drop what no
 longer makes sense: a message about a version of the booking that has since moved
-on, a reminder of a booking that is no longer confirmed or has already started.
+on, a reminder of a booking that is no longer confirmed or has already started, a
+message to a person who was erased.
 """
 
 from __future__ import annotations
