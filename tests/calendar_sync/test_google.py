@@ -107,6 +107,58 @@ def test_a_page_asking_for_json_gets_the_consent_url_and_the_same_browser_bindin
     assert (connected["provider"], connected["specialist_id"]) == ("google", specialist["id"])
 
 
+BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+
+
+def test_a_browser_returns_to_the_calendars_page_with_the_new_connection(
+    google_world: CalendarWorld, google: tuple[FakeGoogle, str]
+) -> None:
+    world, (fake, _) = google_world, google
+    fake.next_user = f"owner-{uuid4().hex[:8]}@example.org"
+    specialist = world.catalog.specialist()
+    api = world.calendar_api
+    started = api.get(
+        "/v1/calendars/google/connect", params={"specialist_id": specialist["id"]}, headers=ADMIN
+    )
+    consent = httpx.get(started.headers["location"], follow_redirects=False)
+    callback = httpx.URL(consent.headers["location"])
+
+    back = api.get(callback.path, params=dict(callback.params), headers=BROWSER)
+
+    assert back.status_code == 303, back.text
+    listed = expect(api.get(f"/v1/specialists/{specialist['id']}/calendars", headers=ADMIN), 200)
+    [connection] = listed["calendars"]
+    assert back.headers["location"] == f"/calendars?connected={connection['id']}"
+
+
+def test_a_browser_whose_consent_failed_returns_to_the_calendars_page_with_the_reason(
+    google_world: CalendarWorld,
+) -> None:
+    world = google_world
+    specialist = world.catalog.specialist()
+    api = world.calendar_api
+    started = api.get(
+        "/v1/calendars/google/connect", params={"specialist_id": specialist["id"]}, headers=ADMIN
+    )
+    state = httpx.URL(started.headers["location"]).params["state"]
+    path = "/v1/calendars/google/callback"
+    # The specialist declined: the provider sends an error and no code.
+    denied = {"state": state, "error": "access_denied"}
+
+    declined = api.get(path, params=denied, headers=BROWSER)
+    replayed = api.get(path, params=denied, headers=BROWSER)
+    as_api = api.get(path, params={"state": "forged", "error": "access_denied"})
+
+    assert (declined.status_code, declined.headers["location"]) == (
+        303,
+        "/calendars?failed=consent_failed",
+    )
+    assert replayed.headers["location"] == "/calendars?failed=invalid_state"  # single use
+    assert error_code(as_api, 403) == "invalid_state"
+    listed = api.get(f"/v1/specialists/{specialist['id']}/calendars", headers=ADMIN)
+    assert expect(listed, 200) == {"calendars": []}
+
+
 def test_a_callback_without_its_browser_cookie_is_refused(google_world: CalendarWorld) -> None:
     world = google_world
     specialist = world.catalog.specialist()
