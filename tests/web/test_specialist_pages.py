@@ -1,19 +1,25 @@
-"""A specialist's side in Chromium: sign-in with the e-mailed link (a reused link is
-refused), the dashboard that shows a booking made on the public page without a reload,
-approving and declining (the client gets the matching e-mail), the schedule and services
-editors changing the public page's slots, and another specialist's data out of reach."""
+"""A specialist's side in Chromium: sign-in with the e-mailed link (a reused or expired
+link is refused), the dashboard that shows a booking made on the public page without a
+reload, approving and declining (the client gets the matching e-mail), marking started
+consultations completed or the client a no-show, the schedule and services editors
+changing the public page's slots (with a preview before saving), and another
+specialist's data out of reach."""
 
 from __future__ import annotations
 
+import json
 import re
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+import redis
 from playwright.sync_api import BrowserContext, Page, expect
 
+from booking.sign_in import code_key
 from kairos_dev.infra.process import wait_until
 from kairos_dev.testing.web_stack import Offering, answered
 from tests.web.pages import check_page
@@ -101,6 +107,28 @@ def test_the_emailed_link_signs_in_once_and_a_reload_keeps_the_session(
     assert mails_to(admin, "nobody-here@example.com") == []
 
 
+def test_an_expired_link_is_refused(
+    page: Page, offering: Callable[..., Offering], admin: httpx.Client, redis_url: str
+) -> None:
+    ada = offering()
+    link = signed_in_link(page, admin, ada.email)
+    # The stack runs on the real clock: the stored code's 15 minutes are made to have
+    # passed instead, as the service would find them a quarter of an hour later.
+    key = code_key(link.rsplit("#code=", 1)[1])
+    with redis.Redis.from_url(redis_url) as store:
+        stored = store.get(key)
+        assert stored is not None
+        entry = json.loads(stored)
+        entry["expires_at"] = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
+        store.set(key, json.dumps(entry), keepttl=True)
+
+    page.goto(link)
+
+    expect(page.get_by_role("alert")).to_contain_text("already been used or has expired")
+    page.goto("/dashboard")
+    expect(page.get_by_text("Sign in to see this page.")).to_be_visible()
+
+
 def test_bookings_arrive_live_and_are_approved_or_declined(
     new_context: Callable[..., BrowserContext],
     offering: Callable[..., Offering],
@@ -146,6 +174,62 @@ def test_bookings_arrive_live_and_are_approved_or_declined(
     )
 
 
+def starting_soon(admin: httpx.Client, offering: Offering) -> str:
+    """A confirmed booking of `offering` (UTC, no notice) starting at the next whole
+    minute at least 20 s away: today's only hours begin then. Its id."""
+    now = datetime.now(UTC)
+    if now.hour == 23 and now.minute >= 57:  # today's hours could not begin in time
+        time.sleep((60 - now.minute) * 60 - now.second + 1)
+        now = datetime.now(UTC)
+    start = (now + timedelta(seconds=80)).replace(second=0, microsecond=0)
+    hours = {"windows": [{"start": f"{start:%H:%M}", "end": "24:00"}]}
+    path = f"/v1/specialists/{offering.specialist_id}/overrides/{start.date()}"
+    answered(admin.put(path, json=hours))
+    body = {
+        "service_id": offering.service_id,
+        "starts_at": start.isoformat().replace("+00:00", "Z"),
+        "client": {"name": "Ed Client", "email": "ed@example.com", "timezone": "UTC"},
+    }
+    booked = answered(admin.post("/v1/bookings", json=body), 201)
+    assert booked["status"] == "confirmed", booked
+    return str(booked["id"])
+
+
+def test_a_started_consultation_is_marked_completed_and_another_a_no_show(
+    new_context: Callable[..., BrowserContext],
+    offering: Callable[..., Offering],
+    admin: httpx.Client,
+) -> None:
+    ada, bea = (offering(timezone="UTC", minimum_notice_minutes=0) for _ in range(2))
+    held, missed = starting_soon(admin, ada), starting_soon(admin, bea)
+    pages = {}
+    for who, booking in ((ada, held), (bea, missed)):
+        pages[booking] = new_context().new_page()
+        sign_in(pages[booking], admin, who.email)
+    held_card = pages[held].locator(f'[data-booking="{held}"]')
+    missed_card = pages[missed].locator(f'[data-booking="{missed}"]')
+    expect(held_card).to_contain_text("Confirmed")
+    # Before the start (its waiting room is open): joining, but no outcome yet.
+    expect(held_card.get_by_role("button", name="Join as host")).to_be_visible()
+    expect(held_card.get_by_role("button", name="Mark completed")).to_have_count(0)
+
+    # Once started (the dashboard's clock ticks every 15 s): the outcomes are offered.
+    started = {"timeout": 120_000}
+    held_card.get_by_role("button", name="Mark completed").click(**started)
+    expect(held_card).to_contain_text("Completed")
+    assert answered(admin.get(f"/v1/bookings/{held}"))["status"] == "completed"
+
+    # The client never came: the video service suggests the no-show, and it is marked.
+    expect(missed_card.get_by_role("status")).to_contain_text(
+        "suggests the client did not show up", **started
+    )
+    check_page(pages[missed], "specialist-dashboard-no-show-suggested")
+    missed_card.get_by_role("button", name="Client did not show").click()
+    expect(missed_card).to_contain_text("Missed")
+    booking = answered(admin.get(f"/v1/bookings/{missed}"))
+    assert booking["status"] == "no_show", booking
+
+
 def test_weekly_hours_and_a_day_off_change_the_public_slots(
     page: Page, offering: Callable[..., Offering], admin: httpx.Client
 ) -> None:
@@ -155,21 +239,38 @@ def test_weekly_hours_and_a_day_off_change_the_public_slots(
     expect(page.get_by_role("heading", name="Schedule")).to_be_visible()
     check_page(page, "specialist-schedule")
 
-    # Every day 09:00 to 12:00 only, Monday with a bad (inverted) window first.
+    weekly = page.locator("form[aria-labelledby=weekly-title]")
+    preview = page.locator("section[aria-labelledby=preview-title]")
+    # Round the clock: the preview offers evening times too.
+    expect(preview.locator("li").filter(has_text="20:00").first).to_be_visible()
+
+    # Every day 09:00 to 12:00 only: the preview shows it before anything is saved.
     for day in range(7):
         name = page.locator("fieldset.weekday legend").nth(day).inner_text()
         page.get_by_label(f"{name}, window 1: from").fill("09:00")
         page.get_by_label(f"{name}, window 1: until").fill("12:00")
+
+    def mornings_only() -> bool:
+        times = [text[-5:] for text in preview.locator("li").all_inner_texts()]
+        # Six whole days of three slots, and what is left of today's.
+        return len(times) >= 18 and set(times) <= {"09:00", "10:00", "11:00"}
+
+    wait_until(mornings_only, what="a preview of the mornings only", timeout=10)
+    saved = answered(admin.get(f"/v1/specialists/{ada.specialist_id}"))
+    assert saved["weekly"][0] == {"day": 0, "start": "00:00", "end": "24:00"}  # not yet
+    check_page(page, "specialist-schedule-preview")
+
+    # Monday with a bad (inverted) window: refused with the API's message, in the preview
+    # already and again on saving.
     monday = page.locator("fieldset.weekday legend").nth(0).inner_text()
     page.get_by_label(f"{monday}, window 1: until").fill("08:00")
-    page.get_by_role("button", name="Save weekly hours").click()
-    expect(page.get_by_role("alert")).to_be_visible()
-    refusal = page.get_by_role("alert").inner_text()
     api_says = admin.put(
         f"/v1/specialists/{ada.specialist_id}/schedule",
         json={"weekly": [{"day": 0, "start": "09:00", "end": "08:00"}]},
     ).json()["error"]["message"]
-    assert api_says in refusal
+    expect(preview.get_by_role("alert")).to_contain_text(api_says)
+    page.get_by_role("button", name="Save weekly hours").click()
+    expect(weekly.get_by_role("alert")).to_contain_text(api_says)
     page.get_by_label(f"{monday}, window 1: until").fill("12:00")
     page.get_by_role("button", name="Save weekly hours").click()
     expect(page.get_by_text("Saved. Clients now see the new hours.")).to_be_visible()

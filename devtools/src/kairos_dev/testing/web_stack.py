@@ -6,6 +6,11 @@ Booking (API, relay, video-session consumer), availability (API, projector),
 notifications (API, worker: the booking's invite), video (API, relay, consumer) and
 the local LiveKit server, on one database for the services but video's, a broker and
 Redis the caller provides. Calendar-sync is not started: its paths answer 502.
+
+The stack runs on the real clock. Its no-show grace is zero (booking and video read
+the same NO_SHOW_GRACE_MINUTES): a consultation that has started can be marked a
+no-show, and is suggested as one, at once, so a test waits for a start a minute away
+rather than a quarter of an hour past it.
 """
 
 from __future__ import annotations
@@ -65,13 +70,14 @@ def web_stack(
     # A dozen processes share the server (perhaps the machine's, 100 connections) with
     # other tests: small pools, as `kairos dev` sets them, are plenty for a few browsers.
     pools = {"DB_POOL_SIZE": "3", "POSTGRES_POOL_SIZE": "2"}
+    grace = {"NO_SHOW_GRACE_MINUTES": "0"}  # see the module's docstring
     livekit_port, gateway_port = free_port(), free_port()
     mail_port, smtp_port = free_port(), free_port()
     origin = f"http://127.0.0.1:{gateway_port}"
     # Every e-mail (sign-in links, the clients' messages) lands in the mail sink, read at
     # the origin's /dev/mail as in `kairos dev`; its links point at the origin.
     mail = {**dict(DEV_MAIL_ENV), "SMTP_PORT": str(smtp_port), "PUBLIC_URL": origin}
-    env = service_env(database_url, redis_url, kafka, **mail, **pools)
+    env = service_env(database_url, redis_url, kafka, **mail, **pools, **grace)
     livekit_url = f"http://127.0.0.1:{livekit_port}"
     # Every browser here is 127.0.0.1: the per-IP sign-in limit would count them all.
     booking = ServiceProcess.api("booking.main:app", {**env, "SIGN_IN_PER_IP": "100000"})
@@ -87,6 +93,7 @@ def web_stack(
         RECORDINGS_BASE_URL=f"{livekit_url}/fake/recordings/",
         **_LIVEKIT,
         **pools,
+        **grace,
     )
     video = ServiceProcess.api("video.main:app", video_env)
     availability = ServiceProcess.api("availability.main:app", env)
