@@ -21,7 +21,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 
 from booking.sign_in import code_key
 from kairos_dev.infra.process import wait_until
-from kairos_dev.testing.web_stack import Offering, answered
+from kairos_dev.testing.web_stack import Offering, WebStack, answered
 from tests.web.pages import check_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.slow]
@@ -372,6 +372,36 @@ def test_history_and_calendars_pages_and_another_specialists_data_out_of_reach(
         [bea.specialist_id, theirs],
     )
     assert refused == [403, 403]
+
+
+def test_connecting_google_returns_to_the_calendars_page_with_the_connection(
+    page: Page, offering: Callable[..., Offering], admin: httpx.Client, stack: WebStack
+) -> None:
+    ada = offering()
+    owner = f"ada-{ada.specialist_id[:8]}@gmail.example"
+    told = httpx.post(f"{stack.google_url}/_fake/next-user", params={"user": owner})
+    assert told.status_code == 204, told.text
+    sign_in(page, admin, ada.email)
+    page.get_by_role("link", name="Calendars", exact=True).click()
+    expect(page.get_by_text("No calendar is connected.")).to_be_visible()
+
+    # The fake's consent approves at once and sends the browser to the callback.
+    page.get_by_role("button", name="Connect Google").click()
+
+    expect(page).to_have_url(re.compile(r"/calendars\?connected=[0-9a-f-]+$"))
+    expect(page.get_by_role("status").filter(has_text="Connected Google")).to_be_visible()
+    card = page.locator(".card").filter(has_text=owner)
+    expect(card).to_contain_text("Connected")
+    check_page(page, "specialist-calendars-connected")
+    listed = answered(admin.get(f"/v1/specialists/{ada.specialist_id}/calendars"))
+    assert [c["account"] for c in listed["calendars"]] == [owner]
+
+    # A consent that fails (here: declined, for a state this browser never started)
+    # comes back to the page with the reason.
+    page.goto("/v1/calendars/google/callback?state=forged&error=access_denied")
+    expect(page).to_have_url(re.compile(r"/calendars\?failed=invalid_state$"))
+    expect(page.get_by_role("alert")).to_contain_text("The calendar was not connected")
+    check_page(page, "specialist-calendars-failed")
 
 
 def test_the_specialist_pages_work_by_keyboard(
