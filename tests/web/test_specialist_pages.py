@@ -189,6 +189,7 @@ def starting_soon(admin: httpx.Client, offering: Offering) -> str:
         "service_id": offering.service_id,
         "starts_at": start.isoformat().replace("+00:00", "Z"),
         "client": {"name": "Ed Client", "email": "ed@example.com", "timezone": "UTC"},
+        "answers": {"reason": "A sore back"},
     }
     booked = answered(admin.post("/v1/bookings", json=body), 201)
     assert booked["status"] == "confirmed", booked
@@ -200,7 +201,10 @@ def test_a_started_consultation_is_marked_completed_and_another_a_no_show(
     offering: Callable[..., Offering],
     admin: httpx.Client,
 ) -> None:
-    ada, bea = (offering(timezone="UTC", minimum_notice_minutes=0) for _ in range(2))
+    question = {"key": "reason", "label": "What brings you here?", "type": "text", "required": True}
+    ada, bea = (
+        offering(timezone="UTC", minimum_notice_minutes=0, questions=[question]) for _ in range(2)
+    )
     held, missed = starting_soon(admin, ada), starting_soon(admin, bea)
     pages = {}
     for who, booking in ((ada, held), (bea, missed)):
@@ -209,6 +213,7 @@ def test_a_started_consultation_is_marked_completed_and_another_a_no_show(
     held_card = pages[held].locator(f'[data-booking="{held}"]')
     missed_card = pages[missed].locator(f'[data-booking="{missed}"]')
     expect(held_card).to_contain_text("Confirmed")
+    expect(held_card.locator("dl.answers")).to_contain_text("What brings you here?A sore back")
     # Before the start (its waiting room is open): joining, but no outcome yet.
     expect(held_card.get_by_role("button", name="Join as host")).to_be_visible()
     expect(held_card.get_by_role("button", name="Mark completed")).to_have_count(0)
@@ -218,6 +223,11 @@ def test_a_started_consultation_is_marked_completed_and_another_a_no_show(
     held_card.get_by_role("button", name="Mark completed").click(**started)
     expect(held_card).to_contain_text("Completed")
     assert answered(admin.get(f"/v1/bookings/{held}"))["status"] == "completed"
+    # Notes, after the session.
+    held_card.locator("summary", has_text="Notes").click()
+    held_card.get_by_label("Notes").fill("Stretches twice a day.")
+    held_card.get_by_role("button", name="Save notes").click()
+    expect(held_card.get_by_text("Notes saved.")).to_be_visible()
 
     # The client never came: the video service suggests the no-show, and it is marked.
     expect(missed_card.get_by_role("status")).to_contain_text(
@@ -228,6 +238,23 @@ def test_a_started_consultation_is_marked_completed_and_another_a_no_show(
     expect(missed_card).to_contain_text("Missed")
     booking = answered(admin.get(f"/v1/bookings/{missed}"))
     assert booking["status"] == "no_show", booking
+
+    # The history: filtered by client and status, with the duration, recording and notes.
+    history = pages[held]
+    history.get_by_role("link", name="History", exact=True).click()
+    history.get_by_label("Client e-mail").fill("ed@example.com")
+    history.get_by_label("Status").select_option(label="Completed")
+    history.get_by_role("button", name="Show").click()
+    row = history.locator(f'.history [data-booking="{held}"]')
+    expect(history.locator(".history > li")).to_have_count(1)
+    expect(row).to_contain_text("30 min booked")
+    row.get_by_role("button", name="Recording and notes").click()
+    expect(row.locator("dl.times")).to_contain_text("Not held")  # nobody joined the call
+    expect(row.locator("dl.times")).to_contain_text("Stretches twice a day.")
+    check_page(history, "specialist-history-filtered")
+    history.get_by_label("Status").select_option(label="Missed")
+    history.get_by_role("button", name="Show").click()
+    expect(history.get_by_text("No consultations match.")).to_be_visible()  # Bea's, not Ada's
 
 
 def test_weekly_hours_and_a_day_off_change_the_public_slots(
