@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 import redis
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, Locator, Page, expect
 
 from booking.sign_in import code_key
 from kairos_dev.infra.process import wait_until
@@ -318,6 +318,13 @@ def test_weekly_hours_and_a_day_off_change_the_public_slots(
         page.get_by_role("button", name=re.compile("^Back to the weekly hours on"))
     ).to_be_visible()
     check_page(page, "specialist-schedule-day-off")
+    # The month view marks it (tomorrow may be in the month after the one shown first).
+    overrides = page.locator("section[aria-labelledby=overrides-title]")
+    if day[:7] != datetime.now(UTC).date().isoformat()[:7]:
+        overrides.get_by_role("button", name="Next month").click()
+    marked = overrides.locator("table.overrides-month td.off button")
+    expect(marked).to_have_text(str(int(day[8:])))
+    expect(marked).to_have_accessible_name(re.compile(r": Day off$"))
     wait_until(
         lambda: first_slots(admin, ada.service_id, day) == [], what="the day off", timeout=10
     )
@@ -394,11 +401,17 @@ def test_history_and_calendars_pages_and_another_specialists_data_out_of_reach(
             return [
                 await get(`/v1/bookings?specialist_id=${other}`),
                 await get(`/v1/bookings/${booking}`),
+                await get(`/v1/bookings/${booking}/session`),
+                await get(`/v1/specialists/${other}/calendars`),
             ];
         }""",
         [bea.specialist_id, theirs],
     )
-    assert refused == [403, 403]
+    assert refused == [403, 403, 403, 403]
+    # Nor does a page show it: a booking's page needs the client's link.
+    page.goto(f"/bookings/{theirs}")
+    expect(page.get_by_role("alert")).to_be_visible()
+    expect(page.get_by_text("Di Client")).to_have_count(0)
 
 
 def test_connecting_google_returns_to_the_calendars_page_with_the_connection(
@@ -446,6 +459,32 @@ def test_the_specialist_pages_work_by_keyboard(
     page.keyboard.type(ada.email)
     page.keyboard.press("Enter")
     expect(page.get_by_role("status")).to_contain_text("a sign-in link is on its way")
+
+    # Signed in: the top navigation leads to the schedule, whose hours take typing and
+    # whose buttons take Enter.
+    sign_in(page, admin, ada.email)
+    tab_to(page, page.get_by_role("link", name="Schedule", exact=True))
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Schedule", exact=True)).to_be_visible()
+    monday = page.locator("fieldset.weekday legend").nth(0).inner_text()
+    until = page.get_by_label(f"{monday}, window 1: until")
+    tab_to(page, until)
+    page.keyboard.press("Control+A")
+    page.keyboard.type("12:00")
+    tab_to(page, page.get_by_role("button", name="Save weekly hours"))
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("Saved. Clients now see the new hours.")).to_be_visible()
+    saved = answered(admin.get(f"/v1/specialists/{ada.specialist_id}"))
+    assert saved["weekly"][0] == {"day": 0, "start": "00:00", "end": "12:00"}
+
+
+def tab_to(page: Page, target: Locator, presses: int = 80) -> None:
+    """Press Tab until `target` has the focus (it must get it within `presses`)."""
+    for _ in range(presses):
+        if target.evaluate("(element) => element === document.activeElement"):
+            return
+        page.keyboard.press("Tab")
+    expect(target).to_be_focused()
 
 
 def _tomorrow() -> str:
