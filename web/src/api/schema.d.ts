@@ -424,7 +424,9 @@ export interface paths {
         };
         /**
          * Callback
-         * @description The consent's answer: checks the state, stores the tokens sealed, connects.
+         * @description The consent's answer: checks the state, stores the tokens sealed, connects. A
+         *     browser is sent back to the calendars page with the outcome; an API caller gets the
+         *     connection, or the error.
          */
         get: operations["callback_v1_calendars__provider__callback_get"];
         put?: never;
@@ -721,6 +723,28 @@ export interface paths {
         /** Set Schedule */
         put: operations["set_schedule_v1_specialists__specialist_id__schedule_put"];
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/specialists/{specialist_id}/schedule/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Preview Schedule
+         * @description The free slots a service would offer under a schedule before it is saved: the body
+         *     of PUT …/schedule plus the service and dates, answered as GET /v1/slots answers (in
+         *     the proposed zone). A schedule that PUT would refuse is refused with the same error.
+         */
+        post: operations["preview_schedule_v1_specialists__specialist_id__schedule_preview_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1370,6 +1394,34 @@ export interface components {
             /** Weekly */
             weekly: components["schemas"]["WeeklyWindowIn"][];
         };
+        /**
+         * SchedulePreviewIn
+         * @description A schedule not yet saved, and the slots of which service on which local dates
+         *     (of the proposed zone) to show under it.
+         */
+        SchedulePreviewIn: {
+            /** Timezone */
+            timezone?: string | null;
+            /** Weekly */
+            weekly: components["schemas"]["WeeklyWindowIn"][];
+            /**
+             * Service Id
+             * Format: uuid
+             */
+            service_id: string;
+            /**
+             * From
+             * Format: date
+             * @description First date (YYYY-MM-DD)
+             */
+            from: string;
+            /**
+             * To
+             * Format: date
+             * @description Last date (YYYY-MM-DD, inclusive)
+             */
+            to: string;
+        };
         /** ServiceChanged */
         ServiceChanged: {
             /**
@@ -1920,6 +1972,50 @@ export interface components {
              */
             code: string;
         };
+        /** SlotPublic */
+        SlotPublic: {
+            /**
+             * Start
+             * @description UTC instant with a Z
+             * @example 2026-12-01T14:00:00Z
+             */
+            start: string;
+            /**
+             * End
+             * @description UTC instant with a Z
+             * @example 2026-12-01T14:50:00Z
+             */
+            end: string;
+            /**
+             * Local Start
+             * @description The start in the viewer's zone, with its offset
+             * @example 2026-12-01T09:00:00-05:00
+             */
+            local_start: string;
+            /**
+             * Members
+             * @description A team's service, to an admin only: the members free at this slot (collective: all of them)
+             */
+            members?: string[] | null;
+        };
+        /** SlotsPublic */
+        SlotsPublic: {
+            /**
+             * Service Id
+             * Format: uuid
+             */
+            service_id: string;
+            /**
+             * Timezone
+             * @description The zone of `from`, `to` and `local_start`
+             */
+            timezone: string;
+            /**
+             * Slots
+             * @description Ascending by start
+             */
+            slots: components["schemas"]["SlotPublic"][];
+        };
         /** SpecialistChanged */
         SpecialistChanged: {
             /**
@@ -2158,50 +2254,6 @@ export interface components {
                 /** @description code-specific; may be null */
                 details: unknown;
             };
-        };
-        /** SlotPublic */
-        SlotPublic: {
-            /**
-             * Start
-             * @description UTC instant with a Z
-             * @example 2026-12-01T14:00:00Z
-             */
-            start: string;
-            /**
-             * End
-             * @description UTC instant with a Z
-             * @example 2026-12-01T14:50:00Z
-             */
-            end: string;
-            /**
-             * Local Start
-             * @description The start in the viewer's zone, with its offset
-             * @example 2026-12-01T09:00:00-05:00
-             */
-            local_start: string;
-            /**
-             * Members
-             * @description A team's service, to an admin only: the members free at this slot (collective: all of them)
-             */
-            members?: string[] | null;
-        };
-        /** SlotsPublic */
-        SlotsPublic: {
-            /**
-             * Service Id
-             * Format: uuid
-             */
-            service_id: string;
-            /**
-             * Timezone
-             * @description The zone of `from`, `to` and `local_start`
-             */
-            timezone: string;
-            /**
-             * Slots
-             * @description Ascending by start
-             */
-            slots: components["schemas"]["SlotPublic"][];
         };
         /** CalDavConnect */
         CalDavConnect: {
@@ -4828,10 +4880,14 @@ export interface operations {
     callback_v1_calendars__provider__callback_get: {
         parameters: {
             query: {
-                code: string;
                 state: string;
+                code?: string | null;
+                /** @description The provider's, when consent failed */
+                error?: string | null;
             };
-            header?: never;
+            header?: {
+                accept?: string | null;
+            };
             path: {
                 provider: "google" | "microsoft" | "caldav";
             };
@@ -4850,6 +4906,22 @@ export interface operations {
                     "application/json": components["schemas"]["CalendarPublic"];
                 };
             };
+            /** @description To a browser (Accept: text/html): back to the web app's calendars page, `?connected=<connection id>`, or `?failed=<error code>` when the consent failed */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description invalid_state: unknown, used or expired state, or another browser */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description not_found: what the path names does not exist */
             404: {
                 headers: {
@@ -4859,7 +4931,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description validation_error (or a more specific code): the request is not valid */
+            /** @description consent_failed: the provider refused, or gave no code */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6413,6 +6485,104 @@ export interface operations {
                 };
             };
             /** @description validation_error (or a more specific code): the request is not valid */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal: an unexpected error; details.request_id names it in the logs */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description bad_gateway: the service behind this path is not running or does not answer */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description gateway_timeout: the service behind this path did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    preview_schedule_v1_specialists__specialist_id__schedule_preview_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                specialist_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SchedulePreviewIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SlotsPublic"];
+                };
+            };
+            /** @description bad_request: the body cannot be decoded */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unauthorized: no credential was sent */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description forbidden: the credential does not give access to this resource */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_found: no such specialist, or no such service of theirs */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description invalid_schedule, invalid_range or validation_error */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -213,6 +213,7 @@ const en = {
       setOverride: "Save this date",
       clear: (day: string) => `Back to the weekly hours on ${day}`,
       preview: "Free slots in the next 7 days",
+      previewHint: "As the hours above would offer them, before you save.",
       previewService: "For the service",
       noSlots: "No free slots in the next 7 days.",
     },
@@ -285,6 +286,13 @@ const en = {
       username: "User name",
       password: "Password",
       connectCaldav: "Check and connect",
+      connectedNow: (name: string) => `Connected ${name}.`,
+      consentFailed: {
+        consent_failed: "The calendar was not connected: the consent was declined or the provider refused it.",
+        invalid_state: "The calendar was not connected: the consent took too long or was finished in another browser.",
+        provider_not_configured: "The calendar was not connected: this provider is not set up here.",
+      } as Record<string, string>,
+      consentFailedOther: "The calendar was not connected. Please try again.",
     },
   },
 };

@@ -4,8 +4,14 @@ the dev gateway serving the built web app, as `kairos dev` runs them.
 
 Booking (API, relay, video-session consumer), availability (API, projector),
 notifications (API, worker: the booking's invite), video (API, relay, consumer) and
-the local LiveKit server, on one database for the services but video's, a broker and
-Redis the caller provides. Calendar-sync is not started: its paths answer 502.
+the local LiveKit server, calendar-sync's API with the fake of Google (whose consent
+approves at once) for the calendars page, on one database for the services but
+video's, a broker and Redis the caller provides.
+
+The stack runs on the real clock. Its no-show grace is zero (booking and video read
+the same NO_SHOW_GRACE_MINUTES): a consultation that has started can be marked a
+no-show, and is suggested as one, at once, so a test waits for a start a minute away
+rather than a quarter of an hour past it.
 """
 
 from __future__ import annotations
@@ -56,6 +62,8 @@ class WebStack:
     url: str
     #: The local LiveKit server, whose URL the video service gives browsers.
     livekit_url: str
+    #: The fake of Google's OAuth and Calendar endpoints.
+    google_url: str
 
 
 @contextlib.contextmanager
@@ -65,13 +73,14 @@ def web_stack(
     # A dozen processes share the server (perhaps the machine's, 100 connections) with
     # other tests: small pools, as `kairos dev` sets them, are plenty for a few browsers.
     pools = {"DB_POOL_SIZE": "3", "POSTGRES_POOL_SIZE": "2"}
-    livekit_port, gateway_port = free_port(), free_port()
+    grace = {"NO_SHOW_GRACE_MINUTES": "0"}  # see the module's docstring
+    livekit_port, gateway_port, google_port = free_port(), free_port(), free_port()
     mail_port, smtp_port = free_port(), free_port()
     origin = f"http://127.0.0.1:{gateway_port}"
     # Every e-mail (sign-in links, the clients' messages) lands in the mail sink, read at
     # the origin's /dev/mail as in `kairos dev`; its links point at the origin.
     mail = {**dict(DEV_MAIL_ENV), "SMTP_PORT": str(smtp_port), "PUBLIC_URL": origin}
-    env = service_env(database_url, redis_url, kafka, **mail, **pools)
+    env = service_env(database_url, redis_url, kafka, **mail, **pools, **grace)
     livekit_url = f"http://127.0.0.1:{livekit_port}"
     # Every browser here is 127.0.0.1: the per-IP sign-in limit would count them all.
     booking = ServiceProcess.api("booking.main:app", {**env, "SIGN_IN_PER_IP": "100000"})
@@ -87,15 +96,29 @@ def web_stack(
         RECORDINGS_BASE_URL=f"{livekit_url}/fake/recordings/",
         **_LIVEKIT,
         **pools,
+        **grace,
     )
     video = ServiceProcess.api("video.main:app", video_env)
     availability = ServiceProcess.api("availability.main:app", env)
     notifications = ServiceProcess.api("notifications.main:app", notifying)
+    google = f"http://127.0.0.1:{google_port}"
+    calendars_env = {
+        **notifying,
+        "CALENDAR_PUBLIC_URL": origin,  # where the consent sends the browser back
+        "GOOGLE_CLIENT_ID": "kairos-web-tests.apps.example",
+        "GOOGLE_CLIENT_SECRET": "web-tests-not-a-secret",
+        "GOOGLE_AUTH_URI": f"{google}/o/oauth2/auth",
+        "GOOGLE_TOKEN_URI": f"{google}/token",
+        "GOOGLE_API_URL": f"{google}/calendar/v3/",
+        "OAUTHLIB_INSECURE_TRANSPORT": "1",  # the fake speaks plain HTTP
+    }
+    calendars = ServiceProcess.api("calendar_sync.main:app", calendars_env)
     upstreams = {
         "booking": booking.url,
         "availability": availability.url,
         "notifications": notifications.url,
         "video": video.url,
+        "calendar-sync": calendars.url,
         "dev-mail": f"http://127.0.0.1:{mail_port}",
     }
     gateway = gateway_spec(gateway_port, upstreams, web_root)
@@ -121,6 +144,14 @@ def web_stack(
         notifications,
         ServiceProcess.worker("notifications.worker", notifying, port_env="OPS_PORT"),
         video,
+        ServiceProcess(
+            "google-fake",
+            ["kairos_dev.fakes.google_calendar", str(google_port)],
+            env,
+            google_port,
+            ready_path="/healthz",
+        ),
+        calendars,
         ServiceProcess.worker("video.relay", video_env, port_env="RELAY_OPS_PORT"),
         ServiceProcess.worker("video.consumer", video_env, port_env="CONSUMER_OPS_PORT"),
         ServiceProcess(gateway.name, gateway.args, {**env, **dict(gateway.env)}, gateway_port),
@@ -130,7 +161,9 @@ def web_stack(
         with ThreadPoolExecutor(max_workers=len(processes)) as pool:
             for started in pool.map(lambda process: process.start(timeout=120), processes):
                 assert started.alive, started.name
-        yield WebStack(url=f"http://127.0.0.1:{gateway_port}", livekit_url=livekit_url)
+        yield WebStack(
+            url=f"http://127.0.0.1:{gateway_port}", livekit_url=livekit_url, google_url=google
+        )
     finally:
         for process in reversed(processes):
             process.stop()

@@ -35,6 +35,7 @@ from booking.store_reads import notification_id_of
 from kairos.privacy import Revealer
 from kairos.text import SingleLine
 from kairos.web import ApiError
+from kairos.web.slots import SlotsPublic, check_range, slots_body
 
 # Errors beyond those kairos.web.openapi derives from each route's parameters and credential.
 INVALID_STATE = "invalid_state: the booking's status does not allow this"
@@ -228,6 +229,31 @@ def set_schedule(
         **specialist_view(specialist, ctx.personal.revealer()).model_dump(),
         notification_id=_position(ctx, specialist),
     )
+
+
+@catalog.post(
+    "/specialists/{specialist_id}/schedule/preview",
+    response_model=SlotsPublic,
+    responses={
+        404: {"description": "not_found: no such specialist, or no such service of theirs"},
+        422: {"description": "invalid_schedule, invalid_range or validation_error"},
+    },
+)
+def preview_schedule(
+    specialist_id: UUID, body: s.SchedulePreviewIn, ctx: Ctx, _: SpecialistDep
+) -> dict[str, Any]:
+    """The free slots a service would offer under a schedule before it is saved: the body
+    of PUT …/schedule plus the service and dates, answered as GET /v1/slots answers (in
+    the proposed zone). A schedule that PUT would refuse is refused with the same error."""
+    check_range(body.from_, body.to)
+    tz, slots = ctx.app.preview_slots(
+        specialist_id,
+        (body.timezone, body.by_day()),
+        body.service_id,
+        (body.from_, body.to),
+        ctx.clock(),
+    )
+    return slots_body(body.service_id, tz, slots)
 
 
 @catalog.put("/specialists/{specialist_id}/overrides/{day}")
