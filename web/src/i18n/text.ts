@@ -236,10 +236,10 @@ const en = {
       nextAttempt: "Next attempt",
       never: "—",
       deliveryStates: {
-        queued: "Queued",
-        pending: "Retrying",
+        queued: "Waiting for an earlier one",
+        pending: "Sending",
         delivered: "Delivered",
-        failed: "Failed",
+        failed: "Given up",
       } as Record<string, string>,
       resend: (type: string) => `Re-send ${type}`,
       resent: "Queued to be sent again.",

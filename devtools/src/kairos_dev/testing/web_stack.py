@@ -3,9 +3,10 @@ client's pages use, as real processes on free ports (never `make dev`'s 8000+), 
 the dev gateway serving the built web app, as `kairos dev` runs them.
 
 Booking (API, relay, video-session consumer), availability (API, projector),
-notifications (API, worker: the booking's invite), video (API, relay, consumer) and
-the local LiveKit server, on one database for the services but video's, a broker and
-Redis the caller provides. Calendar-sync is not started: its paths answer 502.
+notifications (API, worker: the booking's invite), video (API, relay, consumer),
+webhooks (API, consumer) with the dev webhook receiver, and the local LiveKit server,
+on one database for the services but video's, a broker and Redis the caller provides.
+Calendar-sync is not started: its paths answer 502.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from uuid import uuid4
 import httpx
 
 from kairos_dev.devstack import gateway_spec
+from kairos_dev.fakes import webhook_sink
 from kairos_dev.infra.process import free_port, wait_until
-from kairos_dev.registration import DEV_MAIL_ENV
+from kairos_dev.registration import DEV_MAIL_ENV, registered_services
 from kairos_dev.testing.services import TEST_SECRETS, ServiceProcess, service_env
 
 ADMIN = {"Authorization": f"Bearer {TEST_SECRETS['ADMIN_API_KEY']}"}
@@ -56,6 +58,9 @@ class WebStack:
     url: str
     #: The local LiveKit server, whose URL the video service gives browsers.
     livekit_url: str
+    #: An endpoint of the dev webhook receiver to subscribe; what it got shows at the
+    #: origin's /dev/webhooks.
+    webhook_sink_url: str
 
 
 @contextlib.contextmanager
@@ -66,7 +71,7 @@ def web_stack(
     # other tests: small pools, as `kairos dev` sets them, are plenty for a few browsers.
     pools = {"DB_POOL_SIZE": "3", "POSTGRES_POOL_SIZE": "2"}
     livekit_port, gateway_port = free_port(), free_port()
-    mail_port, smtp_port = free_port(), free_port()
+    mail_port, smtp_port, sink_port = free_port(), free_port(), free_port()
     origin = f"http://127.0.0.1:{gateway_port}"
     # Every e-mail (sign-in links, the clients' messages) lands in the mail sink, read at
     # the origin's /dev/mail as in `kairos dev`; its links point at the origin.
@@ -91,12 +96,19 @@ def web_stack(
     video = ServiceProcess.api("video.main:app", video_env)
     availability = ServiceProcess.api("availability.main:app", env)
     notifications = ServiceProcess.api("notifications.main:app", notifying)
+    # The receiver is on 127.0.0.1 over http, which production refuses: the webhooks API's
+    # settings in `kairos dev` (its registration) allow both.
+    [hooks] = [service for service in registered_services() if service.name == "webhooks"]
+    hooks_env = {**env, **dict(hooks.processes[0].env)}
+    webhooks = ServiceProcess.api("webhooks.main:app", hooks_env)
     upstreams = {
         "booking": booking.url,
         "availability": availability.url,
         "notifications": notifications.url,
         "video": video.url,
         "dev-mail": f"http://127.0.0.1:{mail_port}",
+        "webhooks": webhooks.url,
+        "dev-webhooks": f"http://127.0.0.1:{sink_port}",
     }
     gateway = gateway_spec(gateway_port, upstreams, web_root)
     processes = [
@@ -123,6 +135,15 @@ def web_stack(
         video,
         ServiceProcess.worker("video.relay", video_env, port_env="RELAY_OPS_PORT"),
         ServiceProcess.worker("video.consumer", video_env, port_env="CONSUMER_OPS_PORT"),
+        webhooks,
+        ServiceProcess.worker("webhooks.consumer", hooks_env, port_env="CONSUMER_OPS_PORT"),
+        ServiceProcess(
+            "webhook-sink",
+            ["kairos_dev.fakes.webhook_sink", "--port", str(sink_port)],
+            env,
+            sink_port,
+            ready_path="/healthz",
+        ),
         ServiceProcess(gateway.name, gateway.args, {**env, **dict(gateway.env)}, gateway_port),
     ]
     try:
@@ -130,7 +151,11 @@ def web_stack(
         with ThreadPoolExecutor(max_workers=len(processes)) as pool:
             for started in pool.map(lambda process: process.start(timeout=120), processes):
                 assert started.alive, started.name
-        yield WebStack(url=f"http://127.0.0.1:{gateway_port}", livekit_url=livekit_url)
+        yield WebStack(
+            url=f"http://127.0.0.1:{gateway_port}",
+            livekit_url=livekit_url,
+            webhook_sink_url=f"http://127.0.0.1:{sink_port}{webhook_sink.PREFIX}/in",
+        )
     finally:
         for process in reversed(processes):
             process.stop()

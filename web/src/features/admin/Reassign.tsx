@@ -102,7 +102,7 @@ function ReassignRow({
   };
   const selectId = `reassign-${bookingId}`;
   return (
-    <div className="reassign">
+    <div className="reassign" data-booking={bookingId}>
       <p>
         <strong>{when}</strong> · {serviceName} · {t.with(names.get(memberId) ?? memberId)}
       </p>
