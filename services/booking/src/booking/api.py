@@ -195,13 +195,9 @@ def list_specialists(
     cursor: Annotated[SingleLine | None, Query(max_length=512)] = None,
 ) -> s.SpecialistPage:
     """Public profiles by name, a page at a time."""
-    after = _after(cursor)
-    rows = ctx.directory.specialists(limit + 1, after)
-    page = rows[:limit]
-    more = len(rows) > limit
+    page, next_cursor = _paged(ctx.directory.specialists(limit + 1, _after(cursor)), limit)
     return s.SpecialistPage(
-        specialists=[profile_view(**row) for row in page],
-        next_cursor=encode_cursor((page[-1]["name"], page[-1]["id"])) if more else None,
+        specialists=[profile_view(**row) for row in page], next_cursor=next_cursor
     )
 
 
@@ -211,6 +207,14 @@ def _after(cursor: str | None) -> After | None:
         return decode_cursor(cursor) if cursor is not None else None
     except ValueError as exc:
         raise ApiError(422, "validation_error", str(exc), {"cursor": cursor}) from None
+
+
+def _paged(rows: list[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of rows in (name, id) order, read as `limit` + 1 (the extra one says that
+    more follow), and the cursor of the next page, if any."""
+    page = rows[:limit]
+    more = len(rows) > limit
+    return page, encode_cursor((page[-1]["name"], page[-1]["id"])) if more else None
 
 
 @catalog.get("/specialists/{specialist_id}")
@@ -328,14 +332,8 @@ def list_teams(
     cursor: Annotated[SingleLine | None, Query(max_length=512)] = None,
 ) -> s.TeamPage:
     """Public: the teams by name, each with its members and services, a page at a time."""
-    after = _after(cursor)
-    rows = ctx.team_directory.teams(limit + 1, after)
-    page = rows[:limit]
-    more = len(rows) > limit
-    return s.TeamPage(
-        teams=[s.TeamListing(**row) for row in page],
-        next_cursor=encode_cursor((page[-1]["name"], page[-1]["id"])) if more else None,
-    )
+    page, next_cursor = _paged(ctx.team_directory.teams(limit + 1, _after(cursor)), limit)
+    return s.TeamPage(teams=[s.TeamListing(**row) for row in page], next_cursor=next_cursor)
 
 
 @teams.get("/{team_id}/profile", responses=UNKNOWN_TEAM)

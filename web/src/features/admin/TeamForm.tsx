@@ -1,10 +1,11 @@
 // A team's name and members, each with the weight and priority round-robin weighs: the
 // form that creates a team and the one that edits it.
-import { useState, type FormEvent } from "react";
+import { useState } from "react";
 import { api, fieldErrors, ok, type Specialist, type Team } from "../../api/client";
 import { Field } from "../../components/Field";
 import { ErrorMessage } from "../../components/Status";
 import { text } from "../../i18n/text";
+import { useSubmit } from "../../lib/useSubmit";
 import { Saved } from "../specialist/Saved";
 
 type Member = Team["members"][number];
@@ -26,37 +27,26 @@ export function TeamForm({
   const [members, setMembers] = useState<Member[]>(
     team?.members ?? [{ specialist_id: "", weight: 1, priority: 0 }],
   );
-  const [error, setError] = useState<unknown>(null);
   const [saved, setSaved] = useState(false);
-  const [busy, setBusy] = useState(false);
   const set = (i: number, change: Partial<Member>) =>
     setMembers(members.map((m, j) => (i === j ? { ...m, ...change } : m)));
 
-  const submit = async (event: FormEvent) => {
-    event.preventDefault();
-    setBusy(true);
-    setError(null);
+  const { submit, busy, error } = useSubmit(async () => {
     setSaved(false);
     const body = { name: name.trim(), members: members.filter((m) => m.specialist_id) };
-    try {
-      if (team) {
-        await ok(api.PATCH("/v1/teams/{team_id}", { params: { path: { team_id: team.id } }, body, headers: auth }));
-      } else {
-        await ok(api.POST("/v1/teams", { body, headers: auth }));
-        setName("");
-        setMembers([{ specialist_id: "", weight: 1, priority: 0 }]);
-      }
-      setSaved(true);
-      onSaved();
-    } catch (failure) {
-      setError(failure);
-    } finally {
-      setBusy(false);
+    if (team) {
+      await ok(api.PATCH("/v1/teams/{team_id}", { params: { path: { team_id: team.id } }, body, headers: auth }));
+    } else {
+      await ok(api.POST("/v1/teams", { body, headers: auth }));
+      setName("");
+      setMembers([{ specialist_id: "", weight: 1, priority: 0 }]);
     }
-  };
+    setSaved(true);
+    onSaved();
+  });
   const fields = fieldErrors(error);
   return (
-    <form className="team-form" onSubmit={(event) => void submit(event)} noValidate>
+    <form className="team-form" onSubmit={submit} noValidate>
       <Field label={t.name} required error={fields["name"]}>
         <input type="text" value={name} onChange={(e) => setName(e.target.value)} />
       </Field>

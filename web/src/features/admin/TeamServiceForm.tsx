@@ -1,10 +1,11 @@
 // A new service of a team: its name, duration and who is booked (one member round-robin,
 // or all of them); its other terms keep the API's defaults, changed like any service's.
-import { useState, type FormEvent } from "react";
+import { useState } from "react";
 import { api, fieldErrors, ok, type Schemas } from "../../api/client";
 import { Field } from "../../components/Field";
 import { ErrorMessage } from "../../components/Status";
 import { text } from "../../i18n/text";
+import { useSubmit } from "../../lib/useSubmit";
 import { Saved } from "../specialist/Saved";
 
 const ASSIGNMENTS = ["round_robin", "collective"] as const;
@@ -22,32 +23,21 @@ export function TeamServiceForm({
   const [name, setName] = useState("");
   const [duration, setDuration] = useState(30);
   const [assignment, setAssignment] = useState<(typeof ASSIGNMENTS)[number]>("round_robin");
-  const [error, setError] = useState<unknown>(null);
   const [created, setCreated] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const submit = async (event: FormEvent) => {
-    event.preventDefault();
-    setBusy(true);
-    setError(null);
+  const { submit, busy, error } = useSubmit(async () => {
     setCreated(null);
-    try {
-      const fields = { team_id: teamId, assignment, name: name.trim(), duration_minutes: duration };
-      // The generated type lists every field that has a default as present (openapi-
-      // typescript reads a default as "always there"); the API fills the ones left out.
-      const body = fields as Schemas["ServiceCreate"];
-      const service = await ok(api.POST("/v1/services", { body, headers: auth }));
-      setCreated(service.name);
-      setName("");
-      onCreated();
-    } catch (failure) {
-      setError(failure);
-    } finally {
-      setBusy(false);
-    }
-  };
+    const fields = { team_id: teamId, assignment, name: name.trim(), duration_minutes: duration };
+    // The generated type lists every field that has a default as present (openapi-
+    // typescript reads a default as "always there"); the API fills the ones left out.
+    const body = fields as Schemas["ServiceCreate"];
+    const service = await ok(api.POST("/v1/services", { body, headers: auth }));
+    setCreated(service.name);
+    setName("");
+    onCreated();
+  });
   const fields = fieldErrors(error);
   return (
-    <form onSubmit={(event) => void submit(event)} noValidate aria-label={t.newService}>
+    <form onSubmit={submit} noValidate aria-label={t.newService}>
       <fieldset>
         <legend>{t.newService}</legend>
         <Field label={t.serviceName} required error={fields["name"]}>

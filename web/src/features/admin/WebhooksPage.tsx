@@ -1,13 +1,14 @@
 // The admin's webhook endpoints: register one (its signing secret shown once), list and
 // delete them, and follow each one's deliveries (state, attempts, last answer, next try),
 // re-sending one on demand.
-import { useState, type FormEvent } from "react";
+import { useState } from "react";
 import { api, fieldErrors, ok, type Schemas, type Subscription } from "../../api/client";
 import { Field } from "../../components/Field";
 import { ErrorMessage, Failed, Loading } from "../../components/Status";
 import * as format from "../../i18n/format";
 import { text } from "../../i18n/text";
 import { useAsync, useLatest } from "../../lib/useAsync";
+import { useSubmit } from "../../lib/useSubmit";
 import { AdminOnly } from "./AdminOnly";
 import { Deliveries } from "./Deliveries";
 
@@ -76,28 +77,17 @@ function RegisterForm({ auth, onCreated }: { auth: Auth; onCreated: (secret: str
   const [description, setDescription] = useState("");
   const [all, setAll] = useState(true);
   const [chosen, setChosen] = useState<Set<EventType>>(new Set());
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-  const submit = async (event: FormEvent) => {
-    event.preventDefault();
-    setBusy(true);
-    setError(null);
+  const { submit, busy, error } = useSubmit(async () => {
     const body = {
       url: url.trim(),
       events: all ? (["*"] as EventType[]) : EVENT_TYPES.filter((type) => chosen.has(type)),
       ...(description.trim() ? { description: description.trim() } : {}),
     };
-    try {
-      const created = await ok(api.POST("/v1/webhooks/subscriptions", { body, headers: auth }));
-      setUrl("");
-      setDescription("");
-      onCreated(created.secret);
-    } catch (failure) {
-      setError(failure);
-    } finally {
-      setBusy(false);
-    }
-  };
+    const created = await ok(api.POST("/v1/webhooks/subscriptions", { body, headers: auth }));
+    setUrl("");
+    setDescription("");
+    onCreated(created.secret);
+  });
   const fields = fieldErrors(error);
   const toggle = (type: EventType, on: boolean) => {
     const next = new Set(chosen);
@@ -106,7 +96,7 @@ function RegisterForm({ auth, onCreated }: { auth: Auth; onCreated: (secret: str
     setChosen(next);
   };
   return (
-    <form onSubmit={(event) => void submit(event)} noValidate>
+    <form onSubmit={submit} noValidate>
       <Field label={t.url} hint={t.urlHint} required error={fields["url"]}>
         <input type="url" inputMode="url" autoComplete="off" value={url} onChange={(e) => setUrl(e.target.value)} />
       </Field>
