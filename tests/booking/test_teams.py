@@ -26,6 +26,7 @@ from booking.seed import seed
 from kairos.events import REGISTRY
 from kairos.events import booking as contract
 from kairos.eventstore import postgres_env
+from kairos.privacy import ERASED
 from kairos_dev.testing import ServiceProcess
 from tests.booking.conftest import API_NOW, booking_settings
 from tests.booking.helpers import (
@@ -290,7 +291,8 @@ def test_clients_find_teams_with_their_members_and_services_without_a_key(
     together = team_service(catalog, partners["id"], "collective", name="Case review")
     catalog.service(members[0], name="Own consultation")  # a member's own: not the team's
     expect(api.patch(f"/v1/services/{rr['id']}", json={"duration_minutes": 45}, headers=ADMIN), 200)
-    newcomer = catalog.specialist(name="Dr. Brown", specialty="Cardiology")["id"]
+    brown = catalog.specialist(name="Dr. Brown", specialty="Cardiology")
+    newcomer = brown["id"]
     roster = [{"specialist_id": m} for m in [*members, newcomer]]
     expect(api.patch(f"/v1/teams/{partners['id']}", json={"members": roster}, headers=ADMIN), 200)
 
@@ -314,6 +316,11 @@ def test_clients_find_teams_with_their_members_and_services_without_a_key(
     assert error_code(api.get(f"/v1/teams/{associates['id']}x/profile"), 422)
     assert error_code(api.get(f"/v1/teams/{uuid4()}/profile"), 404) == "not_found"
     assert error_code(api.get("/v1/teams", params={"cursor": "nonsense"}), 422)
+
+    # An erased member's name is erased in the listing too (ARCHITECTURE.md rule 7).
+    expect(api.post("/v1/privacy/erasures", json={"email": brown["email"]}, headers=ADMIN), 202)
+    profile = expect(api.get(f"/v1/teams/{partners['id']}/profile"), 200)
+    assert [m["name"] for m in profile["members"]] == ["Dr. Grey", "Dr. Grey", ERASED]
 
 
 def test_a_round_robin_booking_names_its_member_and_an_admin_can_reassign_it(
