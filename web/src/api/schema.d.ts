@@ -778,7 +778,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * List Teams
+         * @description Public: the teams by name, each with its members and services, a page at a time.
+         */
+        get: operations["list_teams_v1_teams_get"];
         put?: never;
         /** Form Team */
         post: operations["form_team_v1_teams_post"];
@@ -804,6 +808,26 @@ export interface paths {
         head?: never;
         /** Change Team */
         patch: operations["change_team_v1_teams__team_id__patch"];
+        trace?: never;
+    };
+    "/v1/teams/{team_id}/profile": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Team Profile
+         * @description Public: a team's booking page, its members and services.
+         */
+        get: operations["get_team_profile_v1_teams__team_id__profile_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/v1/webhooks/deliveries/{delivery_id}/resend": {
@@ -2164,6 +2188,45 @@ export interface components {
             name: string;
             /** Members */
             members: components["schemas"]["MemberIn"][];
+        };
+        /**
+         * TeamListing
+         * @description A team as clients find it: its members and services, never weights or priorities.
+         */
+        TeamListing: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Name */
+            name: string;
+            /** Members */
+            members: components["schemas"]["TeamMemberProfile"][];
+            /** Services */
+            services: components["schemas"]["ServicePublic"][];
+        };
+        /** TeamMemberProfile */
+        TeamMemberProfile: {
+            /**
+             * Specialist Id
+             * Format: uuid
+             */
+            specialist_id: string;
+            /** Name */
+            name: string;
+            /** Specialty */
+            specialty: string | null;
+        };
+        /** TeamPage */
+        TeamPage: {
+            /** Teams */
+            teams: components["schemas"]["TeamListing"][];
+            /**
+             * Next Cursor
+             * @description Pass as `cursor` for the next page; null on the last page
+             */
+            next_cursor: string | null;
         };
         /** TeamPublic */
         TeamPublic: {
@@ -6707,6 +6770,65 @@ export interface operations {
             };
         };
     };
+    list_teams_v1_teams_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TeamPage"];
+                };
+            };
+            /** @description validation_error (or a more specific code): the request is not valid */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal: an unexpected error; details.request_id names it in the logs */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description bad_gateway: the service behind this path is not running or does not answer */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description gateway_timeout: the service behind this path did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     form_team_v1_teams_post: {
         parameters: {
             query?: never;
@@ -6940,6 +7062,73 @@ export interface operations {
                 };
             };
             /** @description invalid_team: no members, a member twice, or an unknown specialist */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal: an unexpected error; details.request_id names it in the logs */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description bad_gateway: the service behind this path is not running or does not answer */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description gateway_timeout: the service behind this path did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_team_profile_v1_teams__team_id__profile_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                team_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TeamListing"];
+                };
+            };
+            /** @description not_found: no such team */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description validation_error (or a more specific code): the request is not valid */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -91,3 +91,8 @@ export function offset(zone: string, instant: Date = new Date()): string {
   }).formatToParts(instant);
   return parts.find((part) => part.type === "timeZoneName")?.value ?? zone;
 }
+
+/** Names as one phrase in the viewer's language, e.g. "Ann, Bo and Cy". */
+export function list(items: string[]): string {
+  return new Intl.ListFormat(locale(), { style: "long", type: "conjunction" }).format(items);
+}

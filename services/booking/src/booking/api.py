@@ -24,7 +24,7 @@ from booking.access import (
     VisibleSpecialistDep,
 )
 from booking.context import BookingContext, Ctx
-from booking.directory import decode_cursor, encode_cursor
+from booking.directory import After, decode_cursor, encode_cursor
 from booking.domain import Booking, DomainError, Service, Specialist, Team, WindowPair
 from booking.history import BookingFilter
 from booking.idempotency import KeyReused, canonical
@@ -65,6 +65,7 @@ UNKNOWN_SPECIALIST: dict[int | str, dict[str, Any]] = {
 UNKNOWN_OWNER: dict[int | str, dict[str, Any]] = {
     404: {"description": "not_found: no specialist has that specialist_id, or no team team_id"}
 }
+UNKNOWN_TEAM: dict[int | str, dict[str, Any]] = {404: {"description": "not_found: no such team"}}
 TEAM_REFUSED: dict[int | str, dict[str, Any]] = {
     422: {"description": "invalid_team: no members, a member twice, or an unknown specialist"}
 }
@@ -195,17 +196,26 @@ def list_specialists(
     cursor: Annotated[SingleLine | None, Query(max_length=512)] = None,
 ) -> s.SpecialistPage:
     """Public profiles by name, a page at a time."""
+    page, next_cursor = _paged(ctx.directory.specialists(limit + 1, _after(cursor)), limit)
+    return s.SpecialistPage(
+        specialists=[profile_view(**row) for row in page], next_cursor=next_cursor
+    )
+
+
+def _after(cursor: str | None) -> After | None:
+    """Where a page given `cursor` starts; a 422 for a cursor this API did not give."""
     try:
-        after = decode_cursor(cursor) if cursor is not None else None
+        return decode_cursor(cursor) if cursor is not None else None
     except ValueError as exc:
         raise ApiError(422, "validation_error", str(exc), {"cursor": cursor}) from None
-    rows = ctx.directory.specialists(limit + 1, after)
+
+
+def _paged(rows: list[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of rows in (name, id) order, read as `limit` + 1 (the extra one says that
+    more follow), and the cursor of the next page, if any."""
     page = rows[:limit]
     more = len(rows) > limit
-    return s.SpecialistPage(
-        specialists=[profile_view(**row) for row in page],
-        next_cursor=encode_cursor((page[-1]["name"], page[-1]["id"])) if more else None,
-    )
+    return page, encode_cursor((page[-1]["name"], page[-1]["id"])) if more else None
 
 
 @catalog.get("/specialists/{specialist_id}")
@@ -339,6 +349,26 @@ def _service_changed(ctx: BookingContext, service: Service) -> s.ServiceChanged:
 def form_team(body: s.TeamCreate, ctx: Ctx, _: AdminDep) -> s.TeamChanged:
     team = ctx.app.form_team(body.name, [m.model_dump(mode="json") for m in body.members])
     return _team_changed(ctx, team)
+
+
+@teams.get("")
+def list_teams(
+    ctx: Ctx,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[SingleLine | None, Query(max_length=512)] = None,
+) -> s.TeamPage:
+    """Public: the teams by name, each with its members and services, a page at a time."""
+    page, next_cursor = _paged(ctx.team_directory.teams(limit + 1, _after(cursor)), limit)
+    return s.TeamPage(teams=[s.TeamListing(**row) for row in page], next_cursor=next_cursor)
+
+
+@teams.get("/{team_id}/profile", responses=UNKNOWN_TEAM)
+def get_team_profile(team_id: UUID, ctx: Ctx) -> s.TeamListing:
+    """Public: a team's booking page, its members and services."""
+    row = ctx.team_directory.team(team_id)
+    if row is None:
+        raise ApiError(404, "not_found", f"no team with id {team_id}", {"id": str(team_id)})
+    return s.TeamListing(**row)
 
 
 @teams.get("/{team_id}")

@@ -410,6 +410,28 @@ class TeamChanged(TeamPublic, Written):
     pass
 
 
+class TeamMemberProfile(BaseModel):
+    specialist_id: UUID
+    name: str
+    specialty: str | None
+
+
+class TeamListing(BaseModel):
+    """A team as clients find it: its members and services, never weights or priorities."""
+
+    id: UUID
+    name: str
+    members: list[TeamMemberProfile]
+    services: list[ServicePublic]
+
+
+class TeamPage(BaseModel):
+    teams: list[TeamListing]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last page"
+    )
+
+
 class ReassignIn(Strict):
     specialist_id: UUID
 
