@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, ClassVar, NamedTuple, TypeVar
@@ -35,7 +36,7 @@ from booking.domain import (
 from booking.store_reads import load_many, notification_id_of
 from kairos.assignment import ranked
 from kairos.privacy import PersonalData, Sealer
-from kairos.slots import Interval, Rejection, check_start
+from kairos.slots import Interval, Rejection, check_start, offered_slots
 from kairos.timezones import MINUTES_PER_DAY, iso_utc, local_date, local_to_utc, zone
 
 T = TypeVar("T")
@@ -224,6 +225,49 @@ class Bookings(Application[UUID]):
         specialist.clear_override(day)
         self.save(specialist)
         return specialist
+
+    def preview_slots(
+        self,
+        specialist_id: UUID,
+        proposal: tuple[str | None, dict[int, list[WindowPair]]],
+        service_id: UUID,
+        days: tuple[date, date],
+        now: datetime,
+    ) -> tuple[ZoneInfo, list[Interval]]:
+        """The slots one of the specialist's services would offer on the local dates
+        `days` (first, last) if `proposal` (zone or None for theirs, weekly windows) were
+        their schedule: checked as set_schedule checks it, against their bookings,
+        overrides and external busy time as the booking write side knows them now, with
+        the slot rules every start is checked with. Nothing is saved."""
+        specialist = self._read_only(specialist_id, Specialist, "specialist")
+        timezone, weekly = proposal
+        hours = specialist.proposed_hours(timezone or specialist.timezone, weekly)
+        service = self._read_only(service_id, Service, "service")
+        if service.specialist_id != specialist_id:
+            raise NotFound(
+                f"no service with id {service_id} of this specialist", {"id": str(service_id)}
+            )
+        rules, tz = service.rules(), hours.timezone
+        first, last = days
+        reach = Interval(
+            local_to_utc(first, 0, tz) - rules.buffer_before,
+            local_to_utc(last, MINUTES_PER_DAY, tz) + rules.buffer_after,
+        )
+        ledger_ids = [DayLedger.create_id(specialist_id, day) for day in _utc_days(reach)]
+        claims = {
+            booking: claim
+            for ledger in load_many(self, ledger_ids).values()
+            for booking, claim in ledger.claims.items()
+        }
+        busy = [claim.busy for claim in claims.values()]
+        if self.external_busy is not None:
+            busy += self.external_busy(specialist_id, reach.start, reach.end)
+        per_day = Counter(
+            local_date(claim.starts_at, tz)
+            for claim in claims.values()
+            if claim.service_id == service_id
+        )
+        return tz, offered_slots(hours, rules, busy, per_day, first, last, now)
 
     def define_service(self, specialist_id: UUID, terms: ServiceTerms) -> Service:
         self.specialist(specialist_id)

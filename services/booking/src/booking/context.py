@@ -14,6 +14,7 @@ from booking.history import HistoryIndex
 from booking.idempotency import IdempotencyKeys
 from booking.manage_tokens import ManageTokens
 from booking.sign_in import SignIns
+from booking.team_directory import TeamDirectory
 from kairos.auth import Authenticator
 from kairos.privacy import PersonalData
 
@@ -26,6 +27,7 @@ class BookingContext:
     auth: Authenticator
     index: HistoryIndex
     directory: Directory
+    team_directory: TeamDirectory
     idempotency: IdempotencyKeys
     personal: PersonalData
     erasures: Erasures

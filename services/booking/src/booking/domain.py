@@ -107,12 +107,14 @@ class Specialist(Aggregate):
         self.overrides: dict[str, list[WindowPair]] = {}
 
     def set_schedule(self, timezone: str, weekly: dict[int, list[WindowPair]]) -> None:
-        zone(timezone)
-        for day, windows in weekly.items():
-            if not 0 <= day <= 6:
-                raise InvalidSchedule("day must be 0 (Monday) to 6 (Sunday)", {"day": day})
-            check_windows(windows)
+        _check_schedule(timezone, weekly)
         self._schedule_set(timezone=timezone, weekly={d: sorted(w) for d, w in weekly.items()})
+
+    def proposed_hours(self, timezone: str, weekly: dict[int, list[WindowPair]]) -> WorkingHours:
+        """The working hours `set_schedule(timezone, weekly)` would give (its overrides
+        kept), checked as it checks them, without changing anything: what a preview shows."""
+        _check_schedule(timezone, weekly)
+        return _working_hours(timezone, weekly, self.overrides)
 
     @event("ScheduleSet")
     def _schedule_set(self, timezone: str, weekly: dict[int, list[WindowPair]]) -> None:
@@ -137,14 +139,28 @@ class Specialist(Aggregate):
         del self.overrides[day]
 
     def working_hours(self) -> WorkingHours:
-        def windows(pairs: list[WindowPair]) -> list[LocalWindow]:
-            return [LocalWindow(start, end) for start, end in pairs]
+        return _working_hours(self.timezone, self.weekly, self.overrides)
 
-        return WorkingHours(
-            timezone=zone(self.timezone),
-            weekly={day: windows(w) for day, w in self.weekly.items()},
-            overrides={date.fromisoformat(d): windows(w) for d, w in self.overrides.items()},
-        )
+
+def _check_schedule(timezone: str, weekly: dict[int, list[WindowPair]]) -> None:
+    zone(timezone)
+    for day, windows in weekly.items():
+        if not 0 <= day <= 6:
+            raise InvalidSchedule("day must be 0 (Monday) to 6 (Sunday)", {"day": day})
+        check_windows(windows)
+
+
+def _working_hours(
+    timezone: str, weekly: dict[int, list[WindowPair]], overrides: dict[str, list[WindowPair]]
+) -> WorkingHours:
+    def windows(pairs: list[WindowPair]) -> list[LocalWindow]:
+        return [LocalWindow(start, end) for start, end in pairs]
+
+    return WorkingHours(
+        timezone=zone(timezone),
+        weekly={day: windows(w) for day, w in weekly.items()},
+        overrides={date.fromisoformat(d): windows(w) for d, w in overrides.items()},
+    )
 
 
 @dataclass(frozen=True)

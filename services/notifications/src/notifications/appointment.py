@@ -77,7 +77,7 @@ def appointment_of(
 ) -> Appointment:
     """The appointment as its messages show it: contact details opened with `revealer`
     (one per message, docs/privacy.md)."""
-    fetch_keys(booking, revealer)
+    fetch_keys(revealer, booking)
     return Appointment(
         booking_id=booking_id,
         service_name=booking.service.name,

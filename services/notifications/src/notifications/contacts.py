@@ -38,9 +38,16 @@ def sealed_contact(booking: BookingSnapshot, party: Recipient) -> PersonalContac
     return booking.client.contact if party == "client" else booking.specialist.contact
 
 
-def fetch_keys(booking: BookingSnapshot, revealer: Revealer) -> None:
-    """Both people's keys in one key-store query: a message names both."""
-    revealer.prefetch([booking.client.contact.email, booking.specialist.contact.email])
+def fetch_keys(revealer: Revealer, *bookings: BookingSnapshot) -> None:
+    """Both people's keys of each booking (a message names both), in one key-store
+    query for a whole batch of messages."""
+    revealer.prefetch(
+        [
+            sealed
+            for booking in bookings
+            for sealed in (booking.client.contact.email, booking.specialist.contact.email)
+        ]
+    )
 
 
 def contact_of(booking: BookingSnapshot, party: Recipient, revealer: Revealer) -> Contact:

@@ -1,28 +1,32 @@
-"""What the notifications dispatcher does with each effect the handlers recorded: the
-re-check just before it fires, and the send.
+"""What the notifications dispatcher does with the effects the handlers recorded: the
+re-check just before they fire, and the send.
 
-Each message is built when it is sent, from the booking as it stands then (its row in
+The dispatcher hands over all the effects of a kind it claimed together (up to 100):
+their bookings, terms, video rooms and both people's keys are read in one go just
+before sending, and a batch's e-mails go to the mailer together, which sends them over
+its several SMTP connections at once (bench/notifications.py measured this). Each
+message is built when it is sent, from the booking as it stands then (its row in
 `notification_bookings`), and dated with the effect's due time, so a repeat after a
 crash is the same message with the same Message-ID. The re-checks drop what no
 longer makes sense: a message about a version of the booking that has since moved
-on, a reminder of a booking that is no longer confirmed or has already started.
+on, a reminder of a booking that is no longer confirmed or has already started, a
+message to a person who was erased.
 """
 
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TypeVar
 from uuid import UUID
 
-import psycopg
 from psycopg_pool import ConnectionPool
 
-from kairos.effects import Effect, EffectHandler
+from kairos.effects import AnyEffectHandler, BatchEffectHandler, BatchOutcome, Effect
 from kairos.privacy import PersonalData, Revealer
+from kairos.providers.mail import OutgoingMail, send_all
 from kairos.providers.push import OutgoingPush, SubscriptionGone
 from kairos.providers.sms import OutgoingSms
 from notifications.appointment import Appointment, LinkIssuer, Links, Terms, appointment_of
@@ -31,20 +35,21 @@ from notifications.consumers import NOTICE, REMINDERS, Notice, Reminder
 from notifications.contacts import contact_of, fetch_keys
 from notifications.invite import invite
 from notifications.messages import MessageKind, MessageOptions, compose, short_text
-from notifications.metrics import sending
-from notifications.schedule import Recipient
+from notifications.metrics import sending, sent_together
 from notifications.tables import (
     BookingRow,
-    booking_row,
+    VideoRoom,
+    booking_rows,
     push_owner,
     push_subscriptions,
     remove_push_subscription,
-    terms_of,
-    video_room,
+    terms_of_services,
+    video_rooms,
 )
 from notifications.video_rooms import with_room
 
 Clock = Callable[[], datetime]
+M = TypeVar("M", Notice, Reminder)
 
 
 def _utc_now() -> datetime:
@@ -52,91 +57,121 @@ def _utc_now() -> datetime:
 
 
 @dataclass(frozen=True)
+class _Batch:
+    """What the messages of one claimed batch are built from, read together just before
+    they are sent: the bookings as they stand, their services' terms and video rooms,
+    and the revealer, whose keys live no longer than this batch."""
+
+    rows: dict[UUID, BookingRow]
+    terms: dict[UUID, Terms]
+    rooms: dict[UUID, VideoRoom]
+    revealer: Revealer
+
+    def appointment(self, row: BookingRow) -> Appointment:
+        terms = self.terms[row.snapshot.service.service_id]
+        return appointment_of(row.booking_id, row.snapshot, terms, self.revealer)
+
+
+@dataclass(frozen=True)
 class Notifier:
-    """Builds and sends the messages of the effects, through `channels`."""
+    """Re-checks, builds and sends the messages of the effects, through `channels`, a
+    claimed batch at a time: one read of the database and the key store for the whole
+    batch, and its e-mails sent together (over the mailer's connections)."""
 
     pool: ConnectionPool
     channels: Channels
     links: LinkIssuer
-    personal: PersonalData  # opens the contact details, one revealer per message
+    personal: PersonalData  # opens the contact details, one revealer per batch
     sender: str  # the From of every e-mail
     clock: Clock = _utc_now
-    # What the re-check of this thread's effect read, for its send that follows at once
-    # in the same thread (the dispatcher calls them in turn): the booking row, the
-    # service's terms and the revealer, whose keys live no longer than this one message.
-    # The send then asks the database nothing more.
-    _checked: threading.local = field(default_factory=threading.local, init=False, repr=False)
 
-    def handlers(self) -> list[EffectHandler[Any]]:
+    def handlers(self) -> list[AnyEffectHandler]:
         """The dispatcher's handlers: one for the notices, one per reminder channel."""
-        reminders: list[EffectHandler[Any]] = [
-            EffectHandler(REMINDERS["email"], self.send_email_reminder, self.reminder_still_due),
-            EffectHandler(REMINDERS["sms"], self.send_sms_reminder, self.reminder_still_due),
-            EffectHandler(REMINDERS["push"], self.send_push_reminder, self.reminder_still_due),
+        return [
+            BatchEffectHandler(NOTICE, self.send_notices),
+            BatchEffectHandler(REMINDERS["email"], self.send_email_reminders),
+            BatchEffectHandler(REMINDERS["sms"], self.send_sms_reminders),
+            BatchEffectHandler(REMINDERS["push"], self.send_push_reminders),
         ]
-        return [EffectHandler(NOTICE, self.send_notice, self.notice_still_due), *reminders]
 
+    def _read(self, effects: Sequence[Effect[Notice]] | Sequence[Effect[Reminder]]) -> _Batch:
+        booking_ids = {effect.data.booking_id for effect in effects}
+        with self.pool.connection() as conn, conn.transaction():
+            rows = booking_rows(conn, booking_ids)
+            services = {row.snapshot.service.service_id for row in rows.values()}
+            terms = terms_of_services(conn, services)
+            rooms = video_rooms(conn, booking_ids)
+        revealer = self.personal.revealer()
+        fetch_keys(revealer, *(row.snapshot for row in rows.values()))
+        return _Batch(rows, terms, rooms, revealer)
+
+    @staticmethod
     def _reachable(
-        self,
-        conn: psycopg.Connection[Any],
-        effect: Effect[Any],
-        row: BookingRow,
-        recipient: Recipient,
+        effect: Effect[Notice] | Effect[Reminder], row: BookingRow, batch: _Batch
     ) -> bool:
         """The recipient was not erased: an erased person has no one to send to."""
-        revealer = self.personal.revealer()
-        fetch_keys(row.snapshot, revealer)
-        terms = terms_of(conn, row.snapshot.service.service_id)
-        self._checked.last = (effect.id, row, terms, revealer)
-        return not contact_of(row.snapshot, recipient, revealer).erased
+        return not contact_of(row.snapshot, effect.data.recipient, batch.revealer).erased
 
-    def notice_still_due(self, conn: psycopg.Connection[Any], effect: Effect[Notice]) -> bool:
+    def _notice_still_due(self, effect: Effect[Notice], batch: _Batch) -> BookingRow | None:
         """Only a message about the booking as it still is (one recorded before a
         reschedule or cancel would show a time or an invite that no longer holds), to a
-        person who was not erased."""
-        row = _addressed(booking_row(conn, effect.data.booking_id), effect.data)
-        return (
-            row is not None
-            and row.sequence == effect.data.version
-            and self._reachable(conn, effect, row, effect.data.recipient)
-        )
+        person who was not erased: the booking row to build it from, else None."""
+        row = _addressed(batch.rows.get(effect.data.booking_id), effect.data)
+        if row is None or row.sequence != effect.data.version:
+            return None
+        return row if self._reachable(effect, row, batch) else None
 
-    def reminder_still_due(self, conn: psycopg.Connection[Any], effect: Effect[Reminder]) -> bool:
+    def _reminder_still_due(self, effect: Effect[Reminder], batch: _Batch) -> BookingRow | None:
         """Only for a booking still confirmed at the time it was scheduled for, and not
         yet begun (a dispatcher that was down does not send "starts in 1 hour" late), to
         a person who was not erased."""
-        row = _addressed(booking_row(conn, effect.data.booking_id), effect.data)
-        return (
-            row is not None
-            and row.status == "confirmed"
-            and row.sequence == effect.data.version
-            and self.clock() < row.snapshot.starts_at
-            and self._reachable(conn, effect, row, effect.data.recipient)
-        )
+        row = _addressed(batch.rows.get(effect.data.booking_id), effect.data)
+        if (
+            row is None
+            or row.status != "confirmed"
+            or row.sequence != effect.data.version
+            or self.clock() >= row.snapshot.starts_at
+        ):
+            return None
+        return row if self._reachable(effect, row, batch) else None
 
-    def _load(self, effect: Effect[Notice] | Effect[Reminder]) -> tuple[BookingRow, Appointment]:
-        booking_id = effect.data.booking_id
-        checked, self._checked.last = getattr(self._checked, "last", None), None
-        if checked is not None and checked[0] == effect.id:
-            _, row, terms, revealer = checked
-        else:
-            row, terms, revealer = self._read(effect.data)
-        return row, appointment_of(booking_id, row.snapshot, terms, revealer)
+    def _links(self, booking_id: UUID, recipient: str, batch: _Batch) -> Links:
+        """The recipient's links (from booking) as the booking's video room stands."""
+        return with_room(self.links.links_for(booking_id, recipient), batch.rooms.get(booking_id))
 
-    def _read(self, data: Notice | Reminder) -> tuple[BookingRow, Terms, Revealer]:
-        """What a message is built from, when no re-check just read it."""
-        booking_id = data.booking_id
-        with self.pool.connection() as conn:
-            row = _addressed(booking_row(conn, booking_id), data)
-            if row is None:
-                raise LookupError(f"booking {booking_id} (or its addressee) is not known here")
-            terms = terms_of(conn, row.snapshot.service.service_id)
-        return row, terms, self.personal.revealer()
+    def send_notices(self, effects: Sequence[Effect[Notice]]) -> list[BatchOutcome]:
+        return self._mail_all(effects, self._notice_still_due, self._notice_mail)
 
-    def send_notice(self, effect: Effect[Notice]) -> None:
+    def send_email_reminders(self, effects: Sequence[Effect[Reminder]]) -> list[BatchOutcome]:
+        return self._mail_all(effects, self._reminder_still_due, self._reminder_mail)
+
+    def _mail_all(
+        self,
+        effects: Sequence[Effect[M]],
+        still_due: Callable[[Effect[M], _Batch], BookingRow | None],
+        build: Callable[[Effect[M], BookingRow, _Batch], OutgoingMail],
+    ) -> list[BatchOutcome]:
+        """Re-check and build each e-mail, then send those still due together."""
+        batch = self._read(effects)
+        outcomes: list[BatchOutcome] = [False] * len(effects)
+        mails: list[tuple[int, OutgoingMail]] = []
+        for index, effect in enumerate(effects):
+            try:
+                if (row := still_due(effect, batch)) is not None:
+                    mails.append((index, build(effect, row, batch)))
+            except Exception as exc:
+                outcomes[index] = exc
+        due = [effects[index].due_at for index, _ in mails]
+        with sent_together("email", due, self.clock) as results:
+            results.extend(send_all(self.channels.mail, [mail for _, mail in mails]))
+        for (index, _), failed in zip(mails, results, strict=True):
+            outcomes[index] = True if failed is None else failed
+        return outcomes
+
+    def _notice_mail(self, effect: Effect[Notice], row: BookingRow, batch: _Batch) -> OutgoingMail:
         notice = effect.data
-        row, appointment = self._load(effect)
-        links = self._links(notice.booking_id, notice.recipient)
+        appointment = batch.appointment(row)
+        links = self._links(notice.booking_id, notice.recipient, batch)
         ics = None
         if notice.invite is not None:
             ics = invite(
@@ -151,23 +186,30 @@ class Notifier:
             previous_starts_at=row.previous_starts_at,
             notice=appointment.terms.no_show_notice if notice.message == "no_show_notice" else None,
         )
-        self._mail(effect, notice.message, appointment, notice.recipient, links, options, ics)
+        return self._compose(effect, notice.message, appointment, links, options, ics)
 
-    def _mail(
+    def _reminder_mail(
+        self, effect: Effect[Reminder], row: BookingRow, batch: _Batch
+    ) -> OutgoingMail:
+        reminder = effect.data
+        links = self._links(reminder.booking_id, reminder.recipient, batch)
+        options = self._options(reminder)
+        return self._compose(effect, "reminder", batch.appointment(row), links, options)
+
+    def _compose(
         self,
-        effect: Effect[Any],
+        effect: Effect[Notice] | Effect[Reminder],
         message: MessageKind,
         appointment: Appointment,
-        recipient: Recipient,
         links: Links,
         options: MessageOptions,
         invite: bytes | None = None,
-    ) -> None:
-        """Send one e-mail, dated when it was due: a repeat is the very same message."""
-        mail = compose(
+    ) -> OutgoingMail:
+        """One e-mail, dated when it was due: a repeat is the very same message."""
+        return compose(
             message,
             appointment,
-            recipient,
+            effect.data.recipient,
             links,
             version=effect.data.version,
             sender=self.sender,
@@ -175,18 +217,6 @@ class Notifier:
             invite=invite,
             options=options,
         )
-        with sending("email", effect.due_at, self.clock):
-            self.channels.mail.send(mail)
-
-    def _reminder(self, effect: Effect[Reminder]) -> tuple[BookingRow, Appointment, Links]:
-        row, appointment = self._load(effect)
-        return row, appointment, self._links(effect.data.booking_id, effect.data.recipient)
-
-    def _links(self, booking_id: UUID, recipient: Recipient) -> Links:
-        """The recipient's links (from booking) as the booking's video room stands."""
-        with self.pool.connection() as conn:
-            room = video_room(conn, booking_id)
-        return with_room(self.links.links_for(booking_id, recipient), room)
 
     @staticmethod
     def _options(reminder: Reminder) -> MessageOptions:
@@ -194,28 +224,49 @@ class Notifier:
             reminder_before=reminder.before, with_join_link=reminder.with_join_link
         )
 
-    def send_email_reminder(self, effect: Effect[Reminder]) -> None:
-        reminder = effect.data
-        _, appointment, links = self._reminder(effect)
-        self._mail(
-            effect, "reminder", appointment, reminder.recipient, links, self._options(reminder)
-        )
+    def send_sms_reminders(self, effects: Sequence[Effect[Reminder]]) -> list[BatchOutcome]:
+        return self._each(effects, self._send_sms)
 
-    def send_sms_reminder(self, effect: Effect[Reminder]) -> None:
+    def send_push_reminders(self, effects: Sequence[Effect[Reminder]]) -> list[BatchOutcome]:
+        return self._each(effects, self._send_push)
+
+    def _each(
+        self,
+        effects: Sequence[Effect[Reminder]],
+        send: Callable[[Effect[Reminder], BookingRow, _Batch], None],
+    ) -> list[BatchOutcome]:
+        """Re-check and send each reminder of the batch in turn (one provider call each)."""
+        batch = self._read(effects)
+        outcomes: list[BatchOutcome] = []
+        for effect in effects:
+            try:
+                if (row := self._reminder_still_due(effect, batch)) is None:
+                    outcomes.append(False)
+                    continue
+                send(effect, row, batch)
+            except Exception as exc:
+                outcomes.append(exc)
+            else:
+                outcomes.append(True)
+        return outcomes
+
+    def _send_sms(self, effect: Effect[Reminder], row: BookingRow, batch: _Batch) -> None:
         reminder = effect.data
-        _, appointment, links = self._reminder(effect)
+        appointment = batch.appointment(row)
         phone = appointment.person(reminder.recipient).contact.phone
         if phone is None:
             return  # no number to text: the e-mail and push reminders still go
+        links = self._links(reminder.booking_id, reminder.recipient, batch)
         body = short_text(
             "reminder", appointment, reminder.recipient, links, self._options(reminder)
         )
         with sending("sms", effect.due_at, self.clock):
             self.channels.sms.send(OutgoingSms(to=phone, body=body, idempotency_key=str(effect.id)))
 
-    def send_push_reminder(self, effect: Effect[Reminder]) -> None:
+    def _send_push(self, effect: Effect[Reminder], row: BookingRow, batch: _Batch) -> None:
         reminder = effect.data
-        row, appointment, links = self._reminder(effect)
+        appointment = batch.appointment(row)
+        links = self._links(reminder.booking_id, reminder.recipient, batch)
         options = self._options(reminder)
         payload = json.dumps(
             {

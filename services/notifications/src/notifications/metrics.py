@@ -8,7 +8,7 @@ per channel, how many went, how late, how long the provider took, and how it fai
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 
@@ -34,7 +34,8 @@ FAILURES = Counter(
 )
 SEND_SECONDS = Histogram(
     "kairos_notifications_send_seconds",
-    "Time the provider took to accept one message",
+    "Time the provider took to accept one message (of messages sent together over"
+    " several connections: their time over their number)",
     ["channel"],
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
@@ -49,16 +50,47 @@ LATENESS_SECONDS = Histogram(
 @contextmanager
 def sending(channel: str, due_at: datetime, clock: Callable[[], datetime]) -> Iterator[None]:
     """Measure one send on `channel` of a message due at `due_at`."""
-    LATENESS_SECONDS.labels(channel).observe(max(0.0, (clock() - due_at).total_seconds()))
+    _late(channel, [due_at], clock)
     started = time.perf_counter()
     try:
         yield
     except Exception as exc:
-        kind = "transient" if isinstance(exc, TransientEffectError) else "permanent"
-        FAILURES.labels(channel, kind).inc()
+        _outcome(channel, exc)
         raise
     SEND_SECONDS.labels(channel).observe(time.perf_counter() - started)
-    SENT.labels(channel).inc()
+    _outcome(channel, None)
+
+
+@contextmanager
+def sent_together(
+    channel: str, due: Sequence[datetime], clock: Callable[[], datetime]
+) -> Iterator[list[Exception | None]]:
+    """Measure messages due at `due` sent together: the block fills the list it is given
+    with what became of each (None: sent). Each counts the batch's time per message."""
+    _late(channel, due, clock)
+    started = time.perf_counter()
+    results: list[Exception | None] = []
+    yield results
+    if results:
+        each = (time.perf_counter() - started) / len(results)
+        for failed in results:
+            if failed is None:
+                SEND_SECONDS.labels(channel).observe(each)
+            _outcome(channel, failed)
+
+
+def _late(channel: str, due: Sequence[datetime], clock: Callable[[], datetime]) -> None:
+    now = clock()
+    for due_at in due:
+        LATENESS_SECONDS.labels(channel).observe(max(0.0, (now - due_at).total_seconds()))
+
+
+def _outcome(channel: str, failed: Exception | None) -> None:
+    if failed is None:
+        SENT.labels(channel).inc()
+        return
+    kind = "transient" if isinstance(failed, TransientEffectError) else "permanent"
+    FAILURES.labels(channel, kind).inc()
 
 
 SMS_STATUSES = Counter(

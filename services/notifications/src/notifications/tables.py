@@ -11,6 +11,7 @@ included: it is personal data and goes with an erasure (ARCHITECTURE.md rule 7).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -144,14 +145,31 @@ def save_booking(
 
 
 def booking_row(conn: psycopg.Connection[Any], booking_id: UUID) -> BookingRow | None:
-    row = conn.execute(
-        "SELECT status, sequence, snapshot, reason, previous_starts_at, updated_at,"
-        " former_specialist FROM notification_bookings WHERE booking_id = %s",
-        (booking_id,),
-    ).fetchone()
-    if row is None:
-        return None
-    status, sequence, snapshot, reason, previous_starts_at, updated_at, former = row
+    return booking_rows(conn, [booking_id]).get(booking_id)
+
+
+def booking_rows(
+    conn: psycopg.Connection[Any], booking_ids: Collection[UUID]
+) -> dict[UUID, BookingRow]:
+    """The bookings known here of `booking_ids`, in one query (a dispatcher's batch)."""
+    rows = conn.execute(
+        "SELECT booking_id, status, sequence, snapshot, reason, previous_starts_at, updated_at,"
+        " former_specialist FROM notification_bookings WHERE booking_id = ANY(%s)",
+        (list(booking_ids),),
+    ).fetchall()
+    return {row[0]: _booking_row(*row) for row in rows}
+
+
+def _booking_row(
+    booking_id: UUID,
+    status: BookingStatus,
+    sequence: int,
+    snapshot: Any,
+    reason: str | None,
+    previous_starts_at: datetime | None,
+    updated_at: datetime,
+    former: Any,
+) -> BookingRow:
     return BookingRow(
         booking_id,
         status,
@@ -192,12 +210,20 @@ def save_terms(conn: psycopg.Connection[Any], service: ServiceDefinition) -> Non
 
 def terms_of(conn: psycopg.Connection[Any], service_id: UUID) -> Terms:
     """The service's terms; the defaults of API.md for a service not seen (yet)."""
-    row = conn.execute(
-        "SELECT price, currency, cancellation_hours, no_show_notice FROM notification_services"
-        " WHERE service_id = %s",
-        (service_id,),
-    ).fetchone()
-    return Terms() if row is None else Terms(*row)
+    return terms_of_services(conn, [service_id])[service_id]
+
+
+def terms_of_services(
+    conn: psycopg.Connection[Any], service_ids: Collection[UUID]
+) -> dict[UUID, Terms]:
+    """The terms of each of `service_ids` (as `terms_of`), in one query."""
+    rows = conn.execute(
+        "SELECT service_id, price, currency, cancellation_hours, no_show_notice"
+        " FROM notification_services WHERE service_id = ANY(%s)",
+        (list(service_ids),),
+    ).fetchall()
+    found = {row[0]: Terms(*row[1:]) for row in rows}
+    return {service_id: found.get(service_id, Terms()) for service_id in service_ids}
 
 
 def reminder_rules(conn: psycopg.Connection[Any], service_id: UUID) -> tuple[ReminderRule, ...]:
@@ -303,10 +329,14 @@ def close_room(conn: psycopg.Connection[Any], booking_id: UUID, at: datetime) ->
     )
 
 
-def video_room(conn: psycopg.Connection[Any], booking_id: UUID) -> VideoRoom | None:
-    """The booking's room as video last told; None before it told anything."""
-    row = conn.execute(
-        "SELECT opens_at, closed_at FROM notification_video_rooms WHERE booking_id = %s",
-        (booking_id,),
-    ).fetchone()
-    return None if row is None else VideoRoom(opens_at=row[0], closed=row[1] is not None)
+def video_rooms(
+    conn: psycopg.Connection[Any], booking_ids: Collection[UUID]
+) -> dict[UUID, VideoRoom]:
+    """The rooms of `booking_ids` as video last told, in one query (a booking it told
+    nothing of yet has none)."""
+    rows = conn.execute(
+        "SELECT booking_id, opens_at, closed_at FROM notification_video_rooms"
+        " WHERE booking_id = ANY(%s)",
+        (list(booking_ids),),
+    ).fetchall()
+    return {row[0]: VideoRoom(opens_at=row[1], closed=row[2] is not None) for row in rows}

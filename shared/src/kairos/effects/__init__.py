@@ -10,6 +10,9 @@ See docs/consumers.md.
 from kairos.effects.backoff import Backoff
 from kairos.effects.dispatcher import EffectDispatcher
 from kairos.effects.model import (
+    AnyEffectHandler,
+    BatchEffectHandler,
+    BatchOutcome,
     Effect,
     EffectHandler,
     EffectKind,
@@ -29,7 +32,10 @@ from kairos.effects.store import (
 
 __all__ = [
     "CHANNEL",
+    "AnyEffectHandler",
     "Backoff",
+    "BatchEffectHandler",
+    "BatchOutcome",
     "Effect",
     "EffectDispatcher",
     "EffectHandler",

@@ -5,6 +5,8 @@ Run one or several per service (`await dispatcher.run()` beside the consumer, or
 (see `kairos.effects.store`), re-checks each against current state, calls its
 provider outside any transaction, and records the outcome. Scheduling needs
 nothing more: an effect due tomorrow is simply not claimed before tomorrow.
+A `BatchEffectHandler` gets all the effects of its kind in a claimed batch at once,
+and re-checks and performs them together.
 
 An idle `run()` does not wait for its next poll when an effect is recorded: it
 listens on the channel `record_effect` notifies (PostgreSQL LISTEN/NOTIFY), so an
@@ -25,6 +27,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from itertools import groupby
 from typing import Any
 from uuid import uuid4
 
@@ -38,7 +41,15 @@ from kairos.effects.metrics import (
     EFFECTS_PARKED,
     EFFECTS_PERFORM_SECONDS,
 )
-from kairos.effects.model import EffectHandler, Status, StoredEffect, TransientEffectError
+from kairos.effects.model import (
+    AnyEffectHandler,
+    BatchEffectHandler,
+    BatchOutcome,
+    EffectHandler,
+    Status,
+    StoredEffect,
+    TransientEffectError,
+)
 from kairos.effects.store import (
     CHANNEL,
     Outcome,
@@ -65,7 +76,8 @@ class EffectDispatcher:
 
     `lease` must outlast the slowest provider call (give providers a shorter
     timeout): an effect still running when its lease ends may be taken again by
-    another dispatcher. `concurrency` threads perform one claimed batch at once.
+    another dispatcher. `concurrency` threads perform one claimed batch at once
+    (the effects of a `BatchEffectHandler` go together, in one of them).
     Once an effect has finished for `keep_data_for`, its data is emptied (it often
     holds personal data); its row stays, so a replay never performs it again.
     `clock` and `rng` are injectable so tests control time and jitter. `run()` wakes
@@ -75,7 +87,7 @@ class EffectDispatcher:
     def __init__(
         self,
         database: ConnectionPool | str,
-        handlers: Sequence[EffectHandler[Any]],
+        handlers: Sequence[AnyEffectHandler],
         name: str = "effects",
         *,
         batch_size: int = 100,
@@ -153,14 +165,32 @@ class EffectDispatcher:
     def dispatch_due(self) -> int:
         """Claim one batch of due effects and perform it; returns how many were claimed."""
         batch = self._claim(self._batch_size)
+        parts = self._parts(batch)
         if self._executor is None:
-            outcomes = [self._dispatch(effect) for effect in batch]
+            outcomes = [outcome for part in parts for outcome in self._dispatch_part(part)]
         else:
-            outcomes = list(self._executor.map(self._dispatch, batch))
+            outcomes = [o for done in self._executor.map(self._dispatch_part, parts) for o in done]
         # One write for the whole batch, not one per effect: a crash before it only
         # repeats the batch's effects once each, as a crash before one effect's write did.
         self._finish([outcome for outcome in outcomes if outcome is not None])
         return len(batch)
+
+    def _parts(self, batch: list[StoredEffect]) -> list[list[StoredEffect]]:
+        """The claimed batch in the pieces performed apart: an effect alone, or all the
+        effects of a kind whose handler takes them together."""
+
+        def together(row: StoredEffect) -> bool:
+            return isinstance(self._handlers[row.kind], BatchEffectHandler)
+
+        by_kind = sorted(filter(together, batch), key=lambda row: row.kind)
+        parts = [list(rows) for _, rows in groupby(by_kind, key=lambda row: row.kind)]
+        return parts + [[row] for row in batch if not together(row)]
+
+    def _dispatch_part(self, part: list[StoredEffect]) -> list[Outcome | None]:
+        handler = self._handlers[part[0].kind]
+        if isinstance(handler, BatchEffectHandler):
+            return self._dispatch_together(handler, part)
+        return [self._dispatch(handler, part[0])]
 
     def _claim(self, limit: int) -> list[StoredEffect]:
         now = self._clock()
@@ -270,8 +300,8 @@ class EffectDispatcher:
             return False
         batch = await asyncio.to_thread(self._claim, free)
         loop = asyncio.get_running_loop()
-        for row in batch:
-            task = loop.run_in_executor(self._executor, self._dispatch_alone, row)
+        for part in self._parts(batch):
+            task = loop.run_in_executor(self._executor, self._dispatch_alone, part)
             running.add(task)
             task.add_done_callback(self._finished_in_thread(running))
         return len(batch) < free
@@ -297,9 +327,8 @@ class EffectDispatcher:
                 log.warning("%s: database unavailable (%s); retrying", self.name, exc)
                 time.sleep(self._retry_delay)
 
-    def _dispatch(self, row: StoredEffect) -> Outcome | None:
+    def _dispatch(self, handler: EffectHandler[Any], row: StoredEffect) -> Outcome | None:
         """Perform one effect; its outcome to record, or None if it was given back."""
-        handler = self._handlers[row.kind]
         started = time.perf_counter()
         try:
             wanted = self._perform(handler, row)
@@ -309,12 +338,39 @@ class EffectDispatcher:
         self._observe(row, started)
         return Outcome(row, Status.DONE if wanted else Status.SKIPPED)
 
-    def _dispatch_alone(self, row: StoredEffect) -> None:
-        """Perform one effect and record its outcome at once: a thread of `run()` that
-        finishes while others still run has no batch to wait for."""
-        outcome = self._dispatch(row)
-        if outcome is not None:
-            self._finish([outcome])
+    def _dispatch_together(
+        self, handler: BatchEffectHandler[Any], rows: list[StoredEffect]
+    ) -> list[Outcome | None]:
+        """Perform the effects of one batch handler's kind in one call; their outcomes."""
+        started = time.perf_counter()
+        results: list[BatchOutcome] = []
+        try:
+            results = list(handler.perform_batch([handler.effect(row) for row in rows]))
+            if len(results) != len(rows):
+                raise RuntimeError(f"{handler.kind.name}: {len(results)} outcomes of {len(rows)}")
+        except Exception as exc:
+            # Unreadable data, or the batch failed as a whole (the database went away).
+            results = [exc] * len(rows)
+        for row in rows:
+            # Each effect of the batch took as long as the batch.
+            self._observe(row, started)
+        return [
+            self._outcome(handler, row, result) for row, result in zip(rows, results, strict=True)
+        ]
+
+    def _outcome(
+        self, handler: BatchEffectHandler[Any], row: StoredEffect, result: BatchOutcome
+    ) -> Outcome | None:
+        if isinstance(result, Exception):
+            return self._fail(handler, row, result)
+        return Outcome(row, Status.DONE if result else Status.SKIPPED)
+
+    def _dispatch_alone(self, part: list[StoredEffect]) -> None:
+        """Perform one effect (or a batch handler's part) and record its outcome at
+        once: a thread of `run()` that finishes while others still run has no batch to
+        wait for."""
+        outcomes = [outcome for outcome in self._dispatch_part(part) if outcome is not None]
+        self._finish(outcomes)
 
     def _perform(self, handler: EffectHandler[Any], row: StoredEffect) -> bool:
         """Re-check, then call the provider; False if the re-check said no."""
@@ -326,9 +382,7 @@ class EffectDispatcher:
         handler.perform(effect)
         return True
 
-    def _fail(
-        self, handler: EffectHandler[Any], row: StoredEffect, exc: Exception
-    ) -> Outcome | None:
+    def _fail(self, handler: AnyEffectHandler, row: StoredEffect, exc: Exception) -> Outcome | None:
         """Retry a transient failure after a backoff (given back at once: None); park a
         permanent one, or the last attempt. An unreachable database counts as transient."""
         transient = isinstance(exc, (TransientEffectError, psycopg.OperationalError))

@@ -9,7 +9,7 @@ model validates what the handler records and what the performer receives.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -101,14 +101,45 @@ class EffectHandler(Generic[D]):
     backoff: Backoff | None = None
 
     def effect(self, row: StoredEffect) -> Effect[D]:
-        return Effect(
-            id=row.id,
-            kind=row.kind,
-            reason=row.reason,
-            due_at=row.due_at,
-            attempt=row.attempts,
-            data=self.kind.data.model_validate(row.data),
-        )
+        return _effect(self.kind, row)
+
+
+#: What became of each effect of a batch, in its order: True performed, False moot
+#: (its re-check said no), or the exception it failed with (transient or not, as above).
+BatchOutcome = bool | Exception
+
+
+@dataclass(frozen=True)
+class BatchEffectHandler(Generic[D]):
+    """How a dispatcher performs one kind a claimed batch at a time: `perform_batch`
+    gets every effect of the kind the dispatcher claimed together, re-checks them (in
+    one read of current state, just before calling the provider) and performs them
+    (e.g. over several connections at once), and says what became of each. It is for
+    providers whose per-call cost is the bottleneck (SMTP); retries and parking are
+    the dispatcher's, as for an `EffectHandler`."""
+
+    kind: EffectKind[D]
+    perform_batch: Callable[[Sequence[Effect[D]]], Sequence[BatchOutcome]]
+    max_attempts: int = 8
+    backoff: Backoff | None = None
+
+    def effect(self, row: StoredEffect) -> Effect[D]:
+        return _effect(self.kind, row)
+
+
+#: Any handler a dispatcher takes.
+AnyEffectHandler = EffectHandler[Any] | BatchEffectHandler[Any]
+
+
+def _effect(kind: EffectKind[D], row: StoredEffect) -> Effect[D]:
+    return Effect(
+        id=row.id,
+        kind=row.kind,
+        reason=row.reason,
+        due_at=row.due_at,
+        attempt=row.attempts,
+        data=kind.data.model_validate(row.data),
+    )
 
 
 @dataclass(frozen=True)

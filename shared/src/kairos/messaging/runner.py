@@ -30,7 +30,7 @@ from typing import Any
 
 import psycopg
 
-from kairos.effects import EffectDispatcher, EffectHandler, create_effects_table
+from kairos.effects import AnyEffectHandler, EffectDispatcher, create_effects_table
 from kairos.events.booking import Payload
 from kairos.messaging.consumer import EventConsumer
 from kairos.messaging.handlers import Handler
@@ -64,7 +64,7 @@ class ConsumerSpec:
     name: str
     topics: str | tuple[str, ...]
     handlers: Mapping[type[Payload], Handler]
-    effects: Sequence[EffectHandler[Any]] = ()
+    effects: Sequence[AnyEffectHandler] = ()
     setup: Setup | None = None
     max_staleness_seconds: float | None = None
     report_status: StatusReport | None = None

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -43,3 +44,28 @@ class Mailer(Protocol):
     """
 
     def send(self, mail: OutgoingMail) -> None: ...
+
+
+@runtime_checkable
+class BatchMailer(Mailer, Protocol):
+    """A `Mailer` that also sends several e-mails at once (over several connections)."""
+
+    def send_many(self, mails: Sequence[OutgoingMail]) -> list[Exception | None]:
+        """What became of each, in order: None once accepted, else what `send` raises."""
+        ...
+
+
+def send_all(mailer: Mailer, mails: Sequence[OutgoingMail]) -> list[Exception | None]:
+    """Send `mails` together where `mailer` can, else one after the other; what became
+    of each, in order (None: accepted)."""
+    if isinstance(mailer, BatchMailer):
+        return mailer.send_many(mails)
+    results: list[Exception | None] = []
+    for mail in mails:
+        try:
+            mailer.send(mail)
+        except Exception as exc:
+            results.append(exc)
+        else:
+            results.append(None)
+    return results

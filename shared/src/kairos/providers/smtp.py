@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import threading
+from collections.abc import Sequence
 from email import encoders
 from email.header import Header
 from email.mime.base import MIMEBase
@@ -46,6 +47,8 @@ class SmtpSettings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     mail_from: str | None = Field(None, description='"Kairos <no-reply@example.com>"')
+    # How many connections a sender keeps open and sends a batch over at once.
+    smtp_connections: int = Field(4, ge=1, le=32)
 
 
 class _WirePolicy(Compat32):
@@ -110,17 +113,19 @@ def mime_message(mail: OutgoingMail) -> bytes:
 
 
 class _Session:
-    """One thread's event loop and its open SMTP connection (None until needed)."""
+    """One thread's event loop and its open SMTP connections (None until needed)."""
 
-    def __init__(self) -> None:
+    def __init__(self, connections: int) -> None:
         self.runner = asyncio.Runner()
-        self.client: aiosmtplib.SMTP | None = None
+        self.clients: list[aiosmtplib.SMTP | None] = [None] * connections
 
 
 class SmtpMailer:
-    """A `Mailer` that keeps one SMTP connection open per thread (the effect dispatcher
-    sends from several), so that a message costs one MAIL/RCPT/DATA exchange rather
-    than a connection, a greeting and a TLS handshake."""
+    """A `Mailer` that keeps up to `connections` SMTP connections open per thread (the
+    effect dispatcher sends from several), so that a message costs one MAIL/RCPT/DATA
+    exchange rather than a connection, a greeting and a TLS handshake; `send_many`
+    sends a batch over all of them at once from one event loop, so each connection's
+    round trips overlap the others' and the building of the next messages."""
 
     def __init__(
         self,
@@ -130,13 +135,17 @@ class SmtpMailer:
         username: str | None = None,
         password: str | None = None,
         timeout: float = 10.0,
+        connections: int = 1,
     ) -> None:
+        if connections < 1:
+            raise ValueError("an SMTP mailer needs at least one connection")
         self.host = host
         self.port = port
         self.security: SmtpSecurity = security
         self._username = username
         self._password = password
         self.timeout = timeout
+        self.connections = connections
         self._local = threading.local()
         self._sessions: list[_Session] = []
         self._lock = threading.Lock()
@@ -154,29 +163,30 @@ class SmtpMailer:
             username=settings.smtp_username,
             password=password.get_secret_value() if password is not None else None,
             timeout=timeout,
+            connections=settings.smtp_connections,
         )
 
     def __repr__(self) -> str:
-        return f"SmtpMailer({self.host}:{self.port}, {self.security})"
+        return f"SmtpMailer({self.host}:{self.port}, {self.security}, {self.connections})"
 
     def send(self, mail: OutgoingMail) -> None:
         """Send from a thread that runs no event loop (the dispatcher's workers)."""
+        if (failed := self.send_many([mail])[0]) is not None:
+            raise failed
+
+    def send_many(self, mails: Sequence[OutgoingMail]) -> list[Exception | None]:
+        """Send `mails` over this thread's connections at once (from a thread that runs
+        no event loop); what became of each, in order: None once the server accepted
+        it, else the error `send` would have raised."""
         session = self._session()
-        sender = parseaddr(mail.sender)[1]
-        session.runner.run(self._send(session, sender, list(mail.to), mime_message(mail)))
+        return session.runner.run(self._send_all(session, mails))
 
     def check(self) -> None:
         """The SMTP server answers a fresh connection's NOOP (for /readyz; from a thread
         that runs no event loop, as FastAPI runs a sync route)."""
 
         async def noop() -> None:
-            client = aiosmtplib.SMTP(
-                hostname=self.host,
-                port=self.port,
-                use_tls=self.security == "tls",
-                start_tls=self.security == "starttls",
-                timeout=min(self.timeout, 2.0),
-            )
+            client = self._client(timeout=min(self.timeout, 2.0))
             await client.connect()
             try:
                 await client.noop()
@@ -186,65 +196,90 @@ class SmtpMailer:
         asyncio.run(noop())
 
     def close(self) -> None:
-        """Close every thread's connection and loop (at shutdown)."""
+        """Close every thread's connections and loop (at shutdown)."""
         with self._lock:
             sessions, self._sessions = self._sessions, []
         for session in sessions:
-            if session.client is not None and session.client.is_connected:
-                session.client.close()
+            for client in session.clients:
+                if client is not None and client.is_connected:
+                    client.close()
             session.runner.close()
 
     def _session(self) -> _Session:
         session: _Session | None = getattr(self._local, "session", None)
         if session is None:
-            session = self._local.session = _Session()
+            session = self._local.session = _Session(self.connections)
             with self._lock:
                 self._sessions.append(session)
         return session
 
-    async def _connected(self, session: _Session) -> aiosmtplib.SMTP:
-        if session.client is None or not session.client.is_connected:
-            session.client = aiosmtplib.SMTP(
-                hostname=self.host,
-                port=self.port,
-                username=self._username,
-                password=self._password,
-                use_tls=self.security == "tls",
-                start_tls=self.security == "starttls",
-                timeout=self.timeout,
-            )
-            await session.client.connect()
-        return session.client
+    def _client(self, timeout: float) -> aiosmtplib.SMTP:
+        return aiosmtplib.SMTP(
+            hostname=self.host,
+            port=self.port,
+            username=self._username,
+            password=self._password,
+            use_tls=self.security == "tls",
+            start_tls=self.security == "starttls",
+            timeout=timeout,
+        )
 
-    async def _send(
-        self, session: _Session, sender: str, recipients: list[str], message: bytes
-    ) -> None:
+    async def _send_all(
+        self, session: _Session, mails: Sequence[OutgoingMail]
+    ) -> list[Exception | None]:
+        """Each connection takes the next message not yet taken until none is left: a
+        slow message holds up one connection, not the batch."""
+        results: list[Exception | None] = [None] * len(mails)
+        queue = iter(enumerate(mails))
+
+        async def connection(slot: int) -> None:
+            for index, mail in queue:
+                try:
+                    await self._send(session, slot, mail)
+                except Exception as exc:
+                    results[index] = exc
+
+        used = range(min(len(mails), len(session.clients)))
+        await asyncio.gather(*(connection(slot) for slot in used))
+        return results
+
+    async def _connected(self, session: _Session, slot: int) -> aiosmtplib.SMTP:
+        client = session.clients[slot]
+        if client is None or not client.is_connected:
+            client = session.clients[slot] = self._client(self.timeout)
+            await client.connect()
+        return client
+
+    async def _send(self, session: _Session, slot: int, mail: OutgoingMail) -> None:
+        sender, recipients = parseaddr(mail.sender)[1], list(mail.to)
+        message = mime_message(mail)
         try:
             try:
-                await (await self._connected(session)).sendmail(sender, recipients, message)
+                await (await self._connected(session, slot)).sendmail(sender, recipients, message)
             except aiosmtplib.SMTPServerDisconnected:
                 # The server closed a connection that sat idle: open a new one, once.
-                session.client = None
-                await (await self._connected(session)).sendmail(sender, recipients, message)
+                session.clients[slot] = None
+                await (await self._connected(session, slot)).sendmail(sender, recipients, message)
         except aiosmtplib.SMTPRecipientsRefused as exc:
-            self._drop(session)
+            self._drop(session, slot)
             codes = [refusal.code for refusal in exc.recipients]
             raise _by_code(min(codes), f"recipients refused: {codes}") from exc
         except aiosmtplib.SMTPResponseException as exc:
-            self._drop(session)
+            self._drop(session, slot)
             # The code only: a server's text often quotes the address it refused.
             raise _by_code(exc.code, f"SMTP server answered {exc.code}") from exc
         except (aiosmtplib.SMTPException, OSError) as exc:
-            self._drop(session)
+            self._drop(session, slot)
             # Connection refused or dropped, timeouts, TLS trouble: the server may be back.
             raise DeliveryDeferred(f"SMTP {self.host}:{self.port}: {exc}") from exc
 
     @staticmethod
-    def _drop(session: _Session) -> None:
-        """Forget a connection after a failure: the next message starts afresh."""
-        if session.client is not None and session.client.is_connected:
-            session.client.close()
-        session.client = None
+    def _drop(session: _Session, slot: int) -> None:
+        """Forget a connection after a failure: its next message starts afresh."""
+        client = session.clients[slot]
+        if client is not None and client.is_connected:
+            client.close()
+        session.clients[slot] = None
 
 
 def _by_code(code: int, message: str) -> Exception:
