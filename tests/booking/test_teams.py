@@ -92,7 +92,7 @@ def team_of(
 
 def round_robin(app: Bookings, team_id: UUID, **terms: Any) -> UUID:
     terms = {"duration_minutes": 30, "max_advance_days": 365, **terms}
-    return app.define_team_id.team_service("round_robin", service_terms(**terms)).id
+    return app.define_team_service(team_id, "round_robin", service_terms(**terms)).id
 
 
 def book_many(
