@@ -360,9 +360,7 @@ class Bookings(Application[UUID]):
                 recordings = self.save(booking, *claimed)
                 return Placed(booking, _position_of(recordings, booking))
 
-            def checked() -> Placed | tuple[list[Specialist], dict[UUID, dict[str, DayLedger]]]:
-                """The free parties and their ledgers as stored now, or the booking if this
-                retry of a request finds it made; the slot rules' refusal is raised."""
+            def attempt() -> Placed:
                 existing = self._find(booking_id, Booking) if retry_of_request else None
                 if existing is not None:
                     return Placed(existing, None)
@@ -391,13 +389,6 @@ class Bookings(Application[UUID]):
                     if raced is None:
                         raise _most_telling(refused)
                     return Placed(raced, None)
-                return free, ledgers
-
-            def attempt() -> Placed:
-                found = checked()
-                if isinstance(found, Placed):
-                    return found
-                free, ledgers = found
                 if tally_id is None or team is None:
                     return place(free, ledgers, None)
                 tally = self._find(tally_id, TeamTally) or TeamTally(team_id=team.id)
@@ -405,7 +396,7 @@ class Bookings(Application[UUID]):
                 return place([sp for sp in free if sp.id == first], ledgers, tally)
 
             claims = {sp.id: self._days_around(sp, starts_at, service) for sp in candidates}
-            return self._contended_on(claims, attempt, [tally_id] if tally_id else [], look=checked)
+            return self._contended_on(claims, attempt, [tally_id] if tally_id else [])
 
         cached = self._parties(service_id, from_cache=True)
         if cached is not None:
@@ -688,15 +679,13 @@ class Bookings(Application[UUID]):
         days: Mapping[UUID, Iterable[str]],
         attempt: Callable[[], T],
         others: Iterable[UUID] = (),
-        look: Callable[[], object] | None = None,
     ) -> T:
         """Run a load-check-save command on these ledger days of each specialist (and the
         `others` aggregates it saves, a team's tally) until it is decided
-        (booking.contention); `look` is its load and check alone. The aggregate cache
-        fast-forwards on every load, so a retry sees the winner's events, and a real clash
-        fails its check there."""
+        (booking.contention). The aggregate cache fast-forwards on every load, so a retry
+        sees the winner's events, and a real clash fails its check there."""
         ledger_ids = [DayLedger.create_id(sp, day) for sp, ds in days.items() for day in ds]
-        return self.contention.run([*ledger_ids, *others], attempt, look)
+        return self.contention.run([*ledger_ids, *others], attempt)
 
     def _on_its_ledgers(self, booking_id: UUID, attempt: Callable[[], T]) -> T:
         """A command that releases the booking's claims, contended on the ledgers holding them."""

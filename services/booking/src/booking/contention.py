@@ -73,27 +73,16 @@ class LedgerLocks:
         self._entries: dict[UUID, _Entry] = {}
 
     @contextmanager
-    def holding(
-        self,
-        ledger_ids: Iterable[UUID],
-        deadline: float,
-        before_waiting: Callable[[], object] | None = None,
-    ) -> Iterator[None]:
+    def holding(self, ledger_ids: Iterable[UUID], deadline: float) -> Iterator[None]:
         """Hold every lock of `ledger_ids` (taken in id order, so two commands never wait for
-        each other crosswise), or raise Busy if they aren't all free by `deadline`.
-        `before_waiting` runs once if one of them is held by another command, before
-        waiting for it: what it raises ends the wait."""
+        each other crosswise), or raise Busy if they aren't all free by `deadline`."""
         ordered = sorted(set(ledger_ids))
         entries = self._enter(ordered)
         held: list[_Entry] = []
         try:
             for entry in entries:
-                if not entry.lock.acquire(blocking=False):
-                    if before_waiting is not None:
-                        before_waiting()
-                        before_waiting = None
-                    if not entry.lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
-                        raise Busy()
+                if not entry.lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                    raise Busy()
                 held.append(entry)
             yield
         finally:
@@ -128,25 +117,14 @@ class Contention:
         self.timeout = timeout
         self.locks = LedgerLocks()
 
-    def run(
-        self,
-        ledger_ids: Iterable[UUID],
-        attempt: Callable[[], T],
-        look: Callable[[], object] | None = None,
-    ) -> T:
+    def run(self, ledger_ids: Iterable[UUID], attempt: Callable[[], T]) -> T:
         """`attempt()`'s result, or the domain error it raised on fresh state. Each attempt
-        must load what it checks: a retry has to see the state that beat the last one.
-
-        `look()` is the attempt's load and check without its save. When another command
-        of this process holds the ledgers, it runs before waiting for them: a refusal it
-        raises is the slot rules' on the stored state, as the attempt's would be, and
-        needs no turn. Under a storm on one slot, the losers learn it at once instead of
-        queueing behind each other for a refusal one at a time."""
+        must load what it checks: a retry has to see the state that beat the last one."""
         ids = list(ledger_ids)
         deadline = time.monotonic() + self.timeout.total_seconds()
         pause = FIRST_PAUSE_SECONDS
         while True:
-            with self.locks.holding(ids, deadline, look):
+            with self.locks.holding(ids, deadline):
                 try:
                     return attempt()
                 except IntegrityError:
