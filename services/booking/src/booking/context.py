@@ -36,7 +36,9 @@ class BookingContext:
     clock: Any
 
 
-def _context(request: Request) -> BookingContext:
+async def _context(request: Request) -> BookingContext:
+    # async: FastAPI runs a plain `def` dependency in its thread pool, a second thread
+    # hand-off per request beside the route's own (#14).
     ctx: BookingContext = request.app.state.booking
     return ctx
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import cached_property
 from itertools import pairwise
 from typing import Any, Literal, get_args
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -188,6 +189,12 @@ class ServiceTerms:
     recording: str = "off"  # "off", "optional" (with the client's consent) or "required"
     waiting_room_minutes: int = 10  # the room opens this long before the start
 
+    @cached_property
+    def rules(self) -> ServiceRules:
+        """The slot rules of these terms, made once: a booking asks for them several times,
+        and terms never change (a service's update replaces them)."""
+        return ServiceRules.of(self)
+
 
 # Read by the upcaster of version 1 events, which stored the terms beside the owner.
 _TERM_NAMES = frozenset(f.name for f in fields(ServiceTerms))
@@ -241,7 +248,7 @@ class Service(Aggregate):
         self.terms = replace(self.terms, **changes)
 
     def rules(self) -> ServiceRules:
-        return ServiceRules.of(self.terms)
+        return self.terms.rules
 
     def check_answers(self, answers: dict[str, str]) -> None:
         missing = [
