@@ -240,6 +240,9 @@ async def test_every_member_of_a_collective_booking_gets_its_messages_and_remind
     for mail in delivery.mails(booking)[1:]:
         (attachment,) = mail["attachments"]
         assert attachment["content_type"] == "text/calendar; method=REQUEST"
+    # Each member's message is a message of its own, not a repeat of the lead's.
+    ids = [m["message_id"] for m in delivery.mails(booking)]
+    assert len(set(ids)) == len(ids) == 3
 
     await delivery.dispatch(booking.starts_at - timedelta(minutes=14))
     last = sorted(m["to"][0] for m in delivery.mails(booking) if "15 minutes" in m["subject"])
@@ -269,7 +272,8 @@ async def test_a_reassigned_booking_goes_to_the_new_member_and_is_withdrawn_from
     await delivery.dispatch(now + 2 * MINUTE)
 
     assert delivery.subjects(booking) == [
-        "ada@client.example: Booked",  # the client's time is unchanged: nothing more
+        "ada@client.example: Booked",
+        "ada@client.example: Now with Dr. Second",  # the time unchanged, the host not
         "first@team.example: Cancelled",
         "first@team.example: New booking",
         "second@team.example: New booking",
@@ -285,3 +289,24 @@ async def test_a_reassigned_booking_goes_to_the_new_member_and_is_withdrawn_from
     await delivery.dispatch(booking.starts_at - timedelta(minutes=14))
     last = sorted(m["to"][0] for m in delivery.mails(booking) if "15 minutes" in m["subject"])
     assert last == ["ada@client.example", "second@team.example"]
+
+
+async def test_a_booking_reassigned_before_its_confirmation_went_out_still_reaches_the_client(
+    delivery: Delivery,
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    first, second = member("first"), member("second")
+    booking = Booking(now + timedelta(days=3), specialist=first)
+    confirmed = booking.confirmed(now)
+    reassigned = booking.reassigned(now + MINUTE, second)
+    # Both events are applied before the dispatcher runs: the confirmation recorded for
+    # the first version is about a booking that has moved on and is dropped, so the
+    # client learns of it from the reassignment's message, invite attached.
+    await delivery.consumer.send(confirmed, reassigned, booking.again(reassigned))
+    await delivery.dispatch(now + 2 * MINUTE)
+
+    to_client = [m for m in delivery.mails(booking) if m["to"] == ["ada@client.example"]]
+    assert [m["subject"].split(":")[0] for m in to_client] == ["Now with Dr. Second"]
+    (attachment,) = to_client[0]["attachments"]
+    ics = Calendar.from_ical(delivery.fakes.mail.get_bytes(attachment["url"]))
+    assert "second@team.example" in str(ics.events[0]["ORGANIZER"])

@@ -11,8 +11,9 @@ records what must be sent (effects, ARCHITECTURE.md rule 6); nothing is sent her
   reminders replaced by the new time's;
 - reassigned (a round-robin booking, to another member of its team): "new_booking"
   with the invite to the new member, "cancelled" with METHOD:CANCEL to the previous
-  one, and the reminders replaced by the new member's (the client's time is unchanged:
-  nothing to tell them);
+  one, "reassigned" to the client (their invite updated: its organizer changed; and a
+  confirmation still unsent, dropped with the version it was about, is replaced by it),
+  and the reminders replaced by the new member's;
 - a no-show marked against the client: the "no_show_notice";
 
 Whatever goes to "the specialist" goes to each member of a collective booking.
@@ -374,12 +375,14 @@ def on_booking_reassigned(
     booking_id = event.booking_id
     cancel_effects(conn, booking_reason(booking_id), REMINDER_PREFIX)
     if applied.booking.status == "confirmed":
-        _notice(conn, envelope, booking_id, applied, (("new_booking", "specialist"),), "REQUEST")
+        confirmed: Messages = (("reassigned", "client"), ("new_booking", "specialist"))
+        _notice(conn, envelope, booking_id, applied, confirmed, "REQUEST")
         _schedule_reminders(
             conn, booking_id, applied.booking, applied.version, envelope.occurred_at
         )
     else:  # pending: the new member is the one to approve it
-        _notice(conn, envelope, booking_id, applied, (("approval_request", "specialist"),))
+        pending: Messages = (("reassigned", "client"), ("approval_request", "specialist"))
+        _notice(conn, envelope, booking_id, applied, pending)
     withdrawn: Messages = (("cancelled", "specialist"),)
     _notice(
         conn, envelope, booking_id, applied, withdrawn, "CANCEL", [event.previous_specialist_id]

@@ -216,6 +216,7 @@ class Notifier:
             date=effect.due_at,
             invite=invite,
             options=options,
+            member=effect.data.specialist_id,
         )
 
     @staticmethod

@@ -40,6 +40,7 @@ MessageKind = Literal[
     "reminder",  # both, by the service's schedule
     "no_show_notice",  # client: marked as not having come
     "new_booking",  # specialist: a confirmed booking
+    "reassigned",  # client: their booking is now with another member of the team
 ]
 
 #: Which method the attached invite has, for the kinds that carry one.
@@ -48,6 +49,7 @@ INVITE_METHODS: dict[MessageKind, Method] = {
     "confirmed": "REQUEST",
     "rescheduled": "REQUEST",
     "new_booking": "REQUEST",
+    "reassigned": "REQUEST",
     "cancelled": "CANCEL",
     "declined": "CANCEL",
 }
@@ -89,9 +91,19 @@ def duration(before: timedelta) -> str:
 _environment.filters.update(local_time=local_time, money=money, duration=duration)
 
 
-def message_id(booking_id: UUID, kind: str, version: int, recipient: Recipient, domain: str) -> str:
-    """The Message-ID of one message: the same every time it is built."""
-    return f"<{kind}.v{version}.{recipient}.{booking_id}@{domain}>"
+def message_id(
+    booking_id: UUID,
+    kind: str,
+    version: int,
+    recipient: Recipient,
+    domain: str,
+    member: UUID | None = None,
+) -> str:
+    """The Message-ID of one message: the same every time it is built. `member` is
+    the team member a specialist's message goes to when it is not the booking's own
+    specialist (a collective booking's other members): each gets an ID of their own."""
+    addressee = recipient if member is None else f"{recipient}-{member}"
+    return f"<{kind}.v{version}.{addressee}.{booking_id}@{domain}>"
 
 
 @dataclass(frozen=True)
@@ -150,12 +162,14 @@ def compose(
     date: datetime,
     invite: bytes | None = None,
     options: MessageOptions | None = None,
+    member: UUID | None = None,
 ) -> OutgoingMail:
     """The e-mail `kind` about `appointment` to its client or specialist. `version`
     tells apart messages of the same kind (the booking's reschedules); `links` are the
-    recipient's own; `invite` is attached when the kind carries one."""
+    recipient's own; `invite` is attached when the kind carries one; `member` as in
+    `message_id`."""
     options = options or MessageOptions()
-    context = _context(appointment, recipient, links, options)
+    context = {**_context(appointment, recipient, links, options), "invite_attached": bool(invite)}
     me = context["me"]
     rendered = render(kind, me.locale, context)
     attachments: tuple[Attachment, ...] = ()
@@ -165,7 +179,7 @@ def compose(
     domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
     return OutgoingMail(
         message_id=message_id(
-            appointment.booking_id, _id_kind(kind, options), version, recipient, domain
+            appointment.booking_id, _id_kind(kind, options), version, recipient, domain, member
         ),
         sender=sender,
         to=(me.contact.email,),
