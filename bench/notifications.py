@@ -31,6 +31,7 @@ import re
 import time
 import urllib.request
 from collections import Counter
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock_time
 from typing import Any
@@ -42,6 +43,7 @@ import httpx
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from bench.booking import _cpu_seconds
 from booking.application import Bookings
 from booking.schemas import ServiceFields
 from kairos.auth import Authenticator
@@ -63,7 +65,14 @@ from kairos_dev.infra import ensure_postgres, ensure_redis
 from kairos_dev.infra.postgres import database_name
 from kairos_dev.infra.process import free_port
 from kairos_dev.testing.services import TEST_SECRETS, ServiceProcess, service_env
-from notifications.appointment import Appointment, LinkIssuer, Links, Person, Terms
+from notifications.appointment import (
+    Appointment,
+    IssuedLinks,
+    LinkIssuer,
+    Links,
+    Person,
+    Terms,
+)
 from notifications.channels import Channels, build_channels
 from notifications.config import ChannelSettings
 from notifications.consumers import REMINDERS, Reminder
@@ -329,6 +338,21 @@ def _scenario(
     }
 
 
+class _Timed:
+    """A link issuer that adds up the time its batches' calls to booking take."""
+
+    def __init__(self, links: BookingLinks) -> None:
+        self.links = links
+        self.seconds = 0.0
+
+    def links_of(self, wanted: Iterable[tuple[UUID, str]]) -> IssuedLinks:
+        started = time.perf_counter()
+        try:
+            return self.links.links_of(wanted)
+        finally:
+            self.seconds += time.perf_counter() - started
+
+
 def _booking_links(booking_api: str, calls: list[httpx.Request]) -> BookingLinks:
     """The worker's links (notifications.worker: BookingApiSettings.booking_client, its
     default timeout), the client counting its calls."""
@@ -360,7 +384,7 @@ def run() -> dict[str, Any]:
             )
             with booking_api:
                 calls: list[httpx.Request] = []
-                booking_links = _booking_links(booking_api.url, calls)
+                booking_links = _Timed(_booking_links(booking_api.url, calls))
                 runs: list[tuple[str, int, LinkIssuer]] = [
                     ("booking_links", 1, booking_links),
                     ("booking_links", 4, booking_links),
@@ -368,6 +392,8 @@ def run() -> dict[str, Any]:
                 ]
                 for label, connections, links in runs:
                     calls.clear()
+                    booking_links.seconds = 0.0
+                    booking_cpu = _cpu_seconds(booking_api.pid)
                     url = server.create_database(prefix="kairos_bench_notifications")
                     try:
                         ceiling = _sink_ceiling(smtp_port, connections)
@@ -376,6 +402,12 @@ def run() -> dict[str, Any]:
                     finally:
                         server.drop_database(database_name(url))
                     dispatcher["booking_calls"] = len(calls)
+                    dispatcher["seconds_in_booking_calls"] = round(booking_links.seconds, 2)
+                    # Of the whole scenario (seeding included): booking is idle but for
+                    # these calls.
+                    dispatcher["booking_cpu_seconds"] = round(
+                        _cpu_seconds(booking_api.pid) - booking_cpu, 2
+                    )
                     if links is booking_links and dispatcher["with_genuine_manage_token"] != (
                         REMINDERS_DUE
                     ):
