@@ -49,7 +49,6 @@ import psycopg
 from aiokafka import TopicPartition
 
 import availability.rebuild as rebuild_module
-from availability.api import slots_body
 from availability.replay import replay_availability
 from availability.tables import CHANGED_CHANNEL
 from booking.application import Bookings
@@ -65,6 +64,7 @@ from kairos.settings import TopicSettings
 from kairos.slots import Interval, LocalWindow, ServiceRules, WorkingHours
 from kairos.slots import offered_slots as kairos_offered_slots
 from kairos.timezones import iso_utc
+from kairos.web.slots import slots_body
 from kairos_dev.infra import PostgresHandle, ensure_kafka, ensure_postgres, ensure_redis
 from kairos_dev.testing import ServiceProcess, service_env
 

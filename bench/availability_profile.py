@@ -25,7 +25,6 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from availability.api import slots_body
 from availability.projector import CONSUMER, PRODUCER
 from availability.readmodel import day_bounds, load
 from availability.rebuild import rebuild
@@ -34,6 +33,7 @@ from bench.availability import REPLAY_DATABASE, ZONE, World, _seed_world, naive_
 from booking.integration import booking_log
 from kairos.messaging.notification_log import LoggedEvent, NotificationLog
 from kairos.settings import TopicSettings
+from kairos.web.slots import slots_body
 from kairos_dev.infra import ensure_postgres
 
 PROFILE_EVENTS = 200_000

@@ -551,6 +551,49 @@ def test_a_free_slot_is_booked_however_many_races_for_its_day_the_request_loses(
     assert len(rival.ledger().claims) == 7
 
 
+@pytest.fixture
+def cached_processes(application_database: str) -> Iterator[Store]:
+    """Two applications on one PostgreSQL store with aggregate caches, as the service's
+    processes have: a booking request reads its catalog from the cache and checks it is
+    current in its read of the ledgers."""
+    store = Store("postgres", postgres_env(application_database, AGGREGATE_CACHE_MAXSIZE="100"))
+    yield store
+    for app in store.opened:
+        app.close()
+
+
+@pytest.mark.integration
+def test_a_booking_follows_a_schedule_another_process_changed_after_this_one_cached_it(
+    cached_processes: Store,
+) -> None:
+    here = practice(cached_processes.open())
+    there = Practice(cached_processes.open(), here.specialist_id)
+    sv = here.service()
+    here.book(sv, at(9))  # caches the specialist and the service here
+
+    there.app.set_override(here.specialist_id, MONDAY, [[12 * 60, 14 * 60]])
+
+    assert here.refused(sv, at(10)) == "outside_availability"
+    assert here.book(sv, at(12)).status == "confirmed"
+    # The cache here is current again: what is offered is the new hours' alone.
+    assert here.refused(sv, at(15)) == "outside_availability"
+
+
+@pytest.mark.integration
+def test_a_booking_follows_a_service_another_process_changed_after_this_one_cached_it(
+    cached_processes: Store,
+) -> None:
+    here = practice(cached_processes.open())
+    there = cached_processes.open()
+    sv = here.service(duration_minutes=30)
+    here.book(sv, at(9))
+
+    there.update_service(sv.id, {"duration_minutes": 60})
+
+    booking = here.book(sv, at(10, day=MONDAY + timedelta(days=1)))
+    assert booking.ends_at - booking.starts_at == timedelta(minutes=60)
+
+
 @pytest.mark.integration
 def test_a_request_that_loses_the_race_to_its_own_slot_is_refused_on_the_new_state(
     two_processes: Store,

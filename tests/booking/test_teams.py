@@ -26,6 +26,7 @@ from booking.seed import seed
 from kairos.events import REGISTRY
 from kairos.events import booking as contract
 from kairos.eventstore import postgres_env
+from kairos.privacy import ERASED
 from kairos_dev.testing import ServiceProcess
 from tests.booking.conftest import API_NOW, booking_settings
 from tests.booking.helpers import (
@@ -278,6 +279,48 @@ def test_a_service_names_a_specialist_or_a_team_with_its_assignment(api: TestCli
     assert (service["team_id"], service["assignment"]) == (team["id"], "round_robin")
     assert "specialist_id" not in service
     assert expect(api.get(f"/v1/services/{service['id']}"), 200)["team_id"] == team["id"]
+
+
+def test_clients_find_teams_with_their_members_and_services_without_a_key(
+    api: TestClient,
+) -> None:
+    catalog = Catalog(api)
+    partners, members = make_team(catalog, 2)
+    associates, _ = make_team(catalog, 1, name="Associates")
+    rr = team_service(catalog, partners["id"], "round_robin", name="Second opinion")
+    together = team_service(catalog, partners["id"], "collective", name="Case review")
+    catalog.service(members[0], name="Own consultation")  # a member's own: not the team's
+    expect(api.patch(f"/v1/services/{rr['id']}", json={"duration_minutes": 45}, headers=ADMIN), 200)
+    brown = catalog.specialist(name="Dr. Brown", specialty="Cardiology")
+    newcomer = brown["id"]
+    roster = [{"specialist_id": m} for m in [*members, newcomer]]
+    expect(api.patch(f"/v1/teams/{partners['id']}", json={"members": roster}, headers=ADMIN), 200)
+
+    first = expect(api.get("/v1/teams", params={"limit": 1}), 200)
+    assert [t["name"] for t in first["teams"]] == ["Associates"]
+    second = expect(api.get("/v1/teams", params={"cursor": first["next_cursor"]}), 200)
+    assert second["next_cursor"] is None
+    [listed] = second["teams"]
+    assert listed == expect(api.get(f"/v1/teams/{partners['id']}/profile"), 200)
+    assert [m["specialist_id"] for m in listed["members"]] == [*members, newcomer]
+    assert listed["members"][2] == {
+        "specialist_id": newcomer, "name": "Dr. Brown", "specialty": "Cardiology"
+    }  # fmt: skip
+    assert "weight" not in listed["members"][0]  # the admin's business
+    services = {s["name"]: s for s in listed["services"]}
+    assert list(services) == ["Case review", "Second opinion"]
+    assert services["Second opinion"]["duration_minutes"] == 45
+    assert services["Second opinion"]["assignment"] == "round_robin"
+    # Each as its own page reads it.
+    assert services["Case review"] == expect(api.get(f"/v1/services/{together['id']}"), 200)
+    assert error_code(api.get(f"/v1/teams/{associates['id']}x/profile"), 422)
+    assert error_code(api.get(f"/v1/teams/{uuid4()}/profile"), 404) == "not_found"
+    assert error_code(api.get("/v1/teams", params={"cursor": "nonsense"}), 422)
+
+    # An erased member's name is erased in the listing too (ARCHITECTURE.md rule 7).
+    expect(api.post("/v1/privacy/erasures", json={"email": brown["email"]}, headers=ADMIN), 202)
+    profile = expect(api.get(f"/v1/teams/{partners['id']}/profile"), 200)
+    assert [m["name"] for m in profile["members"]] == ["Dr. Grey", "Dr. Grey", ERASED]
 
 
 def test_a_round_robin_booking_names_its_member_and_an_admin_can_reassign_it(

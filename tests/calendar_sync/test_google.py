@@ -22,19 +22,28 @@ from tests.calendar_sync.conftest import CalendarWorld
 MONDAY_10_UTC = "2026-03-09T10:00:00Z"
 
 
-def connect_google(world: CalendarWorld, fake: FakeGoogle, specialist_id: str) -> dict[str, Any]:
-    """The whole consent: connect → the provider's consent → callback, in one browser."""
-    owner = f"owner-{uuid4().hex[:8]}@example.org"
-    fake.next_user = owner
-    api = world.calendar_api
-    started = api.get(
+def consent_url(world: CalendarWorld, specialist_id: str) -> httpx.URL:
+    """Connect (302): the provider's consent page, with the state; the state's cookie is
+    in the world's client (the browser)."""
+    started = world.calendar_api.get(
         "/v1/calendars/google/connect", params={"specialist_id": specialist_id}, headers=ADMIN
     )
     assert started.status_code == 302, started.text
-    consent = httpx.get(started.headers["location"], follow_redirects=False)
+    return httpx.URL(started.headers["location"])
+
+
+def consented(world: CalendarWorld, specialist_id: str) -> httpx.URL:
+    """Connect, and the provider's consent (which approves at once): the callback's URL."""
+    consent = httpx.get(consent_url(world, specialist_id), follow_redirects=False)
     assert consent.status_code == 307
-    callback = httpx.URL(consent.headers["location"])
-    connected = api.get(callback.path, params=dict(callback.params))
+    return httpx.URL(consent.headers["location"])
+
+
+def connect_google(world: CalendarWorld, fake: FakeGoogle, specialist_id: str) -> dict[str, Any]:
+    """The whole consent: connect → the provider's consent → callback, in one browser."""
+    fake.next_user = f"owner-{uuid4().hex[:8]}@example.org"
+    callback = consented(world, specialist_id)
+    connected = world.calendar_api.get(callback.path, params=dict(callback.params))
     return dict(expect(connected, 200))
 
 
@@ -107,15 +116,54 @@ def test_a_page_asking_for_json_gets_the_consent_url_and_the_same_browser_bindin
     assert (connected["provider"], connected["specialist_id"]) == ("google", specialist["id"])
 
 
+BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+
+
+def test_a_browser_returns_to_the_calendars_page_with_the_new_connection(
+    google_world: CalendarWorld,
+) -> None:
+    world = google_world
+    specialist, api = world.catalog.specialist(), world.calendar_api
+    callback = consented(world, specialist["id"])
+
+    back = api.get(callback.path, params=dict(callback.params), headers=BROWSER)
+
+    assert back.status_code == 303, back.text
+    listed = expect(api.get(f"/v1/specialists/{specialist['id']}/calendars", headers=ADMIN), 200)
+    [connection] = listed["calendars"]
+    assert back.headers["location"] == f"/calendars?connected={connection['id']}"
+
+
+def test_a_browser_whose_consent_failed_returns_to_the_calendars_page_with_the_reason(
+    google_world: CalendarWorld,
+) -> None:
+    world = google_world
+    specialist = world.catalog.specialist()
+    api = world.calendar_api
+    state = consent_url(world, specialist["id"]).params["state"]
+    path = "/v1/calendars/google/callback"
+    # The specialist declined: the provider sends an error and no code.
+    denied = {"state": state, "error": "access_denied"}
+
+    declined = api.get(path, params=denied, headers=BROWSER)
+    replayed = api.get(path, params=denied, headers=BROWSER)
+    as_api = api.get(path, params={"state": "forged", "error": "access_denied"})
+
+    assert (declined.status_code, declined.headers["location"]) == (
+        303,
+        "/calendars?failed=consent_failed",
+    )
+    assert replayed.headers["location"] == "/calendars?failed=invalid_state"  # single use
+    assert error_code(as_api, 403) == "invalid_state"
+    listed = api.get(f"/v1/specialists/{specialist['id']}/calendars", headers=ADMIN)
+    assert expect(listed, 200) == {"calendars": []}
+
+
 def test_a_callback_without_its_browser_cookie_is_refused(google_world: CalendarWorld) -> None:
     world = google_world
     specialist = world.catalog.specialist()
     api = world.calendar_api
-    started = api.get(
-        "/v1/calendars/google/connect", params={"specialist_id": specialist["id"]}, headers=ADMIN
-    )
-    consent = httpx.get(started.headers["location"], follow_redirects=False)
-    callback = httpx.URL(consent.headers["location"])
+    callback = consented(world, specialist["id"])
     # Another browser (no cookie: a link sent to the victim) is refused.
     foreign = httpx.get(f"{api.base_url}{callback.path}", params=dict(callback.params))
     assert error_code(foreign, 403) == "invalid_state"

@@ -50,3 +50,12 @@ def check_page(page: Page, name: str) -> None:
                 assert width <= MOBILE["width"], f"{name} scrolls sideways at 375 px ({width} px)"
     finally:
         page.set_viewport_size(original)
+
+
+def tab_to(page: Page, selector: str, limit: int = 200) -> None:
+    """Press Tab until the focused element matches `selector` (CSS)."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate("(s) => document.activeElement?.matches(s) ?? false", selector):
+            return
+    raise AssertionError(f"Tab never reached {selector}")

@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from kairos_dev.testing.web_stack import Offering
-from tests.web.pages import check_page
+from tests.web.pages import check_page, tab_to
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.slow]
 
@@ -84,25 +84,18 @@ def test_a_client_books_with_the_keyboard_alone(
     expect(page.locator("button.slot").first).to_be_visible()
     keyboard = page.keyboard
 
-    def tab_to(selector: str, limit: int = 200) -> None:
-        for _ in range(limit):
-            keyboard.press("Tab")
-            if page.evaluate("(s) => document.activeElement?.matches(s) ?? false", selector):
-                return
-        raise AssertionError(f"Tab never reached {selector}")
-
-    tab_to("button.day.free")  # the first day with free time
+    tab_to(page, "button.day.free")  # the first day with free time
     keyboard.press("Enter")
-    tab_to("button.slot")
+    tab_to(page, "button.slot")
     start = page.evaluate("() => document.activeElement.dataset.start")
     keyboard.press("Enter")
-    tab_to("input[type=text][required]")  # the intake question
+    tab_to(page, "input[type=text][required]")  # the intake question
     keyboard.type("Knee pain")
     keyboard.press("Tab")
     keyboard.type("Kay Board")
     keyboard.press("Tab")
     keyboard.type("kay@example.com")
-    tab_to("button[type=submit]")
+    tab_to(page, "button[type=submit]")
     keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Booked")).to_be_visible()
     booking_id = page.url.rsplit("/", 2)[-2]

@@ -11,6 +11,10 @@ export type Booking = Schemas["BookingPublic"];
 export type BookingCreated = Schemas["BookingCreated"];
 export type Session = Schemas["SessionPublic"];
 export type JoinGrant = Schemas["JoinGrantPublic"];
+export type TeamListing = Schemas["TeamListing"];
+export type Team = Schemas["TeamPublic"];
+export type Subscription = Schemas["SubscriptionPublic"];
+export type Delivery = Schemas["DeliveryPublic"];
 
 // Same origin: the gateway in dev, the Ingress in k8s.
 export const api = createClient<paths>({ baseUrl: globalThis.location?.origin ?? "" });

@@ -447,7 +447,9 @@ export interface paths {
         };
         /**
          * Callback
-         * @description The consent's answer: checks the state, stores the tokens sealed, connects.
+         * @description The consent's answer: checks the state, stores the tokens sealed, connects. A
+         *     browser is sent back to the calendars page with the outcome; an API caller gets the
+         *     connection, or the error.
          */
         get: operations["callback_v1_calendars__provider__callback_get"];
         put?: never;
@@ -750,6 +752,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/specialists/{specialist_id}/schedule/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Preview Schedule
+         * @description The free slots a service would offer under a schedule before it is saved: the body
+         *     of PUT …/schedule plus the service and dates, answered as GET /v1/slots answers (in
+         *     the proposed zone). A schedule that PUT would refuse is refused with the same error.
+         */
+        post: operations["preview_schedule_v1_specialists__specialist_id__schedule_preview_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/specialists/{specialist_id}/token": {
         parameters: {
             query?: never;
@@ -777,7 +801,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * List Teams
+         * @description Public: the teams by name, each with its members and services, a page at a time.
+         */
+        get: operations["list_teams_v1_teams_get"];
         put?: never;
         /** Form Team */
         post: operations["form_team_v1_teams_post"];
@@ -803,6 +831,26 @@ export interface paths {
         head?: never;
         /** Change Team */
         patch: operations["change_team_v1_teams__team_id__patch"];
+        trace?: never;
+    };
+    "/v1/teams/{team_id}/profile": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Team Profile
+         * @description Public: a team's booking page, its members and services.
+         */
+        get: operations["get_team_profile_v1_teams__team_id__profile_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/v1/webhooks/deliveries/{delivery_id}/resend": {
@@ -1416,6 +1464,34 @@ export interface components {
             /** Weekly */
             weekly: components["schemas"]["WeeklyWindowIn"][];
         };
+        /**
+         * SchedulePreviewIn
+         * @description A schedule not yet saved, and the slots of which service on which local dates
+         *     (of the proposed zone) to show under it.
+         */
+        SchedulePreviewIn: {
+            /** Timezone */
+            timezone?: string | null;
+            /** Weekly */
+            weekly: components["schemas"]["WeeklyWindowIn"][];
+            /**
+             * Service Id
+             * Format: uuid
+             */
+            service_id: string;
+            /**
+             * From
+             * Format: date
+             * @description First date (YYYY-MM-DD)
+             */
+            from: string;
+            /**
+             * To
+             * Format: date
+             * @description Last date (YYYY-MM-DD, inclusive)
+             */
+            to: string;
+        };
         /** ServiceChanged */
         ServiceChanged: {
             /**
@@ -1966,6 +2042,50 @@ export interface components {
              */
             code: string;
         };
+        /** SlotPublic */
+        SlotPublic: {
+            /**
+             * Start
+             * @description UTC instant with a Z
+             * @example 2026-12-01T14:00:00Z
+             */
+            start: string;
+            /**
+             * End
+             * @description UTC instant with a Z
+             * @example 2026-12-01T14:50:00Z
+             */
+            end: string;
+            /**
+             * Local Start
+             * @description The start in the viewer's zone, with its offset
+             * @example 2026-12-01T09:00:00-05:00
+             */
+            local_start: string;
+            /**
+             * Members
+             * @description A team's service, to an admin only: the members free at this slot (collective: all of them)
+             */
+            members?: string[] | null;
+        };
+        /** SlotsPublic */
+        SlotsPublic: {
+            /**
+             * Service Id
+             * Format: uuid
+             */
+            service_id: string;
+            /**
+             * Timezone
+             * @description The zone of `from`, `to` and `local_start`
+             */
+            timezone: string;
+            /**
+             * Slots
+             * @description Ascending by start
+             */
+            slots: components["schemas"]["SlotPublic"][];
+        };
         /** SpecialistChanged */
         SpecialistChanged: {
             /**
@@ -2115,6 +2235,45 @@ export interface components {
             /** Members */
             members: components["schemas"]["MemberIn"][];
         };
+        /**
+         * TeamListing
+         * @description A team as clients find it: its members and services, never weights or priorities.
+         */
+        TeamListing: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Name */
+            name: string;
+            /** Members */
+            members: components["schemas"]["TeamMemberProfile"][];
+            /** Services */
+            services: components["schemas"]["ServicePublic"][];
+        };
+        /** TeamMemberProfile */
+        TeamMemberProfile: {
+            /**
+             * Specialist Id
+             * Format: uuid
+             */
+            specialist_id: string;
+            /** Name */
+            name: string;
+            /** Specialty */
+            specialty: string | null;
+        };
+        /** TeamPage */
+        TeamPage: {
+            /** Teams */
+            teams: components["schemas"]["TeamListing"][];
+            /**
+             * Next Cursor
+             * @description Pass as `cursor` for the next page; null on the last page
+             */
+            next_cursor: string | null;
+        };
         /** TeamPublic */
         TeamPublic: {
             /**
@@ -2204,50 +2363,6 @@ export interface components {
                 /** @description code-specific; may be null */
                 details: unknown;
             };
-        };
-        /** SlotPublic */
-        SlotPublic: {
-            /**
-             * Start
-             * @description UTC instant with a Z
-             * @example 2026-12-01T14:00:00Z
-             */
-            start: string;
-            /**
-             * End
-             * @description UTC instant with a Z
-             * @example 2026-12-01T14:50:00Z
-             */
-            end: string;
-            /**
-             * Local Start
-             * @description The start in the viewer's zone, with its offset
-             * @example 2026-12-01T09:00:00-05:00
-             */
-            local_start: string;
-            /**
-             * Members
-             * @description A team's service, to an admin only: the members free at this slot (collective: all of them)
-             */
-            members?: string[] | null;
-        };
-        /** SlotsPublic */
-        SlotsPublic: {
-            /**
-             * Service Id
-             * Format: uuid
-             */
-            service_id: string;
-            /**
-             * Timezone
-             * @description The zone of `from`, `to` and `local_start`
-             */
-            timezone: string;
-            /**
-             * Slots
-             * @description Ascending by start
-             */
-            slots: components["schemas"]["SlotPublic"][];
         };
         /** CalDavConnect */
         CalDavConnect: {
@@ -4961,10 +5076,14 @@ export interface operations {
     callback_v1_calendars__provider__callback_get: {
         parameters: {
             query: {
-                code: string;
                 state: string;
+                code?: string | null;
+                /** @description The provider's, when consent failed */
+                error?: string | null;
             };
-            header?: never;
+            header?: {
+                accept?: string | null;
+            };
             path: {
                 provider: "google" | "microsoft" | "caldav";
             };
@@ -4983,6 +5102,22 @@ export interface operations {
                     "application/json": components["schemas"]["CalendarPublic"];
                 };
             };
+            /** @description To a browser (Accept: text/html): back to the web app's calendars page, `?connected=<connection id>`, or `?failed=<error code>` when the consent failed */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description invalid_state: unknown, used or expired state, or another browser */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description not_found: what the path names does not exist */
             404: {
                 headers: {
@@ -4992,7 +5127,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description validation_error (or a more specific code): the request is not valid */
+            /** @description consent_failed: the provider refused, or gave no code */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6583,6 +6718,104 @@ export interface operations {
             };
         };
     };
+    preview_schedule_v1_specialists__specialist_id__schedule_preview_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                specialist_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SchedulePreviewIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SlotsPublic"];
+                };
+            };
+            /** @description bad_request: the body cannot be decoded */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unauthorized: no credential was sent */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description forbidden: the credential does not give access to this resource */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_found: no such specialist, or no such service of theirs */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description invalid_schedule, invalid_range or validation_error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal: an unexpected error; details.request_id names it in the logs */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description bad_gateway: the service behind this path is not running or does not answer */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description gateway_timeout: the service behind this path did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     mint_specialist_token_v1_specialists__specialist_id__token_post: {
         parameters: {
             query?: never;
@@ -6630,6 +6863,65 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description validation_error (or a more specific code): the request is not valid */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal: an unexpected error; details.request_id names it in the logs */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description bad_gateway: the service behind this path is not running or does not answer */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description gateway_timeout: the service behind this path did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    list_teams_v1_teams_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TeamPage"];
                 };
             };
             /** @description validation_error (or a more specific code): the request is not valid */
@@ -6903,6 +7195,73 @@ export interface operations {
                 };
             };
             /** @description invalid_team: no members, a member twice, or an unknown specialist */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal: an unexpected error; details.request_id names it in the logs */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description bad_gateway: the service behind this path is not running or does not answer */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description gateway_timeout: the service behind this path did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_team_profile_v1_teams__team_id__profile_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                team_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TeamListing"];
+                };
+            };
+            /** @description not_found: no such team */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description validation_error (or a more specific code): the request is not valid */
             422: {
                 headers: {
                     [name: string]: unknown;

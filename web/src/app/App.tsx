@@ -1,6 +1,7 @@
 import { Suspense } from "react";
 import { Loading } from "../components/Status";
 import { text } from "../i18n/text";
+import { signOutAdmin, useAdminKey } from "../lib/adminSession";
 import { signOut, useSession } from "../lib/session";
 import { Link, match, navigate, useLocation } from "./router";
 import { routes } from "./routes";
@@ -19,10 +20,21 @@ export const specialistNavigation: { href: string; label: string }[] = [
   { href: "/calendars", label: text.specialist.nav.calendars },
 ];
 
+/** What an admin signed in in this tab also finds there. */
+export const adminNavigation: { href: string; label: string }[] = [
+  { href: "/admin/teams", label: text.admin.nav.teams },
+  { href: "/admin/webhooks", label: text.admin.nav.webhooks },
+];
+
 export function App() {
   const { pathname } = useLocation();
   const session = useSession();
-  const items = session === null ? navigation : [...navigation, ...specialistNavigation];
+  const admin = useAdminKey() !== null;
+  const items = [
+    ...navigation,
+    ...(session === null ? [] : specialistNavigation),
+    ...(admin ? adminNavigation : []),
+  ];
   const page = match(routes, pathname);
   const embedded = pathname.startsWith("/embed/");
   const content = (
@@ -70,6 +82,17 @@ export function App() {
               {text.specialist.nav.signOut}
             </button>
           )}
+          {admin ? (
+            <button
+              type="button"
+              onClick={() => {
+                signOutAdmin();
+                navigate("/admin/sign-in");
+              }}
+            >
+              {text.admin.nav.signOut}
+            </button>
+          ) : null}
         </div>
       </header>
       <main id="content" tabIndex={-1}>

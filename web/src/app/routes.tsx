@@ -15,6 +15,10 @@ const SchedulePage = lazy(() => import("../features/specialist/SchedulePage"));
 const ServicesPage = lazy(() => import("../features/specialist/ServicesPage"));
 const HistoryPage = lazy(() => import("../features/specialist/HistoryPage"));
 const CalendarsPage = lazy(() => import("../features/specialist/CalendarsPage"));
+const TeamBookingPage = lazy(() => import("../features/teams/TeamBookingPage"));
+const AdminSignInPage = lazy(() => import("../features/admin/AdminSignInPage"));
+const TeamsAdminPage = lazy(() => import("../features/admin/TeamsAdminPage"));
+const WebhooksPage = lazy(() => import("../features/admin/WebhooksPage"));
 
 export const routes: Route[] = [
   { path: "/", render: () => <SpecialistsPage /> },
@@ -39,4 +43,9 @@ export const routes: Route[] = [
   { path: "/services", render: () => <ServicesPage /> },
   { path: "/history", render: () => <HistoryPage /> },
   { path: "/calendars", render: () => <CalendarsPage /> },
+  { path: "/teams/:team", render: (p) => <TeamBookingPage teamId={p.team ?? ""} /> },
+  { path: "/admin", render: () => <TeamsAdminPage /> },
+  { path: "/admin/sign-in", render: () => <AdminSignInPage /> },
+  { path: "/admin/teams", render: () => <TeamsAdminPage /> },
+  { path: "/admin/webhooks", render: () => <WebhooksPage /> },
 ];

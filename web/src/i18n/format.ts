@@ -28,11 +28,16 @@ export function isZone(zone: string): boolean {
   }
 }
 
+/** The clock asked for by name: `hour12: false` alone gives "24:45" in en-US and "0:45" in en-GB. */
+function clock(hour12: boolean): Intl.DateTimeFormatOptions {
+  return { hourCycle: hour12 ? "h12" : "h23" };
+}
+
 export function time(instant: string, zone: string, hour12: boolean): string {
   return new Intl.DateTimeFormat(locale(), {
-    hour: "numeric",
+    hour: hour12 ? "numeric" : "2-digit",
     minute: "2-digit",
-    hour12,
+    ...clock(hour12),
     timeZone: zone,
   }).format(new Date(instant));
 }
@@ -43,7 +48,7 @@ export function dateTime(instant: string, zone: string, hour12?: boolean): strin
     dateStyle: "full",
     timeStyle: "short",
     timeZone: zone,
-    ...(hour12 === undefined ? {} : { hour12 }),
+    ...(hour12 === undefined ? {} : clock(hour12)),
   }).format(new Date(instant));
 }
 
@@ -85,4 +90,9 @@ export function offset(zone: string, instant: Date = new Date()): string {
     timeZoneName: "shortOffset",
   }).formatToParts(instant);
   return parts.find((part) => part.type === "timeZoneName")?.value ?? zone;
+}
+
+/** Names as one phrase in the viewer's language, e.g. "Ann, Bo and Cy". */
+export function list(items: string[]): string {
+  return new Intl.ListFormat(locale(), { style: "long", type: "conjunction" }).format(items);
 }

@@ -34,3 +34,11 @@ export function useAsync<T>(load: () => Promise<T>, deps: readonly unknown[]): [
   }, []);
   return [result?.key === key ? result.value : LOADING, reload];
 }
+
+/** The latest value `result` has had: a page that reloads after a change keeps showing
+ * what it had (and the forms in it, with their notes) until the new answer is there. */
+export function useLatest<T>(result: Async<T>): T | null {
+  const [latest, setLatest] = useState<T | null>(null);
+  if (result.state === "done" && result.value !== latest) setLatest(result.value);
+  return result.state === "done" ? result.value : latest;
+}

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any
@@ -14,55 +13,18 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from pydantic import BeforeValidator
 
 from availability.cache import AvailabilityCache
 from availability.freshness import STALENESS_HEADER, ProjectionFreshness
 from availability.readmodel import day_bounds, team_slots
-from availability.schemas import SlotsPublic
 from kairos.auth import bearer_credential, is_admin_key
 from kairos.events.booking import NO_SPECIALIST
-from kairos.slots import Interval
 from kairos.text import SingleLine
-from kairos.timezones import iso_utc, zone
+from kairos.timezones import zone
 from kairos.web import ApiError
+from kairos.web.slots import IsoDate, SlotsPublic, check_range, slots_body
 
-MAX_RANGE_DAYS = 62
 UTC_ZONE = ZoneInfo("UTC")
-
-
-def _calendar_date(value: object) -> object:
-    # pydantic alone would also take datetimes and Unix timestamps for a date.
-    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        raise ValueError("expected a date as YYYY-MM-DD")
-    return value
-
-
-IsoDate = Annotated[date, BeforeValidator(_calendar_date)]
-# Dates whose day bounds stay inside what datetime can represent in every zone.
-_EARLIEST, _LATEST = date(1970, 1, 2), date(9000, 12, 31)
-
-
-def slots_body(
-    service_id: UUID,
-    tz: ZoneInfo,
-    slots: Iterable[Interval],
-    members: Iterable[list[UUID]] | None = None,
-) -> dict[str, Any]:
-    """The JSON body of GET /v1/slots (the shape of SlotsPublic), built without validation;
-    with `members`, each slot says who is free at it."""
-    body: list[dict[str, Any]] = [
-        {
-            "start": iso_utc(slot.start),
-            "end": iso_utc(slot.end),
-            "local_start": slot.start.astimezone(tz).isoformat(),
-        }
-        for slot in slots
-    ]
-    if members is not None:
-        for slot, who in zip(body, members, strict=True):
-            slot["members"] = [str(m) for m in who]
-    return {"service_id": str(service_id), "timezone": tz.key, "slots": body}
 
 
 @dataclass(frozen=True)
@@ -128,24 +90,7 @@ async def get_slots(
     ] = None,
 ) -> Response:
     started = time.perf_counter()
-    if to < from_:
-        raise ApiError(
-            422, "invalid_range", "`to` is before `from`", {"from": str(from_), "to": str(to)}
-        )
-    if (to - from_).days + 1 > MAX_RANGE_DAYS:
-        raise ApiError(
-            422,
-            "invalid_range",
-            f"a range covers at most {MAX_RANGE_DAYS} days",
-            {"from": str(from_), "to": str(to), "max_days": MAX_RANGE_DAYS},
-        )
-    if from_ < _EARLIEST or to > _LATEST:
-        raise ApiError(
-            422,
-            "invalid_range",
-            f"dates must lie between {_EARLIEST} and {_LATEST}",
-            {"from": str(from_), "to": str(to), "earliest": str(_EARLIEST), "latest": str(_LATEST)},
-        )
+    check_range(from_, to)
     viewer = zone(timezone) if timezone is not None else None
     specialist_id = await ctx.cache.owner_of(service_id)
     if specialist_id == NO_SPECIALIST:

@@ -24,7 +24,7 @@ from booking.access import (
     VisibleSpecialistDep,
 )
 from booking.context import BookingContext, Ctx
-from booking.directory import decode_cursor, encode_cursor
+from booking.directory import After, decode_cursor, encode_cursor
 from booking.domain import Booking, DomainError, Service, Specialist, Team, WindowPair
 from booking.history import BookingFilter
 from booking.idempotency import KeyReused, canonical
@@ -35,6 +35,7 @@ from booking.store_reads import notification_id_of
 from kairos.privacy import Revealer
 from kairos.text import SingleLine
 from kairos.web import ApiError
+from kairos.web.slots import SlotsPublic, check_range, slots_body
 
 # Errors beyond those kairos.web.openapi derives from each route's parameters and credential.
 INVALID_STATE = "invalid_state: the booking's status does not allow this"
@@ -64,6 +65,7 @@ UNKNOWN_SPECIALIST: dict[int | str, dict[str, Any]] = {
 UNKNOWN_OWNER: dict[int | str, dict[str, Any]] = {
     404: {"description": "not_found: no specialist has that specialist_id, or no team team_id"}
 }
+UNKNOWN_TEAM: dict[int | str, dict[str, Any]] = {404: {"description": "not_found: no such team"}}
 TEAM_REFUSED: dict[int | str, dict[str, Any]] = {
     422: {"description": "invalid_team: no members, a member twice, or an unknown specialist"}
 }
@@ -194,17 +196,26 @@ def list_specialists(
     cursor: Annotated[SingleLine | None, Query(max_length=512)] = None,
 ) -> s.SpecialistPage:
     """Public profiles by name, a page at a time."""
+    page, next_cursor = _paged(ctx.directory.specialists(limit + 1, _after(cursor)), limit)
+    return s.SpecialistPage(
+        specialists=[profile_view(**row) for row in page], next_cursor=next_cursor
+    )
+
+
+def _after(cursor: str | None) -> After | None:
+    """Where a page given `cursor` starts; a 422 for a cursor this API did not give."""
     try:
-        after = decode_cursor(cursor) if cursor is not None else None
+        return decode_cursor(cursor) if cursor is not None else None
     except ValueError as exc:
         raise ApiError(422, "validation_error", str(exc), {"cursor": cursor}) from None
-    rows = ctx.directory.specialists(limit + 1, after)
+
+
+def _paged(rows: list[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of rows in (name, id) order, read as `limit` + 1 (the extra one says that
+    more follow), and the cursor of the next page, if any."""
     page = rows[:limit]
     more = len(rows) > limit
-    return s.SpecialistPage(
-        specialists=[profile_view(**row) for row in page],
-        next_cursor=encode_cursor((page[-1]["name"], page[-1]["id"])) if more else None,
-    )
+    return page, encode_cursor((page[-1]["name"], page[-1]["id"])) if more else None
 
 
 @catalog.get("/specialists/{specialist_id}")
@@ -228,6 +239,31 @@ def set_schedule(
         **specialist_view(specialist, ctx.personal.revealer()).model_dump(),
         notification_id=_position(ctx, specialist),
     )
+
+
+@catalog.post(
+    "/specialists/{specialist_id}/schedule/preview",
+    response_model=SlotsPublic,
+    responses={
+        404: {"description": "not_found: no such specialist, or no such service of theirs"},
+        422: {"description": "invalid_schedule, invalid_range or validation_error"},
+    },
+)
+def preview_schedule(
+    specialist_id: UUID, body: s.SchedulePreviewIn, ctx: Ctx, _: SpecialistDep
+) -> dict[str, Any]:
+    """The free slots a service would offer under a schedule before it is saved: the body
+    of PUT …/schedule plus the service and dates, answered as GET /v1/slots answers (in
+    the proposed zone). A schedule that PUT would refuse is refused with the same error."""
+    check_range(body.from_, body.to)
+    tz, slots = ctx.app.preview_slots(
+        specialist_id,
+        (body.timezone, body.by_day()),
+        body.service_id,
+        (body.from_, body.to),
+        ctx.clock(),
+    )
+    return slots_body(body.service_id, tz, slots)
 
 
 @catalog.put("/specialists/{specialist_id}/overrides/{day}")
@@ -313,6 +349,26 @@ def _service_changed(ctx: BookingContext, service: Service) -> s.ServiceChanged:
 def form_team(body: s.TeamCreate, ctx: Ctx, _: AdminDep) -> s.TeamChanged:
     team = ctx.app.form_team(body.name, [m.model_dump(mode="json") for m in body.members])
     return _team_changed(ctx, team)
+
+
+@teams.get("")
+def list_teams(
+    ctx: Ctx,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[SingleLine | None, Query(max_length=512)] = None,
+) -> s.TeamPage:
+    """Public: the teams by name, each with its members and services, a page at a time."""
+    page, next_cursor = _paged(ctx.team_directory.teams(limit + 1, _after(cursor)), limit)
+    return s.TeamPage(teams=[s.TeamListing(**row) for row in page], next_cursor=next_cursor)
+
+
+@teams.get("/{team_id}/profile", responses=UNKNOWN_TEAM)
+def get_team_profile(team_id: UUID, ctx: Ctx) -> s.TeamListing:
+    """Public: a team's booking page, its members and services."""
+    row = ctx.team_directory.team(team_id)
+    if row is None:
+        raise ApiError(404, "not_found", f"no team with id {team_id}", {"id": str(team_id)})
+    return s.TeamListing(**row)
 
 
 @teams.get("/{team_id}")

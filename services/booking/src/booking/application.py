@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from types import MappingProxyType
 from typing import Any, NamedTuple, TypeVar
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
@@ -31,10 +33,10 @@ from booking.domain import (
     TeamTally,
     WindowPair,
 )
-from booking.store_reads import load_many, notification_id_of
+from booking.store_reads import load_checking, load_many, notification_id_of
 from kairos.assignment import ranked
 from kairos.privacy import PersonalData, Sealer
-from kairos.slots import Interval, Rejection, check_start
+from kairos.slots import Interval, Rejection, check_start, offered_slots
 from kairos.timezones import MINUTES_PER_DAY, iso_utc, local_date, local_to_utc, zone
 
 T = TypeVar("T")
@@ -214,6 +216,49 @@ class Bookings(Application[UUID]):
         self.save(specialist)
         return specialist
 
+    def preview_slots(
+        self,
+        specialist_id: UUID,
+        proposal: tuple[str | None, dict[int, list[WindowPair]]],
+        service_id: UUID,
+        days: tuple[date, date],
+        now: datetime,
+    ) -> tuple[ZoneInfo, list[Interval]]:
+        """The slots one of the specialist's services would offer on the local dates
+        `days` (first, last) if `proposal` (zone or None for theirs, weekly windows) were
+        their schedule: checked as set_schedule checks it, against their bookings,
+        overrides and external busy time as the booking write side knows them now, with
+        the slot rules every start is checked with. Nothing is saved."""
+        specialist = self._read_only(specialist_id, Specialist, "specialist")
+        timezone, weekly = proposal
+        hours = specialist.proposed_hours(timezone or specialist.timezone, weekly)
+        service = self._read_only(service_id, Service, "service")
+        if service.specialist_id != specialist_id:
+            raise NotFound(
+                f"no service with id {service_id} of this specialist", {"id": str(service_id)}
+            )
+        rules, tz = service.rules(), hours.timezone
+        first, last = days
+        reach = Interval(
+            local_to_utc(first, 0, tz) - rules.buffer_before,
+            local_to_utc(last, MINUTES_PER_DAY, tz) + rules.buffer_after,
+        )
+        ledger_ids = [DayLedger.create_id(specialist_id, day) for day in _utc_days(reach)]
+        claims = {
+            booking: claim
+            for ledger in load_many(self, ledger_ids).values()
+            for booking, claim in ledger.claims.items()
+        }
+        busy = [claim.busy for claim in claims.values()]
+        if self.external_busy is not None:
+            busy += self.external_busy(specialist_id, reach.start, reach.end)
+        per_day = Counter(
+            local_date(claim.starts_at, tz)
+            for claim in claims.values()
+            if claim.service_id == service_id
+        )
+        return tz, offered_slots(hours, rules, busy, per_day, first, last, now)
+
     def define_service(self, specialist_id: UUID, terms: ServiceTerms) -> Service:
         self.specialist(specialist_id)
         service = Service.define(specialist_id, terms)
@@ -305,8 +350,6 @@ class Bookings(Application[UUID]):
         service requires approval. A given `booking_id` that already exists returns
         that booking unchanged (the idempotent retry of a request), with no position.
         `sealer` is the client's, when the caller has read their key already."""
-        service = self._read_only(service_id, Service, "service")
-        service.check_answers(answers)
         seal = sealer or self.sealer(client["email"])
         client = {
             **client,
@@ -318,88 +361,102 @@ class Bookings(Application[UUID]):
         sealed_notes = seal.seal_optional(notes)
         retry_of_request = booking_id is not None
         booking_id = booking_id or uuid4()
-        rules = service.rules()
-        busy = rules.padded(starts_at)
-        team = self._read_only(service.team_id, Team, "team") if service.team_id else None
-        if team is not None:
-            owners = team.member_ids()
-        else:
-            assert service.specialist_id is not None  # a service has a specialist or a team
-            owners = [service.specialist_id]
-        candidates = [self._read_only(owner, Specialist, "specialist") for owner in owners]
-        round_robin = team is not None and service.assignment == "round_robin"
-        tally_id = TeamTally.create_id(team.id) if team and round_robin else None
 
-        def place(
-            parties: list[Specialist],
-            ledgers: dict[UUID, dict[str, DayLedger]],
-            tally: TeamTally | None,
-        ) -> Placed:
-            """Book the time of `parties` (the first is the booking's specialist)."""
-            days = {sp.id: self._claim_days(sp, busy, starts_at) for sp in parties}
-            lead, *others = parties
-            booking = Booking(
-                id=booking_id,
-                service_id=service.id,
-                specialist_id=lead.id,
-                starts_at=starts_at,
-                ends_at=starts_at + rules.duration,
-                busy_from=busy.start,
-                busy_until=busy.end,
-                client=client,
-                answers=sealed_answers,
-                notes=sealed_notes,
-                fingerprint=fingerprint,
-                ledger_days=days[lead.id],
-                at=now,
-                team_id=team.id if team else None,
-                co_claims={str(sp.id): days[sp.id] for sp in others} or None,
-            )
-            if service.terms.requires_approval:
-                booking.hold_for_approval(at=now)
-            else:
-                booking.confirm(at=now)
-            claimed: list[DayLedger | TeamTally] = [
-                ledger for sp in parties for ledger in self._claim(ledgers[sp.id], booking, sp.id)
-            ]
-            if tally is not None:
-                tally.assign(booking_id=booking_id, specialist_id=lead.id, at=now)
-                claimed.append(tally)
-            recordings = self.save(booking, *claimed)
-            return Placed(booking, _position_of(recordings, booking))
+        def book(catalog: _Parties) -> Placed:
+            """The request, on the catalog as read in `catalog`."""
+            service, team, candidates = catalog.service, catalog.team, catalog.candidates
+            rules = service.rules()
+            busy = rules.padded(starts_at)
+            round_robin = team is not None and service.assignment == "round_robin"
+            tally_id = TeamTally.create_id(team.id) if team and round_robin else None
 
-        def attempt() -> Placed:
-            existing = self._find(booking_id, Booking) if retry_of_request else None
-            if existing is not None:
-                return Placed(existing, None)
-            # The specialists read above serve every attempt: a lost race is lost on the
-            # ledgers, which each attempt reads afresh; no booking changes a specialist.
-            members = candidates
-            ledgers = self._ledgers_around_all(members, starts_at, service)
-            free: list[Specialist] = []
-            refused: list[SlotRejected] = []
-            for member in members:
-                try:
-                    self._check_slot(member, service, ledgers[member.id].values(), starts_at, now)
-                    free.append(member)
-                except SlotRejected as rejection:
-                    refused.append(rejection)
-            # One specialist, or every member of a collective team, must all be free; a
-            # round-robin team needs one.
-            if refused and (tally_id is None or not free):
-                # A retry racing its own first request finds the slot taken by itself.
-                raced = self._find(booking_id, Booking) if retry_of_request else None
-                if raced is None:
-                    raise _most_telling(refused)
-                return Placed(raced, None)
-            if tally_id is None or team is None:
-                return place(free, ledgers, None)
-            tally = self._find(tally_id, TeamTally) or TeamTally(team_id=team.id)
-            first = ranked(team.roster, [sp.id for sp in free], tally.assigned(), now)[0]
-            return place([sp for sp in free if sp.id == first], ledgers, tally)
+            def place(
+                parties: list[Specialist],
+                ledgers: dict[UUID, dict[str, DayLedger]],
+                tally: TeamTally | None,
+            ) -> Placed:
+                """Book the time of `parties` (the first is the booking's specialist)."""
+                days = {sp.id: self._claim_days(sp, busy, starts_at) for sp in parties}
+                lead, *others = parties
+                booking = Booking(
+                    id=booking_id,
+                    service_id=service.id,
+                    specialist_id=lead.id,
+                    starts_at=starts_at,
+                    ends_at=starts_at + rules.duration,
+                    busy_from=busy.start,
+                    busy_until=busy.end,
+                    client=client,
+                    answers=sealed_answers,
+                    notes=sealed_notes,
+                    fingerprint=fingerprint,
+                    ledger_days=days[lead.id],
+                    at=now,
+                    team_id=team.id if team else None,
+                    co_claims={str(sp.id): days[sp.id] for sp in others} or None,
+                )
+                if service.terms.requires_approval:
+                    booking.hold_for_approval(at=now)
+                else:
+                    booking.confirm(at=now)
+                claimed: list[DayLedger | TeamTally] = [
+                    ledger
+                    for sp in parties
+                    for ledger in self._claim(ledgers[sp.id], booking, sp.id)
+                ]
+                if tally is not None:
+                    tally.assign(booking_id=booking_id, specialist_id=lead.id, at=now)
+                    claimed.append(tally)
+                recordings = self.save(booking, *claimed)
+                return Placed(booking, _position_of(recordings, booking))
 
-        claims = {sp.id: self._days_around(sp, starts_at, service) for sp in candidates}
-        return self._contended_on(claims, attempt, [tally_id] if tally_id else [])
+            def attempt() -> Placed:
+                existing = self._find(booking_id, Booking) if retry_of_request else None
+                if existing is not None:
+                    return Placed(existing, None)
+                # The specialists read above serve every attempt: a lost race is lost on the
+                # ledgers, which each attempt reads afresh; no booking changes a specialist.
+                # The read of the ledgers also tells whether a catalog read from the cache
+                # is current (_CatalogChanged if not).
+                members = candidates
+                ledgers = self._ledgers_around_all(members, starts_at, service, catalog.versions)
+                service.check_answers(answers)
+                free: list[Specialist] = []
+                refused: list[SlotRejected] = []
+                for member in members:
+                    try:
+                        self._check_slot(
+                            member, service, ledgers[member.id].values(), starts_at, now
+                        )
+                        free.append(member)
+                    except SlotRejected as rejection:
+                        refused.append(rejection)
+                # One specialist, or every member of a collective team, must all be free; a
+                # round-robin team needs one.
+                if refused and (tally_id is None or not free):
+                    # A retry racing its own first request finds the slot taken by itself.
+                    raced = self._find(booking_id, Booking) if retry_of_request else None
+                    if raced is None:
+                        raise _most_telling(refused)
+                    return Placed(raced, None)
+                if tally_id is None or team is None:
+                    return place(free, ledgers, None)
+                tally = self._find(tally_id, TeamTally) or TeamTally(team_id=team.id)
+                first = ranked(team.roster, [sp.id for sp in free], tally.assigned(), now)[0]
+                return place([sp for sp in free if sp.id == first], ledgers, tally)
+
+            claims = {sp.id: self._days_around(sp, starts_at, service) for sp in candidates}
+            return self._contended_on(claims, attempt, [tally_id] if tally_id else [])
+
+        cached = self._parties(service_id, from_cache=True)
+        if cached is not None:
+            try:
+                return book(cached)
+            except _CatalogChanged:
+                pass  # changed since this process cached it: book on the current catalog
+        current = self._parties(service_id, from_cache=False)
+        assert current is not None  # read from the store: found, or NotFound raised
+        return book(current)
 
     def reschedule(self, booking_id: UUID, starts_at: datetime, now: datetime) -> Booking:
         """Move an active booking to another offered start; its old time is free again."""
@@ -592,14 +649,19 @@ class Bookings(Application[UUID]):
         starts_at: datetime,
         service: Service,
         loaded: dict[str, DayLedger] | None = None,
+        current: Mapping[UUID, int] = MappingProxyType({}),
     ) -> dict[str, DayLedger]:
-        """The ledgers of `_days_around`, as stored now (or new and empty)."""
+        """The ledgers of `_days_around`, as stored now (or new and empty), read in the
+        statement that checks the aggregates of `current` are still at the versions given
+        (_CatalogChanged if not)."""
         days = self._days_around(specialist, starts_at, service)
         ledgers = dict(loaded or {})
         wanted = {
             DayLedger.create_id(specialist.id, day): day for day in days if day not in ledgers
         }
-        found = load_many(self, list(wanted))
+        found, changed = load_checking(self, list(wanted), current)
+        if changed:
+            raise _CatalogChanged()
         for ledger_id, day in wanted.items():
             ledgers[day] = found.get(ledger_id) or DayLedger(specialist_id=specialist.id, day=day)
         return ledgers
@@ -612,10 +674,18 @@ class Bookings(Application[UUID]):
         return sorted(_utc_days(padded) | _utc_days(local_day))
 
     def _ledgers_around_all(
-        self, specialists: list[Specialist], starts_at: datetime, service: Service
+        self,
+        specialists: list[Specialist],
+        starts_at: datetime,
+        service: Service,
+        current: Mapping[UUID, int],
     ) -> dict[UUID, dict[str, DayLedger]]:
-        """`_ledgers_around` of each specialist (a team's members), by specialist."""
-        return {sp.id: self._ledgers_around(sp, starts_at, service) for sp in specialists}
+        """`_ledgers_around` of each specialist (a team's members), by specialist; the
+        first read also checks `current` (see _ledgers_around)."""
+        return {
+            sp.id: self._ledgers_around(sp, starts_at, service, current=current if i == 0 else {})
+            for i, sp in enumerate(specialists)
+        }
 
     def _ledgers_of(self, booking: Booking) -> dict[str, DayLedger]:
         """The ledgers holding this booking's claim on its specialist's time."""
@@ -684,6 +754,47 @@ class Bookings(Application[UUID]):
 
         return self.contention.run([], attempt)
 
+    def _parties(self, service_id: UUID, from_cache: bool) -> _Parties | None:
+        """A booking request's service, its team and the specialists who may take it: read
+        from the store, or `from_cache` as this process last read them, unchecked (None if
+        it has not read one of them), with their versions for the read of the ledgers to
+        check (a booking request reads no more of the catalog than that)."""
+
+        def read(aggregate_id: UUID, kind: type[T], noun: str) -> T | None:
+            if from_cache:
+                return self._cached(aggregate_id, kind)
+            return self._read_only(aggregate_id, kind, noun)
+
+        service = read(service_id, Service, "service")
+        if service is None:
+            return None
+        team = read(service.team_id, Team, "team") if service.team_id else None
+        if team is not None:
+            owners = team.member_ids()
+        elif service.team_id is not None:
+            return None
+        else:
+            assert service.specialist_id is not None  # a service has a specialist or a team
+            owners = [service.specialist_id]
+        candidates = [read(owner, Specialist, "specialist") for owner in owners]
+        specialists = [sp for sp in candidates if sp is not None]
+        if len(specialists) < len(candidates):
+            return None
+        aggregates = [service, *([team] if team else []), *specialists]
+        versions = {a.id: a.version for a in aggregates} if from_cache else {}
+        return _Parties(service, team, specialists, versions)
+
+    def _cached(self, aggregate_id: UUID, kind: type[T]) -> T | None:
+        """This process's cached copy of an aggregate as it stands (not fast-forwarded)."""
+        cache = self.repository.cache
+        if cache is None:
+            return None
+        try:
+            aggregate: Any = cache.get(aggregate_id)
+        except KeyError:
+            return None
+        return aggregate if isinstance(aggregate, kind) else None
+
     def _read_only(self, aggregate_id: UUID, kind: type[T], noun: str) -> T:
         """A cached aggregate the caller promises not to change (skips the defensive copy)."""
         return self._get(aggregate_id, kind, noun, copy=False)
@@ -700,6 +811,20 @@ class Bookings(Application[UUID]):
         if found is None:
             raise NotFound(f"no {noun} with id {aggregate_id}", {"id": str(aggregate_id)})
         return found
+
+
+class _Parties(NamedTuple):
+    """What a booking request reads of the catalog; `versions` are those of the
+    aggregates it read from the process's cache, still to be checked against the store."""
+
+    service: Service
+    team: Team | None
+    candidates: list[Specialist]
+    versions: dict[UUID, int]
+
+
+class _CatalogChanged(Exception):
+    """A cached aggregate that a command read has changed in the store since."""
 
 
 class _Unsealed:

@@ -14,6 +14,7 @@ from booking.history import HistoryIndex
 from booking.idempotency import IdempotencyKeys
 from booking.manage_tokens import ManageTokens
 from booking.sign_in import SignIns
+from booking.team_directory import TeamDirectory
 from kairos.auth import Authenticator
 from kairos.privacy import PersonalData
 
@@ -26,6 +27,7 @@ class BookingContext:
     auth: Authenticator
     index: HistoryIndex
     directory: Directory
+    team_directory: TeamDirectory
     idempotency: IdempotencyKeys
     personal: PersonalData
     erasures: Erasures
@@ -34,7 +36,9 @@ class BookingContext:
     clock: Any
 
 
-def _context(request: Request) -> BookingContext:
+async def _context(request: Request) -> BookingContext:
+    # async: FastAPI runs a plain `def` dependency in its thread pool, a second thread
+    # hand-off per request beside the route's own (#14).
     ctx: BookingContext = request.app.state.booking
     return ctx
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import cached_property
 from itertools import pairwise
 from typing import Any, Literal, get_args
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -107,12 +108,14 @@ class Specialist(Aggregate):
         self.overrides: dict[str, list[WindowPair]] = {}
 
     def set_schedule(self, timezone: str, weekly: dict[int, list[WindowPair]]) -> None:
-        zone(timezone)
-        for day, windows in weekly.items():
-            if not 0 <= day <= 6:
-                raise InvalidSchedule("day must be 0 (Monday) to 6 (Sunday)", {"day": day})
-            check_windows(windows)
+        _check_schedule(timezone, weekly)
         self._schedule_set(timezone=timezone, weekly={d: sorted(w) for d, w in weekly.items()})
+
+    def proposed_hours(self, timezone: str, weekly: dict[int, list[WindowPair]]) -> WorkingHours:
+        """The working hours `set_schedule(timezone, weekly)` would give (its overrides
+        kept), checked as it checks them, without changing anything: what a preview shows."""
+        _check_schedule(timezone, weekly)
+        return _working_hours(timezone, weekly, self.overrides)
 
     @event("ScheduleSet")
     def _schedule_set(self, timezone: str, weekly: dict[int, list[WindowPair]]) -> None:
@@ -137,14 +140,28 @@ class Specialist(Aggregate):
         del self.overrides[day]
 
     def working_hours(self) -> WorkingHours:
-        def windows(pairs: list[WindowPair]) -> list[LocalWindow]:
-            return [LocalWindow(start, end) for start, end in pairs]
+        return _working_hours(self.timezone, self.weekly, self.overrides)
 
-        return WorkingHours(
-            timezone=zone(self.timezone),
-            weekly={day: windows(w) for day, w in self.weekly.items()},
-            overrides={date.fromisoformat(d): windows(w) for d, w in self.overrides.items()},
-        )
+
+def _check_schedule(timezone: str, weekly: dict[int, list[WindowPair]]) -> None:
+    zone(timezone)
+    for day, windows in weekly.items():
+        if not 0 <= day <= 6:
+            raise InvalidSchedule("day must be 0 (Monday) to 6 (Sunday)", {"day": day})
+        check_windows(windows)
+
+
+def _working_hours(
+    timezone: str, weekly: dict[int, list[WindowPair]], overrides: dict[str, list[WindowPair]]
+) -> WorkingHours:
+    def windows(pairs: list[WindowPair]) -> list[LocalWindow]:
+        return [LocalWindow(start, end) for start, end in pairs]
+
+    return WorkingHours(
+        timezone=zone(timezone),
+        weekly={day: windows(w) for day, w in weekly.items()},
+        overrides={date.fromisoformat(d): windows(w) for d, w in overrides.items()},
+    )
 
 
 @dataclass(frozen=True)
@@ -171,6 +188,12 @@ class ServiceTerms:
     # The video consultation (the video service reads them from ServiceDefined/Updated).
     recording: str = "off"  # "off", "optional" (with the client's consent) or "required"
     waiting_room_minutes: int = 10  # the room opens this long before the start
+
+    @cached_property
+    def rules(self) -> ServiceRules:
+        """The slot rules of these terms, made once: a booking asks for them several times,
+        and terms never change (a service's update replaces them)."""
+        return ServiceRules.of(self)
 
 
 # Read by the upcaster of version 1 events, which stored the terms beside the owner.
@@ -225,7 +248,7 @@ class Service(Aggregate):
         self.terms = replace(self.terms, **changes)
 
     def rules(self) -> ServiceRules:
-        return ServiceRules.of(self.terms)
+        return self.terms.rules
 
     def check_answers(self, answers: dict[str, str]) -> None:
         missing = [

@@ -26,6 +26,7 @@ from booking.history import HistoryIndex
 from booking.idempotency import IdempotencyKeys
 from booking.manage_tokens import ManageTokens
 from booking.sign_in import RateLimit, SignInCodes, SignInMail, SignIns
+from booking.team_directory import TeamDirectory
 from kairos.auth import Authenticator, now_utc
 from kairos.eventstore import open_application
 from kairos.pools import autocommit_pool
@@ -94,6 +95,7 @@ def create_app(
     cache = redis.Redis.from_url(settings.redis_url)
     index = HistoryIndex(bookings, pool, keys)
     directory = Directory(bookings, pool, personal)
+    team_directory = TeamDirectory(bookings, pool, directory)
     erasures = Erasures(bookings, personal, ledger, directory)
     auth = settings.authenticator()
     tokens = ManageTokens(pool, auth)
@@ -110,6 +112,7 @@ def create_app(
         ledger.create_tables()
         index.create_tables()
         directory.create_tables()
+        team_directory.create_tables()
         tokens.create_tables()
         erasures.resume(clock())
         yield
@@ -139,6 +142,7 @@ def create_app(
         auth=auth,
         index=index,
         directory=directory,
+        team_directory=team_directory,
         idempotency=IdempotencyKeys(cache, settings.idempotency_ttl_seconds),
         personal=personal,
         erasures=erasures,

@@ -24,6 +24,7 @@ from booking.domain import Assignment, ServiceTerms
 from kairos.events.booking import DEFAULT_REMINDERS, ReminderChannel, ReminderRecipient
 from kairos.text import SINGLE_LINE_PATTERN, MultiLine, SingleLine
 from kairos.timezones import UnknownTimezone, format_hhmm, iso_utc, parse_hhmm, zone
+from kairos.web.slots import IsoDate
 
 
 def _known_zone(name: str) -> str:
@@ -135,6 +136,17 @@ class ScheduleIn(Strict):
         for w in self.weekly:
             days.setdefault(w.day, []).append(w.minutes())
         return days
+
+
+class SchedulePreviewIn(ScheduleIn):
+    """A schedule not yet saved, and the slots of which service on which local dates
+    (of the proposed zone) to show under it."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    service_id: UUID
+    from_: IsoDate = Field(alias="from", description="First date (YYYY-MM-DD)")
+    to: IsoDate = Field(description="Last date (YYYY-MM-DD, inclusive)")
 
 
 class OverrideIn(Strict):
@@ -396,6 +408,28 @@ class TeamPublic(BaseModel):
 
 class TeamChanged(TeamPublic, Written):
     pass
+
+
+class TeamMemberProfile(BaseModel):
+    specialist_id: UUID
+    name: str
+    specialty: str | None
+
+
+class TeamListing(BaseModel):
+    """A team as clients find it: its members and services, never weights or priorities."""
+
+    id: UUID
+    name: str
+    members: list[TeamMemberProfile]
+    services: list[ServicePublic]
+
+
+class TeamPage(BaseModel):
+    teams: list[TeamListing]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last page"
+    )
 
 
 class ReassignIn(Strict):

@@ -97,12 +97,12 @@ class SignInCodes:
     def issue(self, specialist_id: UUID, now: datetime) -> str:
         code = secrets.token_urlsafe(32)
         entry = {"specialist_id": str(specialist_id), "expires_at": (now + CODE_TTL).isoformat()}
-        self.client.set(_name(code), json.dumps(entry), ex=int(CODE_TTL.total_seconds()) + 60)
+        self.client.set(code_key(code), json.dumps(entry), ex=int(CODE_TTL.total_seconds()) + 60)
         return code
 
     def redeem(self, code: str, now: datetime) -> UUID | None:
         """The specialist the code was issued to, if it is live; it is spent either way."""
-        stored = self.client.getdel(_name(code))
+        stored = self.client.getdel(code_key(code))
         if stored is None:
             return None
         entry = json.loads(stored)
@@ -111,7 +111,8 @@ class SignInCodes:
         return UUID(entry["specialist_id"])
 
 
-def _name(code: str) -> str:
+def code_key(code: str) -> str:
+    """Where a code is kept in Redis: under its SHA-256, never the code itself."""
     return "signin:code:" + hashlib.sha256(code.encode()).hexdigest()
 
 

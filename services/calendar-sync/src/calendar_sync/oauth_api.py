@@ -94,21 +94,64 @@ def connect(
     return response
 
 
-@oauth.get("/calendars/{provider}/callback", response_model=s.CalendarPublic)
+# Where a browser that went through the consent lands: the web app's calendars page
+# (same origin), told which connection was made or why none was.
+CALENDARS_PAGE = "/calendars"
+
+CALLBACK: dict[int | str, dict[str, Any]] = {
+    303: {
+        "description": "To a browser (Accept: text/html): back to the web app's calendars"
+        " page, `?connected=<connection id>`, or `?failed=<error code>` when the consent"
+        " failed"
+    },
+    403: {"description": "invalid_state: unknown, used or expired state, or another browser"},
+    422: {"description": "consent_failed: the provider refused, or gave no code"},
+}
+
+
+@oauth.get("/calendars/{provider}/callback", response_model=s.CalendarPublic, responses=CALLBACK)
 def callback(
     provider: Provider,
     ctx: Ctx,
-    code: Annotated[str, Query()],
     state: Annotated[str, Query()],
+    code: Annotated[str | None, Query()] = None,
+    error: Annotated[str | None, Query(description="The provider's, when consent failed")] = None,
     cookie: Annotated[str | None, Cookie(alias=STATE_COOKIE)] = None,
+    accept: Annotated[str | None, Header()] = None,
 ) -> Any:
-    """The consent's answer: checks the state, stores the tokens sealed, connects."""
+    """The consent's answer: checks the state, stores the tokens sealed, connects. A
+    browser is sent back to the calendars page with the outcome; an API caller gets the
+    connection, or the error."""
+    browser = accept is not None and "text/html" in accept
+    try:
+        connected = _consented(ctx, provider, state, code, error, cookie)
+    except ApiError as failed:
+        if not browser:
+            raise
+        return RedirectResponse(f"{CALENDARS_PAGE}?failed={failed.code}", status_code=303)
+    if browser:
+        return RedirectResponse(f"{CALENDARS_PAGE}?connected={connected.id}", status_code=303)
+    return connected
+
+
+def _consented(
+    ctx: Ctx,
+    provider: Provider,
+    state: str,
+    code: str | None,
+    error: str | None,
+    cookie: str | None,
+) -> s.CalendarPublic:
     service = ctx.service
     try:
         with psycopg.connect(service.settings.database_url) as conn:
             pending = finish(conn, provider, state, cookie, ctx.clock())
     except StateRefused as refused:
         raise ApiError(403, "invalid_state", str(refused)) from None
+    if code is None:
+        raise ApiError(
+            422, "consent_failed", f"the provider gave no code: {error or 'no reason given'}"
+        )
     if provider == "microsoft":
         return _microsoft_callback(ctx, pending, code, state)
     flow = _google_flow(ctx, pending.code_verifier)
@@ -166,7 +209,7 @@ def _microsoft(ctx: Ctx) -> MicrosoftApp:
     return app
 
 
-def _microsoft_callback(ctx: Ctx, pending: Pending, code: str, state: str) -> Any:
+def _microsoft_callback(ctx: Ctx, pending: Pending, code: str, state: str) -> s.CalendarPublic:
     flow = json.loads(pending.code_verifier)  # the whole msal flow, PKCE verifier included
     try:
         tokens = first_tokens(_microsoft(ctx), flow, {"code": code, "state": state})

@@ -44,7 +44,8 @@ export function BookingPage({ specialistId, embedded = false }: { specialistId: 
   );
 }
 
-function Booking({ services, preselected, embedded }: { services: Service[]; preselected: string | null; embedded: boolean }) {
+/** Choosing a service, a time and booking it: a specialist's page, or a team's. */
+export function Booking({ services, preselected, embedded }: { services: Service[]; preselected: string | null; embedded: boolean }) {
   const [serviceId, setServiceId] = useState(
     services.find((s) => s.id === preselected)?.id ?? services[0]?.id ?? "",
   );
@@ -77,6 +78,7 @@ function Booking({ services, preselected, embedded }: { services: Service[]; pre
               {text.booking.minutes(s.duration_minutes)} ·{" "}
               {s.price ? format.money(s.price, s.currency) : text.booking.free}
               {s.requires_approval ? ` · ${text.booking.approval}` : ""}
+              {s.assignment ? ` · ${text.teams.assignment[s.assignment] ?? ""}` : ""}
             </span>
           </label>
         ))}

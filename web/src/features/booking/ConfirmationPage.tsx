@@ -39,8 +39,9 @@ export default function ConfirmationPage({ bookingId }: { bookingId: string }) {
 
   return (
     <BookingGate token={token} result={details} retry={reload}>
-      {({ booking, service, specialist }) => {
+      {({ booking, service, specialist, specialists }) => {
         const pending = booking.status === "pending";
+        const people = format.list(specialists.map((s) => s.name));
         const manage = tokenLink(`/bookings/${booking.id}`, token ?? "");
         return (
           <section className="confirmation">
@@ -48,7 +49,14 @@ export default function ConfirmationPage({ bookingId }: { bookingId: string }) {
             <p className={pending ? "notice" : "success"} role="status">
               {pending ? text.confirmation.pending : text.confirmation.confirmed}
             </p>
-            <h2>{`${service.name} · ${specialist.name}`}</h2>
+            <h2>{`${service.name} · ${people}`}</h2>
+            {service.assignment ? (
+              <p className="assigned">
+                {service.assignment === "collective"
+                  ? text.confirmation.withTeam(people)
+                  : text.confirmation.assigned(specialist.name)}
+              </p>
+            ) : null}
             <dl className="times">
               <dt>{text.confirmation.yourTime(booking.client.timezone)}</dt>
               <dd>{format.dateTime(booking.starts_at, booking.client.timezone)}</dd>

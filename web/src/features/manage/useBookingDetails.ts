@@ -8,6 +8,8 @@ export interface BookingDetails {
   booking: Booking;
   service: Service;
   specialist: Specialist;
+  /** Everyone whose time it holds: a collective team booking's members, else the one. */
+  specialists: Specialist[];
 }
 
 export function useBookingDetails(bookingId: string): {
@@ -24,15 +26,18 @@ export function useBookingDetails(bookingId: string): {
         headers: bearer(token),
       }),
     );
-    const [service, specialist] = await Promise.all([
+    const ids = booking.specialist_ids?.length ? booking.specialist_ids : [booking.specialist_id];
+    const [service, specialists] = await Promise.all([
       ok(api.GET("/v1/services/{service_id}", { params: { path: { service_id: booking.service_id } } })),
-      ok(
-        api.GET("/v1/specialists/{specialist_id}", {
-          params: { path: { specialist_id: booking.specialist_id } },
-        }),
+      Promise.all(
+        ids.map((id) =>
+          ok(api.GET("/v1/specialists/{specialist_id}", { params: { path: { specialist_id: id } } })),
+        ),
       ),
     ]);
-    return { booking, service, specialist };
+    const specialist = specialists.find((s) => s.id === booking.specialist_id) ?? specialists[0];
+    if (specialist === undefined) throw new Error("a booking without a specialist");
+    return { booking, service, specialist, specialists };
   }, [bookingId, token]);
   return { token, details, reload };
 }

@@ -1,8 +1,11 @@
 // Calendar connections: Google and Outlook through their consent (the API gives the
 // consent's address to this page, which holds the JWT), CalDAV with its credentials
-// (checked by the server first), each connection's state, last sync and error.
+// (checked by the server first), each connection's state, last sync and error. The
+// consent ends back here: `?connected=<id>` names the new connection, `?failed=<code>`
+// says why there is none.
 import { useState, type FormEvent } from "react";
 import { api, fieldErrors, ok } from "../../api/client";
+import { useLocation } from "../../app/router";
 import { Field } from "../../components/Field";
 import { ErrorMessage, Loading } from "../../components/Status";
 import * as format from "../../i18n/format";
@@ -22,6 +25,10 @@ function Calendars({ session, auth, specialist }: Workspace) {
     [id, session.token],
   );
   const [error, setError] = useState<unknown>(null);
+  const { search } = useLocation();
+  const connectedId = search.get("connected");
+  const failed = search.get("failed");
+  const connected = list.state === "done" ? list.value.calendars.find((c) => c.id === connectedId) : undefined;
   const connect = async (provider: "google" | "microsoft") => {
     setError(null);
     try {
@@ -56,6 +63,12 @@ function Calendars({ session, auth, specialist }: Workspace) {
           {t.connect("Outlook")}
         </button>
       </div>
+      {connected ? (
+        <p className="status" role="status">
+          {t.connectedNow(`${t.providers[connected.provider] ?? connected.provider}: ${connected.calendar_name ?? connected.account}`)}
+        </p>
+      ) : null}
+      <ErrorMessage error={failed ? (t.consentFailed[failed] ?? t.consentFailedOther) : null} />
       <ErrorMessage error={error} />
       {list.state === "loading" ? <Loading /> : null}
       {list.state === "failed" ? <ErrorMessage error={list.error} /> : null}

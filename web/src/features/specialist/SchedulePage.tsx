@@ -1,7 +1,8 @@
 // Weekly hours (several windows a day), days off and extra hours on given dates, and the
 // time zone. The API validates windows (overlapping or inverted ones are refused) and its
-// message is shown where the change was made; the free slots of a service, read right
-// after a save (min_position), show what clients are now offered.
+// message is shown where the change was made. The free slots of a service under the hours
+// as edited, before they are saved, are the booking service's preview (POST
+// …/schedule/preview): the slot rules are the server's, never computed here.
 import { useState, type FormEvent } from "react";
 import { api, ok, type Schemas } from "../../api/client";
 import { Field } from "../../components/Field";
@@ -12,6 +13,7 @@ import * as format from "../../i18n/format";
 import { text } from "../../i18n/text";
 import { addDays, monthGrid, monthOf, shiftMonth, today, type Month } from "../../lib/calendar";
 import { useAsync } from "../../lib/useAsync";
+import { useDebounced } from "../../lib/useDebounced";
 import { Saved } from "./Saved";
 import { SignedIn, type Workspace } from "./SignedIn";
 
@@ -25,6 +27,10 @@ function weeklyOf(specialist: Schemas["SpecialistPublic"]): Window[][] {
   const days: Window[][] = Array.from({ length: 7 }, () => []);
   for (const w of specialist.weekly ?? []) days[w.day]?.push({ start: w.start, end: w.end });
   return days;
+}
+
+function scheduleBody(zone: string, weekly: Window[][]) {
+  return { timezone: zone, weekly: weekly.flatMap((windows, day) => windows.map((w) => ({ day, ...w }))) };
 }
 
 function Schedule({ session, auth, specialist, services, reload }: Workspace) {
@@ -43,10 +49,7 @@ function Schedule({ session, auth, specialist, services, reload }: Workspace) {
     setError(null);
     setSaved(null);
     try {
-      const body = {
-        timezone: zone,
-        weekly: weekly.flatMap((windows, day) => windows.map((w) => ({ day, ...w }))),
-      };
+      const body = scheduleBody(zone, weekly);
       const changed = await ok(api.PUT("/v1/specialists/{specialist_id}/schedule", { ...path, body }));
       setSaved(changed.notification_id ?? 0);
     } catch (failure) {
@@ -100,7 +103,7 @@ function Schedule({ session, auth, specialist, services, reload }: Workspace) {
         </div>
       </form>
       <Overrides workspace={{ session, auth, specialist, services, reload }} onSaved={setSaved} />
-      <Preview services={services} zone={zone} position={saved} />
+      <Preview workspace={{ session, auth, specialist, services, reload }} zone={zone} weekly={weekly} round={saved} />
     </section>
   );
 }
@@ -220,25 +223,43 @@ function Overrides({ workspace, onSaved }: { workspace: Workspace; onSaved: (pos
   );
 }
 
-function Preview({ services, zone, position }: { services: Workspace["services"]; zone: string; position: number | null }) {
+/** The slots a service would offer in the next 7 days under the hours as edited (saved
+ * or not) and the saved days off; asked again once the editing pauses, and after a save
+ * (`round`), from the booking service's preview. */
+function Preview({
+  workspace,
+  zone,
+  weekly,
+  round,
+}: {
+  workspace: Workspace;
+  zone: string;
+  weekly: Window[][];
+  round: number | null;
+}) {
   const t = text.specialist.schedule;
+  const { session, auth, services } = workspace;
   const [serviceId, setServiceId] = useState(services[0]?.id ?? "");
+  // Compared as text: the body is a new object at every render, and would never settle.
+  const proposed = useDebounced(JSON.stringify(scheduleBody(zone, weekly)), 300);
   const from = today(zone);
   const to = addDays(from, 6);
   const [slots] = useAsync(async () => {
     if (!serviceId) return null;
+    const body = { ...(JSON.parse(proposed) as ReturnType<typeof scheduleBody>), service_id: serviceId, from, to };
     return ok(
-      api.GET("/v1/slots", {
-        params: {
-          query: { service_id: serviceId, from, to, timezone: zone, ...(position ? { min_position: position } : {}) },
-        },
+      api.POST("/v1/specialists/{specialist_id}/schedule/preview", {
+        params: { path: { specialist_id: session.specialistId } },
+        headers: auth,
+        body,
       }),
     );
-  }, [serviceId, from, to, zone, position]);
+  }, [serviceId, proposed, from, to, round]);
   if (services.length === 0) return null;
   return (
     <section aria-labelledby="preview-title" className="panel">
       <h2 id="preview-title">{t.preview}</h2>
+      <p className="muted">{t.previewHint}</p>
       <Field label={t.previewService}>
         <select value={serviceId} onChange={(e) => setServiceId(e.target.value)}>
           {services.map((s) => (

@@ -4,6 +4,7 @@ import { Link } from "../../app/router";
 import { Failed, Loading } from "../../components/Status";
 import { text } from "../../i18n/text";
 import { useAsync } from "../../lib/useAsync";
+import { TeamsList } from "../teams/TeamsList";
 
 export function SpecialistsPage() {
   const [cursor, setCursor] = useState<string | null>(null);
@@ -45,6 +46,7 @@ export function SpecialistsPage() {
           {text.specialists.more}
         </button>
       ) : null}
+      <TeamsList />
     </section>
   );
 }
