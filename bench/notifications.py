@@ -18,8 +18,8 @@ over 4 with fixed links (no call to booking: what the call costs).
 
 The sink and the dispatcher share the machine's cores, so each figure stands next to
 the sink's own ceiling measured in the same run: a plain aiosmtplib client sending the
-same number of prebuilt copies of such a reminder over as many connections, nothing
-else to do. `of_sink_ceiling` is the dispatcher's rate over that one.
+same number of prebuilt copies of such a reminder (with a token in its links) over as
+many connections, nothing else to do. `of_sink_ceiling` is the dispatcher's rate over that one.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ from notifications.config import ChannelSettings
 from notifications.consumers import REMINDERS, Reminder
 from notifications.contacts import Contact
 from notifications.effects import Notifier
-from notifications.links import BookingLinks
+from notifications.links import BookingLinks, BookingTokenLinks
 from notifications.messages import MessageOptions, compose
 from notifications.tables import create_tables, save_booking
 
@@ -92,6 +92,10 @@ SPECIALIST = UUID(int=1)
 SERVICE = UUID(int=2)
 SENDER = "Kairos <bench@kairos.example>"
 PUBLIC_URL = "https://kairos.example"
+# Booking's signer of manage tokens (its test secrets, as the booking API runs here).
+TOKENS = Authenticator(
+    TEST_SECRETS["ADMIN_API_KEY"], TEST_SECRETS["JWT_SECRET"], TEST_SECRETS["MANAGE_TOKEN_SECRET"]
+)
 # A client's link carries their booking's manage token in its fragment (links.py).
 CLIENT_LINK = re.compile(r"/bookings/([0-9a-f-]{36})#token=([^\s\]>)\"]+)")
 
@@ -193,7 +197,8 @@ def _seed(url: str, personal: PersonalData, due_at: datetime) -> None:
 
 
 def _sample_reminder() -> tuple[str, bytes]:
-    """One reminder as the dispatcher sends it (its Message-ID, and the bytes on the wire)."""
+    """One reminder as the dispatcher sends it with booking's tokens (its Message-ID, and
+    the bytes on the wire: the token makes it a tenth longer than with fixed links)."""
     starts_at = datetime.now(UTC) + timedelta(hours=24)
     appointment = Appointment(
         booking_id=UUID(int=1),
@@ -208,7 +213,9 @@ def _sample_reminder() -> tuple[str, bytes]:
         "reminder",
         appointment,
         "client",
-        StaticLinks().links_for(appointment.booking_id, "client"),
+        BookingTokenLinks(PUBLIC_URL, {UUID(int=1): TOKENS.manage_token(UUID(int=1))}).links_for(
+            appointment.booking_id, "client"
+        ),
         version=0,
         sender=SENDER,
         date=starts_at - timedelta(hours=24),
@@ -257,16 +264,11 @@ def _sink_messages(http_url: str) -> list[dict[str, Any]]:
 def _with_genuine_token(messages: list[dict[str, Any]]) -> int:
     """How many messages link to their booking with its genuine current manage token
     (none was revoked: generation 0)."""
-    auth = Authenticator(
-        TEST_SECRETS["ADMIN_API_KEY"],
-        TEST_SECRETS["JWT_SECRET"],
-        TEST_SECRETS["MANAGE_TOKEN_SECRET"],
-    )
     genuine = 0
     for message in messages:
         found = CLIENT_LINK.findall(message["text"] or "")
         tokens = {(UUID(booking_id), unquote(token)) for booking_id, token in found}
-        if tokens and all(auth.manage_token(b, 0) == token for b, token in tokens):
+        if tokens and all(TOKENS.manage_token(b, 0) == token for b, token in tokens):
             genuine += 1
     return genuine
 
