@@ -8,8 +8,9 @@ relay would, their personal values sealed in the key store.
 
 - `latency`: one event at a time, every 50 ms; per event, from its production on the
   topic to its arrival at the receiver (the receiver's clock: same machine). That is:
-  consumed, delivery recorded with its effect, claimed by the dispatcher (which polls
-  every 0.5 s when idle), revealed, signed, POSTed.
+  consumed, delivery recorded with its effect, claimed by the dispatcher (woken by the
+  consumer's commit through LISTEN/NOTIFY; its 0.5 s idle poll is only the fallback),
+  revealed, signed, POSTed.
 - `throughput`: 2,000 events produced at once, one per booking, and 2,000 more as 200
   bookings of 10 events (each booking's go out in order, one after the other); from
   the first produced to the last received. The baseline, in the same run: the same

@@ -139,6 +139,23 @@ class Catalog:
             expect(self.http.request("POST", "/v1/services", json=body, headers=ADMIN), 201)
         )
 
+    def team(
+        self, size: int, weekly: list[dict[str, Any]] | None = None, **fields: Any
+    ) -> tuple[dict[str, Any], list[str]]:
+        """A team of `size` new specialists (working all day, every day, unless `weekly`
+        says otherwise), and their ids."""
+        hours = ALL_DAY_EVERY_DAY if weekly is None else weekly
+        members = [self.specialist(weekly=hours)["id"] for _ in range(size)]
+        body = {"name": "Partners", "members": [{"specialist_id": m} for m in members], **fields}
+        team = expect(self.http.request("POST", "/v1/teams", json=body, headers=ADMIN), 201)
+        return team, members
+
+    def team_service(self, team_id: str, assignment: str, **fields: Any) -> dict[str, Any]:
+        body = {"team_id": team_id, "assignment": assignment, **CONSULTATION, **fields}
+        return dict(
+            expect(self.http.request("POST", "/v1/services", json=body, headers=ADMIN), 201)
+        )
+
     def specialist_token(self, specialist_id: str) -> str:
         minted = expect(
             self.http.request("POST", f"/v1/specialists/{specialist_id}/token", headers=ADMIN), 200

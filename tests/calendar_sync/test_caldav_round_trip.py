@@ -94,3 +94,46 @@ def test_an_erased_client_leaves_the_calendars_too(world: CalendarWorld) -> None
     assert "ATTENDEE" not in event
     state = expect(world.booking.get(f"/v1/privacy/erasures/{erasure['id']}", headers=ADMIN), 200)
     assert state["services"]["calendar-sync"] == "done"
+
+
+def test_a_collective_booking_is_in_every_members_calendar(world: CalendarWorld) -> None:
+    team, members = world.catalog.team(2)
+    together = world.catalog.team_service(team["id"], "collective", name="Panel")
+    connections = [world.connect_caldav(member) for member in members]
+
+    booked = world.catalog.booked(together["id"], MONDAY_10_BERLIN)
+    world.deliver()
+    for connection in connections:
+        (event,) = vevents(world, connection)
+        assert str(event["UID"]) == event_uid(UUID(booked["id"]), UUID(connection["id"]))
+
+    expect(world.booking.post(f"/v1/bookings/{booked['id']}/cancel", json={}, headers=ADMIN), 200)
+    world.deliver()
+    assert [vevents(world, connection) for connection in connections] == [[], []]
+
+
+def test_a_reassigned_booking_leaves_one_members_calendar_for_the_others(
+    world: CalendarWorld,
+) -> None:
+    team, members = world.catalog.team(2)
+    either = world.catalog.team_service(team["id"], "round_robin", name="Intro")
+    booked = world.catalog.booked(either["id"], MONDAY_10_BERLIN)
+    first = booked["specialist_id"]
+    (other,) = [m for m in members if m != first]
+    calendar = {member: world.connect_caldav(member) for member in members}
+    world.deliver()
+    assert len(vevents(world, calendar[first])) == 1
+    assert vevents(world, calendar[other]) == []
+
+    expect(
+        world.booking.post(
+            f"/v1/bookings/{booked['id']}/reassign", json={"specialist_id": other}, headers=ADMIN
+        ),
+        200,
+    )
+    world.deliver()
+    world.redeliver()  # a copy of the whole log puts nothing back
+    assert vevents(world, calendar[first]) == []
+    (event,) = vevents(world, calendar[other])
+    assert str(event["UID"]) == event_uid(UUID(booked["id"]), UUID(calendar[other]["id"]))
+    assert event.decoded("DTSTART") == datetime(2026, 3, 9, 9, tzinfo=UTC)

@@ -12,11 +12,13 @@ from uuid import UUID, uuid4
 
 from kairos.events import Envelope
 from kairos.events.booking import (
+    BookedSpecialist,
     BookingCancelled,
     BookingConfirmed,
     BookingDeclined,
     BookingEvent,
     BookingPending,
+    BookingReassigned,
     BookingRescheduled,
     BookingSnapshot,
     NoShowMarked,
@@ -83,12 +85,36 @@ class Booking:
     # Seal the contacts under the people's keys, as booking does (None: plain, as before).
     personal: PersonalData | None = None
     snapshot_options: dict[str, Any] = field(default_factory=dict)
+    # A team's booking: whose it is (None: the sample specialist), and a collective
+    # booking's other members.
+    specialist: BookedSpecialist | None = None
+    co_specialists: list[BookedSpecialist] = field(default_factory=list)
 
     def snapshot(self, status: str) -> BookingSnapshot:
         made = snapshot(self.starts_at, service_id=self.service_id, **self.snapshot_options)
+        if self.specialist is not None:
+            members = [self.specialist, *self.co_specialists]
+            made = made.model_copy(
+                update={
+                    "specialist": self.specialist,
+                    "co_specialists": self.co_specialists,
+                    "specialist_ids": [m.specialist_id for m in members],
+                }
+            )
         if self.personal is not None:
             made = sealed(made, self.personal)
         return made.model_copy(update={"status": status})
+
+    def reassigned(self, at: datetime, to: BookedSpecialist) -> Envelope:
+        assert self.specialist is not None, "a team's booking names its specialist"
+        previous, self.specialist = self.specialist, to
+        event = BookingReassigned(
+            booking_id=self.id,
+            booking=self.snapshot("confirmed"),
+            specialist_id=to.specialist_id,
+            previous_specialist_id=previous.specialist_id,
+        )
+        return envelope(event, at)
 
     def confirmed(self, at: datetime) -> Envelope:
         return envelope(

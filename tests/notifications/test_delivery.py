@@ -21,6 +21,7 @@ import pytest
 from icalendar import Calendar
 from prometheus_client import REGISTRY
 
+from kairos.events.booking import BookedSpecialist, PersonalContact
 from kairos.providers.push import PushSubscription
 from notifications.appointment import Links
 from notifications.tables import add_push_subscription
@@ -265,3 +266,73 @@ async def test_the_services_terms_and_no_show_notice_are_in_the_emails(
     confirmation = by_subject["Booked"]["text"]
     assert "120.00 EUR" in confirmation and "free up to 48 hours" in confirmation
     assert notice in by_subject["We missed you"]["text"]
+
+
+def member(name: str) -> BookedSpecialist:
+    """A member of a team, reached at <name>@team.example."""
+    contact = PersonalContact(name=f"Dr. {name.title()}", email=f"{name}@team.example")
+    return BookedSpecialist(specialist_id=uuid4(), timezone="Europe/Berlin", contact=contact)
+
+
+async def test_every_member_of_a_collective_booking_gets_its_messages_and_reminders(
+    delivery: Delivery,
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    lead, partner = member("lead"), member("partner")
+    booking = Booking(now + timedelta(days=3), specialist=lead, co_specialists=[partner])
+
+    await delivery.consumer.send(booking.confirmed(now))
+    await delivery.dispatch(now + timedelta(seconds=1))
+    assert delivery.subjects(booking) == [
+        "ada@client.example: Booked",
+        "lead@team.example: New booking",
+        "partner@team.example: New booking",
+    ]
+    for mail in delivery.mails(booking)[1:]:
+        (attachment,) = mail["attachments"]
+        assert attachment["content_type"] == "text/calendar; method=REQUEST"
+
+    await delivery.dispatch(booking.starts_at - timedelta(minutes=14))
+    last = sorted(m["to"][0] for m in delivery.mails(booking) if "15 minutes" in m["subject"])
+    assert last == ["ada@client.example", "lead@team.example", "partner@team.example"]
+
+    await delivery.consumer.send(booking.cancelled(booking.starts_at - timedelta(minutes=13)))
+    await delivery.dispatch(booking.starts_at - timedelta(minutes=12))
+    cancelled = [s for s in delivery.subjects(booking) if s.endswith("Cancelled")]
+    assert cancelled == [
+        "ada@client.example: Cancelled",
+        "lead@team.example: Cancelled",
+        "partner@team.example: Cancelled",
+    ]
+
+
+async def test_a_reassigned_booking_goes_to_the_new_member_and_is_withdrawn_from_the_other(
+    delivery: Delivery,
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    first, second = member("first"), member("second")
+    booking = Booking(now + timedelta(days=3), specialist=first)
+    await delivery.consumer.send(booking.confirmed(now))
+    await delivery.dispatch(now + timedelta(seconds=1))
+
+    reassigned = booking.reassigned(now + MINUTE, second)
+    await delivery.consumer.send(reassigned, booking.again(reassigned))
+    await delivery.dispatch(now + 2 * MINUTE)
+
+    assert delivery.subjects(booking) == [
+        "ada@client.example: Booked",  # the client's time is unchanged: nothing more
+        "first@team.example: Cancelled",
+        "first@team.example: New booking",
+        "second@team.example: New booking",
+    ]
+    withdrawn = next(m for m in delivery.mails(booking) if m["subject"].startswith("Cancelled"))
+    assert "Reassigned to another member of the team" in withdrawn["text"]
+    for mail in delivery.mails(booking):
+        if mail["to"] != ["ada@client.example"] and "v1" in mail["message_id"]:
+            ics = delivery.fakes.mail.get_bytes(mail["attachments"][0]["url"])
+            assert Calendar.from_ical(ics).events[0]["SEQUENCE"] == 1
+
+    # The specialist's reminders go to the new member only.
+    await delivery.dispatch(booking.starts_at - timedelta(minutes=14))
+    last = sorted(m["to"][0] for m in delivery.mails(booking) if "15 minutes" in m["subject"])
+    assert last == ["ada@client.example", "second@team.example"]

@@ -24,6 +24,7 @@ from prometheus_client import REGISTRY as METRICS
 
 from kairos.cli import main
 from kairos.effects import (
+    CHANNEL,
     Backoff,
     Effect,
     EffectDispatcher,
@@ -76,6 +77,7 @@ def dispatcher(
     *,
     batch_size: int = 100,
     concurrency: int = 1,
+    poll_interval: float = 0.5,
 ) -> EffectDispatcher:
     """A dispatcher of reminders that parks them after three attempts."""
     return EffectDispatcher(
@@ -86,6 +88,7 @@ def dispatcher(
         rng=random.Random(7),
         batch_size=batch_size,
         concurrency=concurrency,
+        poll_interval=poll_interval,
     )
 
 
@@ -496,3 +499,50 @@ async def test_a_hanging_provider_call_holds_one_thread_not_the_other_effects(
         running.stop()
         await asyncio.wait_for(task, 30)
     assert hanging in done
+
+
+async def test_a_recorded_effect_wakes_an_idle_dispatcher_before_its_next_poll(
+    url: str, clock: Clock
+) -> None:
+    """The consumer's commit notifies the dispatcher (LISTEN/NOTIFY): with a poll of an
+    hour, the effect is still performed at once; the poll only stays as the fallback."""
+    done: list[UUID] = []
+    running = dispatcher(url, clock, lambda e: done.append(e.data.booking_id), poll_interval=3600)
+    task = asyncio.create_task(running.run())
+    try:
+        await eventually(lambda: _listening(url), "the dispatcher listens")
+        await asyncio.sleep(0.5)  # its first claims are over: it now waits, idle
+        for performed in range(1, 4):  # and again once it has gone idle after each
+            await asyncio.to_thread(remind, url, clock)
+            await eventually(
+                lambda n=performed: len(done) == n, "performed without a poll", timeout=10
+            )
+    finally:
+        running.stop()
+        await asyncio.wait_for(task, 30)
+
+
+def test_only_an_effect_due_now_notifies_and_only_once_committed(url: str, clock: Clock) -> None:
+    """A reminder for later wakes no one (the poll finds it when due); a redelivered
+    event that records nothing new does not notify again."""
+    with psycopg.connect(url, autocommit=True) as listener:
+        listener.execute(f"LISTEN {CHANNEL}")
+        remind(url, clock, due_in=timedelta(hours=1))
+        assert list(listener.notifies(timeout=0.5)) == []
+        booking_id = uuid4()
+        remind(url, clock, booking_id)
+        heard = [n.payload for n in listener.notifies(timeout=2, stop_after=1)]
+        remind(url, clock, booking_id)
+        again = list(listener.notifies(timeout=0.5))
+    assert heard == [REMINDER.name]
+    assert again == []
+
+
+def _listening(url: str) -> bool:
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND query = %s",
+            (f"LISTEN {CHANNEL}",),
+        ).fetchone()
+    return row is not None and row[0] > 0

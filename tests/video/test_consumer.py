@@ -185,3 +185,32 @@ async def test_the_consumer_takes_part_in_erasures_and_the_clients_notes_go(
     await eventually(reported, "video reports the erasure done")
     shown = video.http.get(f"/v1/bookings/{session.id}/session", headers=video.specialist(session))
     assert shown.json()["notes"] == ERASED
+
+
+async def test_a_collective_bookings_members_all_host_and_a_reassigned_member_takes_over(
+    video: Video, consuming: Callable[..., Any]
+) -> None:
+    starts_at = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=5)
+    partner = uuid4()
+    together = Booking(video)
+    together.members = [SPECIALIST, partner]
+    session = await confirmed_session(video, consuming, together, starts_at)
+    assert session.hosts == [SPECIALIST, partner]
+    await eventually(lambda: session.room in video.livekit.rooms, "LiveKit has the room")
+    assert video.livekit.rooms[session.room].max_participants == 3  # both members, the client
+    for member in (SPECIALIST, partner):
+        joined = video.http.post(
+            f"/v1/bookings/{together.id}/join", headers=video.specialist(member)
+        )
+        assert joined.status_code == 200 and joined.json()["role"] == "host"
+
+    either = Booking(video)
+    session = await confirmed_session(video, consuming, either, starts_at)
+    taking_over = uuid4()
+    await consuming(either.reassigned(starts_at, taking_over))
+    await eventually(
+        lambda: video.fresh(session).hosts == [taking_over], "the new member hosts the session"
+    )
+    url = f"/v1/bookings/{either.id}/join"
+    assert video.http.post(url, headers=video.specialist(taking_over)).status_code == 200
+    assert video.http.post(url, headers=video.specialist(SPECIALIST)).status_code == 403

@@ -9,15 +9,21 @@ the slot rules it never reads the clock: `now` is passed in.
 
 `ranked` gives every free member in that order, not just the first: when the first
 loses a race for the time, the write side tries the next before answering 409.
+`still_weighed` is what of a team's past assignments the rule can still read: what a
+tally keeps, so that it stays as large as the window, not as the team's history.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from fractions import Fraction
+from typing import TypeVar
 from uuid import UUID
+
+K = TypeVar("K", bound=Hashable)
+M = TypeVar("M", bound=Hashable)
 
 #: How far back a member's bookings of the team count toward their share.
 DEFAULT_WINDOW = timedelta(days=30)
@@ -51,3 +57,27 @@ def ranked(
         return (Fraction(recent, member.weight), last, -member.priority, member.specialist_id)
 
     return [m.specialist_id for m in sorted(members, key=key) if m.specialist_id in available]
+
+
+def still_weighed(
+    assignments: Mapping[K, tuple[M, datetime]],
+    now: datetime,
+    window: timedelta = DEFAULT_WINDOW,
+) -> dict[K, tuple[M, datetime]]:
+    """Of `assignments` (booking → (member, when assigned)), those `ranked` still reads
+    at `now` or later with the same `window`: the ones inside the window (counted), and
+    each member's latest (the "longest since their last booking" tie-break). Dropping
+    the rest changes no ranking from `now` on; it only stops a tally from growing.
+
+    One difference remains: if a member's latest booking, already outside the window,
+    is reassigned, their tie-break falls back to "never booked" instead of their
+    previous booking, itself outside the window and long forgotten."""
+    since = now - window
+    latest: dict[M, datetime] = {}
+    for member, at in assignments.values():
+        latest[member] = max(at, latest.get(member, at))
+    return {
+        booking: (member, at)
+        for booking, (member, at) in assignments.items()
+        if at > since or at == latest[member]
+    }

@@ -18,7 +18,9 @@ _POSITIONS = itertools.count(1)
 
 class BookingEvents:
     """The events of one booking of `specialist_id`'s service, the client's and the
-    specialist's contact given (sealed, as booking seals them)."""
+    specialist's contact given (sealed, as booking seals them). A team's booking: every
+    member in `members` for a collective one (`specialist_id` first), and `reassigned`
+    for a round-robin one (its events stay on `specialist_id`'s partition)."""
 
     def __init__(
         self,
@@ -29,10 +31,13 @@ class BookingEvents:
         answers: dict[str, Any] | None = None,
         minutes: int = 30,
         timezone: str = "Europe/Paris",
+        members: list[UUID] | None = None,
     ) -> None:
         self.id = uuid4()
         self.contact = contact
         self.specialist_id = specialist_id
+        self.assigned = specialist_id  # whose booking it is now (a reassignment moves it)
+        self.members = members
         self.service_id = service_id
         self.answers = answers or {}
         self.length = timedelta(minutes=minutes)
@@ -60,7 +65,7 @@ class BookingEvents:
                 duration_minutes=self.length // timedelta(minutes=1),
             ),
             specialist=contract.BookedSpecialist(
-                specialist_id=self.specialist_id, timezone=self.timezone, contact=self.contact
+                specialist_id=self.assigned, timezone=self.timezone, contact=self.contact
             ),
             client=contract.BookedClient(timezone=self.timezone, contact=self.contact),
             starts_at=starts_at,
@@ -68,6 +73,7 @@ class BookingEvents:
             busy_from=starts_at,
             busy_until=starts_at + self.length,
             answers=self.answers,
+            specialist_ids=self.members or [self.assigned],
         )
 
     def confirmed(self, starts_at: datetime) -> Envelope:
@@ -110,5 +116,16 @@ class BookingEvents:
         return self.envelope(
             contract.NoShowMarked(
                 booking_id=self.id, party="client", booking=self.snapshot(starts_at, "no_show")
+            )
+        )
+
+    def reassigned(self, starts_at: datetime, to: UUID) -> Envelope:
+        previous, self.assigned = self.assigned, to
+        return self.envelope(
+            contract.BookingReassigned(
+                booking_id=self.id,
+                specialist_id=to,
+                previous_specialist_id=previous,
+                booking=self.snapshot(starts_at),
             )
         )

@@ -7,11 +7,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from types import MappingProxyType
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, ClassVar, NamedTuple, TypeVar
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
 from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import MutableOrImmutableAggregate
 from eventsourcing.persistence import IntegrityError, Recording
 from eventsourcing.utils import EnvType
 
@@ -124,10 +125,20 @@ def _position_of(recordings: list[Recording[UUID]], booking: Booking) -> int:
 ExternalBusyReader = Callable[[UUID, datetime, datetime], list[Interval]]
 
 
+#: Events of a team's tally between its snapshots (see Bookings.snapshotting_intervals).
+TALLY_SNAPSHOT_INTERVAL = 100
+
+
 class Bookings(Application[UUID]):
     """Specialists' catalog and the booking lifecycle, with no double booking by construction."""
 
     name = "bookings"
+    # A team's tally is loaded for each of its round-robin bookings and only ever grows
+    # by events: from a snapshot, a load (after a restart, or once out of the aggregate
+    # cache) reads at most this many of them. Nothing else is snapshotted.
+    snapshotting_intervals: ClassVar[dict[type[MutableOrImmutableAggregate[Any]], int]] = {
+        TeamTally: TALLY_SNAPSHOT_INTERVAL
+    }
 
     def __init__(
         self,

@@ -18,7 +18,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from kairos.assignment import Member
+from kairos.assignment import Member, still_weighed
 from kairos.errors import KairosError
 from kairos.slots import Interval, LocalWindow, ServiceRules, WorkingHours
 from kairos.timezones import MINUTES_PER_DAY, iso_utc, zone
@@ -331,7 +331,12 @@ TALLY_NAMESPACE = uuid5(NAMESPACE_URL, "https://kairos.invalid/team-tally")
 class TeamTally(Aggregate):
     """Which member each of a team's round-robin bookings went to, and when: what the
     assignment rule weighs (kairos.assignment). Saved with every round-robin booking, so
-    concurrent assignments from one team's tally serialise: each sees the last one."""
+    concurrent assignments from one team's tally serialise: each sees the last one.
+
+    It keeps only what the rule can still weigh (`still_weighed`: the rolling window and
+    each member's latest), so its state is as large as the window, not the team's
+    history; the application snapshots it, so loading it reads no more than an
+    interval's events either."""
 
     @staticmethod
     def create_id(team_id: UUID) -> UUID:
@@ -346,6 +351,9 @@ class TeamTally(Aggregate):
     @event("Assigned")
     def assign(self, booking_id: UUID, specialist_id: UUID, at: datetime) -> None:
         self.bookings[str(booking_id)] = (str(specialist_id), at)
+        # Assignments come in time order (up to the clocks' skew, nothing beside the
+        # window): what is forgotten at `at`, no later assignment weighs either.
+        self.bookings = still_weighed(self.bookings, at)
 
     def reassign(self, booking_id: UUID, specialist_id: UUID) -> None:
         """The booking counts for its new member from when it was first assigned."""

@@ -22,24 +22,28 @@ from booking.domain import Booking
 from booking.projection import Apply, Projection, as_json, topic
 from kairos.privacy import KeyStore, subject_of
 
-# Earlier versions of this table held names and addresses in clear (the first), or
-# lacked the answers and the change positions (v2): they go, and this one fills itself
-# from the log on its first read.
+# Earlier versions of this table held names and addresses in clear (the first), lacked
+# the answers and the change positions (v2), or a collective booking's other members
+# (v3): they go, and this one fills itself from the log on its first read.
 SCHEMA = """
 DROP TABLE IF EXISTS booking_history;
 DROP TABLE IF EXISTS booking_history_v2;
-CREATE TABLE IF NOT EXISTS booking_history_v3 (
-    id uuid PRIMARY KEY, specialist_id uuid NOT NULL, service_id uuid NOT NULL,
+DROP TABLE IF EXISTS booking_history_v3;
+CREATE TABLE IF NOT EXISTS booking_history_v4 (
+    id uuid PRIMARY KEY, specialist_id uuid NOT NULL, co_specialist_ids uuid[] NOT NULL,
+    service_id uuid NOT NULL,
     client_subject uuid, client_name jsonb NOT NULL, client_email jsonb NOT NULL,
     client_timezone text NOT NULL, answers jsonb NOT NULL, notes jsonb,
     starts_at timestamptz NOT NULL, ends_at timestamptz NOT NULL, status text NOT NULL,
     position bigint NOT NULL);
-CREATE INDEX IF NOT EXISTS booking_history_v3_specialist
-    ON booking_history_v3 (specialist_id, starts_at);
-CREATE INDEX IF NOT EXISTS booking_history_v3_client
-    ON booking_history_v3 (client_subject, starts_at);
+CREATE INDEX IF NOT EXISTS booking_history_v4_specialist
+    ON booking_history_v4 (specialist_id, starts_at);
+CREATE INDEX IF NOT EXISTS booking_history_v4_co_specialists
+    ON booking_history_v4 USING gin (co_specialist_ids);
+CREATE INDEX IF NOT EXISTS booking_history_v4_client
+    ON booking_history_v4 (client_subject, starts_at);
 """
-TABLE = "booking_history_v3"
+TABLE = "booking_history_v4"
 
 
 @dataclass(frozen=True)
@@ -74,12 +78,16 @@ class HistoryIndex(Projection):
             ("NoShowMarked", "no_show"),
         ):
             handlers[topic(Booking, name)] = self._status(status)
-        super().__init__(app, pool, "history_v3", 0, SCHEMA, handlers)
+        super().__init__(app, pool, "history_v4", 0, SCHEMA, handlers)
 
     def bookings(self, f: BookingFilter) -> Sequence[dict[str, Any]]:
         self.catch_up()
         conditions: list[tuple[str, Any]] = [
-            ("specialist_id = %s", f.specialist_id),
+            # Theirs, or a collective booking they are one of the members of.
+            (
+                "(specialist_id = %s OR co_specialist_ids @> ARRAY[%s]::uuid[])",
+                (f.specialist_id, f.specialist_id) if f.specialist_id else None,
+            ),
             *self._client_condition(f.client_email),
             ("starts_at >= %s", f.starts_from),
             ("starts_at < %s", f.starts_before),
@@ -110,13 +118,16 @@ class HistoryIndex(Projection):
     @staticmethod
     def _requested(cur: psycopg.Cursor[Any], e: Any, position: int) -> None:
         cur.execute(
-            f"INSERT INTO {TABLE} (id, specialist_id, service_id, client_subject, client_name, "
-            "client_email, client_timezone, answers, notes, starts_at, ends_at, status, position) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-            "ON CONFLICT (id) DO NOTHING",
+            f"INSERT INTO {TABLE} (id, specialist_id, co_specialist_ids, service_id,"
+            " client_subject, client_name, client_email, client_timezone, answers, notes,"
+            " starts_at, ends_at, status, position)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (id) DO NOTHING",
             (
                 e.originator_id,
                 e.specialist_id,
+                # A collective booking's other members (absent before teams).
+                [UUID(str(m)) for m in getattr(e, "co_claims", None) or {}],
                 e.service_id,
                 subject_of(e.client["email"]),
                 as_json(e.client["name"]),
@@ -140,8 +151,10 @@ class HistoryIndex(Projection):
 
     @staticmethod
     def _reassigned(cur: psycopg.Cursor[Any], e: Any, position: int) -> None:
+        # A new position: a list polled with `changed_after` shows whose it now is.
         cur.execute(
-            f"UPDATE {TABLE} SET specialist_id = %s WHERE id = %s", (e.assignee, e.originator_id)
+            f"UPDATE {TABLE} SET specialist_id = %s, position = %s WHERE id = %s",
+            (e.assignee, position, e.originator_id),
         )
 
     @staticmethod

@@ -155,6 +155,11 @@ class Snapshots:
             answers=booking.answers,  # type: ignore[arg-type]  # sealed: validated as Sealed
             team_id=booking.team_id,
             specialist_ids=booking.specialist_ids,
+            co_specialists=[
+                self._specialists.at(member, event.timestamp)
+                for member in booking.specialist_ids
+                if member != booking.specialist_id
+            ],
         )
 
     def _booking_after(self, event: Any) -> Booking:

@@ -1,9 +1,11 @@
 """calendar-sync's consumer of booking.events.v1: bookings into the specialists' calendars.
 
 Each handler keeps what it needs of the booking (sealed personal fields only) and
-records, in the consumer's transaction, one effect per active connection of the
-specialist: put the booking's event when it is confirmed or moves, delete it when it
-is cancelled or declined. A redelivered event records the same effect ids again,
+records, in the consumer's transaction, one effect per active connection of each of
+its specialists (every member of a collective booking): put the booking's event when
+it is confirmed or moves, delete it when it is cancelled or declined. A round-robin
+booking reassigned to another member is deleted from the previous member's calendars
+and put into the new one's. A redelivered event records the same effect ids again,
 which changes nothing; the effects read the booking's current row when they fire,
 so an older put that runs late still writes the current time.
 """
@@ -26,6 +28,7 @@ from kairos.events.booking import (
     BookingConfirmed,
     BookingDeclined,
     BookingEvent,
+    BookingReassigned,
     BookingRescheduled,
     PersonErased,
     ScheduleSet,
@@ -105,27 +108,35 @@ def booking_handlers(connections: Connections, ledger: ErasureLedger | None = No
         b = event.booking
         if b is None:  # published before snapshots: `republish` sends it again with one
             return
-        save_booking(
-            conn,
-            BookedEvent(
-                booking_id=event.booking_id,
-                specialist_id=b.specialist.specialist_id,
-                status=b.status,
-                service_name=b.service.name,
-                starts_at=b.starts_at,
-                ends_at=b.ends_at,
-                time_zone=b.specialist.timezone,
-                client_name=b.client.contact.name,
-                client_email=b.client.contact.email,
-            ),
+        booked = BookedEvent(
+            booking_id=event.booking_id,
+            specialist_id=b.specialist.specialist_id,
+            status=b.status,
+            service_name=b.service.name,
+            starts_at=b.starts_at,
+            ends_at=b.ends_at,
+            time_zone=b.specialist.timezone,
+            client_name=b.client.contact.name,
+            client_email=b.client.contact.email,
+            specialist_ids=tuple(b.specialist_ids),
         )
+        save_booking(conn, booked)
         set_zone(conn, b.specialist.specialist_id, b.specialist.timezone)
-        specialist = b.specialist.specialist_id
+        members = booked.members
         if isinstance(event, BookingConfirmed | BookingRescheduled) and b.status in SHOWN:
-            record(conn, envelope, PUT, event.booking_id, specialist)
+            for member in members:
+                record(conn, envelope, PUT, event.booking_id, member)
         elif isinstance(event, BookingCancelled | BookingDeclined):
             cancel_effects(conn, reason_of(event.booking_id), PUT.name)
-            record(conn, envelope, DELETE, event.booking_id, specialist)
+            for member in members:
+                record(conn, envelope, DELETE, event.booking_id, member)
+        elif isinstance(event, BookingReassigned):
+            # A put still pending for the previous member is dropped here, or by its
+            # re-check (they no longer hold the booking) if it was already claimed.
+            cancel_effects(conn, reason_of(event.booking_id), PUT.name)
+            record(conn, envelope, DELETE, event.booking_id, event.previous_specialist_id)
+            if b.status in SHOWN:
+                record(conn, envelope, PUT, event.booking_id, event.specialist_id)
 
     @handlers.on
     def on_person_erased(
@@ -135,8 +146,9 @@ def booking_handlers(connections: Connections, ledger: ErasureLedger | None = No
         in clear: each booking of an erased client is put again, and the put reveals
         "[erased]" in place of the name and drops the address. Reported done once the
         puts are recorded (they run after commit)."""
-        for booking_id, specialist_id in bookings_of_subjects(conn, event.subjects):
-            record(conn, envelope, PUT, booking_id, specialist_id)
+        for booked in bookings_of_subjects(conn, event.subjects):
+            for member in booked.members:
+                record(conn, envelope, PUT, booked.booking_id, member)
         if ledger is not None:
             ledger.report(event.erasure_id, CONSUMER)
 

@@ -109,5 +109,10 @@ class CalendarWrites:
         return self._connections.connection(effect.data.connection_id).active
 
     def still_shown(self, conn: psycopg.Connection[Any], effect: Effect[CalendarWrite]) -> bool:
+        """Shown, connected, and still one of the connection's specialist's (a booking
+        reassigned meanwhile goes to the new member's calendars, not back to these)."""
         b = booking(conn, effect.data.booking_id)
-        return b is not None and b.status in SHOWN and self.still_connected(conn, effect)
+        if b is None or b.status not in SHOWN:
+            return False
+        connection = self._connections.connection(effect.data.connection_id)
+        return connection.active and connection.specialist_id in b.members

@@ -22,6 +22,12 @@ _DDL = (
     " client_name jsonb, client_email jsonb)",
     "CREATE INDEX IF NOT EXISTS calendar_sync_bookings_specialist"
     " ON calendar_sync_bookings (specialist_id, ends_at)",
+    # Every specialist whose calendars hold it: a collective booking's members (its
+    # specialist_id is the first); empty in rows from before teams (the specialist alone).
+    "ALTER TABLE calendar_sync_bookings"
+    " ADD COLUMN IF NOT EXISTS specialist_ids uuid[] NOT NULL DEFAULT '{}'",
+    "CREATE INDEX IF NOT EXISTS calendar_sync_bookings_members"
+    " ON calendar_sync_bookings USING gin (specialist_ids)",
     "CREATE TABLE IF NOT EXISTS calendar_sync_specialists (specialist_id uuid PRIMARY KEY,"
     " time_zone text NOT NULL)",
     "CREATE TABLE IF NOT EXISTS calendar_sync_status (connection_id uuid PRIMARY KEY,"
@@ -47,6 +53,13 @@ class BookedEvent:
     time_zone: str
     client_name: Sealed | str | None
     client_email: Sealed | str | None
+    specialist_ids: tuple[UUID, ...] = ()
+
+    @property
+    def members(self) -> tuple[UUID, ...]:
+        """Whose calendars show it: every member of a collective booking, else its one
+        specialist (after a reassignment, the new one)."""
+        return self.specialist_ids or (self.specialist_id,)
 
 
 def _personal(value: Any) -> Sealed | str | None:
@@ -55,10 +68,28 @@ def _personal(value: Any) -> Sealed | str | None:
     return Sealed.model_validate(value)
 
 
+_BOOKED = (
+    "booking_id, specialist_id, status, service_name, starts_at, ends_at, time_zone,"
+    " client_name, client_email, specialist_ids"
+)
+# A specialist's bookings: those they hold alone (or held before teams) and those of
+# which they are one of the members.
+_OF_SPECIALIST = "(specialist_id = %(specialist)s OR specialist_ids @> ARRAY[%(specialist)s])"
+
+
 def _booked(row: Any) -> BookedEvent:
-    b_id, specialist, status, service, starts, ends, tz, name, email = row
+    b_id, specialist, status, service, starts, ends, tz, name, email, members = row
     return BookedEvent(
-        b_id, specialist, status, service, starts, ends, tz, _personal(name), _personal(email)
+        b_id,
+        specialist,
+        status,
+        service,
+        starts,
+        ends,
+        tz,
+        _personal(name),
+        _personal(email),
+        tuple(members),
     )
 
 
@@ -69,10 +100,14 @@ def _json(value: Sealed | str | None) -> Jsonb | None:
 
 
 def save_booking(conn: psycopg.Connection[Any], b: BookedEvent) -> None:
+    """Keep the booking as it now stands: its status, its time and (reassigned) whose it is."""
     conn.execute(
-        "INSERT INTO calendar_sync_bookings VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        f"INSERT INTO calendar_sync_bookings ({_BOOKED})"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
         " ON CONFLICT (booking_id) DO UPDATE SET status = EXCLUDED.status,"
-        " starts_at = EXCLUDED.starts_at, ends_at = EXCLUDED.ends_at",
+        " starts_at = EXCLUDED.starts_at, ends_at = EXCLUDED.ends_at,"
+        " specialist_id = EXCLUDED.specialist_id, specialist_ids = EXCLUDED.specialist_ids,"
+        " time_zone = EXCLUDED.time_zone",
         (
             b.booking_id,
             b.specialist_id,
@@ -83,13 +118,14 @@ def save_booking(conn: psycopg.Connection[Any], b: BookedEvent) -> None:
             b.time_zone,
             _json(b.client_name),
             _json(b.client_email),
+            list(b.specialist_ids),
         ),
     )
 
 
 def booking(conn: psycopg.Connection[Any], booking_id: UUID) -> BookedEvent | None:
     row = conn.execute(
-        "SELECT * FROM calendar_sync_bookings WHERE booking_id = %s", (booking_id,)
+        f"SELECT {_BOOKED} FROM calendar_sync_bookings WHERE booking_id = %s", (booking_id,)
     ).fetchone()
     if row is None:
         return None
@@ -99,11 +135,11 @@ def booking(conn: psycopg.Connection[Any], booking_id: UUID) -> BookedEvent | No
 def live_bookings(
     conn: psycopg.Connection[Any], specialist_id: UUID, after: datetime
 ) -> list[BookedEvent]:
-    """The specialist's confirmed bookings ending after `after`."""
+    """The specialist's confirmed bookings ending after `after`, theirs alone or as a member."""
     rows = conn.execute(
-        "SELECT * FROM calendar_sync_bookings WHERE specialist_id = %s AND ends_at > %s"
-        " AND status = 'confirmed' ORDER BY starts_at",
-        (specialist_id, after),
+        f"SELECT {_BOOKED} FROM calendar_sync_bookings WHERE {_OF_SPECIALIST}"
+        " AND ends_at > %(after)s AND status = 'confirmed' ORDER BY starts_at",
+        {"specialist": specialist_id, "after": after},
     ).fetchall()
     return [_booked(r) for r in rows]
 
@@ -178,14 +214,12 @@ def watch_of(conn: psycopg.Connection[Any], connection_id: UUID) -> tuple[str, d
     return None if row is None else (str(row[0]), row[1])
 
 
-def bookings_of_subjects(
-    conn: psycopg.Connection[Any], subjects: list[UUID]
-) -> list[tuple[UUID, UUID]]:
-    """(booking, specialist) of the shown bookings whose client is one of `subjects`."""
+def bookings_of_subjects(conn: psycopg.Connection[Any], subjects: list[UUID]) -> list[BookedEvent]:
+    """The shown bookings whose client is one of `subjects`."""
     rows = conn.execute(
-        "SELECT booking_id, specialist_id FROM calendar_sync_bookings"
+        f"SELECT {_BOOKED} FROM calendar_sync_bookings"
         " WHERE client_email->>'subject' = ANY(%s) AND status IN"
         " ('confirmed', 'in_progress', 'completed', 'no_show')",
         ([str(s) for s in subjects],),
     ).fetchall()
-    return [(UUID(str(b)), UUID(str(s))) for b, s in rows]
+    return [_booked(row) for row in rows]

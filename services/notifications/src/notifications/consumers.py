@@ -9,7 +9,13 @@ records what must be sent (effects, ARCHITECTURE.md rule 6); nothing is sent her
 - cancelled: "cancelled" with METHOD:CANCEL to both, and the pending reminders dropped;
 - rescheduled: "rescheduled" with the invite at SEQUENCE+1 to both, and the pending
   reminders replaced by the new time's;
+- reassigned (a round-robin booking, to another member of its team): "new_booking"
+  with the invite to the new member, "cancelled" with METHOD:CANCEL to the previous
+  one, and the reminders replaced by the new member's (the client's time is unchanged:
+  nothing to tell them);
 - a no-show marked against the client: the "no_show_notice";
+
+Whatever goes to "the specialist" goes to each member of a collective booking.
 - a person erased: what is kept of them forgotten (notifications.erasure).
 
 An effect's key is the message's own identity, (booking, message, recipient,
@@ -22,7 +28,7 @@ reschedule does not move the invite's SEQUENCE again.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,6 +46,7 @@ from kairos.events.booking import (
     BookingDeclined,
     BookingEvent,
     BookingPending,
+    BookingReassigned,
     BookingRescheduled,
     BookingSnapshot,
     BookingStarted,
@@ -74,6 +81,9 @@ class Notice(BaseModel):
     recipient: Recipient
     version: int  # the booking's sequence when it was recorded
     invite: Method | None = None
+    # To "specialist": which one, when not the booking's own (a collective booking's
+    # other member, the member it was reassigned from; BookingRow.addressed).
+    specialist_id: UUID | None = None
 
 
 class Reminder(BaseModel):
@@ -82,6 +92,7 @@ class Reminder(BaseModel):
     version: int
     before_seconds: int
     with_join_link: bool
+    specialist_id: UUID | None = None  # as Notice's
 
     @property
     def before(self) -> timedelta:
@@ -105,31 +116,56 @@ def booking_reason(booking_id: UUID) -> str:
     return f"booking:{booking_id}"
 
 
+#: Which specialists a message to "the specialist" goes to: None is the booking's own.
+Specialists = Sequence[UUID | None]
+
+
+def _specialists(booking: BookingSnapshot) -> Specialists:
+    """The booking's own specialist, and a collective booking's other members."""
+    return [None, *(member.specialist_id for member in booking.co_specialists)]
+
+
+def _addressees(recipient: Recipient, specialists: Specialists) -> list[tuple[UUID | None, str]]:
+    """Each addressee of `recipient` (which specialist, None for the booking's own or the
+    client), with what their effect's key adds (nothing for the booking's own: keys
+    recorded before teams stay the same)."""
+    if recipient != "specialist":
+        return [(None, "")]
+    return [(s, "" if s is None else f":{s}") for s in specialists]
+
+
 def _notice(
     conn: psycopg.Connection[Any],
     envelope: Envelope,
     booking_id: UUID,
-    version: int,
+    applied: Applied,
     messages: Messages,
     invite: Method | None = None,
+    specialists: Specialists | None = None,
 ) -> None:
-    """Record each (message, recipient) as an e-mail due at once."""
+    """Record each (message, recipient) about the booking as applied as an e-mail due at
+    once; "the specialist" is each of `specialists` (default: the booking's)."""
+    version = applied.version
+    if specialists is None:
+        specialists = _specialists(applied.booking)
     for message, recipient in messages:
-        notice = Notice(
-            booking_id=booking_id,
-            message=message,
-            recipient=recipient,
-            version=version,
-            invite=invite,
-        )
-        record_effect(
-            conn,
-            NOTICE,
-            notice,
-            key=f"{booking_id}:{message}:{recipient}:v{version}",
-            reason=booking_reason(booking_id),
-            due_at=envelope.occurred_at,
-        )
+        for specialist_id, to in _addressees(recipient, specialists):
+            notice = Notice(
+                booking_id=booking_id,
+                message=message,
+                recipient=recipient,
+                version=version,
+                invite=invite,
+                specialist_id=specialist_id,
+            )
+            record_effect(
+                conn,
+                NOTICE,
+                notice,
+                key=f"{booking_id}:{message}:{recipient}{to}:v{version}",
+                reason=booking_reason(booking_id),
+                due_at=envelope.occurred_at,
+            )
 
 
 def _schedule_reminders(
@@ -139,24 +175,27 @@ def _schedule_reminders(
     version: int,
     now: datetime,
 ) -> None:
-    """Record the booking's reminders still ahead of `now` (when it was booked or moved)."""
+    """Record the booking's reminders still ahead of `now` (when it was booked or moved),
+    those to the specialist to each of its specialists."""
     for due in due_reminders(
         reminder_rules(conn, booking.service.service_id), booking.starts_at, now
     ):
-        record_effect(
-            conn,
-            REMINDERS[due.channel],
-            Reminder(
-                booking_id=booking_id,
-                recipient=due.recipient,
-                version=version,
-                before_seconds=int(due.before.total_seconds()),
-                with_join_link=due.with_join_link,
-            ),
-            key=f"{booking_id}:v{version}:{due.key}",
-            reason=booking_reason(booking_id),
-            due_at=due.due_at,
-        )
+        for specialist_id, to in _addressees(due.recipient, _specialists(booking)):
+            record_effect(
+                conn,
+                REMINDERS[due.channel],
+                Reminder(
+                    booking_id=booking_id,
+                    recipient=due.recipient,
+                    version=version,
+                    before_seconds=int(due.before.total_seconds()),
+                    with_join_link=due.with_join_link,
+                    specialist_id=specialist_id,
+                ),
+                key=f"{booking_id}:v{version}:{due.key}{to}",
+                reason=booking_reason(booking_id),
+                due_at=due.due_at,
+            )
 
 
 def _snapshot(envelope: Envelope, event: BookingEvent) -> BookingSnapshot | None:
@@ -192,11 +231,13 @@ def _apply(
     repeats: Callable[[BookingRow], bool] | None = None,
     reason: str | None = None,
     previous_starts_at: datetime | None = None,
+    reassigned: bool = False,
 ) -> Applied | None:
     """Keep the booking as `event` leaves it (its sequence +1 with `bump`); None when the
     event changes nothing: it has no snapshot, the booking has ended or is in a status
     of `unless`, the event `repeats` what the booking already shows, or it happened
-    before the event the booking stands at."""
+    before the event the booking stands at. When `reassigned`, the specialist it stood
+    with is kept as its former one."""
     previous = booking_row(conn, event.booking_id)
     if (booking := _snapshot(envelope, event)) is None:
         return None
@@ -217,6 +258,7 @@ def _apply(
         at=envelope.occurred_at,
         reason=reason,
         previous_starts_at=previous_starts_at,
+        former_specialist=previous.snapshot.specialist if reassigned and previous else None,
     )
     return Applied(booking, version, previous)
 
@@ -235,7 +277,7 @@ def on_booking_pending(
     if (applied := _apply(conn, envelope, event, unless=frozenset({"confirmed"}))) is None:
         return
     messages: Messages = (("pending", "client"), ("approval_request", "specialist"))
-    _notice(conn, envelope, event.booking_id, applied.version, messages)
+    _notice(conn, envelope, event.booking_id, applied, messages)
 
 
 @handlers.on
@@ -250,7 +292,7 @@ def on_booking_confirmed(
         if approved
         else (("confirmation", "client"), ("new_booking", "specialist"))
     )
-    _notice(conn, envelope, event.booking_id, applied.version, messages, invite="REQUEST")
+    _notice(conn, envelope, event.booking_id, applied, messages, "REQUEST")
     _schedule_reminders(
         conn, event.booking_id, applied.booking, applied.version, envelope.occurred_at
     )
@@ -279,7 +321,7 @@ def on_booking_rescheduled(
         return
     cancel_effects(conn, booking_reason(event.booking_id), REMINDER_PREFIX)
     messages: Messages = (("rescheduled", "client"), ("rescheduled", "specialist"))
-    _notice(conn, envelope, event.booking_id, applied.version, messages, invite="REQUEST")
+    _notice(conn, envelope, event.booking_id, applied, messages, "REQUEST")
     if applied.booking.status == "confirmed":
         _schedule_reminders(
             conn, event.booking_id, applied.booking, applied.version, envelope.occurred_at
@@ -299,7 +341,49 @@ def on_booking_ended(
         if isinstance(event, BookingDeclined)
         else (("cancelled", "client"), ("cancelled", "specialist"))
     )
-    _notice(conn, envelope, event.booking_id, applied.version, messages, invite="CANCEL")
+    _notice(conn, envelope, event.booking_id, applied, messages, "CANCEL")
+
+
+#: What the member a booking was reassigned from reads in their cancellation.
+REASSIGNED_REASON = "Reassigned to another member of the team"
+
+
+@handlers.on
+def on_booking_reassigned(
+    conn: psycopg.Connection[Any], envelope: Envelope, event: BookingReassigned
+) -> None:
+    """The new member gets the booking with its invite and the specialist's reminders;
+    the previous one its cancellation (their invite withdrawn). SEQUENCE+1, as the
+    invite's attendee changed."""
+
+    def same_member(previous: BookingRow) -> bool:
+        return previous.snapshot.specialist.specialist_id == event.specialist_id
+
+    applied = _apply(
+        conn,
+        envelope,
+        event,
+        bump=True,
+        unless=frozenset({"in_progress"}),
+        repeats=same_member,
+        reason=REASSIGNED_REASON,
+        reassigned=True,
+    )
+    if applied is None:
+        return
+    booking_id = event.booking_id
+    cancel_effects(conn, booking_reason(booking_id), REMINDER_PREFIX)
+    if applied.booking.status == "confirmed":
+        _notice(conn, envelope, booking_id, applied, (("new_booking", "specialist"),), "REQUEST")
+        _schedule_reminders(
+            conn, booking_id, applied.booking, applied.version, envelope.occurred_at
+        )
+    else:  # pending: the new member is the one to approve it
+        _notice(conn, envelope, booking_id, applied, (("approval_request", "specialist"),))
+    withdrawn: Messages = (("cancelled", "specialist"),)
+    _notice(
+        conn, envelope, booking_id, applied, withdrawn, "CANCEL", [event.previous_specialist_id]
+    )
 
 
 @handlers.on
@@ -315,7 +399,7 @@ def on_no_show_marked(
     conn: psycopg.Connection[Any], envelope: Envelope, event: NoShowMarked
 ) -> None:
     if (applied := _apply(conn, envelope, event)) is not None and event.party == "client":
-        _notice(conn, envelope, event.booking_id, applied.version, (("no_show_notice", "client"),))
+        _notice(conn, envelope, event.booking_id, applied, (("no_show_notice", "client"),))
 
 
 @handlers.on

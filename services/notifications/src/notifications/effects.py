@@ -132,7 +132,7 @@ class Notifier:
         """Only a message about the booking as it still is (one recorded before a
         reschedule or cancel would show a time or an invite that no longer holds), to a
         person who was not erased: the booking row to build it from, else None."""
-        row = batch.rows.get(effect.data.booking_id)
+        row = _addressed(batch.rows.get(effect.data.booking_id), effect.data)
         if row is None or row.sequence != effect.data.version:
             return None
         return row if self._reachable(effect, row, batch) else None
@@ -141,7 +141,7 @@ class Notifier:
         """Only for a booking still confirmed at the time it was scheduled for, and not
         yet begun (a dispatcher that was down does not send "starts in 1 hour" late), to
         a person who was not erased."""
-        row = batch.rows.get(effect.data.booking_id)
+        row = _addressed(batch.rows.get(effect.data.booking_id), effect.data)
         if (
             row is None
             or row.status != "confirmed"
@@ -305,3 +305,8 @@ class Notifier:
                 # The browser unsubscribed or the subscription expired: forget it.
                 with self.pool.connection() as conn:
                     remove_push_subscription(conn, subscription_id)
+
+
+def _addressed(row: BookingRow | None, data: Notice | Reminder) -> BookingRow | None:
+    """The booking as its message's addressee reads it (BookingRow.addressed)."""
+    return row.addressed(data.specialist_id) if row is not None else None

@@ -12,7 +12,7 @@ included: it is personal data and goes with an erasure (ARCHITECTURE.md rule 7).
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -21,7 +21,13 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from kairos.ddl import create_if_missing
-from kairos.events.booking import BookingSnapshot, BookingStatus, Reminder, ServiceDefinition
+from kairos.events.booking import (
+    BookedSpecialist,
+    BookingSnapshot,
+    BookingStatus,
+    Reminder,
+    ServiceDefinition,
+)
 from kairos.providers.push import PushSubscription
 from notifications.appointment import Terms
 from notifications.schedule import DEFAULT_REMINDERS, ReminderRule, rules_of
@@ -37,6 +43,9 @@ CREATE TABLE IF NOT EXISTS notification_bookings (
     previous_starts_at timestamptz,
     updated_at timestamptz NOT NULL
 );
+-- The member a round-robin booking was last reassigned from (BookedSpecialist): its
+-- cancellation is addressed to them.
+ALTER TABLE notification_bookings ADD COLUMN IF NOT EXISTS former_specialist jsonb;
 -- Browsers' Web Push subscriptions: a client's per booking, a specialist's per specialist.
 CREATE TABLE IF NOT EXISTS push_subscriptions (
     id uuid PRIMARY KEY,
@@ -80,6 +89,23 @@ class BookingRow:
     reason: str | None
     previous_starts_at: datetime | None
     updated_at: datetime  # when the event that left it so happened
+    former_specialist: BookedSpecialist | None = None
+
+    def addressed(self, specialist_id: UUID | None) -> BookingRow | None:
+        """The booking as a message to `specialist_id` reads it: with them as its
+        specialist (a collective booking's other member, or the member it was reassigned
+        from); None (the default) is the booking's own specialist. None if they have no
+        part in it."""
+        own = self.snapshot.specialist
+        if specialist_id is None or specialist_id == own.specialist_id:
+            return self
+        others = [*self.snapshot.co_specialists, *filter(None, [self.former_specialist])]
+        for member in others:
+            if member.specialist_id == specialist_id:
+                return replace(
+                    self, snapshot=self.snapshot.model_copy(update={"specialist": member})
+                )
+        return None
 
 
 def save_booking(
@@ -91,14 +117,20 @@ def save_booking(
     at: datetime,
     reason: str | None = None,
     previous_starts_at: datetime | None = None,
+    former_specialist: BookedSpecialist | None = None,
 ) -> None:
+    """Keep the booking as it now stands; the member it was reassigned from stays known
+    until another reassignment (a later event names none)."""
+    former = Jsonb(former_specialist.model_dump(mode="json")) if former_specialist else None
     conn.execute(
-        "INSERT INTO notification_bookings"
-        " (booking_id, status, sequence, snapshot, reason, previous_starts_at, updated_at)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s)"
+        "INSERT INTO notification_bookings (booking_id, status, sequence, snapshot, reason,"
+        " previous_starts_at, updated_at, former_specialist)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
         " ON CONFLICT (booking_id) DO UPDATE SET status = EXCLUDED.status,"
         " sequence = EXCLUDED.sequence, snapshot = EXCLUDED.snapshot, reason = EXCLUDED.reason,"
-        " previous_starts_at = EXCLUDED.previous_starts_at, updated_at = EXCLUDED.updated_at",
+        " previous_starts_at = EXCLUDED.previous_starts_at, updated_at = EXCLUDED.updated_at,"
+        " former_specialist = COALESCE("
+        "EXCLUDED.former_specialist, notification_bookings.former_specialist)",
         (
             booking_id,
             snapshot.status,
@@ -107,6 +139,7 @@ def save_booking(
             reason,
             previous_starts_at,
             at,
+            former,
         ),
     )
 
@@ -120,22 +153,33 @@ def booking_rows(
 ) -> dict[UUID, BookingRow]:
     """The bookings known here of `booking_ids`, in one query (a dispatcher's batch)."""
     rows = conn.execute(
-        "SELECT booking_id, status, sequence, snapshot, reason, previous_starts_at, updated_at"
-        " FROM notification_bookings WHERE booking_id = ANY(%s)",
+        "SELECT booking_id, status, sequence, snapshot, reason, previous_starts_at, updated_at,"
+        " former_specialist FROM notification_bookings WHERE booking_id = ANY(%s)",
         (list(booking_ids),),
     ).fetchall()
-    return {
-        booking_id: BookingRow(
-            booking_id,
-            status,
-            sequence,
-            BookingSnapshot.model_validate(snapshot),
-            reason,
-            previous_starts_at,
-            updated_at,
-        )
-        for booking_id, status, sequence, snapshot, reason, previous_starts_at, updated_at in rows
-    }
+    return {row[0]: _booking_row(*row) for row in rows}
+
+
+def _booking_row(
+    booking_id: UUID,
+    status: BookingStatus,
+    sequence: int,
+    snapshot: Any,
+    reason: str | None,
+    previous_starts_at: datetime | None,
+    updated_at: datetime,
+    former: Any,
+) -> BookingRow:
+    return BookingRow(
+        booking_id,
+        status,
+        sequence,
+        BookingSnapshot.model_validate(snapshot),
+        reason,
+        previous_starts_at,
+        updated_at,
+        BookedSpecialist.model_validate(former) if former is not None else None,
+    )
 
 
 def save_terms(conn: psycopg.Connection[Any], service: ServiceDefinition) -> None:

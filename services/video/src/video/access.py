@@ -41,7 +41,7 @@ def _access(ctx: Ctx, booking_id: UUID, authorization: str | None) -> SessionAcc
     if caller.role == "client" and not caller.holds_token_for(booking_id):
         raise refused(caller)  # another booking's holder: known, not a party here
     session = ctx.app.session(booking_id)
-    if caller.role == "specialist" and not caller.is_specialist(session.specialist_id):
+    if caller.role == "specialist" and not any(map(caller.is_specialist, session.hosts)):
         raise refused(caller)
     return SessionAccess(caller, session)
 

@@ -65,7 +65,9 @@ def join(ctx: Ctx, access: PartyDep) -> s.JoinGrantPublic:
     session, party = access.session, access.party
     assert party is not None  # PartyDep
     session.check_can_join(party, ctx.clock())
-    owner = session.specialist_id if party == "specialist" else session.id
+    # A host by their own id: a collective booking's members are as many hosts.
+    owner = access.caller.specialist_id if party == "specialist" else session.id
+    assert owner is not None  # a specialist caller has their id
     grant = ctx.rooms.join_grant(
         session.room,
         identity(party, owner),

@@ -9,7 +9,7 @@ state.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from uuid import UUID
@@ -58,8 +58,10 @@ class Sessions(Application[UUID]):
         ends_at: datetime,
         waiting_room: timedelta,
         recording: Recording,
+        co_hosts: Sequence[UUID] = (),
     ) -> Session:
-        """The booking is confirmed: its session exists (once; again, it moves)."""
+        """The booking is confirmed: its session exists (once; again, it moves), hosted
+        by `specialist_id` and, for a collective booking, the other `co_hosts`."""
 
         def attempt() -> Session:
             session = self.find(booking_id)
@@ -75,10 +77,15 @@ class Sessions(Application[UUID]):
                 )
             else:
                 session.move(starts_at, ends_at)
+            session.host_by([specialist_id, *co_hosts])
             self.save(session)
             return session
 
         return _until_saved(attempt)
+
+    def host_by(self, booking_id: UUID, specialist_ids: list[UUID]) -> Session | None:
+        """The booking went to other specialists (reassigned): they host its session."""
+        return self._changing(booking_id, lambda s: s.host_by(specialist_ids))
 
     def move(self, booking_id: UUID, starts_at: datetime, ends_at: datetime) -> Session | None:
         return self._changing(booking_id, lambda s: s.move(starts_at, ends_at))

@@ -1,11 +1,11 @@
 """The video service's consumer of booking.events.v1: a room per confirmed booking.
 
-Confirmed → the session exists and its room is scheduled to be prepared when the
-waiting room opens; rescheduled → its window moves (and its room's schedule with it);
-cancelled, declined, completed or marked a no-show → it is closed (a live session
-ends) and its room deleted. The service's recording
-policy and waiting room come from ServiceDefined/ServiceUpdated, kept in
-`video_services`.
+Confirmed → the session exists, hosted by the booking's specialist (by every member of
+a collective booking), and its room is scheduled to be prepared when the waiting room
+opens; reassigned → the new member hosts it instead; rescheduled → its window moves
+(and its room's schedule with it); cancelled, declined, completed or marked a no-show →
+it is closed (a live session ends) and its room deleted. The service's recording policy
+and waiting room come from ServiceDefined/ServiceUpdated, kept in `video_services`.
 
 Each handler runs in the consumer's transaction (its position, the effects) and saves
 the session through the event store, which has transactions of its own: a redelivered
@@ -26,6 +26,7 @@ from kairos.events.booking import (
     BookingCompleted,
     BookingConfirmed,
     BookingDeclined,
+    BookingReassigned,
     BookingRescheduled,
     NoShowMarked,
     PersonErased,
@@ -88,9 +89,11 @@ def booking_handlers(app: Sessions, grace: timedelta, ledger: ErasureLedger | No
         if booking is None:
             raise ValueError("BookingConfirmed without its booking: republish from booking")
         recording, waiting_room = _terms(conn, booking.service.service_id)
+        specialist_id = booking.specialist.specialist_id
         session = app.prepare(
             event.booking_id,
-            specialist_id=booking.specialist.specialist_id,
+            specialist_id=specialist_id,
+            co_hosts=[s for s in booking.specialist_ids if s != specialist_id],
             client_subject=subject_of(booking.client.contact.email),
             starts_at=booking.starts_at,
             ends_at=booking.ends_at,
@@ -106,6 +109,12 @@ def booking_handlers(app: Sessions, grace: timedelta, ledger: ErasureLedger | No
         session = app.move(event.booking_id, event.starts_at, event.ends_at)
         if session is not None and session.state != "ended":
             schedule_session(conn, session, str(envelope.event_id), grace)
+
+    @handlers.on
+    def on_reassigned(
+        conn: psycopg.Connection[Any], envelope: Envelope, event: BookingReassigned
+    ) -> None:
+        app.host_by(event.booking_id, [event.specialist_id])
 
     @handlers.on
     def on_over(

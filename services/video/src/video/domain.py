@@ -80,6 +80,8 @@ class Session(Aggregate):
         recording: Recording,
     ) -> None:
         self.specialist_id = specialist_id
+        # The other members of a collective booking, who host with the specialist.
+        self.co_hosts: list[UUID] = []
         # Notes are health content about the client: sealed under the client's key, so
         # erasing the client erases them (docs/privacy.md).
         self.client_subject = client_subject
@@ -140,6 +142,22 @@ class Session(Aggregate):
         return None
 
     # --- commands from booking.events.v1 -----------------------------------------
+
+    @property
+    def hosts(self) -> list[UUID]:
+        """The specialists who join as host: the booking's, and a collective one's members."""
+        return [self.specialist_id, *self.co_hosts]
+
+    def host_by(self, specialist_ids: list[UUID]) -> None:
+        """The booking's specialists changed (reassigned to another member of its team)
+        or are several (a collective booking): they host from now on, the first as the
+        session's specialist."""
+        if specialist_ids and specialist_ids != self.hosts and not self.closed:
+            self._hosts_changed(specialist_ids=specialist_ids)
+
+    @event("HostsChanged")
+    def _hosts_changed(self, specialist_ids: list[UUID]) -> None:
+        self.specialist_id, *self.co_hosts = specialist_ids
 
     def move(self, starts_at: datetime, ends_at: datetime) -> None:
         if (starts_at, ends_at) != (self.starts_at, self.ends_at) and not self.closed:

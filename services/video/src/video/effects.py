@@ -112,7 +112,9 @@ def effect_handlers(app: Sessions, rooms: VideoRooms) -> Sequence[EffectHandler[
         session = app.session(effect.data.booking_id)
         # Open from the waiting room to the end: a no-show's room closes by itself.
         lifetime = session.ends_at - session.opens_at
-        rooms.prepare_room(Room(session.room, lifetime, DEPARTURE_TIMEOUT))
+        # Its hosts (a collective booking's every member) and the client.
+        seats = len(session.hosts) + 1
+        rooms.prepare_room(Room(session.room, lifetime, DEPARTURE_TIMEOUT, seats))
 
     def open_session(_: psycopg.Connection[Any], effect: Effect[SessionRef]) -> bool:
         session = app.find(effect.data.booking_id)

@@ -22,6 +22,7 @@ from kairos.effects.model import (
     effect_id,
 )
 from kairos.effects.store import (
+    CHANNEL,
     cancel_effects,
     create_effects_table,
     parked_effects,
@@ -30,6 +31,7 @@ from kairos.effects.store import (
 )
 
 __all__ = [
+    "CHANNEL",
     "AnyEffectHandler",
     "Backoff",
     "BatchEffectHandler",

@@ -7,6 +7,12 @@ provider outside any transaction, and records the outcome. Scheduling needs
 nothing more: an effect due tomorrow is simply not claimed before tomorrow.
 A `BatchEffectHandler` gets all the effects of its kind in a claimed batch at once,
 and re-checks and performs them together.
+
+An idle `run()` does not wait for its next poll when an effect is recorded: it
+listens on the channel `record_effect` notifies (PostgreSQL LISTEN/NOTIFY), so an
+effect due at once is claimed as soon as the consumer that recorded it commits, in
+whichever process. The poll stays, as the fallback for what no notification tells
+(an effect whose due time comes, a lease that runs out, a lost listening connection).
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ from kairos.effects.model import (
     TransientEffectError,
 )
 from kairos.effects.store import (
+    CHANNEL,
     Outcome,
     claim_due,
     count_by_status,
@@ -73,7 +80,8 @@ class EffectDispatcher:
     (the effects of a `BatchEffectHandler` go together, in one of them).
     Once an effect has finished for `keep_data_for`, its data is emptied (it often
     holds personal data); its row stays, so a replay never performs it again.
-    `clock` and `rng` are injectable so tests control time and jitter.
+    `clock` and `rng` are injectable so tests control time and jitter. `run()` wakes
+    when an effect of its kinds is recorded, else polls every `poll_interval`.
     """
 
     def __init__(
@@ -114,6 +122,8 @@ class EffectDispatcher:
         self._claimant = f"{name}@{socket.gethostname()}:{os.getpid()}:{uuid4().hex[:8]}"
         self._executor: ThreadPoolExecutor | None = None
         self._stopping = asyncio.Event()
+        # Set by a notification of a recorded effect (and by stop()): ends an idle wait.
+        self._wake = asyncio.Event()
 
     def open(self) -> None:
         """Open the pool (if owned) and create the effects table if missing."""
@@ -215,6 +225,7 @@ class EffectDispatcher:
     def stop(self) -> None:
         """Finish the current batch; `run()` then returns."""
         self._stopping.set()
+        self._wake.set()
 
     async def run(self) -> None:
         """Dispatch until `stop()`, waiting `poll_interval` whenever nothing is due.
@@ -224,10 +235,13 @@ class EffectDispatcher:
         timeout) holds one thread, not the claiming of everything else.
         """
         await asyncio.to_thread(self._open_retrying)
+        listener = asyncio.create_task(self._listen(), name=f"{self.name}-listen")
         next_report = next_forget = 0.0
         running: set[asyncio.Future[None]] = set()
         try:
             while not self._stopping.is_set():
+                # Cleared before claiming: a notification during the claim is not lost.
+                self._wake.clear()
                 try:
                     idle = await self._dispatch_some(running)
                     if time.monotonic() >= next_report:
@@ -241,11 +255,39 @@ class EffectDispatcher:
                     await self._sleep(self._retry_delay)
                     continue
                 if idle:
-                    await self._sleep(self._poll_interval)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self._poll_interval)
             if running:
                 await asyncio.wait(running)
         finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
             await asyncio.to_thread(self.close)
+
+    async def _listen(self) -> None:
+        """Wake the idle loop whenever an effect of its kinds is recorded; on a lost
+        connection, listen again after `retry_delay` (the poll covers the gap)."""
+        while not self._stopping.is_set():
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    self._conninfo(), autocommit=True
+                ) as conn:
+                    await conn.execute(f"LISTEN {CHANNEL}")
+                    # What was recorded before the LISTEN took effect: look once more.
+                    self._wake.set()
+                    async for notification in conn.notifies():
+                        if notification.payload in self._handlers:
+                            self._wake.set()
+            except psycopg.Error as exc:
+                log.warning("%s: not listening for new effects (%s); polling", self.name, exc)
+            await self._sleep(self._retry_delay)
+
+    def _conninfo(self) -> str:
+        if isinstance(self._database, str):
+            return self._database
+        conninfo = self._database.conninfo
+        return conninfo() if callable(conninfo) else conninfo
 
     async def _dispatch_some(self, running: set[asyncio.Future[None]]) -> bool:
         """Claim and start what the free threads can take (in one thread: one batch, done

@@ -31,6 +31,9 @@ from kairos.ddl import create_if_missing
 from kairos.effects.model import EffectKind, Status, StoredEffect, effect_id
 
 TABLE = "effects"
+#: The PostgreSQL channel `record_effect` notifies with the kind of each effect due at
+#: once; an `EffectDispatcher` listens on it so it need not wait for its next poll.
+CHANNEL = "kairos_effects"
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS effects (
@@ -87,10 +90,15 @@ def record_effect(
     if due_at.tzinfo is None:
         raise ValueError("due_at must be timezone-aware (ARCHITECTURE.md rule 5)")
     id_ = effect_id(kind.name, key)
+    # One statement: the insert, and a NOTIFY that wakes the dispatchers (delivered when
+    # the caller commits; repeats in one transaction are folded into one by PostgreSQL).
+    # Only for a new effect that is already due: a reminder for tomorrow wakes no one.
     conn.execute(
-        "INSERT INTO effects (id, kind, reason, data, due_at) VALUES (%s, %s, %s, %s, %s)"
-        " ON CONFLICT (id) DO NOTHING",
-        (id_, kind.name, reason, Jsonb(data.model_dump(mode="json")), due_at),
+        "WITH recorded AS ("
+        " INSERT INTO effects (id, kind, reason, data, due_at) VALUES (%s, %s, %s, %s, %s)"
+        " ON CONFLICT (id) DO NOTHING RETURNING kind, due_at)"
+        " SELECT pg_notify(%s, kind) FROM recorded WHERE due_at <= clock_timestamp()",
+        (id_, kind.name, reason, Jsonb(data.model_dump(mode="json")), due_at, CHANNEL),
     )
     return id_
 
@@ -268,6 +276,7 @@ def _clip(error: str | None) -> str | None:
 
 
 __all__ = [
+    "CHANNEL",
     "TABLE",
     "Outcome",
     "cancel_effects",

@@ -243,6 +243,11 @@ class BookingSnapshot(Payload):
         description="Every specialist whose time it holds: all members of a collective"
         " booking, else the specialist alone (empty in snapshots from before teams)",
     )
+    co_specialists: list[BookedSpecialist] = Field(
+        default_factory=list,
+        description="A collective booking's other members (specialist_ids after the first),"
+        " as `specialist` is given; empty for any other booking",
+    )
 
 
 class BookingEvent(Payload):
