@@ -36,7 +36,29 @@ def test_the_generation_moves_with_each_revocation_and_names_the_current_token(
         assert client.token_generation(booking_id) == expected
         claim = ManageTokenClaim.of(replaced.json()["manage_token"])
         assert claim is not None and claim.generation == expected
-        assert client.manage_token(booking_id) == replaced.json()["manage_token"]
+        assert client.manage_tokens([booking_id]) == {booking_id: replaced.json()["manage_token"]}
+
+
+def test_the_tokens_of_many_bookings_come_in_one_call_and_unknown_ids_are_left_out(
+    api: TestClient,
+) -> None:
+    catalog = Catalog(api)
+    service = catalog.service(catalog.specialist()["id"])
+    booked = [
+        catalog.booked(service["id"], API_NOW + timedelta(days=2, hours=9 + n)) for n in range(3)
+    ]
+    ids = [UUID(b["id"]) for b in booked]
+    revoked = api.post(f"/v1/bookings/{ids[1]}/manage-token", headers=ADMIN).json()
+    client = BookingClient(api, ADMIN_API_KEY)
+
+    tokens = client.manage_tokens([*ids, uuid4()])
+
+    assert tokens == {
+        ids[0]: booked[0]["manage_token"],
+        ids[1]: revoked["manage_token"],
+        ids[2]: booked[2]["manage_token"],
+    }
+    assert client.manage_tokens([]) == {}
 
 
 def test_only_an_admin_reads_the_generation(api: TestClient) -> None:

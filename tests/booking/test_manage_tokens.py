@@ -59,3 +59,41 @@ def test_only_an_admin_reads_the_token_and_a_specialist_cannot_replace_it(
     assert error_code(api.get(path), 401) == "unauthorized"
     unknown = "/v1/bookings/00000000-0000-4000-8000-000000000000/manage-token"
     assert error_code(api.get(unknown, headers=ADMIN), 404) == "not_found"
+
+
+def test_an_admin_reads_the_tokens_of_many_bookings_at_once(
+    api: TestClient, catalog: Catalog
+) -> None:
+    first, second = _booking(catalog), _booking(catalog)
+    unknown = "00000000-0000-4000-8000-000000000000"
+    # A service's id names no booking either.
+    service = str(first["service_id"])
+    wanted = [first["id"], second["id"], first["id"], unknown, service]
+
+    found = expect(
+        api.post("/v1/bookings/manage-tokens", json={"booking_ids": wanted}, headers=ADMIN), 200
+    )
+
+    assert found == {
+        "manage_tokens": {
+            first["id"]: first["manage_token"],
+            second["id"]: second["manage_token"],
+        },
+        "not_found": [unknown, service],
+    }
+
+
+def test_only_an_admin_reads_many_tokens_and_the_list_is_bounded(
+    api: TestClient, catalog: Catalog
+) -> None:
+    booking = _booking(catalog)
+    path, wanted = "/v1/bookings/manage-tokens", {"booking_ids": [booking["id"]]}
+    holder = bearer(str(booking["manage_token"]))
+    specialist = bearer(specialist_jwt(str(booking["specialist_id"])))
+
+    assert error_code(api.post(path, json=wanted), 401) == "unauthorized"
+    assert error_code(api.post(path, json=wanted, headers=holder), 403) == "forbidden"
+    assert error_code(api.post(path, json=wanted, headers=specialist), 403) == "forbidden"
+    too_many = {"booking_ids": [booking["id"]] * 501}
+    for body in ({"booking_ids": []}, too_many, {"booking_ids": ["not-an-id"]}):
+        assert error_code(api.post(path, json=body, headers=ADMIN), 422)

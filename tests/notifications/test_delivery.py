@@ -10,9 +10,11 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import psycopg
 import pytest
@@ -21,9 +23,11 @@ from prometheus_client import REGISTRY
 
 from kairos.events.booking import BookedSpecialist, PersonalContact
 from kairos.providers.push import PushSubscription
+from notifications.appointment import Links
 from notifications.tables import add_push_subscription
 from tests.notifications.bookings import MINUTE, Booking, service_defined
 from tests.notifications.delivering import Delivery
+from tests.notifications.samples import FixedLinks
 
 pytestmark = [pytest.mark.integration]
 
@@ -116,6 +120,53 @@ async def test_a_cancelled_booking_sends_the_cancel_once_and_no_reminder(
         event = Calendar.from_ical(delivery.fakes.mail.get_bytes(attachment["url"])).events[0]
         assert event["SEQUENCE"] == 1 and event["STATUS"] == "CANCELLED"
     assert "Called away" in delivery.mails(booking)[0]["text"]
+
+
+class _OneBookingUnknown(FixedLinks):
+    """Links from an issuer that does not know one booking (booking erased it, or never
+    had it), counting the calls the notifier makes."""
+
+    def __init__(self, unknown: UUID) -> None:
+        self.unknown = unknown
+        self.asked: list[set[tuple[UUID, str]]] = []
+
+    def links_of(self, wanted: Iterable[tuple[UUID, str]]) -> _OneBookingUnknown:
+        self.asked.append(set(wanted))
+        return self
+
+    def links_for(self, booking_id: UUID, recipient: str) -> Links:
+        if booking_id == self.unknown and recipient == "client":
+            raise LookupError(f"booking {booking_id}: not known to the booking service")
+        return super().links_for(booking_id, recipient)
+
+
+async def test_a_batch_asks_for_its_links_once_and_a_booking_without_a_token_fails_alone(
+    delivery: Delivery,
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    known, unknown = Booking(now + timedelta(days=3)), Booking(now + timedelta(days=3))
+    links = _OneBookingUnknown(unknown.id)
+    delivery.notifier = replace(delivery.notifier, links=links)
+
+    await delivery.consumer.send(known.confirmed(now), unknown.confirmed(now))
+    await delivery.dispatch(now + timedelta(seconds=1))
+
+    # The four notices were claimed together: one question for all their recipients.
+    assert links.asked == [
+        {(b.id, who) for b in (known, unknown) for who in ("client", "specialist")}
+    ]
+    assert delivery.subjects(known) == [
+        "ada@client.example: Booked",
+        "priya@clinic.example: New booking",
+    ]
+    assert delivery.subjects(unknown) == ["priya@clinic.example: New booking"]
+    with psycopg.connect(delivery.consumer.database) as conn:
+        parked = conn.execute(
+            "SELECT data->>'booking_id', data->>'recipient', last_error FROM effects"
+            " WHERE status = 'parked'"
+        ).fetchall()
+    assert [(UUID(b), r) for b, r, _ in parked] == [(unknown.id, "client")]
+    assert "LookupError" in parked[0][2]
 
 
 async def test_two_dispatchers_send_each_message_once(delivery: Delivery) -> None:

@@ -69,6 +69,26 @@ def test_a_clients_links_open_the_booking_until_its_token_is_replaced(api: TestC
     expect(api.get(path, headers=bearer(_token(later.manage))), 200)
 
 
+def test_a_batch_asks_booking_once_and_a_booking_it_does_not_know_fails_alone(
+    api: TestClient,
+) -> None:
+    booking, unknown = _booked(api), uuid4()
+    booking_id = UUID(booking["id"])
+    calls: list[str] = []
+    api.event_hooks["request"].append(lambda request: calls.append(request.url.path))
+    links = BookingLinks(BookingClient(api, ADMIN_API_KEY), PUBLIC)
+
+    issued = links.links_of([(booking_id, "client"), (unknown, "client"), (unknown, "specialist")])
+
+    assert calls == ["/v1/bookings/manage-tokens"]
+    assert _token(issued.links_for(booking_id, "client").manage) == booking["manage_token"]
+    assert issued.links_for(unknown, "specialist").manage == f"{PUBLIC}/bookings/{unknown}"
+    with pytest.raises(LookupError):
+        issued.links_for(unknown, "client")
+    links.links_of([(booking_id, "specialist")])
+    assert len(calls) == 1  # no client, no call
+
+
 def test_a_specialists_links_carry_no_credential(api: TestClient) -> None:
     booking_id = uuid4()
     links = BookingLinks(BookingClient(api, ADMIN_API_KEY), PUBLIC)

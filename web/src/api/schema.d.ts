@@ -64,6 +64,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/bookings/manage-tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Current Manage Tokens
+         * @description The manage tokens of many bookings as they stand, in one call (the notifications
+         *     worker's links for a batch of messages): one read of the bookings and one of the
+         *     generations, whatever their number. A POST only because the ids do not fit a URL:
+         *     it changes nothing.
+         */
+        post: operations["current_manage_tokens_v1_bookings_manage_tokens_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/bookings/{booking_id}": {
         parameters: {
             query?: never;
@@ -1278,6 +1301,29 @@ export interface components {
              * @description Bearer token for this booking's read, cancel, reschedule and join; keep it secret
              */
             manage_token: string;
+        };
+        /** ManageTokensFound */
+        ManageTokensFound: {
+            /**
+             * Manage Tokens
+             * @description Each known booking's manage token as it stands, by booking id; keep them secret
+             */
+            manage_tokens: {
+                [key: string]: string;
+            };
+            /**
+             * Not Found
+             * @description The ids asked for that name no booking
+             */
+            not_found: string[];
+        };
+        /** ManageTokensWanted */
+        ManageTokensWanted: {
+            /**
+             * Booking Ids
+             * @description Duplicates are answered once
+             */
+            booking_ids: string[];
         };
         /** MemberIn */
         MemberIn: {
@@ -3026,6 +3072,93 @@ export interface operations {
             };
             /** @description busy: too many concurrent changes; retry after Retry-After seconds */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description gateway_timeout: the service behind this path did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    current_manage_tokens_v1_bookings_manage_tokens_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ManageTokensWanted"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManageTokensFound"];
+                };
+            };
+            /** @description bad_request: the body cannot be decoded */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unauthorized: no credential was sent */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description forbidden: the credential does not give access to this resource */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description validation_error (or a more specific code): the request is not valid */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal: an unexpected error; details.request_id names it in the logs */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description bad_gateway: the service behind this path is not running or does not answer */
+            502: {
                 headers: {
                     [name: string]: unknown;
                 };

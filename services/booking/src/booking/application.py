@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from types import MappingProxyType
 from typing import Any, ClassVar, NamedTuple, TypeVar
@@ -330,6 +330,12 @@ class Bookings(Application[UUID]):
 
     def booking(self, booking_id: UUID) -> Booking:
         return self._get(booking_id, Booking, "booking")
+
+    def bookings(self, booking_ids: Sequence[UUID]) -> dict[UUID, Booking]:
+        """The bookings among `booking_ids`, in one read of the store; the ids of no
+        booking (unknown, or another aggregate's) are absent."""
+        found = load_many(self, booking_ids)
+        return {key: value for key, value in found.items() if isinstance(value, Booking)}
 
     def booking_as_requested(self, booking_id: UUID) -> Placed:
         """The booking as it stood when its request was answered (created and confirmed or

@@ -1,5 +1,6 @@
-"""HTTP routes of a booking's manage token: read it (admin: how the notifications
-service puts it in an e-mail's links without it travelling on a topic), read its
+"""HTTP routes of a booking's manage token: read it, or those of many bookings at once
+(admin: how the notifications service puts it in an e-mail's links without it
+travelling on a topic; its worker asks for a claimed batch's bookings in one call), read its
 generation (admin: how the other services tell a current token from a revoked one,
 kairos.booking_client) and replace it (its holder or an admin: every earlier token,
 in any e-mail, stops working)."""
@@ -29,7 +30,40 @@ class ManageToken(BaseModel):
 def current_manage_token(booking_id: UUID, ctx: Ctx, _: AdminDep) -> ManageToken:
     """The booking's manage token as it stands (for the links of its e-mails)."""
     ctx.app.booking(booking_id)  # 404 for a booking that does not exist
-    return ManageToken(manage_token=ctx.tokens.current(booking_id))
+    return ManageToken(manage_token=ctx.tokens.current([booking_id])[booking_id])
+
+
+# The notifications dispatcher claims 100 effects at a time; room to spare, and a bound
+# on what one request makes booking read.
+MOST_TOKENS_AT_ONCE = 500
+
+
+class ManageTokensWanted(BaseModel):
+    booking_ids: list[UUID] = Field(
+        min_length=1, max_length=MOST_TOKENS_AT_ONCE, description="Duplicates are answered once"
+    )
+
+
+class ManageTokensFound(BaseModel):
+    manage_tokens: dict[UUID, str] = Field(
+        description="Each known booking's manage token as it stands, by booking id; keep them"
+        " secret"
+    )
+    not_found: list[UUID] = Field(description="The ids asked for that name no booking")
+
+
+@manage_tokens.post("/manage-tokens")
+def current_manage_tokens(wanted: ManageTokensWanted, ctx: Ctx, _: AdminDep) -> ManageTokensFound:
+    """The manage tokens of many bookings as they stand, in one call (the notifications
+    worker's links for a batch of messages): one read of the bookings and one of the
+    generations, whatever their number. A POST only because the ids do not fit a URL:
+    it changes nothing."""
+    ids = list(dict.fromkeys(wanted.booking_ids))
+    known = ctx.app.bookings(ids)
+    return ManageTokensFound(
+        manage_tokens=ctx.tokens.current(list(known)) if known else {},
+        not_found=[booking_id for booking_id in ids if booking_id not in known],
+    )
 
 
 class TokenGeneration(BaseModel):

@@ -8,6 +8,7 @@ and know nothing of events.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -40,11 +41,20 @@ class Links:
     join_opens_at: datetime | None = None
 
 
-class LinkIssuer(Protocol):
-    """Gives a recipient their links to a booking when a message is built: they never
-    travel on a topic, and a manage link carries a bearer credential."""
+class IssuedLinks(Protocol):
+    """The links of the recipients a `LinkIssuer` was asked for."""
 
-    def links_for(self, booking_id: UUID, recipient: str) -> Links: ...
+    def links_for(self, booking_id: UUID, recipient: str) -> Links:
+        """LookupError for a booking the issuer does not know."""
+        ...
+
+
+class LinkIssuer(Protocol):
+    """Gives recipients their links to bookings when messages are built, a batch of
+    (booking, recipient) at a time: they never travel on a topic, and a manage link
+    carries a bearer credential."""
+
+    def links_of(self, wanted: Iterable[tuple[UUID, str]]) -> IssuedLinks: ...
 
 
 @dataclass(frozen=True)

@@ -2,15 +2,15 @@
 re-check just before they fire, and the send.
 
 The dispatcher hands over all the effects of a kind it claimed together (up to 100):
-their bookings, terms, video rooms and both people's keys are read in one go just
-before sending, and a batch's e-mails go to the mailer together, which sends them over
-its several SMTP connections at once (bench/notifications.py measured this). Each
-message is built when it is sent, from the booking as it stands then (its row in
-`notification_bookings`), and dated with the effect's due time, so a repeat after a
-crash is the same message with the same Message-ID. The re-checks drop what no
-longer makes sense: a message about a version of the booking that has since moved
-on, a reminder of a booking that is no longer confirmed or has already started, a
-message to a person who was erased.
+their bookings, terms, video rooms, both people's keys and the clients' manage tokens
+(one call to booking) are read in one go just before sending, and a batch's e-mails
+go to the mailer together, which sends them over its several SMTP connections at once
+(bench/notifications.py measured this). Each message is built when it is sent, from
+the booking as it stands then (its row in `notification_bookings`), and dated with
+the effect's due time, so a repeat after a crash is the same message with the same
+Message-ID. The re-checks drop what no longer makes sense: a message about a version
+of the booking that has since moved on, a reminder of a booking that is no longer
+confirmed or has already started, a message to a person who was erased.
 """
 
 from __future__ import annotations
@@ -29,7 +29,14 @@ from kairos.privacy import PersonalData, Revealer
 from kairos.providers.mail import OutgoingMail, send_all
 from kairos.providers.push import OutgoingPush, SubscriptionGone
 from kairos.providers.sms import OutgoingSms
-from notifications.appointment import Appointment, LinkIssuer, Links, Terms, appointment_of
+from notifications.appointment import (
+    Appointment,
+    IssuedLinks,
+    LinkIssuer,
+    Links,
+    Terms,
+    appointment_of,
+)
 from notifications.channels import Channels
 from notifications.consumers import NOTICE, REMINDERS, Notice, Reminder
 from notifications.contacts import contact_of, fetch_keys
@@ -60,11 +67,13 @@ def _utc_now() -> datetime:
 class _Batch:
     """What the messages of one claimed batch are built from, read together just before
     they are sent: the bookings as they stand, their services' terms and video rooms,
-    and the revealer, whose keys live no longer than this batch."""
+    the recipients' links (with the clients' current manage tokens), and the revealer,
+    whose keys live no longer than this batch."""
 
     rows: dict[UUID, BookingRow]
     terms: dict[UUID, Terms]
     rooms: dict[UUID, VideoRoom]
+    links: IssuedLinks
     revealer: Revealer
 
     def appointment(self, row: BookingRow) -> Appointment:
@@ -101,9 +110,16 @@ class Notifier:
             services = {row.snapshot.service.service_id for row in rows.values()}
             terms = terms_of_services(conn, services)
             rooms = video_rooms(conn, booking_ids)
+        # A booking booking does not know (any more) has no token: its client's message
+        # fails alone when it is built (LookupError), as it would on its own.
+        links = self.links.links_of(
+            (effect.data.booking_id, effect.data.recipient)
+            for effect in effects
+            if effect.data.booking_id in rows
+        )
         revealer = self.personal.revealer()
         fetch_keys(revealer, *(row.snapshot for row in rows.values()))
-        return _Batch(rows, terms, rooms, revealer)
+        return _Batch(rows, terms, rooms, links, revealer)
 
     @staticmethod
     def _reachable(
@@ -137,7 +153,7 @@ class Notifier:
 
     def _links(self, booking_id: UUID, recipient: str, batch: _Batch) -> Links:
         """The recipient's links (from booking) as the booking's video room stands."""
-        return with_room(self.links.links_for(booking_id, recipient), batch.rooms.get(booking_id))
+        return with_room(batch.links.links_for(booking_id, recipient), batch.rooms.get(booking_id))
 
     def send_notices(self, effects: Sequence[Effect[Notice]]) -> list[BatchOutcome]:
         return self._mail_all(effects, self._notice_still_due, self._notice_mail)
