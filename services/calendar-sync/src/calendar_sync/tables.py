@@ -12,6 +12,7 @@ from uuid import UUID
 import psycopg
 from psycopg.types.json import Jsonb
 
+from kairos.ddl import create_if_missing
 from kairos.events.sealed import Sealed
 
 _DDL = (
@@ -35,9 +36,12 @@ _DDL = (
 )
 
 
+#: calendar-sync's API and consumer both create the tables at start (kairos.ddl).
+_DDL_LOCK = 0x6B6169726F730041
+
+
 def create_tables(conn: psycopg.Connection[Any]) -> None:
-    for statement in _DDL:
-        conn.execute(statement)
+    create_if_missing(conn, _DDL_LOCK, ";\n".join(_DDL))
 
 
 @dataclass(frozen=True)

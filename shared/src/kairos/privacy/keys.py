@@ -17,6 +17,7 @@ from uuid import UUID, uuid4
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from kairos.ddl import create_if_missing
 from kairos.privacy import crypto
 
 SCHEMA = """
@@ -53,9 +54,7 @@ class SubjectKey:
 def create_schema(conn: psycopg.Connection[Any], schema: str) -> None:
     """Create the key store's tables, one process at a time (CREATE TABLE IF NOT EXISTS
     races with itself)."""
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-        conn.execute(schema)
+    create_if_missing(conn, _SCHEMA_LOCK, schema)
 
 
 class KeyStore:

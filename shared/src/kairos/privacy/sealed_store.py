@@ -23,8 +23,12 @@ from uuid import UUID
 import psycopg
 
 from kairos.commands import Command, setting
+from kairos.ddl import create_if_missing
 from kairos.privacy.crypto import derive_key, unwrap, wrap
 from kairos.settings import DATABASE_URL_ENV, MIN_SECRET_BYTES
+
+#: Every sealed store's table is created at start by each process that uses it (kairos.ddl).
+_DDL_LOCK = 0x6B6169726F730050
 
 
 class UnknownSealingKey(Exception):
@@ -85,11 +89,12 @@ class SealedStore:
         self._owner = owner
 
     def create_table(self) -> None:
+        ddl = (
+            f"CREATE TABLE IF NOT EXISTS {self.table} ({self._owner} uuid PRIMARY KEY,"
+            " key_id text NOT NULL, sealed bytea NOT NULL)"
+        )
         with psycopg.connect(self._url, autocommit=True) as conn:
-            conn.execute(
-                f"CREATE TABLE IF NOT EXISTS {self.table} ({self._owner} uuid PRIMARY KEY,"
-                " key_id text NOT NULL, sealed bytea NOT NULL)"
-            )
+            create_if_missing(conn, _DDL_LOCK, ddl)
 
     def put(self, owner: UUID, values: dict[str, Any]) -> None:
         key_id, blob = self._keys.seal(owner, values)
