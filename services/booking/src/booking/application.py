@@ -255,19 +255,8 @@ class Bookings(Application[UUID]):
             local_to_utc(last, MINUTES_PER_DAY, tz) + rules.buffer_after,
         )
         ledger_ids = [DayLedger.create_id(specialist_id, day) for day in _utc_days(reach)]
-        claims = {
-            booking: claim
-            for ledger in load_many(self, ledger_ids).values()
-            for booking, claim in ledger.claims.items()
-        }
-        busy = [claim.busy for claim in claims.values()]
-        if self.external_busy is not None:
-            busy += self.external_busy(specialist_id, reach.start, reach.end)
-        per_day = Counter(
-            local_date(claim.starts_at, tz)
-            for claim in claims.values()
-            if claim.service_id == service_id
-        )
+        ledgers = load_many(self, ledger_ids).values()
+        busy, per_day = self._taken(specialist_id, service_id, ledgers, tz, reach)
         return tz, offered_slots(hours, rules, busy, per_day, first, last, now)
 
     def define_service(self, specialist_id: UUID, terms: ServiceTerms) -> Service:
@@ -614,32 +603,44 @@ class Bookings(Application[UUID]):
         now: datetime,
     ) -> None:
         tz = zone(specialist.timezone)
-        claims = {booking: claim for ledger in ledgers for booking, claim in ledger.claims.items()}
         day = local_date(starts_at, tz)
-        booked_that_day = sum(
-            1
-            for claim in claims.values()
-            if claim.service_id == service.id and local_date(claim.starts_at, tz) == day
-        )
         rules = service.rules()
-        busy = [claim.busy for claim in claims.values()]
-        if self.external_busy is not None:
-            local_day = _local_day(starts_at, tz)
-            busy += self.external_busy(
-                specialist.id,
-                local_day.start - rules.buffer_before,
-                local_day.end + rules.buffer_after,
-            )
+        local_day = _local_day(starts_at, tz)
+        reach = Interval(local_day.start - rules.buffer_before, local_day.end + rules.buffer_after)
+        busy, per_day = self._taken(specialist.id, service.id, ledgers, tz, reach)
         rejection = check_start(
             specialist.working_hours(),
             rules,
             busy,
-            {day: booked_that_day},
+            {day: per_day[day]},
             starts_at,
             now,
         )
         if rejection is not None:
             raise SlotRejected(rejection, {"starts_at": iso_utc(starts_at)})
+
+    def _taken(
+        self,
+        specialist_id: UUID,
+        service_id: UUID,
+        ledgers: Iterable[DayLedger],
+        tz: ZoneInfo,
+        reach: Interval,
+    ) -> tuple[list[Interval], Counter[date]]:
+        """What the slot rules weigh against a specialist's time: the busy intervals of the
+        claims on `ledgers` and of their external calendars over `reach`, and how many
+        bookings of the service each local date (in `tz`) holds. A booking's claim stands
+        in each ledger it touches: it counts once."""
+        claims = {booking: claim for ledger in ledgers for booking, claim in ledger.claims.items()}
+        busy = [claim.busy for claim in claims.values()]
+        if self.external_busy is not None:
+            busy += self.external_busy(specialist_id, reach.start, reach.end)
+        per_day = Counter(
+            local_date(claim.starts_at, tz)
+            for claim in claims.values()
+            if claim.service_id == service_id
+        )
+        return busy, per_day
 
     def _days_around(
         self, specialist: Specialist, starts_at: datetime, service: Service
