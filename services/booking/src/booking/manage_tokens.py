@@ -42,27 +42,27 @@ class ManageTokens:
             create_if_missing(conn, _DDL_LOCK, _DDL)
 
     def generation(self, booking_id: UUID) -> int:
-        with self._pool.connection() as conn:
-            row = conn.execute(
-                "SELECT generation FROM manage_token_generations WHERE booking_id = %s",
-                (booking_id,),
-            ).fetchone()
-        return int(row[0]) if row else 0
+        return self._generations([booking_id])[booking_id]
 
     def current(self, booking_ids: Collection[UUID]) -> dict[UUID, str]:
         """Each booking's manage token as it stands, in one read of the generations
         (the notifications worker asks for a batch of messages' bookings at once)."""
+        generations = self._generations(booking_ids)
+        return {
+            booking_id: self._auth.manage_token(booking_id, generation)
+            for booking_id, generation in generations.items()
+        }
+
+    def _generations(self, booking_ids: Collection[UUID]) -> dict[UUID, int]:
+        """Each booking's token generation, in one query (0 for a booking never revoked)."""
         with self._pool.connection() as conn:
             rows = conn.execute(
                 "SELECT booking_id, generation FROM manage_token_generations"
                 " WHERE booking_id = ANY(%s)",
                 (list(booking_ids),),
             ).fetchall()
-        generations = {UUID(str(row[0])): int(row[1]) for row in rows}
-        return {
-            booking_id: self._auth.manage_token(booking_id, generations.get(booking_id, 0))
-            for booking_id in booking_ids
-        }
+        found = {UUID(str(row[0])): int(row[1]) for row in rows}
+        return {booking_id: found.get(booking_id, 0) for booking_id in booking_ids}
 
     def revoke(self, booking_id: UUID, at: datetime) -> str:
         """End every token the booking had; returns the new one."""
