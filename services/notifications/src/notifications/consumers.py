@@ -15,9 +15,9 @@ records what must be sent (effects, ARCHITECTURE.md rule 6); nothing is sent her
   confirmation still unsent, dropped with the version it was about, is replaced by it),
   and the reminders replaced by the new member's;
 - a no-show marked against the client: the "no_show_notice";
+- a person erased: what is kept of them forgotten (notifications.erasure).
 
 Whatever goes to "the specialist" goes to each member of a collective booking.
-- a person erased: what is kept of them forgotten (notifications.erasure).
 
 An effect's key is the message's own identity, (booking, message, recipient,
 version) like its Message-ID, so however often an event arrives, and under
