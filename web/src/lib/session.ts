@@ -1,7 +1,7 @@
 // The signed-in specialist: their JWT (from a sign-in link), kept in localStorage so a
 // reload keeps them signed in until it expires; signing out forgets it. Only ever sent
 // in an Authorization header (api/client).
-import { useSyncExternalStore } from "react";
+import { storedItem } from "./storedItem";
 
 export interface SpecialistSession {
   token: string;
@@ -9,12 +9,7 @@ export interface SpecialistSession {
   expiresAt: string;
 }
 
-const KEY = "kairos.specialist-session";
-const listeners = new Set<() => void>();
-
-function read(): string | null {
-  return globalThis.localStorage.getItem(KEY);
-}
+const stored = storedItem(() => globalThis.localStorage, "kairos.specialist-session");
 
 /** The session kept as `raw`, while it has not expired. */
 export function sessionOf(raw: string | null, now: number = Date.now()): SpecialistSession | null {
@@ -37,29 +32,15 @@ function subject(token: string): string {
 
 export function signIn(token: string, expiresAt: string): SpecialistSession {
   const session = { token, specialistId: subject(token), expiresAt };
-  globalThis.localStorage.setItem(KEY, JSON.stringify(session));
-  for (const listener of listeners) listener();
+  stored.write(JSON.stringify(session));
   return session;
 }
 
 export function signOut(): void {
-  globalThis.localStorage.removeItem(KEY);
-  for (const listener of listeners) listener();
-}
-
-function subscribe(listener: () => void): () => void {
-  listeners.add(listener);
-  const onStorage = (event: StorageEvent) => {
-    if (event.key === KEY) listener();
-  };
-  globalThis.addEventListener("storage", onStorage);
-  return () => {
-    listeners.delete(listener);
-    globalThis.removeEventListener("storage", onStorage);
-  };
+  stored.clear();
 }
 
 /** The current session, or null when signed out or expired. */
 export function useSession(): SpecialistSession | null {
-  return sessionOf(useSyncExternalStore(subscribe, read));
+  return sessionOf(stored.use());
 }
