@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time as monotonic_clock
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
@@ -34,7 +35,8 @@ from booking.domain import (
     TeamTally,
     WindowPair,
 )
-from booking.store_reads import load_checking, load_many, notification_id_of
+from booking.known_state import KnownState
+from booking.store_reads import BusyWindow, folded, load_many, notification_id_of, read_since
 from kairos.assignment import ranked
 from kairos.privacy import PersonalData, Sealer
 from kairos.slots import Interval, Rejection, check_start, offered_slots
@@ -151,12 +153,23 @@ class Bookings(Application[UUID]):
         """`personal` seals what commands record of people; without it (readers such as
         the relay, and the unit tests of the rules) commands keep values as given.
         `external_busy` reads a specialist's external calendar busy time overlapping an
-        interval (booking.external_busy), which blocks starts as bookings do."""
+        interval (booking.external_busy), which blocks starts as bookings do; on
+        PostgreSQL a booking request reads its table in the statement that reads the
+        ledgers (booking.store_reads), so it must be in the event store's database."""
         super().__init__(env=env)
         self.external_busy = external_busy
+        self.known = KnownState()
         self.no_show_grace = no_show_grace
         self.contention = Contention(contention_timeout)
         self.personal = personal
+
+    def save(self, *objects: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        """Save, and remember the ledgers saved as current from the moment the save began
+        (booking.known_state): the next command on them in this process needs no read."""
+        began = monotonic_clock.monotonic()
+        recordings = super().save(*objects, **kwargs)
+        self.known.remember((o for o in objects if isinstance(o, DayLedger)), began)
+        return recordings
 
     # --- catalog --------------------------------------------------------------
 
@@ -350,6 +363,9 @@ class Bookings(Application[UUID]):
         service requires approval. A given `booking_id` that already exists returns
         that booking unchanged (the idempotent retry of a request), with no position.
         `sealer` is the client's, when the caller has read their key already."""
+        # What this process knew current after this moment decides the request as well as
+        # a read would (booking.known_state).
+        arrived = monotonic_clock.monotonic()
         seal = sealer or self.sealer(client["email"])
         client = {
             **client,
@@ -419,14 +435,22 @@ class Bookings(Application[UUID]):
                 # The read of the ledgers also tells whether a catalog read from the cache
                 # is current (_CatalogChanged if not).
                 members = candidates
-                ledgers = self._ledgers_around_all(members, starts_at, service, catalog.versions)
+                around = self._ledgers_around_all(
+                    members, starts_at, service, catalog.versions, arrived
+                )
+                ledgers = {sp_id: each.ledgers for sp_id, each in around.items()}
                 service.check_answers(answers)
                 free: list[Specialist] = []
                 refused: list[SlotRejected] = []
                 for member in members:
                     try:
                         self._check_slot(
-                            member, service, ledgers[member.id].values(), starts_at, now
+                            member,
+                            service,
+                            ledgers[member.id].values(),
+                            starts_at,
+                            now,
+                            around[member.id].external,
                         )
                         free.append(member)
                     except SlotRejected as rejection:
@@ -471,19 +495,19 @@ class Bookings(Application[UUID]):
             service = self.service(booking.service_id)
             specialist = self.specialist(booking.specialist_id)
             old = self._ledgers_of(booking)
-            ledgers = self._ledgers_around(specialist, starts_at, service, loaded=old)
+            ledgers, external = self._ledgers_around(specialist, starts_at, service, loaded=old)
             # The booking page offers times as they stand, the booking's own among the busy
             # ones (stepping restarts after it: ARCHITECTURE's slot rules); a time offered
             # there stays bookable, as does one its own old time frees.
             try:
-                self._check_slot(specialist, service, ledgers.values(), starts_at, now)
+                self._check_slot(specialist, service, ledgers.values(), starts_at, now, external)
                 shown = True
             except SlotRejected:
                 shown = False
             for ledger in old.values():
                 ledger.release(booking.id)
             if not shown:
-                self._check_slot(specialist, service, ledgers.values(), starts_at, now)
+                self._check_slot(specialist, service, ledgers.values(), starts_at, now, external)
             rules = service.rules()
             padded = rules.padded(starts_at)
             booking.reschedule(
@@ -527,9 +551,11 @@ class Bookings(Application[UUID]):
             for ledger in old.values():
                 ledger.release(booking.id)
             member = self.specialist(specialist_id)
-            ledgers = self._ledgers_around(member, booking.starts_at, service)
+            ledgers, external = self._ledgers_around(member, booking.starts_at, service)
             try:
-                self._check_slot(member, service, ledgers.values(), booking.starts_at, now)
+                self._check_slot(
+                    member, service, ledgers.values(), booking.starts_at, now, external
+                )
             except SlotRejected as rejection:
                 raise MemberUnavailable(
                     "that member does not offer the booking's time",
@@ -601,21 +627,25 @@ class Bookings(Application[UUID]):
         ledgers: Iterable[DayLedger],
         starts_at: datetime,
         now: datetime,
+        external: list[Interval] | None = None,
     ) -> None:
+        """SlotRejected unless the slot rules offer `starts_at` against the claims on
+        `ledgers` and the specialist's `external` busy time over _reach (read here if
+        None: only when the claims alone leave the start open, as more busy time never
+        turns "taken" into anything else, so a storm's losers don't read it)."""
         tz = zone(specialist.timezone)
         day = local_date(starts_at, tz)
         rules = service.rules()
-        local_day = _local_day(starts_at, tz)
-        reach = Interval(local_day.start - rules.buffer_before, local_day.end + rules.buffer_after)
-        busy, per_day = self._taken(specialist.id, service.id, ledgers, tz, reach)
-        rejection = check_start(
-            specialist.working_hours(),
-            rules,
-            busy,
-            {day: per_day[day]},
-            starts_at,
-            now,
-        )
+        reach = self._reach(specialist, starts_at, service)
+
+        def check(external: list[Interval] | None) -> Rejection | None:
+            busy, per_day = self._taken(specialist.id, service.id, ledgers, tz, reach, external)
+            hours = specialist.working_hours()
+            return check_start(hours, rules, busy, {day: per_day[day]}, starts_at, now)
+
+        rejection = check([]) if external is None else None
+        if rejection is not Rejection.SLOT_UNAVAILABLE:
+            rejection = check(external)
         if rejection is not None:
             raise SlotRejected(rejection, {"starts_at": iso_utc(starts_at)})
 
@@ -626,14 +656,17 @@ class Bookings(Application[UUID]):
         ledgers: Iterable[DayLedger],
         tz: ZoneInfo,
         reach: Interval,
+        external: list[Interval] | None = None,
     ) -> tuple[list[Interval], Counter[date]]:
         """What the slot rules weigh against a specialist's time: the busy intervals of the
-        claims on `ledgers` and of their external calendars over `reach`, and how many
-        bookings of the service each local date (in `tz`) holds. A booking's claim stands
-        in each ledger it touches: it counts once."""
+        claims on `ledgers` and of their external calendars over `reach` (`external`, or
+        read here if None), and how many bookings of the service each local date (in
+        `tz`) holds. A booking's claim stands in each ledger it touches: it counts once."""
         claims = {booking: claim for ledger in ledgers for booking, claim in ledger.claims.items()}
         busy = [claim.busy for claim in claims.values()]
-        if self.external_busy is not None:
+        if external is not None:
+            busy += external
+        elif self.external_busy is not None:
             busy += self.external_busy(specialist_id, reach.start, reach.end)
         per_day = Counter(
             local_date(claim.starts_at, tz)
@@ -648,12 +681,17 @@ class Bookings(Application[UUID]):
         """The UTC dates of every ledger whose claims can decide whether `starts_at` is
         offered: those the start's local day touches, widened by the service's buffers
         (a slot's padding reaches that far), and those the booking would claim."""
+        padded = service.rules().padded(starts_at)
+        reach = self._reach(specialist, starts_at, service)
+        return _utc_days(reach).union(self._claim_days(specialist, padded, starts_at))
+
+    @staticmethod
+    def _reach(specialist: Specialist, starts_at: datetime, service: Service) -> Interval:
+        """How far busy time can decide whether `starts_at` is offered: the start's local
+        day, widened by the service's buffers (a slot's padding reaches that far)."""
         rules = service.rules()
         local_day = _local_day(starts_at, zone(specialist.timezone))
-        reach = Interval(local_day.start - rules.buffer_before, local_day.end + rules.buffer_after)
-        return _utc_days(reach).union(
-            self._claim_days(specialist, rules.padded(starts_at), starts_at)
-        )
+        return Interval(local_day.start - rules.buffer_before, local_day.end + rules.buffer_after)
 
     def _ledgers_around(
         self,
@@ -662,21 +700,44 @@ class Bookings(Application[UUID]):
         service: Service,
         loaded: dict[str, DayLedger] | None = None,
         current: Mapping[UUID, int] = MappingProxyType({}),
-    ) -> dict[str, DayLedger]:
+        since: float | None = None,
+    ) -> _Around:
         """The ledgers of `_days_around`, as stored now (or new and empty), read in the
         statement that checks the aggregates of `current` are still at the versions given
-        (_CatalogChanged if not)."""
+        (_CatalogChanged if not) and reads the specialist's external busy time over
+        _reach. With `since`, ledgers and versions this process knew current after that
+        moment are not read again (booking.known_state; the external busy time is then
+        left to the slot check)."""
         days = self._days_around(specialist, starts_at, service)
         ledgers = dict(loaded or {})
         wanted = {
             DayLedger.create_id(specialist.id, day): day for day in days if day not in ledgers
         }
-        found, changed = load_checking(self, list(wanted), current)
-        if changed:
+        known = {ledger_id: self.known.get(ledger_id) for ledger_id in wanted}
+        if since is not None and self.known.confirmed(current, since):
+            fresh = {k.ledger.id: k.ledger for k in known.values() if k and k.at >= since}
+            if len(fresh) == len(wanted):
+                ledgers.update({day: fresh[ledger_id] for ledger_id, day in wanted.items()})
+                return _Around(ledgers, None)
+        reach = self._reach(specialist, starts_at, service)
+        busy = BusyWindow(specialist.id, reach.start, reach.end) if self.external_busy else None
+        after = {ledger_id: k.version if k else 0 for ledger_id, k in known.items()}
+        read_at = monotonic_clock.monotonic()
+        read = read_since(self, after, current, busy)
+        if read.changed:
             raise _CatalogChanged()
+        self.known.confirm(current, read_at)
+        stored = []
         for ledger_id, day in wanted.items():
-            ledgers[day] = found.get(ledger_id) or DayLedger(specialist_id=specialist.id, day=day)
-        return ledgers
+            k = known[ledger_id]
+            ledger = folded(k.ledger if k else None, read.events.get(ledger_id, []))
+            if ledger is None:
+                ledger = DayLedger(specialist_id=specialist.id, day=day)
+            else:
+                stored.append(ledger)
+            ledgers[day] = ledger
+        self.known.remember(stored, read_at)
+        return _Around(ledgers, read.busy)
 
     @staticmethod
     def _claim_days(specialist: Specialist, padded: Interval, starts_at: datetime) -> list[str]:
@@ -691,11 +752,14 @@ class Bookings(Application[UUID]):
         starts_at: datetime,
         service: Service,
         current: Mapping[UUID, int],
-    ) -> dict[UUID, dict[str, DayLedger]]:
+        since: float,
+    ) -> dict[UUID, _Around]:
         """`_ledgers_around` of each specialist (a team's members), by specialist; the
         first read also checks `current` (see _ledgers_around)."""
         return {
-            sp.id: self._ledgers_around(sp, starts_at, service, current=current if i == 0 else {})
+            sp.id: self._ledgers_around(
+                sp, starts_at, service, current=current if i == 0 else {}, since=since
+            )
             for i, sp in enumerate(specialists)
         }
 
@@ -833,6 +897,14 @@ class _Parties(NamedTuple):
     team: Team | None
     candidates: list[Specialist]
     versions: dict[UUID, int]
+
+
+class _Around(NamedTuple):
+    """A specialist's ledgers around a start, by UTC date, and their external busy time
+    over the start's _reach when the same read brought it (None: not read yet)."""
+
+    ledgers: dict[str, DayLedger]
+    external: list[Interval] | None
 
 
 class _CatalogChanged(Exception):

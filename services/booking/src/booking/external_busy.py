@@ -27,6 +27,12 @@ from kairos.slots import Interval
 
 TABLE = "booking_external_busy"
 CONSUMER = "booking-calendar"
+#: A specialist's busy intervals overlapping [start, end): parameters specialist id, end,
+#: start. A booking request's read of its ledgers carries it too (booking.store_reads).
+OVERLAPPING = (
+    f"SELECT busy_from, busy_until FROM {TABLE}"
+    " WHERE specialist_id = %s AND busy_from < %s AND busy_until > %s"
+)
 
 handlers = Handlers()
 
@@ -80,11 +86,7 @@ class ExternalBusy:
 
     def overlapping(self, specialist_id: UUID, start: datetime, end: datetime) -> list[Interval]:
         with self._pool.connection() as conn:
-            rows = conn.execute(
-                f"SELECT busy_from, busy_until FROM {TABLE}"
-                " WHERE specialist_id = %s AND busy_from < %s AND busy_until > %s",
-                (specialist_id, end, start),
-            ).fetchall()
+            rows = conn.execute(OVERLAPPING, (specialist_id, end, start)).fetchall()
         return [Interval(a, b) for a, b in rows]
 
 

@@ -8,13 +8,36 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from typing import Any
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any, NamedTuple
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import Application
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresAggregateRecorder
 from psycopg.sql import SQL, Identifier
+
+from booking.external_busy import OVERLAPPING
+from kairos.slots import Interval
+
+
+class BusyWindow(NamedTuple):
+    """A specialist's external busy time over [start, end), for read_since to read too."""
+
+    specialist_id: UUID
+    start: datetime
+    end: datetime
+
+
+class StoreRead(NamedTuple):
+    """What read_since read: each aggregate's events after the version asked for, those
+    of the checked aggregates that have changed, and the external busy time asked for
+    (None if not asked, or on a store that doesn't hold it: read it elsewhere)."""
+
+    events: dict[UUID, list[Any]]
+    changed: set[UUID]
+    busy: list[Interval] | None
 
 
 def load_many(app: Application[UUID], ids: Sequence[UUID]) -> dict[UUID, Any]:
@@ -23,62 +46,81 @@ def load_many(app: Application[UUID], ids: Sequence[UUID]) -> dict[UUID, Any]:
     A booking is checked against several day ledgers; reading them one query each was
     the largest share of a booking's latency.
     """
-    return load_checking(app, ids, {})[0]
+    events = read_since(app, dict.fromkeys(ids, 0)).events
+    return {aggregate_id: folded(None, evs) for aggregate_id, evs in events.items()}
 
 
-def load_checking(
-    app: Application[UUID], ids: Sequence[UUID], versions: Mapping[UUID, int]
-) -> tuple[dict[UUID, Any], set[UUID]]:
-    """`load_many(ids)`, and those of the aggregates in `versions` that have events after
-    the version given: in the same statement, so a command that works from cached
-    aggregates (a booking's service and specialist) learns whether they are current
-    without a round trip of its own."""
+def read_since(
+    app: Application[UUID],
+    after: Mapping[UUID, int],
+    versions: Mapping[UUID, int] = MappingProxyType({}),
+    busy: BusyWindow | None = None,
+) -> StoreRead:
+    """The events of the aggregates in `after` past the version given (0: all of them);
+    which of the aggregates in `versions` have events past the version given; and, if
+    asked, a specialist's external busy time: in one statement, so a command that works
+    from cached aggregates (a booking's service, specialist and ledgers) learns what
+    changed, and all else it weighs, in one round trip."""
     recorder = app.recorder
     if not isinstance(recorder, PostgresAggregateRecorder):
-        found: dict[UUID, Any] = {}
-        for aggregate_id in ids:
-            try:
-                found[aggregate_id] = app.repository.get(aggregate_id)
-            except AggregateNotFoundError:
-                continue
+        selected = {
+            aggregate_id: [
+                app.mapper.to_domain_event(stored)
+                for stored in recorder.select_events(aggregate_id, gt=version or None)
+            ]
+            for aggregate_id, version in after.items()
+        }
         changed = {
             aggregate_id
             for aggregate_id, version in versions.items()
             if recorder.select_events(aggregate_id, gt=version, limit=1)
         }
-        return found, changed
-    # The second part's rows have no topic: they only say "this one changed".
-    statement = SQL(
-        "SELECT originator_id, originator_version, topic, state FROM {table} "
-        "WHERE originator_id = ANY(%s) "
-        "UNION ALL SELECT DISTINCT originator_id, 0, NULL, NULL::bytea FROM {table} "
-        "JOIN unnest(%s::uuid[], %s::bigint[]) AS known(id, version) "
-        "ON originator_id = known.id AND originator_version > known.version "
-        "ORDER BY 1, 2"
-    ).format(table=_table(recorder))
+        return StoreRead({i: evs for i, evs in selected.items() if evs}, changed, None)
+    # Rows of the second part have no topic: they only say "this one changed"; rows of
+    # the third, version -1, are busy intervals.
+    parts = [
+        "SELECT originator_id, originator_version, topic, state,"
+        " NULL::timestamptz AS busy_from, NULL::timestamptz AS busy_until FROM {table}"
+        " JOIN unnest(%s::uuid[], %s::bigint[]) AS wanted(id, after)"
+        " ON originator_id = wanted.id AND originator_version > wanted.after",
+        "SELECT DISTINCT originator_id, 0, NULL::text, NULL::bytea, NULL::timestamptz,"
+        " NULL::timestamptz FROM {table}"
+        " JOIN unnest(%s::uuid[], %s::bigint[]) AS known(id, version)"
+        " ON originator_id = known.id AND originator_version > known.version",
+    ]
+    params: list[Any] = [list(after), list(after.values()), list(versions), list(versions.values())]
+    if busy is not None:
+        parts.append(
+            f"SELECT NULL::uuid, -1, NULL::text, NULL::bytea, busy_from, busy_until"
+            f" FROM ({OVERLAPPING}) AS busy"
+        )
+        params += [busy.specialist_id, busy.end, busy.start]
+    statement = SQL(" UNION ALL ".join(parts) + " ORDER BY 1, 2").format(table=_table(recorder))
     events: dict[UUID, list[Any]] = defaultdict(list)
     changed = set()
+    intervals: list[Interval] = []
     with recorder.datastore.get_connection() as conn, conn.cursor() as cur:
-        cur.execute(statement, [list(ids), list(versions), list(versions.values())], prepare=True)
+        cur.execute(statement, params, prepare=True)
         for row in cur.fetchall():
-            if row["topic"] is None:
+            if row["originator_version"] == -1:
+                intervals.append(Interval(row["busy_from"], row["busy_until"]))
+            elif row["topic"] is None:
                 changed.add(row["originator_id"])
-                continue
-            stored = StoredEvent(
-                originator_id=row["originator_id"],
-                originator_version=row["originator_version"],
-                topic=row["topic"],
-                state=bytes(row["state"]),
-            )
-            events[row["originator_id"]].append(app.mapper.to_domain_event(stored))
-    return {aggregate_id: _folded(evs) for aggregate_id, evs in events.items()}, changed
+            else:
+                stored = StoredEvent(
+                    originator_id=row["originator_id"],
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=bytes(row["state"]),
+                )
+                events[row["originator_id"]].append(app.mapper.to_domain_event(stored))
+    return StoreRead(dict(events), changed, intervals if busy is not None else None)
 
 
-def _folded(events: list[Any]) -> Any:
-    """The aggregate these events make: eventsourcing's project_aggregate without its
-    isinstance check of every event against a runtime-checkable Protocol (15 µs each, and
-    a booking reads all its ledgers' events)."""
-    aggregate = None
+def folded(aggregate: Any, events: list[Any]) -> Any:
+    """`aggregate` (None for a new one) with `events` applied: eventsourcing's
+    project_aggregate without its isinstance check of every event against a
+    runtime-checkable Protocol (15 µs each, and a booking reads all its ledgers' events)."""
     for event in events:
         aggregate = event.mutate(aggregate)
     return aggregate
