@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TypeVar
 from urllib.parse import unquote, urlsplit
+from uuid import UUID
 
 import psycopg
 
@@ -36,6 +37,13 @@ def postgres_env(database_url: str, **overrides: str) -> dict[str, str]:
     }
     env.update(overrides)
     return env
+
+
+def array_literal(values: Iterable[UUID | str | int]) -> str:
+    """A PostgreSQL array literal of ids or versions (cast it: `%s::uuid[]`). psycopg sends
+    a string as it is, where a list costs it a look at every element to choose how to
+    send it: on the hot path of a booking, more than building the text."""
+    return "{" + ",".join(map(str, values)) + "}"
 
 
 _SCHEMA_LOCK = 0x4B41_4952_4F53  # "KAIROS": serialises schema creation across processes

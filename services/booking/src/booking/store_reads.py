@@ -6,6 +6,7 @@ fall back to the library's own, slower calls.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -19,6 +20,7 @@ from eventsourcing.postgres import PostgresAggregateRecorder
 from psycopg.sql import SQL, Identifier
 
 from booking.external_busy import OVERLAPPING
+from kairos.eventstore import array_literal
 from kairos.slots import Interval
 
 
@@ -76,26 +78,15 @@ def read_since(
             if recorder.select_events(aggregate_id, gt=version, limit=1)
         }
         return StoreRead({i: evs for i, evs in selected.items() if evs}, changed, None)
-    # Rows of the second part have no topic: they only say "this one changed"; rows of
-    # the third, version -1, are busy intervals.
-    parts = [
-        "SELECT originator_id, originator_version, topic, state,"
-        " NULL::timestamptz AS busy_from, NULL::timestamptz AS busy_until FROM {table}"
-        " JOIN unnest(%s::uuid[], %s::bigint[]) AS wanted(id, after)"
-        " ON originator_id = wanted.id AND originator_version > wanted.after",
-        "SELECT DISTINCT originator_id, 0, NULL::text, NULL::bytea, NULL::timestamptz,"
-        " NULL::timestamptz FROM {table}"
-        " JOIN unnest(%s::uuid[], %s::bigint[]) AS known(id, version)"
-        " ON originator_id = known.id AND originator_version > known.version",
+    params: list[Any] = [
+        array_literal(after),
+        array_literal(after.values()),
+        array_literal(versions),
+        array_literal(versions.values()),
     ]
-    params: list[Any] = [list(after), list(after.values()), list(versions), list(versions.values())]
     if busy is not None:
-        parts.append(
-            f"SELECT NULL::uuid, -1, NULL::text, NULL::bytea, busy_from, busy_until"
-            f" FROM ({OVERLAPPING}) AS busy"
-        )
         params += [busy.specialist_id, busy.end, busy.start]
-    statement = SQL(" UNION ALL ".join(parts) + " ORDER BY 1, 2").format(table=_table(recorder))
+    statement = _read_since_statement(recorder.events_table_name, with_busy=busy is not None)
     events: dict[UUID, list[Any]] = defaultdict(list)
     changed = set()
     intervals: list[Interval] = []
@@ -115,6 +106,29 @@ def read_since(
                 )
                 events[row["originator_id"]].append(app.mapper.to_domain_event(stored))
     return StoreRead(dict(events), changed, intervals if busy is not None else None)
+
+
+@functools.cache
+def _read_since_statement(table_name: str, with_busy: bool) -> bytes:
+    """read_since's statement, composed once. Rows of the second part have no topic: they
+    only say "this one changed"; rows of the third, version -1, are busy intervals."""
+    parts = [
+        "SELECT originator_id, originator_version, topic, state,"
+        " NULL::timestamptz AS busy_from, NULL::timestamptz AS busy_until FROM {table}"
+        " JOIN unnest(%s::uuid[], %s::bigint[]) AS wanted(id, after)"
+        " ON originator_id = wanted.id AND originator_version > wanted.after",
+        "SELECT DISTINCT originator_id, 0, NULL::text, NULL::bytea, NULL::timestamptz,"
+        " NULL::timestamptz FROM {table}"
+        " JOIN unnest(%s::uuid[], %s::bigint[]) AS known(id, version)"
+        " ON originator_id = known.id AND originator_version > known.version",
+    ]
+    if with_busy:
+        parts.append(
+            f"SELECT NULL::uuid, -1, NULL::text, NULL::bytea, busy_from, busy_until"
+            f" FROM ({OVERLAPPING}) AS busy"
+        )
+    statement = SQL(" UNION ALL ".join(parts) + " ORDER BY 1, 2")
+    return statement.format(table=_table_named(table_name)).as_bytes(None)
 
 
 def folded(aggregate: Any, events: list[Any]) -> Any:
@@ -147,5 +161,9 @@ def notification_id_of(app: Application[UUID], originator_id: UUID, version: int
 
 
 def _table(recorder: PostgresAggregateRecorder) -> Identifier:
-    schema, _, table = recorder.events_table_name.rpartition(".")
+    return _table_named(recorder.events_table_name)
+
+
+def _table_named(name: str) -> Identifier:
+    schema, _, table = name.rpartition(".")
     return Identifier(schema, table) if schema else Identifier(table)
