@@ -2,8 +2,9 @@
 
 `offered_slots` is what `GET /v1/slots` shows; `check_start` is what the booking
 write side asks before it claims a time. `check_start` answers "bookable"
-exactly when `offered_slots` offers that start, because it calls it: there is
-one code path. Nothing here reads the clock: `now` is always passed in.
+exactly when `offered_slots` offers that start, because both take the day's
+candidates from one generator (check_start stops at the start it is asked
+about). Nothing here reads the clock: `now` is always passed in.
 """
 
 from __future__ import annotations
@@ -222,13 +223,22 @@ def _candidates(
     day: date,
 ) -> list[Interval]:
     """A local date's slots before the clock is consulted."""
+    return list(_day_slots(hours, rules, busy, bookings_per_day, day))
+
+
+def _day_slots(
+    hours: WorkingHours,
+    rules: ServiceRules,
+    busy: BusyTimes,
+    bookings_per_day: Mapping[date, int],
+    day: date,
+) -> Iterator[Interval]:
+    """_candidates, ascending, one at a time."""
     if rules.max_per_day is not None and bookings_per_day.get(day, 0) >= rules.max_per_day:
-        return []
-    return [
-        Interval(t, t + rules.duration)
-        for window in hours.windows_on(day)
-        for t in _step(window, rules, busy)
-    ]
+        return
+    for window in hours.windows_on(day):
+        for t in _step(window, rules, busy):
+            yield Interval(t, t + rules.duration)
 
 
 def check_start(
@@ -243,8 +253,13 @@ def check_start(
     busy = list(busy)
     day = local_date(start, hours.timezone)
     wanted = Interval(start, start + rules.duration)
-    if wanted in offered_slots(hours, rules, busy, bookings_per_day, day, day, now):
-        return None
+    if now + rules.minimum_notice <= start <= now + rules.max_advance:
+        # offered_slots' candidates for the day, up to the one asked about.
+        for slot in _day_slots(hours, rules, BusyTimes.of(busy), bookings_per_day, day):
+            if slot.start >= start:
+                if slot == wanted:
+                    return None
+                break
     if start < now + rules.minimum_notice:
         return Rejection.TOO_SOON
     if start > now + rules.max_advance:

@@ -572,4 +572,6 @@ def _changed_view(ctx: BookingContext, booking: Booking) -> Response:
     return booking_view(booking, ctx.personal.revealer(), notification_id=_position(ctx, booking))
 
 
-ROUTERS = (catalog, teams, bookings, privacy, manage_tokens, sign_in)
+# Bookings first: a request is matched against the routes in order, and POST /v1/bookings
+# is the hot path (#14).
+ROUTERS = (bookings, catalog, teams, privacy, manage_tokens, sign_in)
