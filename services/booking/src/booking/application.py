@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time as monotonic_clock
 from collections import Counter
@@ -99,7 +100,10 @@ def _most_telling(rejections: Iterable[SlotRejected]) -> SlotRejected:
     return min(rejections, key=lambda r: _TELLING.index(Rejection(r.code)))
 
 
-def _utc_days(interval: Interval) -> set[str]:
+# A booking request asks these of the same start several times (the days it contends
+# on, reads and claims): pure functions of their arguments, so kept for the next ask.
+@functools.lru_cache(maxsize=4096)
+def _utc_days(interval: Interval) -> frozenset[str]:
     """The UTC dates (ISO) that the half-open `interval` touches."""
     day, last = interval.start.astimezone(UTC).date(), interval.end.astimezone(UTC).date()
     if interval.end.astimezone(UTC).time() == time() and last > day:
@@ -108,9 +112,10 @@ def _utc_days(interval: Interval) -> set[str]:
     while day <= last:
         days.add(day.isoformat())
         day += timedelta(days=1)
-    return days
+    return frozenset(days)
 
 
+@functools.lru_cache(maxsize=4096)
 def _local_day(instant: datetime, tz: ZoneInfo) -> Interval:
     """The local calendar day containing `instant`, as a UTC interval (23 to 25 hours)."""
     day = local_date(instant, tz)
@@ -677,7 +682,7 @@ class Bookings(Application[UUID]):
 
     def _days_around(
         self, specialist: Specialist, starts_at: datetime, service: Service
-    ) -> set[str]:
+    ) -> frozenset[str]:
         """The UTC dates of every ledger whose claims can decide whether `starts_at` is
         offered: those the start's local day touches, widened by the service's buffers
         (a slot's padding reaches that far), and those the booking would claim."""
