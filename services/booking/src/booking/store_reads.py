@@ -111,16 +111,23 @@ def read_since(
 @functools.cache
 def _read_since_statement(table_name: str, with_busy: bool) -> bytes:
     """read_since's statement, composed once. Rows of the second part have no topic: they
-    only say "this one changed"; rows of the third, version -1, are busy intervals."""
+    only say "this one changed"; rows of the third, version -1, are busy intervals.
+
+    Each aggregate is looked up by its own index scan (LATERAL, kept apart by OFFSET 0 /
+    LIMIT 1): a prepared statement's generic plan can't see how few ids the arrays hold,
+    and joined to them it chose to hash the whole table (4.7 ms instead of 0.1 ms on
+    20,000 events, and growing with the store)."""
     parts = [
-        "SELECT originator_id, originator_version, topic, state,"
-        " NULL::timestamptz AS busy_from, NULL::timestamptz AS busy_until FROM {table}"
-        " JOIN unnest(%s::uuid[], %s::bigint[]) AS wanted(id, after)"
-        " ON originator_id = wanted.id AND originator_version > wanted.after",
-        "SELECT DISTINCT originator_id, 0, NULL::text, NULL::bytea, NULL::timestamptz,"
-        " NULL::timestamptz FROM {table}"
-        " JOIN unnest(%s::uuid[], %s::bigint[]) AS known(id, version)"
-        " ON originator_id = known.id AND originator_version > known.version",
+        "SELECT e.originator_id, e.originator_version, e.topic, e.state,"
+        " NULL::timestamptz AS busy_from, NULL::timestamptz AS busy_until"
+        " FROM unnest(%s::uuid[], %s::bigint[]) AS wanted(id, after)"
+        " CROSS JOIN LATERAL (SELECT originator_id, originator_version, topic, state"
+        " FROM {table} WHERE originator_id = wanted.id AND originator_version > wanted.after"
+        " OFFSET 0) AS e",
+        "SELECT known.id, 0, NULL::text, NULL::bytea, NULL::timestamptz, NULL::timestamptz"
+        " FROM unnest(%s::uuid[], %s::bigint[]) AS known(id, version)"
+        " CROSS JOIN LATERAL (SELECT 1 FROM {table} WHERE originator_id = known.id"
+        " AND originator_version > known.version LIMIT 1) AS newer",
     ]
     if with_busy:
         parts.append(
