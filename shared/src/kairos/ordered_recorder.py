@@ -8,7 +8,8 @@ holds the lock across a client round trip to COMMIT; its database-function path
 insert function takes the lock inside the function: one statement in autocommit
 mode, so the lock is held only while PostgreSQL inserts and commits. The events go to it
 as four arrays (ids, versions, topics, states) rather than one of the library's composite
-type, which psycopg spends more time writing.
+type, which psycopg spends more time writing. Saves that threads of one process ask for
+at once go out together (kairos.group_commit).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from eventsourcing.utils import retry
 from psycopg.sql import SQL, Identifier
 
 from kairos.eventstore import array_literal
+from kairos.group_commit import GroupCommit
 
 
 class OrderedInsertRecorder(PostgresApplicationRecorder):
@@ -65,9 +67,15 @@ class OrderedInsertRecorder(PostgresApplicationRecorder):
             "SELECT * FROM {schema}.{function}(%s::uuid[], %s::bigint[], %s, %s)"
         ).format(schema=schema, function=function)
 
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+        self._group_commit = GroupCommit(self._insert)
+
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> list[int]:
-        """The library's database-function insert, with the events as four arrays."""
+        """The library's database-function insert, with the events as four arrays, shared
+        with the saves other threads ask for meanwhile (kairos.group_commit)."""
+        return list(self._group_commit(stored_events))
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def _insert(self, stored_events: Sequence[StoredEvent]) -> list[int]:
         params = (
             array_literal(e.originator_id for e in stored_events),
             array_literal(e.originator_version for e in stored_events),
