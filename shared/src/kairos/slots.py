@@ -207,23 +207,12 @@ def offered_slots(
     while day <= last_day:
         candidates = memo.get(day) if memo is not None else None
         if candidates is None:
-            candidates = _candidates(hours, rules, timeline, bookings_per_day, day)
+            candidates = list(_day_slots(hours, rules, timeline, bookings_per_day, day))
             if memo is not None:
                 memo[day] = candidates
         slots.extend(slot for slot in candidates if earliest <= slot.start <= latest)
         day += timedelta(days=1)
     return slots
-
-
-def _candidates(
-    hours: WorkingHours,
-    rules: ServiceRules,
-    busy: BusyTimes,
-    bookings_per_day: Mapping[date, int],
-    day: date,
-) -> list[Interval]:
-    """A local date's slots before the clock is consulted."""
-    return list(_day_slots(hours, rules, busy, bookings_per_day, day))
 
 
 def _day_slots(
@@ -233,7 +222,7 @@ def _day_slots(
     bookings_per_day: Mapping[date, int],
     day: date,
 ) -> Iterator[Interval]:
-    """_candidates, ascending, one at a time."""
+    """A local date's slots before the clock is consulted, ascending."""
     if rules.max_per_day is not None and bookings_per_day.get(day, 0) >= rules.max_per_day:
         return
     for window in hours.windows_on(day):
