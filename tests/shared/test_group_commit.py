@@ -48,7 +48,7 @@ def held_first(recorder: OrderedInsertRecorder, queued: threading.Barrier) -> Gr
             queued.wait(10)
         return recorder._insert(items)
 
-    return GroupCommit(insert)
+    return GroupCommit(insert, retry_alone=IntegrityError)
 
 
 def save_concurrently(
@@ -117,3 +117,26 @@ def test_the_recorder_saves_through_its_group_commit(recorder: OrderedInsertReco
     ids = recorder.insert_events(events(uuid4(), [1, 2, 3]))
     assert len(ids) == 3
     assert recorder._group_commit.statements == before + 1
+
+
+def test_any_other_failure_of_a_shared_statement_is_every_ones_answer_at_once(
+    recorder: OrderedInsertRecorder,
+) -> None:
+    queued = threading.Barrier(2)
+    first = threading.Event()
+
+    class Gone(Exception):
+        pass
+
+    def insert(items: Sequence[StoredEvent]) -> Sequence[int]:
+        if not first.is_set():
+            first.set()
+            queued.wait(10)
+            return recorder._insert(items)
+        raise Gone("the database went away")  # not worth trying each alone
+
+    commit = GroupCommit(insert, retry_alone=IntegrityError)
+    outcomes = save_concurrently(commit, [events(uuid4(), [1]) for _ in range(SAVERS)], queued)
+
+    assert sum(isinstance(outcome, Gone) for outcome in outcomes) == SAVERS - 1
+    assert commit.statements == 2

@@ -8,9 +8,10 @@ its commit and a round trip serve several saves (of different aggregates: saves 
 aggregate are already serialised by its command's lock), and a lone save goes out at
 once, as before.
 
-Each save is still answered on its own: when a shared statement fails (one of them
-lost a race on an aggregate's version, say), each is tried again alone and gets its own
-outcome. A shared statement's events keep each save's order and commit together, so
+Each save is still answered on its own: when a shared statement fails because one of
+them lost a race on an aggregate's version (`retry_alone`), each is tried again alone and
+gets its own outcome; any other failure (the database is gone) is every one's answer, as
+it would have been alone. A shared statement's events keep each save's order and commit together, so
 notification ids still follow commit order.
 """
 
@@ -45,8 +46,13 @@ class GroupCommit(Generic[T]):
     """Runs `insert` (items → one id per item, in one statement) for concurrent callers,
     several callers' items at a time."""
 
-    def __init__(self, insert: Callable[[Sequence[T]], Sequence[int]]) -> None:
+    def __init__(
+        self,
+        insert: Callable[[Sequence[T]], Sequence[int]],
+        retry_alone: type[Exception] | tuple[type[Exception], ...],
+    ) -> None:
         self._insert = insert
+        self._retry_alone = retry_alone
         self._guard = threading.Lock()
         self._queue: list[_Waiting[T]] = []
         self._busy = False
@@ -81,8 +87,12 @@ class GroupCommit(Generic[T]):
         if len(batch) > 1:
             try:
                 ids = self._run([item for waiting in batch for item in waiting.items])
-            except Exception:  # each is tried alone below, for its own outcome
-                pass
+            except self._retry_alone:
+                pass  # each is tried alone below, for its own outcome
+            except Exception as error:
+                for waiting in batch:
+                    waiting.answer(error=error)
+                return
             else:
                 start = 0
                 for waiting in batch:

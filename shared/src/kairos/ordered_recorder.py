@@ -17,7 +17,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+from eventsourcing.persistence import (
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    StoredEvent,
+)
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.utils import retry
 from psycopg.sql import SQL, Identifier
@@ -67,7 +72,7 @@ class OrderedInsertRecorder(PostgresApplicationRecorder):
             "SELECT * FROM {schema}.{function}(%s::uuid[], %s::bigint[], %s, %s)"
         ).format(schema=schema, function=function)
 
-        self._group_commit = GroupCommit(self._insert)
+        self._group_commit = GroupCommit(self._insert, retry_alone=IntegrityError)
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> list[int]:
         """The library's database-function insert, with the events as four arrays, shared
