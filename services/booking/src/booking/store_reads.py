@@ -1,4 +1,5 @@
-"""Reads of the event store that the eventsourcing library has no call for.
+"""Reads of the event store that the eventsourcing library has no call for, and, with a
+booking request's read of its ledgers, the external busy time it weighs against them.
 
 On PostgreSQL each is one statement; other stores (the in-memory one in tests)
 fall back to the library's own, slower calls.
