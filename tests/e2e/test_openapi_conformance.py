@@ -26,6 +26,12 @@ from uuid import UUID
 import httpx
 import pytest
 import schemathesis
+
+# Schemathesis imports its OpenAPI adapter when a schema is first loaded: deep in a test's
+# stack, where CPython 3.11.7's ast.parse (pytest rewrites a plugin's modules as it imports
+# them) failed once with "AST constructor recursion depth mismatch" (fixed in 3.11.8).
+# Imported here, at collection, it is parsed near the bottom of the stack.
+import schemathesis.specs.openapi.adapter
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode

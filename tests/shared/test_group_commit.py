@@ -48,7 +48,7 @@ def held_first(recorder: OrderedInsertRecorder, queued: threading.Barrier) -> Gr
             queued.wait(10)
         return recorder._insert(items)
 
-    return GroupCommit(insert, retry_alone=IntegrityError)
+    return GroupCommit(insert, retry_alone=IntegrityError, patience=60)
 
 
 def save_concurrently(
@@ -135,8 +135,46 @@ def test_any_other_failure_of_a_shared_statement_is_every_ones_answer_at_once(
             return recorder._insert(items)
         raise Gone("the database went away")  # not worth trying each alone
 
-    commit = GroupCommit(insert, retry_alone=IntegrityError)
+    commit = GroupCommit(insert, retry_alone=IntegrityError, patience=60)
     outcomes = save_concurrently(commit, [events(uuid4(), [1]) for _ in range(SAVERS)], queued)
 
     assert sum(isinstance(outcome, Gone) for outcome in outcomes) == SAVERS - 1
     assert commit.statements == 2
+
+
+def test_saves_behind_one_that_is_held_up_go_on_their_own(
+    recorder: OrderedInsertRecorder,
+) -> None:
+    """The first statement waits (as on a lock another transaction holds) until every other
+    save has been answered: they left the queue and were saved without it."""
+    others_done = threading.Event()
+    first = threading.Event()
+
+    def insert(items: Sequence[StoredEvent]) -> Sequence[int]:
+        if not first.is_set():
+            first.set()
+            assert others_done.wait(10), "the saves behind the held one were not answered"
+        return recorder._insert(items)
+
+    commit = GroupCommit(insert, retry_alone=IntegrityError, patience=0.01)
+    saves = [events(uuid4(), [1]) for _ in range(SAVERS)]
+    outcomes: list[Sequence[int] | Exception] = [()] * SAVERS
+
+    def save(i: int) -> None:
+        outcomes[i] = commit(saves[i])
+
+    leader = threading.Thread(target=save, args=(0,))
+    leader.start()
+    while not first.is_set():
+        threading.Event().wait(0.001)
+    others = [threading.Thread(target=save, args=(i,)) for i in range(1, SAVERS)]
+    for thread in others:
+        thread.start()
+    for thread in others:
+        thread.join(10)
+    others_done.set()
+    leader.join(10)
+
+    assert all(len(outcome) == 1 for outcome in outcomes if not isinstance(outcome, Exception))
+    assert not any(isinstance(outcome, Exception) for outcome in outcomes)
+    assert commit.statements == SAVERS  # each of them alone

@@ -8,6 +8,11 @@ its commit and a round trip serve several saves (of different aggregates: saves 
 aggregate are already serialised by its command's lock), and a lone save goes out at
 once, as before.
 
+A save waits for the one on its way only briefly (`PATIENCE`: a statement and its commit
+take a millisecond or two): if that one is held up (by a lock another transaction holds,
+say), the saves behind it leave the queue and go on their own, as they would without
+group commit, rather than queueing behind it in the process.
+
 Each save is still answered on its own: when a shared statement fails because one of
 them lost a race on an aggregate's version (`retry_alone`), each is tried again alone and
 gets its own outcome; any other failure (the database is gone) is every one's answer, as
@@ -22,6 +27,9 @@ from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+
+#: Seconds a save waits in the queue before it goes on its own.
+PATIENCE = 0.02
 
 
 class _Waiting(Generic[T]):
@@ -50,9 +58,11 @@ class GroupCommit(Generic[T]):
         self,
         insert: Callable[[Sequence[T]], Sequence[int]],
         retry_alone: type[Exception] | tuple[type[Exception], ...],
+        patience: float = PATIENCE,
     ) -> None:
         self._insert = insert
         self._retry_alone = retry_alone
+        self._patience = patience
         self._guard = threading.Lock()
         self._queue: list[_Waiting[T]] = []
         self._busy = False
@@ -64,6 +74,8 @@ class GroupCommit(Generic[T]):
             self._queue.append(mine)
             wait, self._busy = self._busy, True
         if wait:
+            if not mine.turn.wait(self._patience) and self._left(mine):
+                return self._run(mine.items)
             mine.turn.wait()
             if mine.answered:
                 return mine.result()
@@ -82,6 +94,15 @@ class GroupCommit(Generic[T]):
                 else:
                     self._busy = False
         return mine.result()
+
+    def _left(self, mine: _Waiting[T]) -> bool:
+        """Take a save that waited too long out of the queue, unless a leader has taken it
+        into a statement already or it was just made the next leader (its turn is set)."""
+        with self._guard:
+            if mine.turn.is_set() or mine not in self._queue:
+                return False
+            self._queue.remove(mine)
+            return True
 
     def _commit(self, batch: list[_Waiting[T]]) -> None:
         if len(batch) > 1:
@@ -106,7 +127,8 @@ class GroupCommit(Generic[T]):
                 waiting.answer(error=error)
 
     def _run(self, items: Sequence[T]) -> Sequence[int]:
-        self.statements += 1
+        with self._guard:
+            self.statements += 1
         ids = self._insert(items)
         if len(ids) != len(items):
             raise RuntimeError(f"{len(ids)} ids for {len(items)} events")
