@@ -16,8 +16,8 @@ group commit, rather than queueing behind it in the process.
 Each save is still answered on its own: when a shared statement fails because one of
 them lost a race on an aggregate's version (`retry_alone`), each is tried again alone and
 gets its own outcome; any other failure (the database is gone) is every one's answer, as
-it would have been alone. A shared statement's events keep each save's order and commit together, so
-notification ids still follow commit order.
+it would have been alone. A shared statement's events keep each save's order and commit
+together, so notification ids still follow commit order.
 """
 
 from __future__ import annotations
