@@ -66,7 +66,7 @@ class GroupCommit(Generic[T]):
         self._guard = threading.Lock()
         self._queue: list[_Waiting[T]] = []
         self._busy = False
-        self.statements = 0  # how many statements it sent: tests and benchmarks read it
+        self.statements = 0  # how many statements it sent: the tests read it
 
     def __call__(self, items: Sequence[T]) -> Sequence[int]:
         mine = _Waiting(items)

@@ -242,17 +242,17 @@ def check_start(
     busy = list(busy)
     day = local_date(start, hours.timezone)
     wanted = Interval(start, start + rules.duration)
-    if now + rules.minimum_notice <= start <= now + rules.max_advance:
-        # offered_slots' candidates for the day, up to the one asked about.
-        for slot in _day_slots(hours, rules, BusyTimes.of(busy), bookings_per_day, day):
-            if slot.start >= start:
-                if slot == wanted:
-                    return None
-                break
+    # offered_slots keeps the candidates between these two bounds.
     if start < now + rules.minimum_notice:
         return Rejection.TOO_SOON
     if start > now + rules.max_advance:
         return Rejection.TOO_FAR
+    # offered_slots' candidates for the day, up to the one asked about.
+    for slot in _day_slots(hours, rules, BusyTimes.of(busy), bookings_per_day, day):
+        if slot.start >= start:
+            if slot == wanted:
+                return None
+            break
     if not any(w.contains(wanted) for w in hours.windows_on(day)):
         return Rejection.OUTSIDE_AVAILABILITY
     if rules.max_per_day is not None and bookings_per_day.get(day, 0) >= rules.max_per_day:

@@ -136,7 +136,7 @@ def _read_since_statement(table_name: str, with_busy: bool) -> bytes:
             f" FROM ({OVERLAPPING}) AS busy"
         )
     statement = SQL(" UNION ALL ".join(parts) + " ORDER BY 1, 2")
-    return statement.format(table=_table_named(table_name)).as_bytes(None)
+    return statement.format(table=_table(table_name)).as_bytes(None)
 
 
 def folded(aggregate: Any, events: list[Any]) -> Any:
@@ -161,17 +161,13 @@ def notification_id_of(app: Application[UUID], originator_id: UUID, version: int
         return None
     statement = SQL(
         "SELECT notification_id FROM {} WHERE originator_id = %s AND originator_version = %s"
-    ).format(_table(recorder))
+    ).format(_table(recorder.events_table_name))
     with recorder.datastore.get_connection() as conn, conn.cursor() as cur:
         cur.execute(statement, [originator_id, version])
         row = cur.fetchone()
     return int(row["notification_id"]) if row else None
 
 
-def _table(recorder: PostgresAggregateRecorder) -> Identifier:
-    return _table_named(recorder.events_table_name)
-
-
-def _table_named(name: str) -> Identifier:
+def _table(name: str) -> Identifier:
     schema, _, table = name.rpartition(".")
     return Identifier(schema, table) if schema else Identifier(table)
