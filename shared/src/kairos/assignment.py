@@ -66,18 +66,21 @@ def still_weighed(
 ) -> dict[K, tuple[M, datetime]]:
     """Of `assignments` (booking → (member, when assigned)), those `ranked` still reads
     at `now` or later with the same `window`: the ones inside the window (counted), and
-    each member's latest (the "longest since their last booking" tie-break). Dropping
-    the rest changes no ranking from `now` on; it only stops a tally from growing.
+    one of each member's latest (the "longest since their last booking" tie-break: one
+    is enough, however many share that time). Dropping the rest changes no ranking from
+    `now` on; it only stops a tally from growing.
 
     One difference remains: if a member's latest booking, already outside the window,
     is reassigned, their tie-break falls back to "never booked" instead of their
     previous booking, itself outside the window and long forgotten."""
     since = now - window
-    latest: dict[M, datetime] = {}
-    for member, at in assignments.values():
-        latest[member] = max(at, latest.get(member, at))
+    latest: dict[M, tuple[datetime, K]] = {}
+    for booking, (member, at) in assignments.items():
+        if member not in latest or at > latest[member][0]:
+            latest[member] = (at, booking)
+    kept_latest = {booking for _, booking in latest.values()}
     return {
         booking: (member, at)
         for booking, (member, at) in assignments.items()
-        if at > since or at == latest[member]
+        if at > since or booking in kept_latest
     }
