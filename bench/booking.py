@@ -179,16 +179,31 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
     }
 
 
+def _postgres_cpu_seconds() -> float:
+    """CPU time used so far by the PostgreSQL server's processes (its backends are the
+    pools' long-lived connections, so little is lost with exiting ones)."""
+    total = 0.0
+    for process in psutil.process_iter(["name", "cpu_times"]):
+        times = process.info["cpu_times"]
+        if process.info["name"] == "postgres" and times is not None:
+            total += times.user + times.system
+    return total
+
+
 def _throughput(service: ServiceProcess, bodies: Iterator[dict[str, Any]]) -> dict[str, Any]:
-    """1 client, then CONCURRENT_CLIENTS, each with the service's CPU time per request."""
+    """1 client, then CONCURRENT_CLIENTS, each with the CPU time per request of the
+    service and of PostgreSQL (the machine's whole PostgreSQL: nothing else uses it
+    during a benchmark)."""
     figures = {}
     for clients, requests in ((1, SEQUENTIAL_REQUESTS), (CONCURRENT_CLIENTS, CONCURRENT_REQUESTS)):
-        cpu_before = _cpu_seconds(service.pid)
+        cpu_before, postgres_before = _cpu_seconds(service.pid), _postgres_cpu_seconds()
         figures[f"clients_{clients}"] = load = asyncio.run(
             _load(service.url, bodies, requests, clients)
         )
         cpu_ms = (_cpu_seconds(service.pid) - cpu_before) * 1000
+        postgres_ms = (_postgres_cpu_seconds() - postgres_before) * 1000
         load["service_cpu_ms_per_request"] = round(cpu_ms / requests, 2)
+        load["postgres_cpu_ms_per_request"] = round(postgres_ms / requests, 2)
     return figures
 
 

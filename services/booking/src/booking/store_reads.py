@@ -22,6 +22,7 @@ from psycopg.sql import SQL, Identifier
 
 from booking.external_busy import OVERLAPPING
 from kairos.eventstore import array_literal
+from kairos.ordered_recorder import OrderedInsertRecorder
 from kairos.slots import Interval
 
 
@@ -65,7 +66,7 @@ def read_since(
     from cached aggregates (a booking's service, specialist and ledgers) learns what
     changed, and all else it weighs, in one round trip."""
     recorder = app.recorder
-    if not isinstance(recorder, PostgresAggregateRecorder):
+    if not isinstance(recorder, OrderedInsertRecorder):
         selected = {
             aggregate_id: [
                 app.mapper.to_domain_event(stored)
@@ -91,7 +92,7 @@ def read_since(
     events: dict[UUID, list[Any]] = defaultdict(list)
     changed = set()
     intervals: list[Interval] = []
-    with recorder.datastore.get_connection() as conn, conn.cursor() as cur:
+    with recorder.connection() as conn, conn.cursor() as cur:
         cur.execute(statement, params, prepare=True)
         for row in cur.fetchall():
             if row["originator_version"] == -1:
@@ -117,7 +118,8 @@ def _read_since_statement(table_name: str, with_busy: bool) -> bytes:
     Each aggregate is looked up by its own index scan (LATERAL, kept apart by OFFSET 0 /
     LIMIT 1): a prepared statement's generic plan can't see how few ids the arrays hold,
     and joined to them it chose to hash the whole table (4.7 ms instead of 0.1 ms on
-    20,000 events, and growing with the store)."""
+    20,000 events, and growing with the store). So the generic plan, which the store's
+    connections keep (OrderedInsertRecorder.connection), is the right one."""
     parts = [
         "SELECT e.originator_id, e.originator_version, e.topic, e.state,"
         " NULL::timestamptz AS busy_from, NULL::timestamptz AS busy_until"
