@@ -4,9 +4,11 @@
 A real booking service (uvicorn, one worker per core) on a fresh database; 1,000
 specialists with round-the-clock schedules; every throughput request asks for a free
 slot, so every answer should be 201. The same requests go to the plain CRUD endpoint
-of bench.booking_baseline, served the same way from the same database: three
-interleaved rounds of each (1 client, then 20), so both meet the same background
-load, and the ratio of their rates is the figure. The popular specialist gets 300
+of bench.booking_baseline, served the same way from the same database: after one
+untimed request for each specialist on either side (the first reads of the catalog and
+of PostgreSQL's pages, reported as `warm_up`), three interleaved rounds of each (1
+client, then 20), so both meet the same background load, and the ratio of their rates
+is the figure. The popular specialist gets 300
 requests for 300 distinct free slots, 20 in flight: all on a few days' ledgers, so
 they contend, and every answer should still be 201 (booking.contention). The storm
 (200 requests for one slot at once, three rounds) goes to the plain endpoint too, whose
@@ -93,9 +95,27 @@ def _cpu_seconds(pid: int | None) -> float:
     return total
 
 
+def _postgres_cpu_seconds() -> float:
+    """CPU time used so far by the PostgreSQL server's processes (its backends are the
+    pools' long-lived connections, so little is lost with exiting ones)."""
+    total = 0.0
+    for process in psutil.process_iter(["name", "cpu_times"]):
+        times = process.info["cpu_times"]
+        if process.info["name"] == "postgres" and times is not None:
+            total += times.user + times.system
+    return total
+
+
 async def _load(
-    base: str, bodies: Iterator[dict[str, Any]], total: int, clients: int
+    base: str,
+    bodies: Iterator[dict[str, Any]],
+    total: int,
+    clients: int,
+    service_pid: int | None = None,
 ) -> dict[str, Any]:
+    """`total` booking requests from `clients` clients; with the service's `service_pid`,
+    the CPU time per request of the service and of PostgreSQL (the machine's whole
+    PostgreSQL: nothing else uses it during a benchmark) while they ran."""
     statuses: dict[int, int] = {}
     latencies: list[float] = []
     remaining = total
@@ -112,10 +132,14 @@ async def _load(
             statuses[response.status] = statuses.get(response.status, 0) + 1
 
     async with _session(clients) as http:
+        await _open_connections(http, base, clients)
+        cpu_before, postgres_before = _cpu_seconds(service_pid), _postgres_cpu_seconds()
         started = time.perf_counter()
         await asyncio.gather(*(client(http) for _ in range(clients)))
         elapsed = time.perf_counter() - started
-    return {
+        cpu_ms = (_cpu_seconds(service_pid) - cpu_before) * 1000
+        postgres_ms = (_postgres_cpu_seconds() - postgres_before) * 1000
+    figures = {
         "requests": total,
         "clients": clients,
         "seconds": round(elapsed, 3),
@@ -123,6 +147,10 @@ async def _load(
         "statuses": {str(k): v for k, v in sorted(statuses.items())},
         "latency_ms": _percentiles(latencies),
     }
+    if service_pid is not None:
+        figures["service_cpu_ms_per_request"] = round(cpu_ms / total, 2)
+        figures["postgres_cpu_ms_per_request"] = round(postgres_ms / total, 2)
+    return figures
 
 
 async def _storm(base: str, service_id: UUID, starts: datetime) -> dict[str, Any]:
@@ -134,7 +162,7 @@ async def _storm(base: str, service_id: UUID, starts: datetime) -> dict[str, Any
     }
     async with _session(STORM) as http:
         # Open the connections first, so the storm measures booking, not TCP set-up.
-        await asyncio.gather(*(_get(http, base + "/healthz") for _ in range(STORM)))
+        await _open_connections(http, base, STORM)
 
         async def one() -> tuple[int, float]:
             started = time.perf_counter()
@@ -161,6 +189,24 @@ def _session(connections: int) -> aiohttp.ClientSession:
     return aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60))
 
 
+async def _open_connections(http: aiohttp.ClientSession, base: str, count: int) -> None:
+    """Open `count` keep-alive connections, one client after another, before a load is
+    timed. uvicorn's workers take connections from one shared socket: opened all at
+    once, one worker's accept loop could take nearly every one (seen: 20 to 0, halving
+    the round's rate, on either side), and the round measured one worker. Opened a few
+    milliseconds apart, while the clients already running keep theirs busy, each goes
+    to a worker that is free to accept it."""
+    stagger = 0.01 if count <= CONCURRENT_CLIENTS else 0.002
+    until = time.perf_counter() + count * stagger + 0.1
+
+    async def client(index: int) -> None:
+        await asyncio.sleep(index * stagger)
+        while time.perf_counter() < until:
+            await _get(http, base + "/healthz")
+
+    await asyncio.gather(*(client(i) for i in range(count)))
+
+
 async def _get(http: aiohttp.ClientSession, url: str) -> None:
     async with http.get(url) as response:
         await response.read()
@@ -179,32 +225,17 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
     }
 
 
-def _postgres_cpu_seconds() -> float:
-    """CPU time used so far by the PostgreSQL server's processes (its backends are the
-    pools' long-lived connections, so little is lost with exiting ones)."""
-    total = 0.0
-    for process in psutil.process_iter(["name", "cpu_times"]):
-        times = process.info["cpu_times"]
-        if process.info["name"] == "postgres" and times is not None:
-            total += times.user + times.system
-    return total
-
-
 def _throughput(service: ServiceProcess, bodies: Iterator[dict[str, Any]]) -> dict[str, Any]:
-    """1 client, then CONCURRENT_CLIENTS, each with the CPU time per request of the
-    service and of PostgreSQL (the machine's whole PostgreSQL: nothing else uses it
-    during a benchmark)."""
-    figures = {}
-    for clients, requests in ((1, SEQUENTIAL_REQUESTS), (CONCURRENT_CLIENTS, CONCURRENT_REQUESTS)):
-        cpu_before, postgres_before = _cpu_seconds(service.pid), _postgres_cpu_seconds()
-        figures[f"clients_{clients}"] = load = asyncio.run(
-            _load(service.url, bodies, requests, clients)
+    """1 client, then CONCURRENT_CLIENTS, each with the CPU time per request."""
+    return {
+        f"clients_{clients}": asyncio.run(
+            _load(service.url, bodies, requests, clients, service.pid)
         )
-        cpu_ms = (_cpu_seconds(service.pid) - cpu_before) * 1000
-        postgres_ms = (_postgres_cpu_seconds() - postgres_before) * 1000
-        load["service_cpu_ms_per_request"] = round(cpu_ms / requests, 2)
-        load["postgres_cpu_ms_per_request"] = round(postgres_ms / requests, 2)
-    return figures
+        for clients, requests in (
+            (1, SEQUENTIAL_REQUESTS),
+            (CONCURRENT_CLIENTS, CONCURRENT_REQUESTS),
+        )
+    }
 
 
 def _ratios(rounds: list[dict[str, dict[str, Any]]]) -> dict[str, Any]:
@@ -255,6 +286,14 @@ def run() -> dict[str, Any]:
                 ServiceProcess.api("booking.main:app", env, workers=workers) as service,
                 ServiceProcess.api("bench.booking_baseline:app", env, workers=workers) as baseline,
             ):
+                warm_up = {
+                    "baseline": asyncio.run(
+                        _load(baseline.url, theirs, SPECIALISTS, CONCURRENT_CLIENTS, baseline.pid)
+                    ),
+                    "kairos": asyncio.run(
+                        _load(service.url, ours, SPECIALISTS, CONCURRENT_CLIENTS, service.pid)
+                    ),
+                }
                 for _ in range(ROUNDS):
                     rounds.append(
                         {
@@ -287,6 +326,7 @@ def run() -> dict[str, Any]:
         "specialists": SPECIALISTS,
         "seed_seconds": round(seed_seconds, 1),
         "ratio_to_baseline": _ratios(rounds),
+        "warm_up": warm_up,
         "rounds": rounds,
         "popular_specialist": popular,
         "same_slot_storm": _storm_summary(storms),

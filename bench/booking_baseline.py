@@ -6,7 +6,9 @@ and inserts the new one. bench.booking serves it with the same uvicorn settings 
 loads it with the same requests as POST /v1/bookings, so the two rates make a ratio
 that the machine's speed and the other helpers' load largely cancel out of.
 
-`uvicorn bench.booking_baseline:app` reads DATABASE_URL; `seed` fills its tables.
+`uvicorn bench.booking_baseline:app` reads DATABASE_URL; `seed` fills its tables. It
+keeps CPython's default garbage collector settings, not the Kairos servers' own
+(kairos.web.collector).
 """
 
 from __future__ import annotations
@@ -127,4 +129,4 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message, "details": {}}}, status)
 
 
-__getattr__ = lazy_app(create_app)
+__getattr__ = lazy_app(create_app, server_collector=False)

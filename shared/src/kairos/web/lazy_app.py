@@ -7,12 +7,17 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from kairos.web.collector import tune_for_a_server
 
-def lazy_app(create_app: Callable[[], FastAPI]) -> Callable[[str], Any]:
+
+def lazy_app(
+    create_app: Callable[[], FastAPI], server_collector: bool = True
+) -> Callable[[str], Any]:
     """A module `__getattr__` that builds `app` from the environment on first access.
 
     Importing a service's main module (tests, tools) then reads no settings and opens
-    nothing; only the server asking for `app` does.
+    nothing; only the server asking for `app` does, and its garbage collector is then
+    set for serving (kairos.web.collector) unless `server_collector` is false.
     """
     built: list[FastAPI] = []
 
@@ -21,6 +26,8 @@ def lazy_app(create_app: Callable[[], FastAPI]) -> Callable[[str], Any]:
             raise AttributeError(name)
         if not built:
             built.append(create_app())
+            if server_collector:
+                tune_for_a_server()
         return built[0]
 
     return module_getattr
