@@ -13,8 +13,8 @@ from typing import Any, ClassVar, NamedTuple, TypeVar
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
-from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.domain import MutableOrImmutableAggregate
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.domain import Aggregate, MutableOrImmutableAggregate
 from eventsourcing.persistence import IntegrityError, Recording
 from eventsourcing.utils import EnvType
 
@@ -172,8 +172,28 @@ class Bookings(Application[UUID]):
         """Save, and remember the ledgers saved as current from the moment the save began
         (booking.known_state): the next command on them in this process needs no read."""
         began = monotonic_clock.monotonic()
-        recordings = super().save(*objects, **kwargs)
+        if all(isinstance(o, Aggregate) for o in objects):
+            recordings = self._save_aggregates(objects, kwargs)
+        else:
+            recordings = super().save(*objects, **kwargs)
         self.known.remember((o for o in objects if isinstance(o, DayLedger)), began)
+        return recordings
+
+    def _save_aggregates(
+        self, aggregates: tuple[Aggregate, ...], kwargs: dict[str, Any]
+    ) -> list[Recording[UUID]]:
+        """The library's save, for aggregates only: its own first asks of each object
+        whether it is an event or an aggregate, with isinstance against runtime-checkable
+        Protocols, which CPython 3.11 answers by walking the Protocols' attributes (60 µs
+        of a booking's save)."""
+        processing: ProcessingEvent[UUID] = ProcessingEvent()
+        for aggregate in aggregates:
+            processing.events.extend(aggregate.collect_events())
+            processing.aggregates[aggregate.id] = aggregate
+        processing.saved_kwargs.update(kwargs)
+        recordings = self._record(processing)
+        self._take_snapshots(processing)
+        self._notify(recordings)
         return recordings
 
     # --- catalog --------------------------------------------------------------
