@@ -395,13 +395,14 @@ def request_booking(
 ) -> Response:
     # One key read for the fingerprint, the sealing and the answer's view.
     seal = ctx.personal.sealer(body.client.email)
-    digest = seal.digest(canonical(body.model_dump(mode="json")))
+    request = body.model_dump(mode="json")
+    digest = seal.digest(canonical(request))
     booking_id = ctx.idempotency.reserve(idempotency_key, digest) if idempotency_key else None
     try:
         placed = ctx.app.request_booking(
             body.service_id,
             body.starts_at,
-            body.client.model_dump(mode="json"),
+            request["client"],
             body.answers,
             body.notes,
             now=ctx.clock(),
