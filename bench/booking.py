@@ -8,14 +8,14 @@ of bench.booking_baseline, served the same way from the same database: after one
 untimed request for each specialist on either side (the first reads of the catalog and
 of PostgreSQL's pages, reported as `warm_up`), three interleaved rounds of each (1
 client, then 20), so both meet the same background load, and the ratio of their rates
-is the figure. The popular specialist gets 300
-requests for 300 distinct free slots, 20 in flight: all on a few days' ledgers, so
-they contend, and every answer should still be 201 (booking.contention). The storm
-(200 requests for one slot at once, three rounds) goes to the plain endpoint too, whose
-latency is what FastAPI and the same machine make of 200 simultaneous requests (its
-`SELECT … FOR UPDATE` finds no row to lock, so it confirms more than one). The load
-generator runs in this process, so it competes with the services and PostgreSQL for
-the same cores: the rates are a floor, not a ceiling.
+is the figure. Each load opens its connections before it is timed (_open_connections).
+The popular specialist gets 300 requests for 300 distinct free slots, 20 in flight: all
+on a few days' ledgers, so they contend, and every answer should still be 201
+(booking.contention). The storm (200 requests for one slot at once, three rounds) goes
+to the plain endpoint too, whose latency is what FastAPI and the same machine make of
+200 simultaneous requests (its `SELECT … FOR UPDATE` finds no row to lock, so it
+confirms more than one). The load generator runs in this process, so it competes with
+the services and PostgreSQL for the same cores: the rates are a floor, not a ceiling.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ CPython collects its youngest generation every 700 net allocations of containers
 booking request, which builds thousands (events, their JSON, the request's models), paid
 for several collections, each walking whatever the request still held; and every full
 collection walked the caches' aggregates and ledgers. Objects are freed by reference
-counting as before: the collector only finds cycles, and finding them 30 times less
-often cost the booking service 4-5 % less CPU per booking in bench.booking's load.
+counting as before: the collector only finds cycles, and looking for them 30 times less
+often saved the booking service 4-5 % of its CPU per booking in bench.booking's load.
 """
 
 from __future__ import annotations
