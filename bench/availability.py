@@ -940,7 +940,9 @@ def _follow_up(app: Bookings, bookings: list[Booking], rng: random.Random, now: 
             )
             booking.reschedule(starts, starts + length, padded, [starts.date().isoformat()], now)
         else:
-            booking.complete(at=now)
+            # A consultation is completed once it has happened (Booking.complete refuses
+            # sooner): at its end, which lies ahead of the generator's `now`.
+            booking.complete(at=booking.ends_at)
     app.save(*bookings)
 
 
