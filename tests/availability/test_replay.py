@@ -111,7 +111,7 @@ class Dataset:
     specialists: list[UUID] = field(default_factory=list)
     services: dict[UUID, UUID] = field(default_factory=dict)  # service → specialist
     status: dict[UUID, str] = field(default_factory=dict)  # booking → status, as last set
-    held: dict[UUID, dict[UUID, Held]] = field(default_factory=dict)  # specialist → bookings
+    held: dict[UUID, Held] = field(default_factory=dict)  # active booking → its time
     _hours: dict[UUID, WorkingHours] = field(default_factory=dict)
     _rules: dict[UUID, ServiceRules] = field(default_factory=dict)
     # The same bookings by specialist and the UTC date of their start.
@@ -154,17 +154,16 @@ class Dataset:
             booking.starts_at,
             Interval(booking.busy_from, booking.busy_until),
         )
-        self.held.setdefault(booking.specialist_id, {})[booking.id] = held
+        self.held[booking.id] = held
         day = held.start.astimezone(UTC).date()
         self._by_day.setdefault((booking.specialist_id, day), {})[booking.id] = held
 
     def release(self, booking_id: UUID, status: str) -> None:
         self.status[booking_id] = status
-        for held in self.held.values():
-            gone = held.pop(booking_id, None)
-            if gone is not None:
-                day = gone.start.astimezone(UTC).date()
-                del self._by_day[(gone.specialist_id, day)][booking_id]
+        gone = self.held.pop(booking_id, None)
+        if gone is not None:
+            day = gone.start.astimezone(UTC).date()
+            del self._by_day[(gone.specialist_id, day)][booking_id]
 
     def changed(self, specialist_id: UUID | None = None, service_id: UUID | None = None) -> None:
         """Forget what the builder read of a specialist or service that changed."""
