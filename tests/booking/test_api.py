@@ -25,6 +25,7 @@ from tests.booking.helpers import (
     as_read,
     bearer,
     booking_body,
+    client_body,
     error_code,
     expect,
     iso,
@@ -897,6 +898,27 @@ def test_a_booking_not_decided_within_the_contention_timeout_is_503_busy_with_re
     assert busy.headers["Retry-After"] == "1"
     assert busy.json()["error"]["details"] == {"retry_after_seconds": 1}
     assert expect(retried, 201)["status"] == "confirmed"
+
+
+def test_a_request_refused_for_a_taken_slot_makes_no_key_for_its_client(
+    api: TestClient, catalog: Catalog
+) -> None:
+    """Only an accepted request reads (or makes) its client's key, so a refused one leaves
+    the key store without a record of that person; except with an Idempotency-Key, whose
+    fingerprint is digested under the key before the slot is tried."""
+    service_id = catalog.service(catalog.specialist()["id"])["id"]
+    booked, refused, keyed = (f"{who}-{uuid4().hex[:8]}@example.org" for who in "abc")
+    keys = api.app.state.booking.personal.keys
+
+    catalog.booked(service_id, at(9), client=client_body(email=booked))
+    plain = catalog.book(service_id, at(9), client=client_body(email=refused))
+    with_key = catalog.book(service_id, at(9), key=uuid4().hex, client=client_body(email=keyed))
+
+    assert error_code(plain, 409) == "slot_unavailable"
+    assert error_code(with_key, 409) == "slot_unavailable"
+    assert keys.subject_of(booked) is not None
+    assert keys.subject_of(refused) is None
+    assert keys.subject_of(keyed) is not None
 
 
 @pytest.mark.parametrize("body", [{}, {"party": "dog"}, {"party": None}, None])

@@ -393,11 +393,15 @@ def _team_changed(ctx: BookingContext, team: Team) -> s.TeamChanged:
 def request_booking(
     body: s.BookingCreate, ctx: Ctx, idempotency_key: Annotated[str | None, Header()] = None
 ) -> Response:
-    # One key read for the fingerprint, the sealing and the answer's view.
+    # One key read, if any, for the fingerprint, the sealing and the answer's view: a
+    # request refused before it is sealed (the slot is taken) reads none.
     seal = ctx.personal.sealer(body.client.email)
     request = body.model_dump(mode="json")
-    digest = seal.digest(canonical(request))
-    booking_id = ctx.idempotency.reserve(idempotency_key, digest) if idempotency_key else None
+    text = canonical(request)
+    if idempotency_key:
+        booking_id = ctx.idempotency.reserve(idempotency_key, seal.digest(text))
+    else:
+        booking_id = None
     try:
         placed = ctx.app.request_booking(
             body.service_id,
@@ -406,7 +410,7 @@ def request_booking(
             body.answers,
             body.notes,
             now=ctx.clock(),
-            fingerprint=digest,
+            request=text,
             booking_id=booking_id,
             sealer=seal,
         )
@@ -416,7 +420,7 @@ def request_booking(
         raise
     booking, position = placed
     if position is None:  # a retry: answer as the first request was answered
-        if booking.fingerprint != digest:
+        if booking.fingerprint != seal.digest(text):
             raise KeyReused("this Idempotency-Key was used with a different request body")
         booking, position = ctx.app.booking_as_requested(booking.id)
     response = booking_view(

@@ -380,26 +380,36 @@ class Bookings(Application[UUID]):
         answers: dict[str, str],
         notes: str | None,
         now: datetime,
-        fingerprint: str = "",
+        request: str = "",
         booking_id: UUID | None = None,
         sealer: Sealer | None = None,
     ) -> Placed:
         """Book `starts_at` if the slot rules offer it: confirmed, or pending when the
         service requires approval. A given `booking_id` that already exists returns
         that booking unchanged (the idempotent retry of a request), with no position.
-        `sealer` is the client's, when the caller has read their key already."""
+        `request` is the request as canonical text: its digest under the client's key is
+        the booking's fingerprint. `sealer` is the client's, when the caller has one."""
         # What this process knew current after this moment decides the request as well as
         # a read would (booking.known_state).
         arrived = monotonic_clock.monotonic()
         seal = sealer or self.sealer(client["email"])
-        client = {
-            **client,
-            "name": seal.seal(client["name"]),
-            "email": seal.seal(client["email"]),
-            "phone": seal.seal_optional(client.get("phone")),
-        }
-        sealed_answers = {key: seal.seal(value) for key, value in answers.items()}
-        sealed_notes = seal.seal_optional(notes)
+
+        @functools.cache
+        def sealed() -> _SealedRequest:
+            """The client's values sealed, once for every attempt. Only an accepted request
+            seals, so a refused one reads no key (kairos.privacy.Sealer)."""
+            return _SealedRequest(
+                client={
+                    **client,
+                    "name": seal.seal(client["name"]),
+                    "email": seal.seal(client["email"]),
+                    "phone": seal.seal_optional(client.get("phone")),
+                },
+                answers={key: seal.seal(value) for key, value in answers.items()},
+                notes=seal.seal_optional(notes),
+                fingerprint=seal.digest(request) if request else "",
+            )
+
         retry_of_request = booking_id is not None
         booking_id = booking_id or uuid4()
 
@@ -419,6 +429,7 @@ class Bookings(Application[UUID]):
                 """Book the time of `parties` (the first is the booking's specialist)."""
                 days = {sp.id: self._claim_days(sp, busy, starts_at) for sp in parties}
                 lead, *others = parties
+                values = sealed()
                 booking = Booking(
                     id=booking_id,
                     service_id=service.id,
@@ -427,10 +438,10 @@ class Bookings(Application[UUID]):
                     ends_at=starts_at + rules.duration,
                     busy_from=busy.start,
                     busy_until=busy.end,
-                    client=client,
-                    answers=sealed_answers,
-                    notes=sealed_notes,
-                    fingerprint=fingerprint,
+                    client=values.client,
+                    answers=values.answers,
+                    notes=values.notes,
+                    fingerprint=values.fingerprint,
                     ledger_days=days[lead.id],
                     at=now,
                     team_id=team.id if team else None,
@@ -934,6 +945,15 @@ class _Around(NamedTuple):
 
 class _CatalogChanged(Exception):
     """A cached aggregate that a command read has changed in the store since."""
+
+
+class _SealedRequest(NamedTuple):
+    """A booking request's personal values as the Booking keeps them."""
+
+    client: dict[str, Any]
+    answers: dict[str, Any]
+    notes: Any
+    fingerprint: str
 
 
 class _Unsealed:

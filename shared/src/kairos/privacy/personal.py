@@ -9,7 +9,8 @@ and a reveal gives ERASED.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -19,22 +20,37 @@ from kairos.privacy.keys import KeyStore, SubjectKey
 
 
 class Sealer:
-    """Seals the values of one data subject."""
+    """Seals the values of one data subject, with their key as `read_key` gives it.
 
-    def __init__(self, key: SubjectKey) -> None:
-        self._key = key
+    The key is read when first needed, not before: a request refused before it seals
+    anything (a booking of a slot already taken) neither reads nor makes a key, so it
+    costs no key-store statement and leaves no record of a person it kept nothing of.
+    A Sealer serves one request, in one thread.
+    """
+
+    def __init__(self, read_key: Callable[[], SubjectKey]) -> None:
+        self._read_key = read_key
+        self._key: SubjectKey | None = None
 
     @property
     def subject(self) -> UUID:
-        return self._key.subject
+        return self.key.subject
 
     @property
     def key(self) -> SubjectKey:
+        if self._key is None:
+            self._key = self._read_key()
+        return self._key
+
+    @property
+    def key_read(self) -> SubjectKey | None:
+        """The key, if it has been read: what this sealer can lend a Revealer for free."""
         return self._key
 
     def seal(self, value: str) -> dict[str, Any]:
         """The stored (JSON) form of `value`, sealed."""
-        return crypto.seal(self._key.key, self._key.subject, value).stored()
+        key = self.key
+        return crypto.seal(key.key, key.subject, value).stored()
 
     def seal_optional(self, value: str | None) -> dict[str, Any] | None:
         return None if value is None else self.seal(value)
@@ -42,7 +58,7 @@ class Sealer:
     def digest(self, text: str) -> str:
         """A digest of personal `text` (a request's fingerprint) that can't be checked
         against a guess once this subject is erased."""
-        return crypto.keyed_digest(self._key.key, text)
+        return crypto.keyed_digest(self.key.key, text)
 
 
 class Revealer:
@@ -101,19 +117,24 @@ class PersonalData:
         self.keys = keys
 
     def sealer(self, email: str) -> Sealer:
-        """Seals the values of the person with this address (their key, made if new)."""
-        return Sealer(self.keys.key_for(email))
+        """Seals the values of the person with this address (their key, made if new, is
+        read on the first seal or digest)."""
+        return Sealer(partial(self.keys.key_for, email))
 
     def subject_sealer(self, subject: UUID) -> Sealer | None:
         """Seals more values of a person known by their subject id (from a sealed value of
         theirs); None once they are erased: nothing new is kept about them."""
         key = self.keys.keys([subject]).get(subject)
-        return None if key is None else Sealer(SubjectKey(subject, key))
+        if key is None:
+            return None
+        known = SubjectKey(subject, key)
+        return Sealer(lambda: known)
 
     def revealer(self, *sealers: Sealer) -> Revealer:
         """A new Revealer; `sealers` made within the same request lend it the keys they
         read a moment ago (a view of what was just sealed then needs no key query)."""
-        return Revealer(self.keys, (sealer.key for sealer in sealers))
+        lent = (sealer.key_read for sealer in sealers)
+        return Revealer(self.keys, (key for key in lent if key is not None))
 
     def reveal(self, value: Any) -> str:
         """One personal value in clear, or ERASED: the shared way to read a personal field."""
