@@ -25,6 +25,15 @@ from kairos.timezones import local_to_utc
 #: The UID (CalDAV), id (Google) or transactionId (Graph) prefix of the events Kairos writes.
 OWN_UID_PREFIX = "kairos"
 
+#: An all-day event's local day may start before `start` in UTC terms, and a server
+#: reads floating times and dates as UTC: events are read and expanded this far beyond
+#: the range, and cut to it exactly here.
+MARGIN = timedelta(days=1)
+
+
+def widened(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    return start - MARGIN, end + MARGIN
+
 
 def _instant(value: date | datetime, tz: ZoneInfo) -> datetime:
     if isinstance(value, datetime):
@@ -76,11 +85,9 @@ def busy_times(
     """The busy time in iCalendar objects (one resource each) overlapping [start, end),
     sorted. `owners` are the account's addresses, to tell its declined invitations."""
     found: list[BusyTime] = []
+    window = widened(start, end)
     for text in calendars:
         calendar = Calendar.from_ical(text)
-        # A day's margin either side: an all-day event's local day may start before
-        # `start` in UTC terms, and the query reads floating times as UTC.
-        window = (start - timedelta(days=1), end + timedelta(days=1))
         for component in recurring_ical_events.of(calendar).between(*window):
             if component.name != "VEVENT" or not is_busy(component, owners):
                 continue
