@@ -98,6 +98,11 @@ class Held:
     start: datetime
     busy: Interval
 
+    @property
+    def day(self) -> tuple[UUID, date]:
+        """Its key in Dataset's by-day index: the specialist and the UTC date it starts."""
+        return self.specialist_id, self.start.astimezone(UTC).date()
+
 
 @dataclass
 class Dataset:
@@ -155,15 +160,13 @@ class Dataset:
             Interval(booking.busy_from, booking.busy_until),
         )
         self.held[booking.id] = held
-        day = held.start.astimezone(UTC).date()
-        self._by_day.setdefault((booking.specialist_id, day), {})[booking.id] = held
+        self._by_day.setdefault(held.day, {})[booking.id] = held
 
     def release(self, booking_id: UUID, status: str) -> None:
         self.status[booking_id] = status
         gone = self.held.pop(booking_id, None)
         if gone is not None:
-            day = gone.start.astimezone(UTC).date()
-            del self._by_day[(gone.specialist_id, day)][booking_id]
+            del self._by_day[gone.day][booking_id]
 
     def changed(self, specialist_id: UUID | None = None, service_id: UUID | None = None) -> None:
         """Forget what the builder read of a specialist or service that changed."""
