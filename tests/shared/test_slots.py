@@ -16,6 +16,7 @@ from kairos.slots import (
     ServiceRules,
     WorkingHours,
     check_start,
+    merge,
     offered_slots,
 )
 from kairos.timezones import local_date, local_to_utc, zone
@@ -514,3 +515,45 @@ def test_a_start_is_bookable_exactly_when_it_is_offered_and_offered_slots_are_fr
             assert full
         elif verdict is Rejection.SLOT_UNAVAILABLE:
             assert any(r.padded(start).overlaps(b) for b in busy)
+
+
+def stepped_one_at_a_time(
+    h: WorkingHours,
+    r: ServiceRules,
+    busy: list[Interval],
+    per_day: dict[date, int],
+    day: date,
+    now: datetime,
+) -> list[Interval]:
+    """The day's offered slots as the rules tell them, one candidate at a time: from each
+    window's start by the interval, a clash restarting at the end of the busy time it hit
+    plus the buffer before, rounded up to 5 minutes. kairos.slots steps over each
+    clash-free stretch at once; this is what it must equal."""
+    if r.max_per_day is not None and per_day.get(day, 0) >= r.max_per_day:
+        return []
+    merged = merge(busy)
+    slots = []
+    for window in h.windows_on(day):
+        t = window.start
+        while t + r.duration <= window.end:
+            clashes = [b for b in merged if r.padded(t).overlaps(b)]
+            if clashes:
+                restart = max(b.end for b in clashes) + r.buffer_before
+                t = restart + (-(restart - EPOCH)) % FIVE_MINUTES
+                continue
+            if now + r.minimum_notice <= t <= now + r.max_advance:
+                slots.append(Interval(t, t + r.duration))
+            t += r.interval
+    return slots
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario=scenarios())
+def test_the_offered_slots_are_those_stepped_one_candidate_at_a_time(
+    scenario: tuple[WorkingHours, ServiceRules, list[Interval], dict[date, int], date, datetime],
+) -> None:
+    h, r, busy, per_day, day, now = scenario
+
+    assert offered_slots(h, r, busy, per_day, day, day, now) == stepped_one_at_a_time(
+        h, r, busy, per_day, day, now
+    )

@@ -126,13 +126,17 @@ class Rejection(enum.Enum):
     SLOT_UNAVAILABLE = "slot_unavailable"
 
 
+def _bounds(interval: Interval) -> tuple[datetime, datetime]:
+    return interval.start, interval.end
+
+
 def merge(intervals: Iterable[Interval]) -> list[Interval]:
     """Sorted, disjoint union of `intervals`.
 
     Touching intervals stay apart: [a, b) and [b, c) don't clash.
     """
     merged: list[Interval] = []
-    for iv in sorted(intervals):
+    for iv in sorted(intervals, key=_bounds):  # a key: the dataclass's __lt__ is Python
         if merged and iv.start < merged[-1].end:
             if iv.end > merged[-1].end:
                 merged[-1] = Interval(merged[-1].start, iv.end)
@@ -153,13 +157,14 @@ class BusyTimes:
         merged = merge(intervals)
         return cls(tuple(merged), tuple(iv.start for iv in merged))
 
-    def first_clash(self, padded: Interval) -> Interval | None:
-        """The busy interval `padded` overlaps, if any."""
-        # Disjoint and sorted: only the interval starting last before padded.end can overlap.
-        i = bisect.bisect_left(self.starts, padded.end) - 1
-        if i >= 0 and self.intervals[i].end > padded.start:
-            return self.intervals[i]
-        return None
+    def clash(self, start: datetime, end: datetime) -> tuple[Interval | None, int]:
+        """The busy interval [start, end) overlaps, if any, and the index of the first
+        busy interval starting at or after `end` (the next that a later time can meet)."""
+        # Disjoint and sorted: only the interval starting last before `end` can overlap.
+        i = bisect.bisect_left(self.starts, end)
+        if i and self.intervals[i - 1].end > start:
+            return self.intervals[i - 1], i
+        return None, i
 
 
 def _round_up(instant: datetime) -> datetime:
@@ -167,17 +172,35 @@ def _round_up(instant: datetime) -> datetime:
     return instant if not remainder else instant + (ROUNDING - remainder)
 
 
-def _step(window: Interval, rules: ServiceRules, busy: BusyTimes) -> Iterator[datetime]:
-    """Candidate starts in one window that clear the busy time, stepping as the rules say."""
+def _runs(window: Interval, rules: ServiceRules, busy: BusyTimes) -> Iterator[tuple[datetime, int]]:
+    """The candidate starts in one window, as runs `(first, count)`: the starts
+    `first + k·interval` for k < count, ascending.
+
+    Stepping goes from the window's start by the interval; a candidate whose padded time
+    clashes with busy time restarts it at the earliest start that clears the clash,
+    rounded up to the 5-minute grid. Between clashes the steps are arithmetic, so each
+    clash-free stretch is one run, found from the next busy interval alone: the cost is
+    the number of busy intervals, not of slots (a booking checks one start of its day).
+    """
+    # Plain datetimes, not a padded Interval per candidate: this loop is most of a slot
+    # check's time.
+    before, after = rules.buffer_before, rules.duration + rules.buffer_after
+    last = window.end - rules.duration  # the latest start that still fits the window
     t = window.start
-    while t + rules.duration <= window.end:
-        clash = busy.first_clash(rules.padded(t))
+    while t <= last:
+        padded_end = t + after
+        clash, upcoming = busy.clash(t - before, padded_end)
         if clash is not None:
-            # Restart at the earliest start that clears the clash.
-            t = _round_up(clash.end + rules.buffer_before)
+            t = _round_up(clash.end + before)
             continue
-        yield t
-        t += rules.interval
+        # Nothing before the padded time reaches it (busy time is disjoint and sorted), so
+        # the first step that can clash is the first whose padded end passes the next busy
+        # start.
+        steps = (last - t) // rules.interval + 1
+        if upcoming < len(busy.starts):
+            steps = min(steps, (busy.starts[upcoming] - padded_end) // rules.interval + 1)
+        yield t, steps
+        t += steps * rules.interval
 
 
 def offered_slots(
@@ -215,6 +238,20 @@ def offered_slots(
     return slots
 
 
+def _day_runs(
+    hours: WorkingHours,
+    rules: ServiceRules,
+    busy: BusyTimes,
+    bookings_per_day: Mapping[date, int],
+    day: date,
+) -> Iterator[tuple[datetime, int]]:
+    """A local date's candidate starts before the clock is consulted, as runs (_runs)."""
+    if rules.max_per_day is not None and bookings_per_day.get(day, 0) >= rules.max_per_day:
+        return
+    for window in hours.windows_on(day):
+        yield from _runs(window, rules, busy)
+
+
 def _day_slots(
     hours: WorkingHours,
     rules: ServiceRules,
@@ -223,10 +260,9 @@ def _day_slots(
     day: date,
 ) -> Iterator[Interval]:
     """A local date's slots before the clock is consulted, ascending."""
-    if rules.max_per_day is not None and bookings_per_day.get(day, 0) >= rules.max_per_day:
-        return
-    for window in hours.windows_on(day):
-        for t in _step(window, rules, busy):
+    for first, count in _day_runs(hours, rules, busy, bookings_per_day, day):
+        for k in range(count):
+            t = first + k * rules.interval
             yield Interval(t, t + rules.duration)
 
 
@@ -247,10 +283,10 @@ def check_start(
         return Rejection.TOO_SOON
     if start > now + rules.max_advance:
         return Rejection.TOO_FAR
-    # offered_slots' candidates for the day, up to the one asked about.
-    for slot in _day_slots(hours, rules, BusyTimes.of(busy), bookings_per_day, day):
-        if slot.start >= start:
-            if slot == wanted:
+    # offered_slots' first candidate of the day at or after the one asked about.
+    for first, count in _day_runs(hours, rules, BusyTimes.of(busy), bookings_per_day, day):
+        if first + (count - 1) * rules.interval >= start:
+            if first <= start and (start - first) % rules.interval == timedelta(0):
                 return None
             break
     if not any(w.contains(wanted) for w in hours.windows_on(day)):

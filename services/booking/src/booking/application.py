@@ -294,7 +294,7 @@ class Bookings(Application[UUID]):
         )
         ledger_ids = [DayLedger.create_id(specialist_id, day) for day in _utc_days(reach)]
         ledgers = load_many(self, ledger_ids).values()
-        busy, per_day = self._taken(specialist_id, service_id, ledgers, tz, reach)
+        busy, per_day = self._taken(specialist_id, service, ledgers, tz, reach)
         return tz, offered_slots(hours, rules, busy, per_day, first, last, now)
 
     def define_service(self, specialist_id: UUID, terms: ServiceTerms) -> Service:
@@ -675,7 +675,7 @@ class Bookings(Application[UUID]):
         reach = self._reach(specialist, starts_at, service)
 
         def check(external: list[Interval] | None) -> Rejection | None:
-            busy, per_day = self._taken(specialist.id, service.id, ledgers, tz, reach, external)
+            busy, per_day = self._taken(specialist.id, service, ledgers, tz, reach, external)
             hours = specialist.working_hours()
             return check_start(hours, rules, busy, {day: per_day[day]}, starts_at, now)
 
@@ -688,7 +688,7 @@ class Bookings(Application[UUID]):
     def _taken(
         self,
         specialist_id: UUID,
-        service_id: UUID,
+        service: Service,
         ledgers: Iterable[DayLedger],
         tz: ZoneInfo,
         reach: Interval,
@@ -696,19 +696,22 @@ class Bookings(Application[UUID]):
     ) -> tuple[list[Interval], Counter[date]]:
         """What the slot rules weigh against a specialist's time: the busy intervals of the
         claims on `ledgers` and of their external calendars over `reach` (`external`, or
-        read here if None), and how many bookings of the service each local date (in
-        `tz`) holds. A booking's claim stands in each ledger it touches: it counts once."""
+        read here if None), and how many bookings of `service` each local date (in `tz`)
+        holds, counted only when its rules cap the day (the slot rules read the count for
+        nothing else). A booking's claim stands in each ledger it touches: it counts once."""
         claims = {booking: claim for ledger in ledgers for booking, claim in ledger.claims.items()}
         busy = [claim.busy for claim in claims.values()]
         if external is not None:
             busy += external
         elif self.external_busy is not None:
             busy += self.external_busy(specialist_id, reach.start, reach.end)
-        per_day = Counter(
-            local_date(claim.starts_at, tz)
-            for claim in claims.values()
-            if claim.service_id == service_id
-        )
+        per_day: Counter[date] = Counter()
+        if service.rules().max_per_day is not None:
+            per_day.update(
+                local_date(claim.starts_at, tz)
+                for claim in claims.values()
+                if claim.service_id == service.id
+            )
         return busy, per_day
 
     def _days_around(
