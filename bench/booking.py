@@ -15,7 +15,8 @@ should still be 201 (booking.contention). The storm (200 requests for one slot a
 three rounds) goes to the plain endpoint too, whose latency is what FastAPI and the same
 machine make of 200 simultaneous requests (its `SELECT … FOR UPDATE` finds no row to
 lock, so it confirms more than one). The load generator runs in this process, so it
-competes with the services and PostgreSQL for the same cores: the rates are a floor, not a ceiling.
+competes with the services and PostgreSQL for the same cores: the rates are a floor,
+not a ceiling.
 """
 
 from __future__ import annotations
