@@ -2,7 +2,8 @@
 asks only for the changes since the token the last poll returned, and a server without
 sync-collection is polled by its ctag; a server that cannot be reached or does not answer
 is a failure worth retrying; the busy time read is exactly the range's, whatever the
-server makes of all-day events."""
+server makes of all-day events; a booking's event is deleted where it was put, without a
+search, and found by its UID where the server named it itself."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from caldav.davclient import DAVClient
 
 from calendar_sync.caldav_calendar import CalDavAccount, CalDavCalendars, open_calendar
 from kairos.effects import TransientEffectError
-from kairos.providers.calendar import BusyTime
+from kairos.providers.calendar import BusyTime, CalendarEvent
 from kairos_dev.infra.process import LOCALHOST, free_port
 from kairos_dev.infra.radicale import RadicaleHandle
 from tests.calendar_sync.test_external_busy import ics
@@ -195,3 +196,46 @@ def test_the_busy_time_read_is_the_ranges_exactly(
         BusyTime(datetime(2026, 3, 8, 23, 30, tzinfo=UTC), datetime(2026, 3, 9, 0, 30, tzinfo=UTC)),
         BusyTime(datetime(2026, 3, 9, 10, tzinfo=UTC), datetime(2026, 3, 10, 10, tzinfo=UTC)),
     ]
+
+
+def booked(uid: str) -> CalendarEvent:
+    return CalendarEvent(
+        uid=uid,
+        title="Session with Ada",
+        starts_at=datetime(2026, 3, 9, 9, tzinfo=UTC),
+        ends_at=datetime(2026, 3, 9, 10, tzinfo=UTC),
+        time_zone="Europe/Berlin",
+    )
+
+
+def uids(account: CalDavAccount) -> set[str]:
+    return {str(event.icalendar_component["UID"]) for event in open_calendar(account).events()}
+
+
+def test_a_booking_is_deleted_where_it_was_put_without_a_search(
+    provider: CalDavCalendars, account: CalDavAccount, sent: Requests
+) -> None:
+    provider.put_event(CONNECTION, booked("kairos0booked"), idempotency_key="put")
+    provider.put_event(CONNECTION, booked("kairos0kept"), idempotency_key="put-kept")
+    sent.clear()
+
+    provider.delete_event(CONNECTION, "kairos0booked", idempotency_key="delete")
+
+    assert sent.methods.count("DELETE") == 1
+    assert "REPORT" not in sent.methods  # no calendar-query for the UID
+    assert uids(account) == {"kairos0kept"}
+
+
+def test_an_event_the_server_named_itself_is_found_by_its_uid_and_deleted(
+    provider: CalDavCalendars, account: CalDavAccount
+) -> None:
+    calendar = open_calendar(account)
+    named = calendar.url.join("named-by-the-server.ics")
+    calendar.client.put(str(named), meeting("kairos0named", "20260309T090000Z", "20260309T100000Z"))
+    assert uids(account) == {"kairos0named"}
+
+    provider.delete_event(CONNECTION, "kairos0named", idempotency_key="delete")
+
+    assert uids(account) == set()
+    # Gone already (a repeated effect): not an error.
+    provider.delete_event(CONNECTION, "kairos0named", idempotency_key="delete")

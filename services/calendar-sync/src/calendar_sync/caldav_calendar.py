@@ -185,7 +185,15 @@ class CalDavCalendars:
     def delete_event(self, connection_id: UUID, uid: str, *, idempotency_key: str) -> None:
         calendar = self._calendar(connection_id)
         try:
-            calendar.event_by_uid(uid).delete()
+            # One DELETE where put_event stored it: caldav names a new resource after its
+            # UID (ours are letters and digits, nothing to quote). Only a server that named
+            # the resource itself is asked for the UID, a query of the whole collection
+            # (3.9 s on Radicale with 5,000 events).
+            response = calendar.client.delete(str(calendar.url.join(f"{uid}.ics")))
+            if response.status == 404:
+                calendar.event_by_uid(uid).delete()
+            elif response.status not in (200, 204):
+                raise dav_error.error_from_response(dav_error.DeleteError, response)
         except dav_error.NotFoundError:
             return
         except _FAILURES as exc:
