@@ -1,11 +1,16 @@
 """Connections: credentials checked on connect, a revoked one shown failed with its reason
-(never silently ignored), and an external meeting on top of a booking reported once."""
+(never silently ignored), an external meeting on top of a booking reported once, and a
+server that never answers holding back no other connection's sync."""
 
 from __future__ import annotations
 
+import socket
+import threading
 from datetime import timedelta
 from uuid import UUID
 
+from calendar_sync.caldav_calendar import CalDavAccount
+from kairos_dev.infra.process import LOCALHOST, wait_until
 from tests.booking.conftest import API_NOW
 from tests.booking.helpers import ADMIN, bearer, error_code, expect, specialist_jwt
 from tests.calendar_sync.conftest import CalendarWorld
@@ -84,3 +89,32 @@ def test_an_external_meeting_on_a_booking_is_reported_once(world: CalendarWorld)
         "starts_at": "2026-03-09T08:30:00Z",
         "ends_at": "2026-03-09T09:30:00Z",
     }
+
+
+def test_a_server_that_never_answers_holds_back_no_other_connections_sync(
+    world: CalendarWorld,
+) -> None:
+    # Connected first, so a round that read one connection after another would start with it.
+    stuck, quick = Specialist(world), Specialist(world)
+    quick.write(ics(event("meeting", "20260309T100000", "20260309T110000")))
+    quick_id = quick.connection["id"]
+
+    def changed_busy() -> list[str]:
+        return [
+            e.data["connection_id"]
+            for e in world.calendar_events()
+            if e.type == "ExternalBusyChanged" and e.data["connection_id"] == quick_id
+        ]
+
+    with socket.create_server((LOCALHOST, 0)) as silent:  # takes connections, never answers
+        address = f"http://{LOCALHOST}:{silent.getsockname()[1]}/p/kairos/"
+        world.service.credentials.put(
+            UUID(stuck.connection["id"]), CalDavAccount(address, "p", "secret").as_dict()
+        )
+        before = len(changed_busy())
+        reading = threading.Thread(target=world.service.reconciler.round, kwargs={"full": True})
+        reading.start()
+        wait_until(lambda: len(changed_busy()) > before, what="the quick calendar's sync")
+        assert reading.is_alive()  # the stuck read still waits for its answer
+    reading.join(timeout=60)  # the server closed: the stuck read fails, to be tried again
+    assert not reading.is_alive()
