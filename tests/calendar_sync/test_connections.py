@@ -1,19 +1,25 @@
-"""Connections: credentials checked on connect, a revoked one shown failed with its reason
-(never silently ignored), an external meeting on top of a booking reported once, and a
-server that never answers holding back no other connection's sync."""
+"""Connections: credentials checked on connect, the calendar read once the answer is sent,
+a revoked one shown failed with its reason (never silently ignored), an external meeting
+on top of a booking reported once, and a server that never answers holding back no
+other connection's sync."""
 
 from __future__ import annotations
 
 import socket
 import threading
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 from uuid import UUID
+
+import pytest
 
 from calendar_sync.caldav_calendar import CalDavAccount
 from kairos_dev.infra.process import LOCALHOST, wait_until
+from kairos_dev.infra.radicale import RadicaleHandle
 from tests.booking.conftest import API_NOW
 from tests.booking.helpers import ADMIN, bearer, error_code, expect, specialist_jwt
-from tests.calendar_sync.conftest import CalendarWorld
+from tests.calendar_sync.conftest import CalendarWorld, running_world
 from tests.calendar_sync.test_external_busy import Specialist, event, ics
 
 
@@ -29,6 +35,38 @@ def test_wrong_credentials_are_refused_before_anything_is_stored(world: Calendar
     assert error_code(response, 422) == "invalid_credentials"
     listed = world.calendar_api.get(f"/v1/specialists/{specialist['id']}/calendars", headers=ADMIN)
     assert expect(listed, 200) == {"calendars": []}
+
+
+def test_connecting_answers_before_the_first_read_of_the_calendar(
+    fresh_database: Callable[[], str],
+    redis_url: str,
+    radicale: RadicaleHandle,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with running_world(fresh_database(), redis_url, radicale, served=True) as world:
+        reconciler = world.service.reconciler
+        read = reconciler.sync
+        reading: list[UUID] = []
+        slow_read_done = threading.Event()  # a big calendar's first read takes long
+
+        def first_read(connection_id: UUID, *, full: bool = False) -> bool:
+            reading.append(connection_id)
+            slow_read_done.wait(10)
+            return read(connection_id, full=full)
+
+        monkeypatch.setattr(reconciler, "sync", first_read)
+        specialist = world.catalog.specialist()
+        connection = world.connect_caldav(specialist["id"])
+        assert connection["status"] == "active" and connection["last_sync_at"] is None
+
+        wait_until(lambda: reading == [UUID(connection["id"])], what="the first read")
+        slow_read_done.set()
+
+        def listed() -> Any:
+            path = f"/v1/specialists/{specialist['id']}/calendars"
+            return expect(world.calendar_api.get(path, headers=ADMIN), 200)["calendars"][0]
+
+        wait_until(lambda: listed()["last_sync_at"] is not None, what="the first read's record")
 
 
 def test_only_the_specialist_or_an_admin_manages_their_calendars(world: CalendarWorld) -> None:

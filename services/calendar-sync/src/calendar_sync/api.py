@@ -10,7 +10,7 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, BackgroundTasks, Response
 
 from calendar_sync import schemas as s
 from calendar_sync.access import known_caller, require_owner
@@ -29,6 +29,14 @@ calendars = APIRouter(prefix="/v1", tags=["calendars"])
 UNPROCESSABLE: dict[int | str, dict[str, Any]] = {
     422: {"description": "The server refused the credentials, or could not be reached"}
 }
+
+
+def read_first(ctx: Ctx, after: BackgroundTasks, connection_id: UUID) -> None:
+    """Read a new connection's busy time in full once the answer is sent, not before it: a
+    big calendar's first read can take long (Radicale: 23 s over 5,000 events it had not
+    indexed yet) and the specialist waits for the page meanwhile. A read that fails is the
+    poller's next round's (calendar_sync.poller)."""
+    after.add_task(ctx.service.reconciler.sync, connection_id, full=True)
 
 
 def write_upcoming_bookings(ctx: Ctx, connection: Connection) -> None:
@@ -58,8 +66,11 @@ def public(ctx: Ctx, connection: Connection) -> s.CalendarPublic:
 @calendars.post(
     "/calendars/caldav", status_code=201, response_model=s.CalendarPublic, responses=UNPROCESSABLE
 )
-def connect_caldav(body: s.CalDavConnect, ctx: Ctx, authorization: StaffCredential) -> Any:
-    """Connect a CalDAV calendar; the credentials are checked against the server first."""
+def connect_caldav(
+    body: s.CalDavConnect, ctx: Ctx, authorization: StaffCredential, after: BackgroundTasks
+) -> Any:
+    """Connect a CalDAV calendar; the credentials are checked against the server first,
+    and its busy time is read once the answer is sent (read_first)."""
     require_owner(ctx, authorization, body.specialist_id)
     account = CalDavAccount(body.url, body.username, body.password.get_secret_value())
     try:
@@ -75,7 +86,7 @@ def connect_caldav(body: s.CalDavConnect, ctx: Ctx, authorization: StaffCredenti
         body.specialist_id, "caldav", body.url, calendar.get_display_name()
     )
     write_upcoming_bookings(ctx, connection)
-    service.reconciler.sync(connection.id, full=True)
+    read_first(ctx, after, connection.id)
     return public(ctx, service.connections.connection(connection.id))
 
 

@@ -10,14 +10,14 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import psycopg
-from fastapi import APIRouter, Cookie, Header, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Cookie, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from google_auth_oauthlib.flow import Flow
 from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
 from calendar_sync import schemas as s
 from calendar_sync.access import require_owner
-from calendar_sync.api import public, write_upcoming_bookings
+from calendar_sync.api import public, read_first, write_upcoming_bookings
 from calendar_sync.context import Ctx
 from calendar_sync.domain import Connection, Provider
 from calendar_sync.google_calendar import SCOPES, GoogleCalendars
@@ -113,15 +113,16 @@ CALLBACK: dict[int | str, dict[str, Any]] = {
 def callback(
     provider: Provider,
     ctx: Ctx,
+    after: BackgroundTasks,
     state: Annotated[str, Query()],
     code: Annotated[str | None, Query()] = None,
     error: Annotated[str | None, Query(description="The provider's, when consent failed")] = None,
     cookie: Annotated[str | None, Cookie(alias=STATE_COOKIE)] = None,
     accept: Annotated[str | None, Header()] = None,
 ) -> Any:
-    """The consent's answer: checks the state, stores the tokens sealed, connects. A
-    browser is sent back to the calendars page with the outcome; an API caller gets the
-    connection, or the error."""
+    """The consent's answer: checks the state, stores the tokens sealed, connects (the
+    calendar is read once the answer is sent: read_first). A browser is sent back to the
+    calendars page with the outcome; an API caller gets the connection, or the error."""
     browser = accept is not None and "text/html" in accept
     try:
         connected = _consented(ctx, provider, state, code, error, cookie)
@@ -129,6 +130,7 @@ def callback(
         if not browser:
             raise
         return RedirectResponse(f"{CALENDARS_PAGE}?failed={failed.code}", status_code=303)
+    read_first(ctx, after, connected.id)
     if browser:
         return RedirectResponse(f"{CALENDARS_PAGE}?connected={connected.id}", status_code=303)
     return connected
@@ -176,13 +178,12 @@ def _connected(
     name: str | None,
     tokens: dict[str, Any],
 ) -> s.CalendarPublic:
-    """Store a new grant's tokens sealed, connect, start its push channel, read it once."""
+    """Store a new grant's tokens sealed, connect, start its push channel."""
     service = ctx.service
     service.credentials.put(Connection.create_id(specialist_id, provider, account), tokens)
     connection = service.connections.connect(specialist_id, provider, account, name)
     write_upcoming_bookings(ctx, connection)
     service.watches.start(connection.id)
-    service.reconciler.sync(connection.id, full=True)
     return public(ctx, service.connections.connection(connection.id))
 
 
