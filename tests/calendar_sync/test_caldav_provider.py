@@ -1,16 +1,20 @@
 """The CalDAV provider against a real server (Radicale), below the reconcile loop: a poll
 asks only for the changes since the token the last poll returned, and a server without
 sync-collection is polled by its ctag; a server that cannot be reached or does not answer
-is a failure worth retrying; the busy time read is exactly the range's, whatever the
+is a failure worth retrying, and one that asks us to slow down is given the time it asks
+for; the busy time read is exactly the range's, whatever the
 server makes of all-day events; a booking's event is deleted where it was put, without a
 search, and found by its UID where the server named it itself."""
 
 from __future__ import annotations
 
 import socket
+import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from uuid import uuid4
 
@@ -175,6 +179,43 @@ def test_a_server_that_does_not_answer_in_time_is_a_failure_worth_retrying() -> 
         account = CalDavAccount(f"http://{LOCALHOST}:{port}/p/kairos/", "p", "secret")
         with pytest.raises(TransientEffectError):
             open_calendar(account, timeout=1)
+
+
+@contextmanager
+def answering(status: int, retry_after: str) -> Iterator[str]:
+    """A server that answers every request `status` with this Retry-After: its URL."""
+
+    class Busy(BaseHTTPRequestHandler):
+        def handle_one_request(self) -> None:
+            self.raw_requestline = self.rfile.readline(65537)
+            if not self.parse_request():
+                return
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(status)
+            self.send_header("Retry-After", retry_after)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    with ThreadingHTTPServer((LOCALHOST, 0), Busy) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            yield f"http://{LOCALHOST}:{server.server_address[1]}/p/kairos/"
+        finally:
+            server.shutdown()
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_server_that_asks_to_slow_down_is_tried_again_no_sooner_than_it_asks(
+    status: int,
+) -> None:
+    with answering(status, "120") as url:
+        provider = CalDavCalendars(lambda _: CalDavAccount(url, "p", "secret"))
+        with pytest.raises(TransientEffectError) as raised:
+            provider.sync_token(CONNECTION, None)
+    assert raised.value.retry_after == timedelta(seconds=120)
 
 
 def test_the_busy_time_read_is_the_ranges_exactly(

@@ -24,6 +24,7 @@ from caldav.lib import error as dav_error
 from icalendar import Calendar, Event, vCalAddress, vText
 
 from calendar_sync.ical_busy import busy_times, widened
+from calendar_sync.throttling import throttled
 from kairos.effects import TransientEffectError
 from kairos.providers.calendar import BusyTime, CalendarAccessLost, CalendarEvent, Watch
 from kairos.timezones import zone
@@ -71,9 +72,12 @@ class CalDavAccount:
 
 def _failure(exc: Exception) -> Exception:
     """The Protocol's error for a caldav failure: refused credentials are lost access;
-    a server that is down or busy may come back."""
+    a server that is down or busy may come back, no sooner than it asked (a 429 or 503
+    with Retry-After: caldav's RateLimitError)."""
     if isinstance(exc, dav_error.AuthorizationError):
         return CalendarAccessLost("the CalDAV server refused the credentials")
+    if isinstance(exc, dav_error.RateLimitError):
+        return throttled("caldav", str(exc.status), exc.retry_after_seconds)
     return TransientEffectError(f"CalDAV: {type(exc).__name__}")
 
 

@@ -18,7 +18,7 @@ import contextlib
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
@@ -29,7 +29,7 @@ from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
 from calendar_sync.ical_busy import OWN_UID_PREFIX
-from calendar_sync.throttling import THROTTLED
+from calendar_sync.throttling import throttled
 from kairos.effects import TransientEffectError
 from kairos.providers.calendar import BusyTime, CalendarAccessLost, CalendarEvent, Watch
 from kairos.timezones import local_to_utc, zone
@@ -70,10 +70,7 @@ def _reason(error: HttpError) -> str:
 def _failure(error: HttpError) -> Exception:
     status = error.resp.status
     if status == 429 or (status == 403 and "rateLimitExceeded" in _reason(error)):
-        THROTTLED.labels("google").inc()
-        retry = error.resp.get("retry-after")
-        wait = timedelta(seconds=int(retry)) if retry and retry.isdigit() else None
-        return TransientEffectError(f"Google throttled ({status})", retry_after=wait)
+        return throttled("google", str(status), error.resp.get("retry-after"))
     if status == 401:
         return CalendarAccessLost("Google refused the grant (revoked or expired)")
     if status >= 500:

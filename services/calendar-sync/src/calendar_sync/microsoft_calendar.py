@@ -36,7 +36,7 @@ import msal
 import requests
 
 from calendar_sync.ical_busy import OWN_UID_PREFIX
-from calendar_sync.throttling import THROTTLED
+from calendar_sync.throttling import throttled
 from kairos.effects import TransientEffectError
 from kairos.providers.calendar import BusyTime, CalendarAccessLost, CalendarEvent, Watch
 from kairos.timezones import local_to_utc, zone
@@ -76,10 +76,7 @@ class MicrosoftApp:
 
 def _failure(response: httpx.Response) -> Exception:
     if response.status_code == 429:
-        THROTTLED.labels("microsoft").inc()
-        retry = response.headers.get("retry-after", "")
-        wait = timedelta(seconds=int(retry)) if retry.isdigit() else None
-        return TransientEffectError("Graph throttled (429)", retry_after=wait)
+        return throttled("microsoft", "429", response.headers.get("retry-after"))
     if response.status_code == 401:
         return CalendarAccessLost("Microsoft refused the grant (revoked or expired)")
     if response.status_code >= 500:
