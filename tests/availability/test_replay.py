@@ -434,6 +434,26 @@ def test_the_slots_api_answers_throughout_a_replay_and_the_swap_resets_its_cache
         assert answers(world.slots_api, data) == answers(rebuilt, data)
 
 
+def test_the_slots_api_hears_every_change_after_a_replay_swapped_its_tables(world: World) -> None:
+    """The swap's reset is a notice like the others: after it, the query process still
+    hears the projection's changes and drops what it had cached."""
+    data = catalog(world, specialists=2)
+    book(data, 20)
+    world.sync()
+    replay(world, page_size=200)
+    service_id = sorted(data.services)[0]
+    cached = world.slots(str(service_id), FIRST, LAST).json()["slots"]
+    taken = cached[len(cached) // 2]["start"]
+
+    placed = data.app.request_booking(
+        service_id, datetime.fromisoformat(taken.replace("Z", "+00:00")), CLIENT, {}, None, data.now
+    )
+    world.sync()
+
+    answer = world.slots(str(service_id), FIRST, LAST, min_position=placed.position)
+    assert taken not in [s["start"] for s in answer.json()["slots"]]
+
+
 # --- consumers after a replay, and after a crash -------------------------------------------
 
 

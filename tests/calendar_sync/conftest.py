@@ -11,13 +11,12 @@ tests/calendar_sync/test_processes.py.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import httpx
 import psycopg
@@ -27,6 +26,7 @@ from pydantic import SecretStr
 
 from availability.external_busy import handlers as availability_busy
 from availability.main import create_app as create_availability
+from availability.tables import notify_changed
 from booking.external_busy import create_table
 from booking.external_busy import handlers as booking_busy
 from booking.integration import booking_log
@@ -45,7 +45,7 @@ from kairos.privacy import ErasureLedger
 from kairos_dev.fakes.google_calendar import FakeGoogle
 from kairos_dev.fakes.microsoft_graph import FakeMicrosoft
 from kairos_dev.fakes.tls import self_signed
-from kairos_dev.infra.process import free_port
+from kairos_dev.infra.process import free_port, wait_until
 from kairos_dev.infra.radicale import RadicaleHandle, start_radicale
 from kairos_dev.testing.services import TEST_SECRETS
 from kairos_dev.testing.serving import serving
@@ -144,18 +144,26 @@ class CalendarWorld:
 
     def offered(self, service_id: str, day: str) -> list[str]:
         """The starts offered on `day` (the specialist's zone), once the query process
-        has heard of the changes (it is told after commit, asynchronously)."""
+        has heard of every change committed so far (it is told after commit,
+        asynchronously): a notice of its own, sent after them, is heard after them."""
         self.apply_calendar_events()
-        previous = None
-        for _ in range(50):
-            query = {"service_id": service_id, "from": day, "to": day}
-            body = expect(self.slots_api.get("/v1/slots", params=query), 200)
-            starts = [slot["start"] for slot in body["slots"]]
-            if starts == previous:
-                return starts
-            previous = starts
-            time.sleep(0.05)
-        raise AssertionError("the slots never settled")
+        cache = self.slots_api.app.state.slots.cache
+        markers: list[UUID] = []
+
+        def heard() -> bool:
+            # A notice sent while the listener reconnects (after a rebuild, say) is lost,
+            # and the cache starts afresh then: send another until one is heard.
+            if any(cache.notices_heard(marker) for marker in markers):
+                return True
+            markers.append(uuid4())
+            with psycopg.connect(self.service.settings.database_url, autocommit=True) as conn:
+                notify_changed(conn, markers[-1], 0)
+            return False
+
+        wait_until(heard, what="the slots' change notices")
+        query = {"service_id": service_id, "from": day, "to": day}
+        body = expect(self.slots_api.get("/v1/slots", params=query), 200)
+        return [slot["start"] for slot in body["slots"]]
 
     def redeliver(self) -> int:
         """Every booking event once more, as after a consumer crash (no positions kept

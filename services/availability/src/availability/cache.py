@@ -71,6 +71,12 @@ class AvailabilityCache:
         self._moved = asyncio.Condition()
         self.listening = False
 
+    def notices_heard(self, specialist_id: UUID) -> int:
+        """How many change notices of the specialist this process has heard. Notices
+        arrive in commit order, so once one sent after a change is heard, so is the
+        change: a barrier for whoever must know the next answer includes it."""
+        return self._generation.get(specialist_id, 0)
+
     # --- queries --------------------------------------------------------------
 
     async def owner_of(self, service_id: UUID) -> UUID | None:
@@ -137,19 +143,19 @@ class AvailabilityCache:
                 ) as conn:
                     await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(CHANGED_CHANNEL)))
                     # Everything before the LISTEN may have been missed: start afresh.
-                    await self._reset(conn)
+                    await self._reset()
                     self.listening = True
                     async for notice in conn.notifies():
-                        await self._on_notice(conn, notice.payload)
+                        await self._on_notice(notice.payload)
             except psycopg.OperationalError as exc:
                 log.warning("availability cache: listener lost (%s); reconnecting", exc)
             finally:
                 self.listening = False
             await asyncio.sleep(_RECONNECT_DELAY)
 
-    async def _on_notice(self, conn: psycopg.AsyncConnection[Any], payload: str) -> None:
+    async def _on_notice(self, payload: str) -> None:
         if payload == RESET:
-            await self._reset(conn)
+            await self._reset()
             return
         specialist, _, nid = payload.partition(" ")
         specialist_id = UUID(specialist)
@@ -161,14 +167,21 @@ class AvailabilityCache:
             async with self._moved:
                 self._moved.notify_all()
 
-    async def _reset(self, conn: psycopg.AsyncConnection[Any]) -> None:
+    async def _reset(self) -> None:
         self._epoch += 1
         self._entries.clear()
-        cursor = await conn.execute(
+        # Read on the pool, not on the listening connection: a query there while its
+        # notices are being iterated waits for the iteration, for ever (psycopg), and the
+        # process heard nothing more after a rebuild's reset.
+        positions = await asyncio.to_thread(self._query, self._read_positions)
+        self._positions = positions
+        async with self._moved:
+            self._moved.notify_all()
+
+    def _read_positions(self, conn: psycopg.Connection[Any]) -> dict[int, int]:
+        rows = conn.execute(
             f"SELECT partition, notification_id FROM {POSITIONS_TABLE}"
             " WHERE consumer = %s AND producer = %s",
             (self._consumer, self._producer),
-        )
-        self._positions = {int(p): int(n) for p, n in await cursor.fetchall()}
-        async with self._moved:
-            self._moved.notify_all()
+        ).fetchall()
+        return {int(p): int(n) for p, n in rows}
