@@ -410,6 +410,7 @@ export interface paths {
         /**
          * Connect Caldav
          * @description Connect a CalDAV calendar; the credentials are checked against the server first.
+         *     Its busy time is read once the answer is sent: until then `last_sync_at` is null.
          */
         post: operations["connect_caldav_v1_calendars_caldav_post"];
         delete?: never;
@@ -447,9 +448,9 @@ export interface paths {
         };
         /**
          * Callback
-         * @description The consent's answer: checks the state, stores the tokens sealed, connects. A
-         *     browser is sent back to the calendars page with the outcome; an API caller gets the
-         *     connection, or the error.
+         * @description The consent's answer: checks the state, stores the tokens sealed, connects (the
+         *     calendar is read once the answer is sent). A browser is sent back to the calendars
+         *     page with the outcome; an API caller gets the connection, or the error.
          */
         get: operations["callback_v1_calendars__provider__callback_get"];
         put?: never;

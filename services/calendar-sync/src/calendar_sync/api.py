@@ -69,8 +69,8 @@ def public(ctx: Ctx, connection: Connection) -> s.CalendarPublic:
 def connect_caldav(
     body: s.CalDavConnect, ctx: Ctx, authorization: StaffCredential, after: BackgroundTasks
 ) -> Any:
-    """Connect a CalDAV calendar; the credentials are checked against the server first,
-    and its busy time is read once the answer is sent (read_first)."""
+    """Connect a CalDAV calendar; the credentials are checked against the server first.
+    Its busy time is read once the answer is sent: until then `last_sync_at` is null."""
     require_owner(ctx, authorization, body.specialist_id)
     account = CalDavAccount(body.url, body.username, body.password.get_secret_value())
     try:

@@ -121,8 +121,8 @@ def callback(
     accept: Annotated[str | None, Header()] = None,
 ) -> Any:
     """The consent's answer: checks the state, stores the tokens sealed, connects (the
-    calendar is read once the answer is sent: read_first). A browser is sent back to the
-    calendars page with the outcome; an API caller gets the connection, or the error."""
+    calendar is read once the answer is sent). A browser is sent back to the calendars
+    page with the outcome; an API caller gets the connection, or the error."""
     browser = accept is not None and "text/html" in accept
     try:
         connected = _consented(ctx, provider, state, code, error, cookie)
