@@ -4,7 +4,8 @@ sync-collection is polled by its ctag; a server that cannot be reached or does n
 is a failure worth retrying, and one that asks us to slow down is given the time it asks
 for; the busy time read is exactly the range's, whatever the
 server makes of all-day events; a booking's event is deleted where it was put, without a
-search, and found by its UID where the server named it itself."""
+search, and found by its UID where the server named it itself; a connection's calendar
+is found once, and found again when it has moved."""
 
 from __future__ import annotations
 
@@ -280,3 +281,40 @@ def test_an_event_the_server_named_itself_is_found_by_its_uid_and_deleted(
     assert uids(account) == set()
     # Gone already (a repeated effect): not an error.
     provider.delete_event(CONNECTION, "kairos0named", idempotency_key="delete")
+
+
+def test_a_connections_calendar_is_found_once_not_before_every_request(
+    provider: CalDavCalendars, sent: Requests
+) -> None:
+    provider.put_event(CONNECTION, booked("kairos0first"), idempotency_key="1")
+    assert sent.methods.count("PROPFIND") >= 2  # the principal, then its calendars
+    sent.clear()
+
+    provider.put_event(CONNECTION, booked("kairos0second"), idempotency_key="2")
+    provider.delete_event(CONNECTION, "kairos0first", idempotency_key="3")
+
+    assert sent.methods == ["PUT", "DELETE"]
+
+
+def test_a_calendar_that_moved_is_found_again_after_the_request_that_missed_it(
+    radicale: RadicaleHandle,
+) -> None:
+    user = f"m{uuid4().hex[:8]}"
+    made = radicale.add_account(user)
+    home = CalDavAccount(f"{radicale.url}/{user}/", user, made.password)  # its first calendar
+    provider = CalDavCalendars(lambda _: home)
+    provider.put_event(CONNECTION, booked("kairos0before"), idempotency_key="1")
+
+    # The owner replaces the calendar with another, at another address.
+    old = open_calendar(home)
+    principal = old.client.principal()
+    old.delete()
+    principal.make_calendar(name="Work", cal_id="work")
+
+    with pytest.raises(TransientEffectError):
+        provider.put_event(CONNECTION, booked("kairos0missed"), idempotency_key="2")
+    provider.put_event(CONNECTION, booked("kairos0after"), idempotency_key="2")
+
+    moved = open_calendar(home)
+    assert str(moved.url).rstrip("/").endswith("/work")
+    assert uids(home) == {"kairos0after"}

@@ -11,7 +11,9 @@ events in the window in one calendar-query and expands them (calendar_sync.ical_
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -81,16 +83,20 @@ def _failure(exc: Exception) -> Exception:
     return TransientEffectError(f"CalDAV: {type(exc).__name__}")
 
 
-def open_calendar(account: CalDavAccount, timeout: int = TIMEOUT) -> Any:
-    """The account's calendar: the one at `url` if it is a calendar, else its first.
-    Raises CalendarAccessLost for refused credentials (the connect form's 422)."""
-    client = DAVClient(
+def _client(account: CalDavAccount, timeout: int = TIMEOUT) -> DAVClient:
+    return DAVClient(
         url=account.url,
         username=account.username,
         password=account.password,
         timeout=timeout,
         require_tls=False,  # a self-hosted server on a private network may be plain HTTP
     )
+
+
+def open_calendar(account: CalDavAccount, timeout: int = TIMEOUT) -> Any:
+    """The account's calendar: the one at `url` if it is a calendar, else its first.
+    Raises CalendarAccessLost for refused credentials (the connect form's 422)."""
+    client = _client(account, timeout)
     try:
         calendars = client.principal().calendars()
     except _FAILURES as exc:
@@ -168,48 +174,59 @@ def _ctag(calendar: Any) -> str | None:
 
 class CalDavCalendars:
     """The CalendarProvider of CalDAV connections; `account_of` reads a connection's
-    decrypted account (calendar_sync.credentials)."""
+    decrypted account (calendar_sync.credentials).
+
+    Finding an account's calendar (open_calendar) is three PROPFINDs, which every effect
+    and every poll repeated before its one request. The calendar's URL is kept per
+    account instead, so new credentials or a new URL find it afresh, and a failed
+    request forgets it: a calendar that moved is found again on the retry.
+    """
 
     def __init__(self, account_of: Callable[[UUID], CalDavAccount]) -> None:
         self._account_of = account_of
+        self._found: dict[CalDavAccount, str] = {}
 
-    def _calendar(self, connection_id: UUID) -> Any:
-        return open_calendar(self._account_of(connection_id))
+    @contextmanager
+    def _calendar(self, connection_id: UUID) -> Iterator[Any]:
+        """The connection's calendar; caldav's failures inside become the Protocol's."""
+        account = self._account_of(connection_id)
+        try:
+            url = self._found.get(account)
+            if url is None:
+                calendar = open_calendar(account)
+                self._found[account] = str(calendar.url)
+            else:
+                calendar = _client(account).calendar(url=url)
+            yield calendar
+        except _FAILURES as exc:
+            self._found.pop(account, None)
+            raise _failure(exc) from exc
 
     def put_event(self, connection_id: UUID, event: CalendarEvent, *, idempotency_key: str) -> str:
-        calendar = self._calendar(connection_id)
         # SEQUENCE grows with each move, so clients that cached the old copy take the new.
         sequence = int(event.starts_at.timestamp()) // 60 % 2**31
-        try:
+        with self._calendar(connection_id) as calendar:
             saved = calendar.save_event(ical=to_ical(event, sequence))
-        except _FAILURES as exc:
-            raise _failure(exc) from exc
         return str(saved.url)
 
     def delete_event(self, connection_id: UUID, uid: str, *, idempotency_key: str) -> None:
-        calendar = self._calendar(connection_id)
-        try:
+        with self._calendar(connection_id) as calendar:
             # One DELETE where put_event stored it: caldav names a new resource after its
             # UID (ours are letters and digits, nothing to quote). Only a server that named
             # the resource itself is asked for the UID, a query of the whole collection
             # (3.9 s on Radicale with 5,000 events).
             response = calendar.client.delete(str(calendar.url.join(f"{uid}.ics")))
             if response.status == 404:
-                calendar.event_by_uid(uid).delete()
+                with contextlib.suppress(dav_error.NotFoundError):  # gone already
+                    calendar.event_by_uid(uid).delete()
             elif response.status not in (200, 204):
                 raise dav_error.error_from_response(dav_error.DeleteError, response)
-        except dav_error.NotFoundError:
-            return
-        except _FAILURES as exc:
-            raise _failure(exc) from exc
 
     def busy(
         self, connection_id: UUID, start: datetime, end: datetime, time_zone: str
     ) -> Sequence[BusyTime]:
-        account = self._account_of(connection_id)
-        calendar = open_calendar(account)
         since, until = widened(start, end)
-        try:
+        with self._calendar(connection_id) as calendar:
             # Unexpanded: recurring-ical-events expands with the exceptions, client side.
             # Unfiltered: caldav would parse and reserialise every event to cut the range
             # that busy_times cuts anyway (5.6 s for this read of 5,000 events instead of
@@ -217,20 +234,16 @@ class CalDavCalendars:
             found = calendar.search(
                 start=since, end=until, event=True, expand=False, post_filter=False
             )
-        except _FAILURES as exc:
-            raise _failure(exc) from exc
-        owners = frozenset({account.username.lower()} if "@" in account.username else ())
+            username = str(calendar.client.username or "")
+        owners = frozenset({username.lower()} if "@" in username else ())
         return busy_times((o.data for o in found), start, end, zone(time_zone), owners)
 
     def sync_token(self, connection_id: UUID, previous: str | None) -> str | None:
         """The sync-collection token after the changes since `previous`, else the ctag;
         None when the server offers neither (then every poll reads)."""
-        calendar = self._calendar(connection_id)
-        try:
+        with self._calendar(connection_id) as calendar:
             token = None if _is_ctag(previous) else _sync_collection_token(calendar, previous)
             return token or _ctag(calendar)
-        except _FAILURES as exc:
-            raise _failure(exc) from exc
 
     def watch(self, connection_id: UUID, address: str, *, idempotency_key: str) -> Watch | None:
         return None
