@@ -432,6 +432,8 @@ def test_connecting_google_returns_to_the_calendars_page_with_the_connection(
     expect(page.get_by_role("status").filter(has_text="Connected Google")).to_be_visible()
     card = page.locator(".card").filter(has_text=owner)
     expect(card).to_contain_text("Connected")
+    # The calendar is read after the answer; the page asks again until it has been.
+    expect(card).to_contain_text("last synced", timeout=15_000)
     check_page(page, "specialist-calendars-connected")
     listed = answered(admin.get(f"/v1/specialists/{ada.specialist_id}/calendars"))
     assert [c["account"] for c in listed["calendars"]] == [owner]

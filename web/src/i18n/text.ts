@@ -380,6 +380,7 @@ const en = {
       providers: { google: "Google", microsoft: "Outlook", caldav: "CalDAV" } as Record<string, string>,
       status: { active: "Connected", failed: "Failing", disconnected: "Disconnected" } as Record<string, string>,
       lastSync: (when: string) => `last synced ${when}`,
+      firstRead: "reading the calendar…",
       failed: (why: string) => `Last error: ${why}`,
       disconnect: (name: string) => `Disconnect ${name}`,
       caldav: "Connect a CalDAV calendar",

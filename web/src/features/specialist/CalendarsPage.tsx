@@ -2,16 +2,22 @@
 // consent's address to this page, which holds the JWT), CalDAV with its credentials
 // (checked by the server first), each connection's state, last sync and error. The
 // consent ends back here: `?connected=<id>` names the new connection, `?failed=<code>`
-// says why there is none.
-import { useState, type FormEvent } from "react";
+// says why there is none. A new connection's calendar is read after it is connected:
+// until that read is done the list is asked again every few seconds.
+import { useEffect, useState, type FormEvent } from "react";
 import { api, fieldErrors, ok } from "../../api/client";
 import { useLocation } from "../../app/router";
 import { Field } from "../../components/Field";
 import { ErrorMessage, Loading } from "../../components/Status";
 import * as format from "../../i18n/format";
 import { text } from "../../i18n/text";
-import { useAsync } from "../../lib/useAsync";
+import { useAsync, useLatest } from "../../lib/useAsync";
 import { SignedIn, type Workspace } from "./SignedIn";
+
+/** How often, and how many times at most, the list is asked again while a connection's
+ * first read is running (a read that fails is the server's poller's, minutes later). */
+const READ_POLL_MS = 2000;
+const READ_POLLS = 30;
 
 export default function CalendarsPage() {
   return <SignedIn>{(workspace) => <Calendars {...workspace} />}</SignedIn>;
@@ -24,11 +30,22 @@ function Calendars({ session, auth, specialist }: Workspace) {
     () => ok(api.GET("/v1/specialists/{specialist_id}/calendars", { params: { path: { specialist_id: id } }, headers: auth })),
     [id, session.token],
   );
+  const calendars = useLatest(list)?.calendars;
+  const reading = calendars?.some((c) => c.status === "active" && !c.last_sync_at) ?? false;
+  const [asked, setAsked] = useState(0);
+  useEffect(() => {
+    if (!reading || list.state !== "done" || asked >= READ_POLLS) return;
+    const again = setTimeout(() => {
+      setAsked((n) => n + 1);
+      reload();
+    }, READ_POLL_MS);
+    return () => clearTimeout(again);
+  }, [reading, list, asked, reload]);
   const [error, setError] = useState<unknown>(null);
   const { search } = useLocation();
   const connectedId = search.get("connected");
   const failed = search.get("failed");
-  const connected = list.state === "done" ? list.value.calendars.find((c) => c.id === connectedId) : undefined;
+  const connected = calendars?.find((c) => c.id === connectedId);
   const connect = async (provider: "google" | "microsoft") => {
     setError(null);
     try {
@@ -70,21 +87,25 @@ function Calendars({ session, auth, specialist }: Workspace) {
       ) : null}
       <ErrorMessage error={failed ? (t.consentFailed[failed] ?? t.consentFailedOther) : null} />
       <ErrorMessage error={error} />
-      {list.state === "loading" ? <Loading /> : null}
+      {!calendars && list.state === "loading" ? <Loading /> : null}
       {list.state === "failed" ? <ErrorMessage error={list.error} /> : null}
-      {list.state === "done" ? (
-        list.value.calendars.length === 0 ? (
+      {calendars ? (
+        calendars.length === 0 ? (
           <p>{t.none}</p>
         ) : (
           <ul className="cards">
-            {list.value.calendars.map((c) => (
+            {calendars.map((c) => (
               <li key={c.id} className="card">
                 <h2>
                   {t.providers[c.provider] ?? c.provider}: {c.calendar_name ?? c.account}
                 </h2>
                 <p>
                   {t.status[c.status] ?? c.status}
-                  {c.last_sync_at ? ` · ${t.lastSync(format.dateTime(c.last_sync_at, specialist.timezone))}` : ""}
+                  {c.last_sync_at
+                    ? ` · ${t.lastSync(format.dateTime(c.last_sync_at, specialist.timezone))}`
+                    : c.status === "active"
+                      ? ` · ${t.firstRead}`
+                      : ""}
                 </p>
                 {c.error ? <p className="error">{t.failed(c.error)}</p> : null}
                 {c.status !== "disconnected" ? (
@@ -97,7 +118,14 @@ function Calendars({ session, auth, specialist }: Workspace) {
           </ul>
         )
       ) : null}
-      <CalDav auth={auth} specialistId={id} onConnected={reload} />
+      <CalDav
+        auth={auth}
+        specialistId={id}
+        onConnected={() => {
+          setAsked(0);
+          reload();
+        }}
+      />
     </section>
   );
 }
