@@ -173,8 +173,7 @@ class AvailabilityCache:
         # Read on the pool, not on the listening connection: a query there while its
         # notices are being iterated waits for the iteration, for ever (psycopg), and the
         # process heard nothing more after a rebuild's reset.
-        positions = await asyncio.to_thread(self._query, self._read_positions)
-        self._positions = positions
+        self._positions = await asyncio.to_thread(self._query, self._read_positions)
         async with self._moved:
             self._moved.notify_all()
 
